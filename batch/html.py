@@ -1,0 +1,188 @@
+"""``report.html``: one self-contained page (inline CSS and SVG charts, no external requests).
+
+Every piece of data text goes through :func:`esc`: titles and channel names are hostile input.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schemas.report import WeeklyReport
+
+MAX_TEXT = 160
+MAX_ROWS = 50
+SEVERITY_COLOURS = {"critical": "#8b0000", "high": "#d9480f", "medium": "#e6a700", "low": "#5c7cfa", "info": "#868e96"}
+
+
+def esc(value: Any, limit: int = MAX_TEXT) -> str:
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return html.escape(text, quote=True)
+
+
+def bar_chart(data: dict[str, float], title: str, width: int = 520, colour: str = "#1c7ed6") -> str:
+    """Horizontal bars as inline SVG."""
+    if not data:
+        return f"<p class='muted'>{esc(title)}: no data this week.</p>"
+    row_h, label_w = 22, 170
+    peak = max(data.values()) or 1.0
+    height = row_h * len(data) + 30
+    parts = [
+        f"<svg role='img' aria-label='{esc(title)}' width='{width}' height='{height}' xmlns='http://www.w3.org/2000/svg'>",
+        f"<text x='0' y='14' class='ct'>{esc(title)}</text>",
+    ]
+    for i, (label, value) in enumerate(data.items()):
+        y = 24 + i * row_h
+        w = max(1.0, (width - label_w - 70) * value / peak)
+        parts.append(f"<text x='0' y='{y + 14}' class='cl'>{esc(label, 28)}</text>")
+        parts.append(f"<rect x='{label_w}' y='{y + 2}' width='{w:.1f}' height='{row_h - 6}' fill='{colour}'/>")
+        parts.append(f"<text x='{label_w + w + 6:.1f}' y='{y + 14}' class='cl'>{value:,.0f}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line_chart(series: dict[str, dict[str, float]], title: str, width: int = 620, height: int = 200) -> str:
+    """Lines over days as inline SVG; one colour per series."""
+    days = sorted({d for s in series.values() for d in s})
+    if len(days) < 2:
+        return f"<p class='muted'>{esc(title)}: fewer than two days of data.</p>"
+    peak = max((v for s in series.values() for v in s.values()), default=1.0) or 1.0
+    left, bottom, top = 60, 30, 24
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    colours = ["#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00"]
+    parts = [
+        f"<svg role='img' aria-label='{esc(title)}' width='{width}' height='{height}' xmlns='http://www.w3.org/2000/svg'>",
+        f"<text x='0' y='14' class='ct'>{esc(title)}</text>",
+        f"<text x='0' y='{top + 10}' class='cl'>{peak:,.0f}</text><text x='0' y='{top + plot_h}' class='cl'>0</text>",
+        f"<line x1='{left}' y1='{top + plot_h}' x2='{left + plot_w}' y2='{top + plot_h}' stroke='#adb5bd'/>",
+    ]
+    for i, day in enumerate(days):
+        x = left + plot_w * i / (len(days) - 1)
+        parts.append(f"<text x='{x - 14:.1f}' y='{height - 8}' class='cl'>{esc(day[5:])}</text>")
+    for n, (name, points) in enumerate(sorted(series.items())):
+        coords = " ".join(
+            f"{left + plot_w * i / (len(days) - 1):.1f},{top + plot_h * (1 - points.get(d, 0) / peak):.1f}"
+            for i, d in enumerate(days)
+        )
+        colour = colours[n % len(colours)]
+        parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{coords}'/>")
+        parts.append(f"<text x='{left + 8 + 150 * n}' y='{top - 2}' class='cl' fill='{colour}'>{esc(name, 30)}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def table(header: list[str], rows: list[list[Any]], raw_columns: frozenset[int] = frozenset()) -> str:
+    if not rows:
+        return "<p class='muted'>Nothing this week.</p>"
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell if i in raw_columns else esc(cell)}</td>" for i, cell in enumerate(row)) + "</tr>"
+        for row in rows[:MAX_ROWS]
+    )
+    more = f"<p class='muted'>{len(rows) - MAX_ROWS} more rows in the CSV files.</p>" if len(rows) > MAX_ROWS else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def badge(severity: str) -> str:
+    colour = SEVERITY_COLOURS.get(severity, "#868e96")
+    return f"<span class='badge' style='background:{colour}'>{esc(severity)}</span>"
+
+
+def score_bar(score: float) -> str:
+    pct = max(0.0, min(1.0, float(score))) * 100
+    return f"<span class='bar'><span style='width:{pct:.0f}%'></span></span> {score:.2f}"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#212529;max-width:1100px}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #dee2e6;padding-bottom:.3rem;margin-top:2.2rem}
+table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
+th,td{border-bottom:1px solid #e9ecef;padding:.35rem .5rem;text-align:left;vertical-align:top;word-break:break-word}
+th{background:#f1f3f5}.muted{color:#868e96}.kpis{display:flex;gap:1rem;flex-wrap:wrap}
+.kpi{background:#f8f9fa;border-radius:8px;padding:.8rem 1.2rem;min-width:130px}
+.kpi b{display:block;font-size:1.6rem}.badge{color:#fff;border-radius:4px;padding:1px 6px;font-size:.8rem}
+.bar{display:inline-block;width:80px;height:9px;background:#e9ecef;border-radius:4px;vertical-align:middle}
+.bar span{display:block;height:9px;background:#d9480f;border-radius:4px}
+svg .ct{font-weight:600;font-size:13px}svg .cl{font-size:11px;fill:#495057}
+"""
+
+
+def render_html(report: WeeklyReport) -> str:
+    cs, trends, dq = report.claims_summary, report.trends, report.data_quality
+    review = sum(len(g["alerts"]) for g in report.high_priority)
+    high_risk = sum(1 for r in report.dispute_risk if r.get("level") == "high")
+    kpis = [
+        ("claims seen", cs["total"]),
+        ("new claims", cs["new"]),
+        ("disputed", cs["disputed"]),
+        ("appealed", cs["appealed"]),
+        ("alerts to review", review),
+        ("high dispute risk", high_risk),
+        ("quarantined records", dq.get("quarantined_total", 0)),
+    ]
+    hp_rows = [
+        [badge(a["severity"]), a["type"], a["title"], g["subject_key"], a["event_time"]]
+        for g in report.high_priority
+        for a in g["alerts"]
+    ]
+    risk_rows = [
+        [r.get("claim_id"), r.get("video_title") or "", r.get("status"), score_bar(float(r.get("score", 0))),
+         r.get("level"), "; ".join(str(d["driver"]) for d in r.get("drivers", [])[:4])]
+        for r in report.dispute_risk
+    ]  # fmt: skip
+    platform_rows = [
+        [p, f"{row['views']:,}", "" if row.get("views_last_week") is None else f"{row['views_last_week']:,}",
+         "" if row.get("change_pct") is None else f"{row['change_pct']:+.1f}%",
+         "" if row.get("engagement_rate") is None else f"{row['engagement_rate']:.2%}", row["posts"]]
+        for p, row in sorted(trends["per_platform"].items())
+    ]  # fmt: skip
+    viral_rows = [
+        [v.get("content_id"), v.get("title"), ", ".join(v.get("platforms", [])), f"{v.get('max_ratio', 0):.1f}x",
+         v.get("first_alert")]
+        for v in trends["viral_items"]
+    ]  # fmt: skip
+    mover_rows = [
+        [m["platform"], m["platform_content_id"], f"{m['views']:,}", f"{m['views_last_week']:,}", f"{m['ratio']:.2f}x"]
+        for m in trends["top_movers"]
+    ]
+    quarantine_rows = [[k, v] for k, v in dq.get("quarantined_by_reason", {}).items()]
+    missing_rows = [[s, ", ".join(d)] for s, d in dq.get("sources_missing_for_a_day", {}).items()]
+    by_type = report.alerts_summary.get("by_type", {})
+    sections = [
+        f"<h1>claimwatch weekly report — {esc(report.week)}</h1>",
+        f"<p class='muted'>{esc(report.period.start.isoformat())} to {esc(report.period.end.isoformat())} (UTC)</p>",
+        "<div class='kpis'>" + "".join(f"<div class='kpi'><b>{v:,}</b>{esc(k)}</div>" for k, v in kpis) + "</div>",
+        "<h2>Requires review (high and critical)</h2>",
+        table(["severity", "type", "what", "subject", "when"], hp_rows, raw_columns=frozenset({0})),
+        "<h2>Dispute risk</h2>",
+        table(["claim", "video", "status", "score", "level", "drivers"], risk_rows, raw_columns=frozenset({3})),
+        "<h2>Performance trends</h2>",
+        table(["platform", "views", "last week", "change", "engagement rate", "posts"], platform_rows),
+        line_chart(trends.get("daily_views", {}), "Daily YouTube views (analytics)"),
+        "<h3>Viral items</h3>",
+        table(["content", "title", "platforms", "peak", "first alert"], viral_rows),
+        "<h3>Top movers vs last week</h3>",
+        table(["platform", "post", "views", "last week", "ratio"], mover_rows),
+        "<h2>Claims</h2>",
+        bar_chart({k: float(v) for k, v in cs["by_status"].items()}, "Claims by status"),
+        bar_chart({k: float(v) for k, v in by_type.items()}, "Alerts by type", colour="#d9480f"),
+        table(["asset", "claims"], [[r["asset_id"], r["claims"]] for r in cs["top_assets"]]),
+        table(
+            ["channel", "name", "claims"],
+            [[r["channel_id"], r["channel_title"], r["claims"]] for r in cs["top_channels"]],
+        ),
+        "<h2>Data quality</h2>",
+        table(["quarantined: source, field, reason", "records"], quarantine_rows),
+        table(["late or duplicate", "count"], [[k, v] for k, v in dq.get("late_or_duplicate", {}).items()]),
+        table(["source missing", "days"], missing_rows),
+    ]
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>claimwatch {esc(report.week)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )

@@ -1,0 +1,1 @@
+"""claimwatch: Content ID claims and cross-platform performance monitor."""

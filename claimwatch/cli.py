@@ -1,0 +1,195 @@
+"""``claimwatch``: one command line for every job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from schemas.alerts import SEVERITIES, Alert
+
+BUNDLED_SAMPLE = Path(__file__).parent / "sample" / "data"
+COLOURS = {
+    "critical": "\033[1;97;41m",
+    "high": "\033[1;31m",
+    "medium": "\033[33m",
+    "low": "\033[36m",
+    "info": "\033[2m",
+}
+RESET = "\033[0m"
+
+
+def _colour(enabled: bool, severity: str, text: str) -> str:
+    return f"{COLOURS.get(severity, '')}{text}{RESET}" if enabled else text
+
+
+def format_alert(alert: Alert, colour: bool = False) -> str:
+    when = alert.event_time.strftime("%Y-%m-%d %H:%M")
+    flag = "!!" if alert.severity in ("high", "critical") else "  "
+    head = _colour(colour, alert.severity, f"{flag} {alert.severity.upper():8}")
+    # Titles carry hostile text: drop control characters before they reach a terminal.
+    title = "".join(ch if ch.isprintable() else " " for ch in alert.title)
+    return f"{head} {when}  {alert.type:24} {title}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from claimwatch.embedded import run, summarise
+
+    inputs = [Path(p) for p in args.input] if args.input else [BUNDLED_SAMPLE]
+    if not args.input:
+        print(f"claimwatch: no --input given, running on the bundled sample ({BUNDLED_SAMPLE})", file=sys.stderr)
+    out = Path(args.out)
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    min_rank = SEVERITIES.index(args.min_severity)
+    started = time.perf_counter()
+
+    def on_alert(alert: Alert) -> None:
+        if SEVERITIES.index(alert.severity) >= min_rank:
+            print(format_alert(alert, colour), flush=True)
+
+    def on_progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"  … {done:,}/{total:,} events ({100 * done / total:.0f}%)", file=sys.stderr, flush=True)
+
+    result = run(inputs, out, owner=args.owner, on_alert=on_alert, on_progress=on_progress)
+    elapsed = time.perf_counter() - started
+    print()
+    print("Records per source              files   records    events  quarantined")
+    for source, row in result.ingest.counts().items():
+        print(f"  {source:28} {row['files']:6} {row['records']:9} {row['events']:9} {row['quarantined']:12}")
+    print(f"\nEvents processed: {result.events:,} ({result.duplicates:,} duplicate records dropped) in {elapsed:.1f}s")
+    print("\nAlerts                        " + "".join(f"{s:>9}" for s in SEVERITIES) + "    total")
+    for type_, counts in summarise(result.alerts).items():
+        cells = "".join(f"{counts.get(s, 0):9}" for s in SEVERITIES)
+        print(f"  {type_:28}{cells}{sum(counts.values()):9}")
+    print(f"\nWrote {out / 'alerts.jsonl'} ({len(result.alerts)} alerts), {out / 'quarantine.jsonl'}")
+    for folder in result.report_dirs:
+        print(f"Weekly report: {folder / 'report.html'}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from claimwatch.sample.generator import generate
+
+    counts = generate(Path(args.out), seed=args.seed, items=args.items, days=args.days)
+    for name, n in counts.items():
+        print(f"  {name:22} {n:>9,}")
+    print(f"Wrote a data set (seed {args.seed}) to {args.out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from claimwatch.evaluate import evaluate, load_jsonl, overall
+
+    alerts = load_jsonl(Path(args.alerts))
+    labels = json.loads(Path(args.labels).read_text(encoding="utf-8"))
+    scores = evaluate(alerts, labels)
+    print(f"{'type':26}{'labels':>8}{'found':>7}{'recall':>8}{'alerts':>8}{'med+':>6}{'prec':>7}{'delay':>10}")
+    for s in scores.values():
+        recall = "-" if s.recall is None else f"{s.recall:.2f}"
+        precision = "-" if s.precision is None else f"{s.precision:.2f}"
+        delay = "-" if s.median_delay_s is None else f"{s.median_delay_s / 3600:.1f}h"
+        print(
+            f"{s.type:26}{s.labels:8}{s.detected:7}{recall:>8}{s.alerts:8}{s.alerts_medium_plus:6}{precision:>7}{delay:>10}"
+        )
+    total = overall(scores)
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    delay = total["median_delay_s"]
+    print(
+        f"\noverall: precision (medium+) {fmt(total['precision'])}, recall {fmt(total['recall'])}, "
+        f"median detection delay {'-' if delay is None else f'{delay / 3600:.1f}h'}"
+    )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {t: {**s.__dict__, "recall": s.recall, "precision": s.precision} for t, s in scores.items()}
+                | {"overall": total},
+                indent=1,
+            )
+            + "\n"  # fmt: skip
+        )
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from claimwatch.evaluate import backtest_folder
+
+    written = backtest_folder(Path(args.series), Path(args.out))
+    print(f"Scored {len(written)} series into {args.out}")
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from schemas import export_json_schemas
+
+    for path in export_json_schemas(Path(args.dir)):
+        print(path)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from claimwatch.bench import main as bench_main
+
+    return bench_main(events=args.events, repeats=args.repeats)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claimwatch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="embedded run: read files, detect, write alerts and weekly reports")
+    p.add_argument("--input", nargs="+", help="files or folders (default: the bundled sample)")
+    p.add_argument("--out", default="claimwatch-out", help="output folder (default: %(default)s)")
+    p.add_argument("--owner", default=os.environ.get("CLAIMWATCH_OWNER", "our-label"), help="our owner name in rights")
+    p.add_argument("--min-severity", choices=SEVERITIES, default="medium", help="print alerts from this severity")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sample", help="write a realistic, labelled data set")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--items", type=int, default=300)
+    p.add_argument("--days", type=int, default=21)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="recall, precision and delay of alerts against labels")
+    p.add_argument("--alerts", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--json", help="also write the figures here")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("backtest", help="run the spike detector over timestamp,value CSV series")
+    p.add_argument("--series", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("schemas", help="JSON Schemas of every event, the alert and the report")
+    schema_sub = p.add_subparsers(dest="action", required=True)
+    e = schema_sub.add_parser("export")
+    e.add_argument("dir")
+    e.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser("bench", help="throughput and peak memory of the detection core")
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"claimwatch: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

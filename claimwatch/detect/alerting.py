@@ -1,0 +1,102 @@
+"""From a finding to a delivered alert, as a short pipeline of named stages.
+
+``build`` gives a finding its identity (an id derived from data only) and its contract shape;
+``DedupStage`` lets one finding through once, and again only when it escalates or its cooldown has
+passed in event time. Grouping, routing and delivery live with the consumers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from claimwatch.ingest.normalize import stable_id
+from schemas.alerts import Alert, Subject, severity_rank
+
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def severity_for(score: float, thresholds: tuple[float, float, float, float] = (0.2, 0.5, 0.75, 0.93)) -> str:
+    """Map a 0–1 score to a severity; thresholds are the lower bounds of low/medium/high/critical."""
+    level = "info"
+    for name, bound in zip(("low", "medium", "high", "critical"), thresholds, strict=True):
+        if score >= bound:
+            level = name
+    return level
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A detector's finding, ready to be an alert: what, about whom, how sure, and why."""
+
+    type: str
+    severity: str
+    score: float
+    subject: dict[str, str | None]
+    event_time: datetime
+    title: str
+    evidence: dict[str, Any]
+    identity: tuple[object, ...]  # what makes two findings the same finding
+    dedup_key: tuple[object, ...] | None = None  # what one cooldown covers; identity if unset
+
+
+def build(candidate: Candidate, clock: Clock = wall_clock) -> Alert:
+    subject = Subject(**{k: v for k, v in candidate.subject.items() if v})
+    return Alert(
+        alert_id=stable_id(candidate.type, candidate.severity, *candidate.identity),
+        type=candidate.type,  # type: ignore[arg-type]
+        severity=candidate.severity,  # type: ignore[arg-type]
+        score=round(min(1.0, max(0.0, candidate.score)), 4),
+        subject=subject,
+        event_time=candidate.event_time,
+        detected_at=clock(),
+        title=candidate.title[:300],
+        evidence=candidate.evidence,
+    )
+
+
+COOLDOWN = {
+    "view_spike": timedelta(hours=24),
+    "engagement_spike": timedelta(hours=24),
+    "viral_propagation": timedelta(hours=48),
+    "claim_surge": timedelta(hours=20),
+    "performance_discrepancy": timedelta(days=7),
+    "rights_conflict": timedelta(days=7),
+    "content_id_flag": timedelta(days=30),
+    "dispute_opened": timedelta(days=30),
+    "dispute_risk": timedelta(days=7),
+}
+
+
+@dataclass
+class DedupStage:
+    """One alert per finding: drops repeats inside the cooldown unless the severity rises."""
+
+    cooldown: dict[str, timedelta] = field(default_factory=lambda: dict(COOLDOWN))
+    seen: dict[tuple[object, ...], tuple[datetime, int]] = field(default_factory=dict)
+
+    def admit(self, candidate: Candidate) -> bool:
+        key = (candidate.type, *(candidate.dedup_key or candidate.identity))
+        rank = severity_rank(candidate.severity)
+        previous = self.seen.get(key)
+        if previous is not None:
+            last_time, last_rank = previous
+            within = candidate.event_time - last_time < self.cooldown.get(candidate.type, timedelta(hours=24))
+            if within and rank <= last_rank:
+                return False
+            if within:  # an escalation keeps the cooldown of the finding it escalates
+                self.seen[key] = (last_time, rank)
+                return True
+        self.seen[key] = (candidate.event_time, rank)
+        return True
+
+    def expire(self, now: datetime) -> None:
+        """Forget keys whose cooldown has passed, so the state stays bounded."""
+        longest = max(self.cooldown.values())
+        self.seen = {k: v for k, v in self.seen.items() if now - v[0] < longest}

@@ -1,0 +1,237 @@
+"""Claim state: what each claim is now, how it got there, and how busy each asset usually is.
+
+Daily snapshots (claims reports) and lifecycle events (claim history, API claims) are merged per
+claim id; a status change between two observations is a :class:`Transition`. New claims and
+status flips per asset and day feed a Poisson model of the asset's usual activity, so a burst is
+judged against the asset's own background, not against zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from river import stats
+
+from schemas.events import ClaimEvent
+
+PENDING_REVIEW = frozenset({"pending", "potential", "routed_for_review"})
+DISPUTE_STATES = frozenset({"disputed", "appealed", "takedown", "delayed_takedown", "takedown_under_review"})
+MANUAL_ORIGINS = frozenset({"manual_studio", "descriptive_search"})
+DAY = 86_400.0
+
+
+@dataclass
+class ClaimState:
+    claim_id: str
+    asset_id: str | None = None
+    video_id: str | None = None
+    channel_id: str | None = None
+    status: str = "unknown"
+    origin: str = "unknown"
+    created_at: float | None = None
+    first_seen: float = 0.0
+    views: int | None = None
+    views_at: float | None = None
+    views_per_day: float = 0.0
+    dispute_at: float | None = None
+    appeal_at: float | None = None
+    dispute_reason: str | None = None
+    reinstatements: int = 0
+    block_policy: bool = False
+    short_match: bool = False
+    third_party: bool = False
+    video_title: str | None = None
+    channel_title: str | None = None
+    risk: float = 0.0
+    risk_drivers: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Transition:
+    claim: ClaimState
+    old: str | None  # None: the claim is new to us
+    new: str
+    time: float
+
+
+def poisson_sf(k: int, lam: float) -> float:
+    """P(X >= k) for X ~ Poisson(lam)."""
+    if k <= 0:
+        return 1.0
+    term = math.exp(-lam)
+    cdf = term
+    for i in range(1, k):
+        term *= lam / i
+        cdf += term
+    return max(0.0, 1.0 - cdf) if cdf < 0.999999 else _sf_tail(k, lam)
+
+
+def _sf_tail(k: int, lam: float) -> float:
+    # Sum the upper tail directly when 1 - cdf would lose every digit to rounding.
+    log_term = -lam + k * math.log(lam) - math.lgamma(k + 1) if lam > 0 else -math.inf
+    total, i = 0.0, k
+    while True:
+        term = math.exp(log_term)
+        total += term
+        if term < total * 1e-12 or i > k + 10_000:
+            return total
+        i += 1
+        log_term += math.log(lam) - math.log(i)
+
+
+@dataclass
+class AssetActivity:
+    """Usual daily new claims and status flips of one asset; today's counts."""
+
+    new_rate: stats.EWMean = field(default_factory=lambda: stats.EWMean(fading_factor=0.25))
+    flip_rate: stats.EWMean = field(default_factory=lambda: stats.EWMean(fading_factor=0.25))
+    days: int = 0
+    new_today: int = 0
+    flips_today: int = 0
+    new_channels_today: set[str] = field(default_factory=set)
+    known_channels: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Burst:
+    asset_id: str
+    kind: str  # "new_claims" | "status_flips"
+    count: int
+    expected: float
+    p_value: float
+    new_claimants: int
+    days_of_history: int
+
+
+@dataclass
+class SurgePolicy:
+    min_history_days: int = 3
+    min_count: int = 8
+    min_ratio: float = 3.0
+    max_p: float = 1e-6
+    rate_floor: float = 0.3
+
+
+@dataclass
+class ClaimBook:
+    claims: dict[str, ClaimState] = field(default_factory=dict)
+    by_video: dict[str, set[str]] = field(default_factory=dict)
+    assets: dict[str, AssetActivity] = field(default_factory=dict)
+    open_day: float | None = None  # end (epoch) of the snapshot day being counted
+    policy: SurgePolicy = field(default_factory=SurgePolicy)
+
+    def apply(self, event: ClaimEvent) -> list[Transition]:
+        t = event.event_time.timestamp()
+        state = self.claims.get(event.claim_id)
+        is_new = state is None
+        if state is None:
+            state = self.claims[event.claim_id] = ClaimState(claim_id=event.claim_id, first_seen=t)
+        old = None if is_new else state.status
+        self._merge(state, event, t)
+        new_status = self._status_after(state, event)
+        transitions: list[Transition] = []
+        if is_new or new_status != old:
+            if old in DISPUTE_STATES and new_status == "active":
+                state.reinstatements += 1
+            if new_status == "disputed" and old != "disputed":
+                state.dispute_at = t
+            if new_status == "appealed" and old != "appealed":
+                state.appeal_at = t
+            state.status = new_status
+            transitions.append(Transition(state, old, new_status, t))
+        if event.event_type == "snapshot" and event.source in ("reporting_api_claims", "studio_claims_csv"):
+            self._count(state, old, new_status, is_new, t, event)
+        return transitions
+
+    def _merge(self, state: ClaimState, event: ClaimEvent, t: float) -> None:
+        state.asset_id = event.asset_id or state.asset_id
+        state.video_id = event.video_id or state.video_id
+        state.channel_id = event.channel_id or state.channel_id
+        if event.origin not in ("unknown", "other") or state.origin == "unknown":
+            state.origin = event.origin if event.origin != "unknown" else state.origin
+        if event.claim_created_at is not None:
+            state.created_at = event.claim_created_at.timestamp()
+        elif event.event_type == "claim_created" and state.created_at is None:
+            state.created_at = t
+        if event.views_lifetime is not None:
+            if state.views is not None and state.views_at is not None and t - state.views_at >= 3600:
+                days = (t - state.views_at) / DAY
+                state.views_per_day = max(0.0, (event.views_lifetime - state.views) / days)
+            if state.views_at is None or t - state.views_at >= 3600:
+                state.views, state.views_at = event.views_lifetime, t
+        if event.dispute_reason:
+            state.dispute_reason = event.dispute_reason
+        if event.policy_action_by_territory:
+            state.block_policy = "block" in event.policy_action_by_territory.values()
+        if event.longest_match_s is not None:
+            ratio = event.longest_match_s / event.video_duration_s if event.video_duration_s else 1.0
+            state.short_match = event.longest_match_s < 10 or ratio < 0.05
+        if event.third_party_claim:
+            state.third_party = True
+        state.video_title = event.video_title or state.video_title
+        state.channel_title = event.channel_title or state.channel_title
+        if state.video_id:
+            self.by_video.setdefault(state.video_id, set()).add(state.claim_id)
+
+    @staticmethod
+    def _status_after(state: ClaimState, event: ClaimEvent) -> str:
+        if event.status != "unknown":
+            return event.status
+        if event.event_type == "claim_released":
+            return "inactive"
+        if event.event_type == "claim_reinstated":
+            return "active"
+        return state.status if state.status != "unknown" else "active"
+
+    def _count(self, state: ClaimState, old: str | None, new: str, is_new: bool, t: float, event: ClaimEvent) -> None:
+        if not state.asset_id:
+            return
+        activity = self.assets.setdefault(state.asset_id, AssetActivity())
+        channel = state.channel_id or ""
+        if is_new:
+            created = state.created_at
+            backfilled = created is not None and t - created > 3 * DAY
+            if not backfilled:
+                activity.new_today += 1
+                if channel and channel not in activity.known_channels:
+                    activity.new_channels_today.add(channel)
+        elif old != new:
+            activity.flips_today += 1
+        if channel:
+            activity.known_channels.add(channel)
+
+    def close_day(self) -> list[Burst]:
+        """End of a snapshot day: test every asset's counts against its usual day, then learn them."""
+        bursts: list[Burst] = []
+        p = self.policy
+        for asset_id in sorted(self.assets):
+            a = self.assets[asset_id]
+            if a.days == 0:
+                # The first snapshot lists every existing claim as "new": it is no day's activity.
+                a.days = 1
+                a.new_today = a.flips_today = 0
+                a.new_channels_today = set()
+                continue
+            for kind, count, model in (
+                ("new_claims", a.new_today, a.new_rate),
+                ("status_flips", a.flips_today, a.flip_rate),
+            ):
+                usual = max(float(model.get()) if a.days > 1 else 0.0, p.rate_floor)
+                p_value = poisson_sf(count, usual)
+                if (
+                    a.days - 1 >= p.min_history_days
+                    and count >= p.min_count
+                    and count >= p.min_ratio * usual
+                    and p_value < p.max_p
+                ):
+                    bursts.append(
+                        Burst(asset_id, kind, count, round(usual, 3), p_value,
+                              len(a.new_channels_today) if kind == "new_claims" else 0, a.days - 1)
+                    )  # fmt: skip
+                    count = min(count, math.ceil(p.min_ratio * usual + 3))  # keep bursts out of "usual"
+                model.update(count)
+            a.days += 1
+            a.new_today = a.flips_today = 0
+            a.new_channels_today = set()
+        return bursts

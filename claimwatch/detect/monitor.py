@@ -1,0 +1,572 @@
+"""The detection core: events in data-time order → alerts. Pure: no I/O, no clock but the one given.
+
+The embedded run, the stream worker, replay and the batch job all drive this one class. Per-entity
+state (posts, claims, assets) lives in plain dataclasses so a worker can keep it in a table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from claimwatch.detect.alerting import Candidate, Clock, DedupStage, build, wall_clock
+from claimwatch.detect.claims import (
+    DISPUTE_STATES,
+    MANUAL_ORIGINS,
+    PENDING_REVIEW,
+    ClaimBook,
+    ClaimState,
+    Transition,
+)
+from claimwatch.detect.metrics import BucketPolicy, Finding, PostModel, spike_score
+from claimwatch.detect.reference import CatalogIndex, RightsLedger
+from claimwatch.detect.risk import RiskFeatures, dispute_risk, risk_level
+from claimwatch.detect.timeutil import from_epoch, rfc3339
+from schemas.alerts import Alert
+from schemas.events import CatalogItem, ClaimEvent, Event, MetricObservation, OwnershipConflict, RightsRecord
+
+DAY = 86_400.0
+PROPAGATION_WINDOW = timedelta(hours=48)
+RELEASE_VIEWS_MEDIUM = 1_000_000
+FLAG_VIEWS_MEDIUM = 100_000
+FLAG_VIEWS_HIGH = 1_000_000
+REPORT_SOURCES = frozenset({"reporting_api_claims", "studio_claims_csv"})
+
+
+@dataclass
+class MonitorConfig:
+    owner: str = "our-label"
+    bucket: BucketPolicy = field(default_factory=BucketPolicy)
+    # Daily analytics only judge spikes for videos that no poll has covered lately: polls are fresher.
+    poll_fresh_hours: float = 48.0
+
+
+@dataclass
+class Monitor:
+    config: MonitorConfig = field(default_factory=MonitorConfig)
+    clock: Clock = wall_clock
+    catalog: CatalogIndex = field(default_factory=CatalogIndex)
+    rights: RightsLedger = field(default_factory=RightsLedger)
+    claims: ClaimBook = field(default_factory=ClaimBook)
+    posts: dict[tuple[str, str], PostModel] = field(default_factory=dict)
+    dedup: DedupStage = field(default_factory=DedupStage)
+    recent_spikes: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    conflicted_assets: set[str] = field(default_factory=set)
+    watermark: datetime | None = None
+    quality: Counter[str] = field(default_factory=Counter)
+    # Status changes seen by the last ``process`` call, for reporting; not part of the model state.
+    last_transitions: list[Transition] = field(default_factory=list)
+
+    # ------------------------------------------------------------------------------ entry points
+
+    def process(self, event: Event) -> list[Alert]:
+        candidates: list[Candidate] = []
+        self.last_transitions = []
+        time = _time_of(event)
+        if time is not None:
+            candidates += self._advance(time)
+        if isinstance(event, CatalogItem):
+            self.catalog.add(event)
+        elif isinstance(event, RightsRecord):
+            candidates += self._on_rights(event)
+        elif isinstance(event, MetricObservation):
+            candidates += self._on_metric(event)
+        elif isinstance(event, ClaimEvent):
+            candidates += self._on_claim(event)
+        elif isinstance(event, OwnershipConflict):
+            candidates += self._on_conflict(event)
+        return self._emit(candidates)
+
+    def flush(self) -> list[Alert]:
+        """End of input: close the open snapshot day."""
+        return self._emit(self._close_claim_day())
+
+    # ----------------------------------------------------------------------------- time handling
+
+    def _advance(self, time: datetime) -> list[Candidate]:
+        out: list[Candidate] = []
+        if self.claims.open_day is not None and time.timestamp() > self.claims.open_day:
+            out = self._close_claim_day()
+        if self.watermark is None or time > self.watermark:
+            self.watermark = time
+        return out
+
+    def _close_claim_day(self) -> list[Candidate]:
+        if self.claims.open_day is None:
+            return []
+        day_end = from_epoch(self.claims.open_day)
+        self.claims.open_day = None
+        out = []
+        for burst in self.claims.close_day():
+            content_id = self.catalog.content_for_claim(burst.asset_id)
+            ratio = burst.count / max(burst.expected, 1e-9)
+            what = "new claims" if burst.kind == "new_claims" else "claims changing status"
+            score = min(1.0, 0.5 + min(-_log10(burst.p_value), 30.0) / 60.0)
+            out.append(
+                Candidate(
+                    type="claim_surge",
+                    severity="high" if ratio >= 5 and burst.count >= 15 else "medium",
+                    score=score,
+                    subject={"asset_id": burst.asset_id, "content_id": content_id},
+                    event_time=day_end,
+                    title=f"{burst.count} {what} on asset {burst.asset_id} in one day (usually {burst.expected:.1f})",
+                    evidence={
+                        "rule": f"claim_surge.{burst.kind}",
+                        "observed": burst.count,
+                        "expected": burst.expected,
+                        "ratio": round(ratio, 2),
+                        "p_value": float(f"{burst.p_value:.3g}"),
+                        "new_claimants": burst.new_claimants,
+                        "history_days": burst.days_of_history,
+                        "window": {
+                            "start": rfc3339(day_end - timedelta(seconds=DAY - 1)),
+                            "end": rfc3339(day_end),
+                        },
+                    },
+                    identity=(burst.asset_id, burst.kind, rfc3339(day_end)),
+                    dedup_key=(burst.asset_id, burst.kind),
+                )
+            )
+        return out
+
+    # ----------------------------------------------------------------------------------- metrics
+
+    def _on_metric(self, event: MetricObservation) -> list[Candidate]:
+        key = (event.platform, event.platform_content_id)
+        post = self.posts.get(key)
+        if post is None:
+            post = self.posts[key] = PostModel()
+        t = event.event_time.timestamp()
+        values = {
+            "views": event.views,
+            "likes": event.likes,
+            "comments": event.comments,
+            "shares": event.shares,
+        }
+        if event.granularity == "cumulative":
+            before = (post.out_of_order, post.duplicates, post.counter_resets)
+            findings = post.observe_totals(t, values, self.config.bucket)
+            after = (post.out_of_order, post.duplicates, post.counter_resets)
+            for name, b, a in zip(("late_polls", "duplicate_polls", "counter_decreases"), before, after, strict=True):
+                self.quality[name] += a - b
+            return self._spike_candidates(event, post, findings)
+        day = event.event_time.date().isoformat()
+        if event.views is not None:
+            if day in post.daily_views:
+                self.quality["restated_days"] += 1
+            post.daily_views[day] = event.views
+        fresh = post.last_time is not None and t - post.last_time < self.config.poll_fresh_hours * 3600
+        if fresh:
+            return []
+        daily = self.posts.setdefault(("youtube-daily", event.platform_content_id), PostModel())
+        return self._spike_candidates(event, post, daily.observe_day(t, values, self.config.bucket))
+
+    def _spike_candidates(self, event: MetricObservation, post: PostModel, findings: list[Finding]) -> list[Candidate]:
+        out: list[Candidate] = []
+        for f in findings:
+            content_id = self.catalog.content_for_post(event.platform, event.platform_content_id)
+            subject = {
+                "content_id": content_id,
+                "platform": event.platform,
+                "platform_content_id": event.platform_content_id,
+                "video_id": event.platform_content_id if event.platform == "youtube" else None,
+                "channel_id": event.channel_id,
+            }
+            score = spike_score(f)
+            kind = "view_spike" if f.kind == "view_drop" else f.kind
+            if f.kind == "view_drop":
+                title = f"Views of {event.platform} post {event.platform_content_id} fell to {f.ratio:.2f}x of usual"
+                severity = "medium" if f.bucket_hours >= 3 else "low"  # a fall can be a block or takedown
+            else:
+                what = "Views" if f.kind == "view_spike" else "Engagement per view"
+                title = f"{what} of {event.platform} post {event.platform_content_id} at {f.ratio:.1f}x of usual"
+                severity = "low" if score < 0.6 or f.ratio < 2.2 else "high" if f.ratio >= 4 else "medium"
+            evidence = {
+                "rule": f"metrics.{f.kind}",
+                "observed": f.observed,
+                "expected": f.expected,
+                "ratio": f.ratio,
+                "z": f.z,
+                "window": {"start": rfc3339(f.bucket_start), "end": rfc3339(f.time), "hours": f.bucket_hours},
+                "source": event.source,
+            }
+            episode = rfc3339(f.episode_start or f.time)
+            out.append(
+                Candidate(
+                    type=kind,
+                    severity=severity,
+                    score=score,
+                    subject=subject,
+                    event_time=f.time,
+                    title=title,
+                    evidence=evidence,
+                    identity=(event.platform, event.platform_content_id, f.kind, episode),
+                    dedup_key=(event.platform, event.platform_content_id, f.kind),
+                )
+            )
+            if f.kind == "view_spike" and severity != "low" and content_id:
+                out += self._propagation(content_id, event, f, subject)
+                if event.platform == "youtube":
+                    out += self._viral_without_claim(content_id, event, f)
+        return out
+
+    def _propagation(
+        self, content_id: str, event: MetricObservation, f: Finding, subject: dict[str, str | None]
+    ) -> list[Candidate]:
+        spikes = self.recent_spikes.setdefault(content_id, {})
+        earlier = {p: t for p, t in spikes.items() if p != event.platform and f.time - t <= PROPAGATION_WINDOW}
+        spikes.setdefault(event.platform, f.time)
+        if f.time - spikes[event.platform] > PROPAGATION_WINDOW:
+            spikes[event.platform] = f.time
+        if not earlier:
+            return []
+        first_platform, first_time = min(earlier.items(), key=lambda kv: (kv[1], kv[0]))
+        lag_h = (f.time - first_time).total_seconds() / 3600
+        item = self.catalog.items.get(content_id)
+        return [
+            Candidate(
+                type="viral_propagation",
+                severity="critical" if len(earlier) >= 2 else "high",
+                score=min(1.0, 0.7 + 0.1 * len(earlier) + min(f.ratio, 10) / 50),
+                subject={**subject, "asset_id": item.asset_id if item else None},
+                event_time=f.time,
+                title=(f"Content {content_id} spiking on {event.platform} {lag_h:.0f}h after {first_platform}"),
+                evidence={
+                    "rule": "viral_propagation.second_platform_within_48h",
+                    "platforms": sorted([*earlier, event.platform]),
+                    "first_platform": first_platform,
+                    "first_spike_at": rfc3339(first_time),
+                    "lag_hours": round(lag_h, 1),
+                    "ratio": f.ratio,
+                },
+                identity=(content_id, event.platform, rfc3339(f.episode_start or f.time)),
+                dedup_key=(content_id,),
+            )
+        ]
+
+    def _viral_without_claim(self, content_id: str, event: MetricObservation, f: Finding) -> list[Candidate]:
+        claim_ids = self.claims.by_video.get(event.platform_content_id, set())
+        claims = [self.claims.claims[c] for c in sorted(claim_ids)]
+        claims = [c for c in claims if not c.third_party]
+        if not claims or any(c.status == "active" for c in claims):
+            return []
+        return [
+            Candidate(
+                type="performance_discrepancy",
+                severity="high",
+                score=0.85,
+                subject={
+                    "content_id": content_id,
+                    "platform": "youtube",
+                    "video_id": event.platform_content_id,
+                    "asset_id": self.catalog.asset_of(content_id),
+                    "claim_id": claims[0].claim_id,
+                },
+                event_time=f.time,
+                title=f"Video {event.platform_content_id} is spiking ({f.ratio:.1f}x) with no active claim",
+                evidence={
+                    "rule": "performance_discrepancy.viral_without_active_claim",
+                    "claims": {c.claim_id: c.status for c in claims},
+                    "ratio": f.ratio,
+                },
+                identity=(
+                    event.platform_content_id,
+                    "viral_without_claim",
+                    rfc3339(f.episode_start or f.time),
+                ),
+                dedup_key=(event.platform_content_id, "viral_without_claim"),
+            )
+        ]
+
+    # ------------------------------------------------------------------------------------ claims
+
+    def _on_claim(self, event: ClaimEvent) -> list[Candidate]:
+        if event.source == "video_metadata_report":
+            return self._on_video_report(event)
+        if event.source in REPORT_SOURCES:
+            self.claims.open_day = event.event_time.timestamp()
+        out: list[Candidate] = []
+        for tr in self.claims.apply(event):
+            self.last_transitions.append(tr)
+            out += self._on_transition(tr, event)
+        state = self.claims.claims[event.claim_id]
+        out += self._claimed_vs_measured(state, event)
+        if event.third_party_claim and self.catalog.is_our_video(state.video_id):
+            out.append(self._claim_candidate(
+                "content_id_flag", "high", 0.9, state, event,
+                f"Third-party claim {state.claim_id} on our own video {state.video_id}",
+                "content_id_flag.third_party_on_own_video", ("third_party",),
+            ))  # fmt: skip
+        out += self._risk(state, event)
+        return out
+
+    def _on_transition(self, tr: Transition, event: ClaimEvent) -> list[Candidate]:
+        state, old, new = tr.claim, tr.old, tr.new
+        views = state.views or 0
+        out: list[Candidate] = []
+        if new in PENDING_REVIEW and old not in PENDING_REVIEW:
+            severity = "high" if views >= FLAG_VIEWS_HIGH else "medium" if views >= FLAG_VIEWS_MEDIUM else "low"
+            label = new.replace("_", " ")
+            out.append(self._claim_candidate(
+                "content_id_flag", severity, min(1.0, 0.3 + views / 2_000_000), state, event,
+                f"Claim {state.claim_id} on video {state.video_id} is {label} ({views:,} views); "
+                "unreviewed claims expire after 30 days",
+                f"content_id_flag.{new}", (new,),
+            ))  # fmt: skip
+        if new in DISPUTE_STATES and old != new:
+            severity = {"disputed": "medium", "appealed": "high"}.get(new, "critical")
+            reason = f" ({state.dispute_reason})" if state.dispute_reason else ""
+            out.append(self._claim_candidate(
+                "dispute_opened", severity, {"medium": 0.6, "high": 0.8}.get(severity, 0.95), state, event,
+                f"Claim {state.claim_id} on video {state.video_id} is now {new.replace('_', ' ')}{reason}",
+                f"dispute_opened.{new}", (new,),
+            ))  # fmt: skip
+        if old == "active" and new == "inactive":
+            ours = self.catalog.is_our_video(state.video_id)
+            if ours or views >= RELEASE_VIEWS_MEDIUM:
+                out.append(self._claim_candidate(
+                    "performance_discrepancy", "high" if ours else "medium", 0.8 if ours else 0.6, state, event,
+                    f"Revenue-bearing claim {state.claim_id} released on "
+                    f"{'our own' if ours else 'a'} video {state.video_id} ({views:,} views)",
+                    "performance_discrepancy.revenue_bearing_released", ("released",),
+                ))  # fmt: skip
+        return out
+
+    def _claimed_vs_measured(self, state: ClaimState, event: ClaimEvent) -> list[Candidate]:
+        if event.views_lifetime is None or not state.video_id or event.source not in REPORT_SOURCES:
+            return []
+        post = self.posts.get(("youtube", state.video_id))
+        if post is None or post.last_time is None or "views" not in post.last_totals:
+            return []
+        if abs(post.last_time - event.event_time.timestamp()) > 12 * 3600:
+            return []
+        measured = post.last_totals["views"]
+        claimed = event.views_lifetime
+        if measured < 10_000 or abs(measured - claimed) < 5_000:
+            return []
+        ratio = (claimed + 1) / (measured + 1)
+        if 0.5 <= ratio <= 2.0:
+            return []
+        return [self._claim_candidate(
+            "performance_discrepancy", "high" if ratio < 0.25 or ratio > 4 else "medium",
+            min(1.0, 0.55 + abs(_log10(ratio)) / 2), state, event,
+            f"Claim {state.claim_id} reports {claimed:,} views; video {state.video_id} measures {measured:,}",
+            "performance_discrepancy.claimed_vs_measured_views", ("claimed_vs_measured", event.event_time.date()),
+            dedup=("claimed_vs_measured",),
+            extra={"claimed_views": claimed, "measured_views": measured, "ratio": round(ratio, 3)},
+        )]  # fmt: skip
+
+    def _risk(self, state: ClaimState, event: ClaimEvent) -> list[Candidate]:
+        if state.status not in DISPUTE_STATES and not state.reinstatements:
+            return []
+        t = event.event_time.timestamp()
+        post = self.posts.get(("youtube", state.video_id or ""))
+        velocity = state.views_per_day
+        if post is not None and post.views.detector.ready:
+            # The post's own model knows its current daily rate better than two snapshots do.
+            velocity = max(velocity, post.views.expected(t, 24.0) or 0.0)
+        days_left = None
+        if state.status == "appealed" and state.appeal_at is not None:
+            days_left = 7 - (t - state.appeal_at) / DAY
+        elif state.status == "disputed" and state.dispute_at is not None:
+            days_left = 30 - (t - state.dispute_at) / DAY
+        asset_conflicted = bool(state.asset_id and state.asset_id in self.conflicted_assets)
+        features = RiskFeatures(
+            status=state.status,
+            reinstatements=state.reinstatements,
+            disputed_within_5_days=bool(
+                state.dispute_at and state.created_at is not None and state.dispute_at - state.created_at <= 5 * DAY
+            ),
+            manual_origin=state.origin in MANUAL_ORIGINS,
+            short_match=state.short_match,
+            other_owners=asset_conflicted,
+            block_policy=state.block_policy,
+            days_left=days_left,
+            views_per_day=velocity,
+            dispute_reason=state.dispute_reason,
+        )
+        score, drivers = dispute_risk(features)
+        previous = state.risk
+        state.risk, state.risk_drivers = score, drivers
+        if risk_level(score) != "high" or risk_level(previous) == "high":
+            return []
+        return [self._claim_candidate(
+            "dispute_risk", "critical" if score >= 0.93 else "high", score, state, event,
+            f"Dispute risk of claim {state.claim_id} on video {state.video_id} is high ({score:.2f})",
+            "dispute_risk.crossed_high", ("high",),
+            extra={"level": "high", "drivers": drivers, "previous_score": previous},
+        )]  # fmt: skip
+
+    def _claim_candidate(
+        self, type_: str, severity: str, score: float, state: ClaimState, event: ClaimEvent, title: str,
+        rule: str, identity: tuple[object, ...], dedup: tuple[object, ...] | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> Candidate:  # fmt: skip
+        content_id = self.catalog.content_for_claim(state.asset_id, event.custom_id, event.isrc)
+        return Candidate(
+            type=type_,
+            severity=severity,
+            score=score,
+            subject={
+                "claim_id": state.claim_id or None,
+                "asset_id": state.asset_id,
+                "video_id": state.video_id,
+                "channel_id": state.channel_id,
+                "content_id": content_id,
+                "platform": "youtube",
+            },
+            event_time=event.event_time,
+            title=title,
+            evidence={
+                "rule": rule,
+                "status": state.status,
+                "status_raw": event.status_raw,
+                "source": event.source,
+                "source_file": event.source_file,
+                "source_line": event.source_line,
+                "views": state.views,
+                "origin": state.origin,
+                **(extra or {}),
+            },
+            identity=(state.claim_id or state.video_id, *identity),
+            dedup_key=(state.claim_id or state.video_id, *(dedup or identity)),
+        )
+
+    # ------------------------------------------------------------------------- rights / conflicts
+
+    def _on_video_report(self, event: ClaimEvent) -> list[Candidate]:
+        if not event.other_owners_claiming:
+            return []
+        content_id = self.catalog.content_for_post("youtube", event.video_id or "") or self.catalog.content_for_claim(
+            event.asset_id, event.custom_id, event.isrc
+        )
+        if content_id is None:
+            return []
+        if event.asset_id:
+            self.conflicted_assets.add(event.asset_id)
+        views = event.views_lifetime or 0
+        others = ", ".join(event.other_owners_claiming[:5])
+        return [
+            Candidate(
+                type="rights_conflict",
+                severity="high" if views >= 100_000 else "medium",
+                score=min(1.0, 0.6 + views / 5_000_000),
+                subject={
+                    "content_id": content_id,
+                    "video_id": event.video_id,
+                    "asset_id": event.asset_id,
+                    "claim_id": event.claim_id or None,
+                    "channel_id": event.channel_id,
+                    "platform": "youtube",
+                },
+                event_time=event.event_time,
+                title=f"Other owners ({others}) claim our video {event.video_id}",
+                evidence={
+                    "rule": "rights_conflict.other_owners_claiming_our_video",
+                    "other_owners": event.other_owners_claiming,
+                    "views": views,
+                    "source_file": event.source_file,
+                    "source_line": event.source_line,
+                },
+                identity=(event.video_id, "other_owners", *sorted(event.other_owners_claiming)),
+            )
+        ]
+
+    def _on_conflict(self, event: OwnershipConflict) -> list[Candidate]:
+        self.conflicted_assets.add(event.asset_id)
+        content_id = self.catalog.content_for_claim(event.asset_id, event.custom_id)
+        our = self.rights.our_share(event.asset_id, self.config.owner)
+        views = event.views_in_conflict or 0
+        territories = ",".join(event.territories[:10]) or "unknown territories"
+        return [
+            Candidate(
+                type="rights_conflict",
+                severity="high" if our >= 100 or views >= 10_000 else "medium",
+                score=min(1.0, 0.65 + (0.2 if our >= 100 else 0) + views / 1_000_000),
+                subject={"asset_id": event.asset_id, "content_id": content_id},
+                event_time=event.event_time,
+                title=f"{event.conflicting_owner} claims ownership of asset {event.asset_id} in {territories}",
+                evidence={
+                    "rule": "rights_conflict.asset_ownership_conflict",
+                    "conflicting_owner": event.conflicting_owner,
+                    "territories": event.territories,
+                    "our_share_pct": our,
+                    "daily_views_in_conflict": views,
+                    "right_type": event.right_type,
+                },
+                identity=(event.asset_id, "asset_conflict", event.conflicting_owner),
+            )
+        ]
+
+    def _on_rights(self, record: RightsRecord) -> list[Candidate]:
+        found = self.rights.add(record)
+        if not found:
+            return []
+        key = record.key()
+        self.conflicted_assets.add(key)
+        content_id = self.catalog.content_for_claim(record.asset_id, record.custom_id, record.isrc)
+        worst = max(found, key=lambda o: (o.total_pct, o.territory))
+        when = _time_of(record) or self.watermark
+        if when is None:
+            return []
+        return [
+            Candidate(
+                type="rights_conflict",
+                severity="high",
+                score=min(1.0, 0.7 + (worst.total_pct - 100) / 500),
+                subject={"asset_id": record.asset_id, "content_id": content_id},
+                event_time=when,
+                title=(
+                    f"Ownership of {key} ({worst.right_type}) adds up to {worst.total_pct:g}% "
+                    f"in {len(found)} territor{'y' if len(found) == 1 else 'ies'}"
+                ),
+                evidence={
+                    "rule": "rights_conflict.ownership_over_100_pct",
+                    "right_type": worst.right_type,
+                    "territories": [o.territory for o in found][:50],
+                    "total_pct": worst.total_pct,
+                    "owners": [{"owner": o, "share_pct": s} for o, s in worst.owners],
+                },
+                identity=(key, worst.right_type, "over_100", *(o for o, _ in worst.owners)),
+            )
+        ]
+
+    # -------------------------------------------------------------------------------- emitting
+
+    def _emit(self, candidates: list[Candidate]) -> list[Alert]:
+        return [build(c, self.clock) for c in candidates if self.dedup.admit(c)]
+
+    def risk_table(self, min_score: float = 0.3) -> list[dict[str, object]]:
+        """The current dispute risk of every claim worth listing, highest first."""
+        rows = [
+            {
+                "claim_id": c.claim_id,
+                "asset_id": c.asset_id,
+                "video_id": c.video_id,
+                "channel_id": c.channel_id,
+                "content_id": self.catalog.content_for_claim(c.asset_id),
+                "video_title": c.video_title,
+                "status": c.status,
+                "score": c.risk,
+                "level": risk_level(c.risk),
+                "drivers": c.risk_drivers,
+            }
+            for c in self.claims.claims.values()
+            if c.risk >= min_score
+        ]
+        rows.sort(key=lambda r: (-float(r["score"]), str(r["claim_id"])))  # type: ignore[arg-type]
+        return rows
+
+
+def _time_of(event: Event) -> datetime | None:
+    if isinstance(event, CatalogItem):
+        return None
+    if isinstance(event, RightsRecord):
+        return datetime.combine(event.valid_from, time(), tzinfo=UTC) if event.valid_from else None
+    return event.event_time
+
+
+def _log10(x: float) -> float:
+    return math.log10(max(x, 1e-300))

@@ -1,0 +1,838 @@
+"""Readers: files as they come out of YouTube and the distributor's systems → canonical events.
+
+A file is recognised by its header (CSV) or first record (JSON / JSON Lines), never by its name.
+``.gz`` and a UTF-8 BOM are handled. A record that cannot be read becomes a
+:class:`~schemas.QuarantineEntry` naming file, line, field and reason; the rest of the file goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from claimwatch.ingest import normalize as n
+from claimwatch.ingest.normalize import FieldError
+from schemas.events import (
+    CatalogItem,
+    ClaimEvent,
+    Event,
+    MetricObservation,
+    OwnershipConflict,
+    QuarantineEntry,
+    RightsRecord,
+)
+
+MAX_FIELD_CHARS = 100_000  # a longer CSV cell is a broken or hostile file, not data
+MAX_RAW_IN_QUARANTINE = 500
+csv.field_size_limit(MAX_FIELD_CHARS)
+
+SOURCES = (
+    "claims_reporting_api",
+    "claims_studio",
+    "claim_api",
+    "claim_history",
+    "analytics",
+    "asset_conflicts",
+    "video_report",
+    "catalog",
+    "rights",
+    "polls",
+)
+
+
+@dataclass
+class FileResult:
+    path: str
+    source: str
+    events: list[Event] = field(default_factory=list)
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    records: int = 0
+
+
+@dataclass
+class IngestResult:
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        return [e for f in self.files for e in f.events]
+
+    @property
+    def quarantined(self) -> list[QuarantineEntry]:
+        return [q for f in self.files for q in f.quarantined]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Records read, events produced and records quarantined, per source."""
+        table: dict[str, dict[str, int]] = {}
+        for f in self.files:
+            row = table.setdefault(f.source, {"files": 0, "records": 0, "events": 0, "quarantined": 0})
+            row["files"] += 1
+            row["records"] += f.records
+            row["events"] += len(f.events)
+            row["quarantined"] += len(f.quarantined)
+        return dict(sorted(table.items()))
+
+
+class _Quarantine(Exception):
+    def __init__(self, field: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _validation_error(exc: ValidationError) -> _Quarantine:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ())) or None
+    return _Quarantine(loc, f"{first.get('msg', 'invalid value')} ({len(exc.errors())} error(s))")
+
+
+# ---------------------------------------------------------------------------------------- files
+
+
+def _open_bytes(path: Path) -> io.BufferedIOBase:
+    raw = path.open("rb")
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    return raw  # type: ignore[return-value]
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8-sig", errors="strict", newline="")
+
+
+def _peek(path: Path, size: int = 65536) -> str:
+    """The start of the decoded file, for recognising its format."""
+    try:
+        with _open_bytes(path) as fh:
+            head = fh.read(size)
+    except (EOFError, OSError, zlib.error):
+        head = b""
+    return head.decode("utf-8-sig", errors="replace")
+
+
+DATE_IN_NAME = re.compile(r"(20\d{2})-?([01]\d)-?([0-3]\d)")
+
+
+def date_from_name(path: Path) -> date | None:
+    """Daily report downloads carry their report date in the name (``..._20261116.csv``)."""
+    match = DATE_IN_NAME.search(path.name)
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def _snapshot_date(path: Path) -> date:
+    # Without a date in the name the file's modification day is the best remaining evidence.
+    found = date_from_name(path)
+    if found is not None:
+        return found
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date()
+
+
+# ------------------------------------------------------------------------------- recognition
+
+
+def _csv_kind(headers: set[str], raw_headers: list[str]) -> str | None:
+    if {"claim_id", "claim_status"} <= headers:
+        return "claims_studio" if any(" " in h.strip() for h in raw_headers) else "claims_reporting_api"
+    if {"asset_id", "conflicting_owner"} <= headers:
+        return "asset_conflicts"
+    if "video_id" in headers and headers & {
+        "other_owners_claiming",
+        "claimed_by_this_owner",
+        "claimed_by_another_owner",
+    }:
+        return "video_report"
+    if {"date", "video_id", "views"} <= headers:
+        return "analytics"
+    if "content_id" in headers:
+        return "catalog"
+    if {"owner", "share_pct"} <= headers:
+        return "rights"
+    if {"platform", "platform_content_id", "observed_at"} <= headers:
+        return "polls"
+    return None
+
+
+def _json_kind(record: dict[str, Any]) -> str | None:
+    kind = str(record.get("kind", ""))
+    if kind == "youtubePartner#claimHistory" or ("event" in record and "uploaderChannelId" in record):
+        return "claim_history"
+    if kind in ("youtubePartner#claim", "youtubePartner#claimSnippet") or (
+        {"id", "status"} <= record.keys() and record.keys() & {"assetId", "videoId"}
+    ):
+        return "claim_api"
+    if "platform_content_id" in record:
+        return "polls"
+    if "content_id" in record:
+        return "catalog"
+    return None
+
+
+def recognise(path: Path) -> str | None:
+    head = _peek(path).lstrip()
+    if not head:
+        return None
+    if head[0] in "[{":
+        first = _first_json_record(head)
+        return _json_kind(first) if first is not None else None
+    lines = head.splitlines()
+    if not lines:
+        return None
+    raw_headers = next(csv.reader([lines[0]]))
+    return _csv_kind({n.norm_header(h) for h in raw_headers}, raw_headers)
+
+
+def _first_json_record(head: str) -> dict[str, Any] | None:
+    line = head.splitlines()[0]
+    for candidate in (line, head):
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        records = _json_records(value)
+        return records[0] if records else None
+    # A big JSON document cut by the peek: look for the first object's keys.
+    if '"youtubePartner#claimHistory"' in head:
+        return {"kind": "youtubePartner#claimHistory"}
+    if '"youtubePartner#claim' in head:
+        return {"kind": "youtubePartner#claim"}
+    return None
+
+
+def _json_records(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    if isinstance(value, dict):
+        if isinstance(value.get("items"), list):
+            return [v for v in value["items"] if isinstance(v, dict)]
+        return [value]
+    return []
+
+
+# ---------------------------------------------------------------------------- record streams
+
+Record = tuple[int, dict[str, Any] | None, str]  # (line or record number, record, raw text)
+
+
+def _csv_records(path: Path) -> Iterator[Record]:
+    """Rows as dicts with normalised headers; unknown columns stay in the dict."""
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        try:
+            raw_headers = next(reader)
+        except StopIteration:
+            return
+        headers = [n.norm_header(h) for h in raw_headers]
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield reader.line_num, None, f"malformed CSV: {exc}"
+                continue
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(headers):
+                yield reader.line_num, None, f"{len(row)} cells for {len(headers)} columns"
+                continue
+            yield reader.line_num, dict(zip(headers, row, strict=False)), ",".join(row)
+
+
+def _read_text(path: Path) -> tuple[str, str | None]:
+    """The decoded text, and why reading stopped early (truncated gzip, bad bytes) if it did."""
+    chunks: list[str] = []
+    try:
+        with _open_text(path) as fh:
+            while chunk := fh.read(1 << 20):
+                chunks.append(chunk)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        return "".join(chunks), f"truncated or corrupt gzip: {exc}"
+    except UnicodeDecodeError as exc:
+        return "".join(chunks), f"not UTF-8: {exc.reason}"
+    return "".join(chunks), None
+
+
+def _json_stream(path: Path) -> Iterator[Record]:
+    text, error = _read_text(path)
+    if error is not None:
+        # JSON Lines keep every complete line before the damage; the cut last line is reported.
+        lines = text.splitlines()
+        if lines and not text.endswith("\n"):
+            lines = lines[:-1]
+        text = "\n".join(lines)
+    yield from _json_text_records(text)
+    if error is not None:
+        yield len(text.splitlines()) + 1, None, error
+
+
+def _json_text_records(text: str) -> Iterator[Record]:
+    stripped = text.lstrip()
+    if stripped.startswith("[") or (stripped.startswith("{") and "\n{" not in stripped.strip()):
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            yield 1, None, f"invalid JSON document: {exc}"
+            return
+        for number, record in enumerate(_json_records(value), start=1):
+            yield number, record, json.dumps(record)[:MAX_RAW_IN_QUARANTINE]
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            yield number, None, f"invalid JSON line: {exc}"
+            continue
+        records = _json_records(value)
+        if not records:
+            yield number, None, "JSON line is not an object"
+        for record in records:
+            yield number, record, line[:MAX_RAW_IN_QUARANTINE]
+
+
+# -------------------------------------------------------------------------------- row mappers
+
+
+def _extra(row: dict[str, Any], known: Iterable[str]) -> dict[str, str]:
+    known_set = set(known)
+    return {k: str(v)[:MAX_RAW_IN_QUARANTINE] for k, v in row.items() if k not in known_set and v not in ("", None)}
+
+
+CLAIM_CSV_FIELDS = {
+    "claim_id", "channel_id", "asset_id", "video_id", "reference_id", "reference_video_id",
+    "claim_policy_id", "asset_policy_id", "custom_id", "claim_status", "claim_status_detail",
+    "claim_origin", "claim_type", "uploader", "channel_display_name", "video_title", "views",
+    "engaged_views", "matching_duration", "longest_match", "video_duration_sec",
+    "claim_policy_monetize", "claim_policy_track", "claim_policy_block", "claim_created_date",
+    "asset_title", "isrc",
+}  # fmt: skip
+
+
+def _policy(row: dict[str, Any]) -> dict[str, str]:
+    by_territory: dict[str, str] = {}
+    for action in ("monetize", "track", "block"):  # a later, stricter action wins a territory
+        for territory in n.pipe_list(row, f"claim_policy_{action}"):
+            by_territory[territory.upper()[:8]] = action
+    return by_territory
+
+
+def _claim_status(status: str | None, detail: str | None) -> str:
+    base = n.open_enum(status, n.CLAIM_STATUS, "unknown")
+    if detail:
+        refined = n.STATUS_DETAIL_REFINES.get(n.snake(detail))
+        if refined and base in ("pending", "active", "unknown"):
+            return refined
+    return base
+
+
+def claim_csv_row(row: dict[str, Any], source: str, report_date: date, path: Path, line: int) -> ClaimEvent:
+    claim_id = n.required(row, "claim_id")
+    status_raw = n.text(row, "claim_status")
+    detail = n.text(row, "claim_status_detail")
+    observed = n.end_of_day(report_date)
+    origin_raw = n.text(row, "claim_origin") or ""
+    created = n.opt_date(row, "claim_created_date")
+    return ClaimEvent(
+        event_id=n.stable_id(source, claim_id, "snapshot", report_date),
+        source="studio_claims_csv" if source == "claims_studio" else "reporting_api_claims",
+        source_report_type=None if source == "claims_studio" else "content_owner_active_claims",
+        observed_at=observed,
+        event_time=observed,
+        claim_id=claim_id,
+        asset_id=n.text(row, "asset_id"),
+        video_id=n.text(row, "video_id"),
+        channel_id=n.text(row, "channel_id"),
+        reference_id=n.text(row, "reference_id"),
+        custom_id=n.text(row, "custom_id"),
+        status=_claim_status(status_raw, detail),  # type: ignore[arg-type]
+        status_raw=status_raw or "",
+        status_detail=n.snake(detail) if detail else None,
+        content_type=n.open_enum(n.text(row, "claim_type"), n.CONTENT_TYPE, "unknown"),  # type: ignore[arg-type]
+        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),  # type: ignore[arg-type]
+        origin_raw=origin_raw,
+        policy_action_by_territory=_policy(row),  # type: ignore[arg-type]
+        claim_created_at=n.start_of_day(created) if created else None,
+        views_lifetime=n.integer(row, "views"),
+        engaged_views_lifetime=n.integer(row, "engaged_views"),
+        matching_duration_s=n.number(row, "matching_duration", low=0),
+        longest_match_s=n.number(row, "longest_match", low=0),
+        video_duration_s=n.number(row, "video_duration_sec", low=0),
+        video_title=n.text(row, "video_title"),
+        channel_title=n.text(row, "channel_display_name"),
+        asset_title=n.text(row, "asset_title"),
+        isrc=n.text(row, "isrc"),
+        extra=_extra(row, CLAIM_CSV_FIELDS),
+        source_file=str(path),
+        source_line=line,
+    )
+
+
+VIDEO_REPORT_FIELDS = {
+    "video_id", "channel_id", "claim_id", "asset_id", "custom_id", "claim_origin",
+    "claimed_by_this_owner", "claimed_by_another_owner", "other_owners_claiming", "views",
+    "engaged_views", "video_title", "channel_display_name", "isrc",
+}  # fmt: skip
+
+
+def video_report_row(row: dict[str, Any], report_date: date, path: Path, line: int) -> ClaimEvent:
+    video_id = n.required(row, "video_id")
+    others = n.pipe_list(row, "other_owners_claiming")
+    by_another = n.boolean(row, "claimed_by_another_owner")
+    if by_another and not others:
+        others = ["(another owner)"]
+    observed = n.end_of_day(report_date)
+    origin_raw = n.text(row, "claim_origin") or ""
+    claim_id = n.text(row, "claim_id") or ""
+    return ClaimEvent(
+        event_id=n.stable_id("video_report", video_id, claim_id, report_date),
+        source="video_metadata_report",
+        source_report_type="content_owner_video_metadata",
+        observed_at=observed,
+        event_time=observed,
+        claim_id=claim_id,
+        asset_id=n.text(row, "asset_id"),
+        video_id=video_id,
+        channel_id=n.text(row, "channel_id"),
+        custom_id=n.text(row, "custom_id"),
+        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),  # type: ignore[arg-type]
+        origin_raw=origin_raw,
+        other_owners_claiming=[o[:200] for o in others],
+        claimed_by_this_owner=n.boolean(row, "claimed_by_this_owner"),
+        third_party_claim=bool(others) or None,
+        views_lifetime=n.integer(row, "views"),
+        engaged_views_lifetime=n.integer(row, "engaged_views"),
+        video_title=n.text(row, "video_title"),
+        channel_title=n.text(row, "channel_display_name"),
+        isrc=n.text(row, "isrc"),
+        extra=_extra(row, VIDEO_REPORT_FIELDS),
+        source_file=str(path),
+        source_line=line,
+    )
+
+
+CONFLICT_FIELDS = {
+    "asset_id", "custom_id", "conflicting_owner", "conflicting_country_code", "ownership",
+    "approx_daily_views", "lifetime_views_in_conflict", "right_type",
+}  # fmt: skip
+
+
+def conflict_row(row: dict[str, Any], report_date: date, path: Path, line: int) -> OwnershipConflict:
+    asset_id = n.required(row, "asset_id")
+    owner = n.required(row, "conflicting_owner")
+    observed = n.end_of_day(report_date)
+    territories = [t.upper()[:8] for t in n.pipe_list(row, "conflicting_country_code")]
+    return OwnershipConflict(
+        event_id=n.stable_id("asset_conflict", asset_id, owner, "|".join(territories), report_date),
+        asset_id=asset_id,
+        custom_id=n.text(row, "custom_id"),
+        conflicting_owner=owner,
+        territories=territories,
+        right_type=n.open_enum(n.text(row, "right_type"), n.RIGHT_TYPE, "general"),  # type: ignore[arg-type]
+        ratio=n.number(row, "ownership", low=0, high=100),
+        views_in_conflict=n.integer(row, "approx_daily_views"),
+        lifetime_views_in_conflict=n.integer(row, "lifetime_views_in_conflict"),
+        observed_at=observed,
+        event_time=observed,
+        extra=_extra(row, CONFLICT_FIELDS),
+        source_file=str(path),
+        source_line=line,
+    )
+
+
+CATALOG_FIELDS = {
+    "content_id", "title", "artist", "label", "isrc", "upc", "custom_id", "asset_id", "release_date",
+    *n.PLATFORM.values(),
+}  # fmt: skip
+
+
+def catalog_row(row: dict[str, Any], path: Path, line: int) -> CatalogItem:
+    platform_ids = {p: ids for p in dict.fromkeys(n.PLATFORM.values()) if (ids := n.pipe_list(row, p))}
+    return CatalogItem(
+        content_id=n.required(row, "content_id"),
+        title=n.text(row, "title") or "",
+        artist=n.text(row, "artist") or "",
+        label=n.text(row, "label") or "",
+        isrc=n.text(row, "isrc"),
+        upc=n.text(row, "upc"),
+        custom_id=n.text(row, "custom_id"),
+        asset_id=n.text(row, "asset_id"),
+        release_date=n.opt_date(row, "release_date"),
+        platform_ids=platform_ids,
+        extra=_extra(row, CATALOG_FIELDS),
+        source_file=str(path),
+        source_line=line,
+    )
+
+
+RIGHTS_FIELDS = {
+    "asset_id", "custom_id", "isrc", "owner", "right_type", "territories", "share_pct", "valid_from", "valid_to",
+}  # fmt: skip
+
+
+def rights_row(row: dict[str, Any], path: Path, line: int) -> RightsRecord:
+    if not any(n.text(row, k) for k in ("asset_id", "custom_id", "isrc")):
+        raise FieldError("asset_id", "one of asset_id, custom_id or isrc is required")
+    share = n.number(row, "share_pct", low=0, high=100)
+    if share is None:
+        raise FieldError("share_pct", "required value is missing")
+    right_raw = n.text(row, "right_type") or "general"
+    return RightsRecord(
+        asset_id=n.text(row, "asset_id"),
+        custom_id=n.text(row, "custom_id"),
+        isrc=n.text(row, "isrc"),
+        owner=n.required(row, "owner"),
+        right_type=n.open_enum(right_raw, n.RIGHT_TYPE, "other"),  # type: ignore[arg-type]
+        right_type_raw=right_raw,
+        territories=[t.upper()[:8] for t in n.pipe_list(row, "territories")] or ["WW"],
+        share_pct=share,
+        valid_from=n.opt_date(row, "valid_from"),
+        valid_to=n.opt_date(row, "valid_to"),
+        extra=_extra(row, RIGHTS_FIELDS),
+        source_file=str(path),
+        source_line=line,
+    )
+
+
+POLL_FIELDS = {
+    "platform", "platform_content_id", "observed_at", "views_total", "likes_total", "comments_total",
+    "shares_total",
+}  # fmt: skip
+
+
+def poll_row(row: dict[str, Any], path: Path, line: int) -> MetricObservation:
+    platform_raw = n.required(row, "platform")
+    content_id = n.required(row, "platform_content_id")
+    observed = n.parse_datetime(n.required(row, "observed_at"), "observed_at")
+    counters = {k: n.integer(row, f"{k}_total") for k in ("views", "likes", "comments", "shares")}
+    if all(v is None for v in counters.values()):
+        raise FieldError("views_total", "no counter in the poll")
+    platform = n.open_enum(platform_raw, n.PLATFORM, n.snake(platform_raw)[:32] or "unknown")
+    return MetricObservation(
+        event_id=n.stable_id("poll", platform, content_id, observed.isoformat(), *counters.values()),
+        source="platform_poll",
+        granularity="cumulative",
+        platform=platform,
+        platform_raw=platform_raw[:64],
+        platform_content_id=content_id,
+        event_time=observed,
+        extra=_extra(row, POLL_FIELDS),
+        source_file=str(path),
+        source_line=line,
+        **counters,
+    )
+
+
+def claim_api_record(record: dict[str, Any], path: Path, line: int) -> ClaimEvent:
+    claim_id = n.required(record, "id")
+    created = n.opt_datetime(record, "timeCreated")
+    modified = n.opt_datetime(record, "timeStatusLastModified")
+    when = modified or created
+    if when is None:
+        raise FieldError("timeStatusLastModified", "a claim needs timeStatusLastModified or timeCreated")
+    origin = record.get("origin") if isinstance(record.get("origin"), dict) else {}
+    origin_raw = str((origin or {}).get("source") or "")
+    match = record.get("matchInfo") if isinstance(record.get("matchInfo"), dict) else {}
+    longest = (match or {}).get("longestMatch") or {}
+    total = (match or {}).get("totalMatch") or {}
+    status_raw = n.text(record, "status")
+    known = {
+        "kind", "id", "assetId", "videoId", "status", "contentType", "origin", "thirdPartyClaim",
+        "isPartnerUploaded", "timeCreated", "timeStatusLastModified", "videoTitle", "videoViews",
+        "engagedViews", "matchInfo", "policy", "appliedPolicy", "studioInfo", "blockOutsideOwnership",
+    }  # fmt: skip
+    return ClaimEvent(
+        event_id=n.stable_id("partner_api_claim", claim_id, status_raw, when.isoformat()),
+        source="partner_api_claim",
+        observed_at=when,
+        event_time=when,
+        claim_id=claim_id,
+        asset_id=n.text(record, "assetId"),
+        video_id=n.text(record, "videoId"),
+        status=n.open_enum(status_raw, n.CLAIM_STATUS, "unknown"),  # type: ignore[arg-type]
+        status_raw=status_raw or "",
+        content_type=n.open_enum(n.text(record, "contentType"), n.CONTENT_TYPE, "unknown"),  # type: ignore[arg-type]
+        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),  # type: ignore[arg-type]
+        origin_raw=origin_raw[:64],
+        is_partner_uploaded=n.boolean(record, "isPartnerUploaded"),
+        third_party_claim=n.boolean(record, "thirdPartyClaim"),
+        claim_created_at=created,
+        views_lifetime=n.integer(record, "videoViews"),
+        engaged_views_lifetime=n.integer(record, "engagedViews"),
+        longest_match_s=n.number(longest, "durationSecs", low=0) if isinstance(longest, dict) else None,
+        video_duration_s=n.number(total, "userVideoDurationSecs", low=0) if isinstance(total, dict) else None,
+        video_title=n.text(record, "videoTitle"),
+        extra=_extra({k: v for k, v in record.items() if not isinstance(v, dict | list)}, known),
+        source_file=str(path),
+        source_line=line,
+    )
+
+
+HISTORY_TYPES = {
+    "claim_create": "claim_created",
+    "claim_update": "claim_updated",
+    "claim_remove": "claim_released",
+    "claim_resolve": "claim_released",
+    "dispute_create": "dispute_created",
+    "dispute_resolve": "dispute_resolved",
+    "dispute_appeal": "appeal_created",
+    "appeal_create": "appeal_created",
+    "appeal_resolve": "appeal_resolved",
+    "takedown": "takedown",
+}
+HISTORY_STATUS = {
+    "dispute_created": "disputed",
+    "appeal_created": "appealed",
+    "takedown": "takedown",
+    "claim_created": "active",
+}
+
+
+def claim_history_events(record: dict[str, Any], path: Path, line: int) -> Iterator[ClaimEvent | _Quarantine]:
+    claim_id = n.required(record, "id")
+    uploader = n.text(record, "uploaderChannelId")
+    events = record.get("event")
+    if not isinstance(events, list):
+        raise FieldError("event", "claim history without an event list")
+    for index, item in enumerate(events):
+        where = f"event[{index}]"
+        if not isinstance(item, dict):
+            yield _Quarantine(where, "event is not an object")
+            continue
+        try:
+            yield _history_event(claim_id, uploader, item, index, path, line)
+        except FieldError as exc:
+            yield _Quarantine(f"{where}.{exc.field}", exc.reason)
+        except ValidationError as exc:
+            q = _validation_error(exc)
+            yield _Quarantine(f"{where}.{q.field}", q.reason)
+
+
+def _history_event(
+    claim_id: str, uploader: str | None, item: dict[str, Any], index: int, path: Path, line: int
+) -> ClaimEvent:
+    when = n.parse_datetime(n.required(item, "time"), "time")
+    type_raw = n.required(item, "type")
+    event_type = HISTORY_TYPES.get(n.snake(type_raw), "other")
+    details = item.get("typeDetails") if isinstance(item.get("typeDetails"), dict) else {}
+    details = details or {}
+    update_status = n.text(details, "updateStatus")
+    status = HISTORY_STATUS.get(event_type, "unknown")
+    if update_status:
+        status = n.open_enum(update_status, n.CLAIM_STATUS, "unknown")
+        if event_type == "claim_updated" and status == "inactive":
+            event_type = "claim_released"
+        elif event_type == "claim_updated" and status in ("takedown", "delayed_takedown"):
+            event_type = "takedown"
+    reason_raw = n.text(details, "disputeReason")
+    source = item.get("source") if isinstance(item.get("source"), dict) else {}
+    return ClaimEvent(
+        event_id=n.stable_id("claim_history", claim_id, index, type_raw, when.isoformat()),
+        source="partner_api_claim_history",
+        observed_at=when,
+        event_time=when,
+        event_type=event_type,  # type: ignore[arg-type]
+        claim_id=claim_id,
+        uploader_channel_id=uploader,
+        channel_id=uploader,
+        status=status,  # type: ignore[arg-type]
+        status_raw=update_status or type_raw,
+        status_detail=n.snake(reason) if (reason := n.text(item, "reason")) else None,
+        dispute_reason=n.open_enum(reason_raw, n.DISPUTE_REASON, "other") if reason_raw else None,  # type: ignore[arg-type]
+        dispute_reason_raw=reason_raw[:64] if reason_raw else None,
+        dispute_notes=n.text(details, "disputeNotes") or n.text(details, "appealExplanation"),
+        extra={"source_type": str((source or {}).get("type", ""))[:64]} if source else {},
+        source_file=str(path),
+        source_line=line,
+    )
+
+
+# --------------------------------------------------------------------------- per-source readers
+
+RowMapper = Callable[[dict[str, Any], int], Event | Iterable[Event | _Quarantine]]
+
+
+def _mapper(kind: str, path: Path) -> RowMapper:
+    if kind in ("claims_studio", "claims_reporting_api"):
+        day = _snapshot_date(path)
+        return lambda row, line: claim_csv_row(row, kind, day, path, line)
+    if kind == "video_report":
+        day = _snapshot_date(path)
+        return lambda row, line: video_report_row(row, day, path, line)
+    if kind == "asset_conflicts":
+        day = _snapshot_date(path)
+        return lambda row, line: conflict_row(row, day, path, line)
+    if kind == "catalog":
+        return lambda row, line: catalog_row(row, path, line)
+    if kind == "rights":
+        return lambda row, line: rights_row(row, path, line)
+    if kind == "polls":
+        return lambda row, line: poll_row(row, path, line)
+    if kind == "claim_api":
+        return lambda row, line: claim_api_record(row, path, line)
+    if kind == "claim_history":
+        return lambda row, line: claim_history_events(row, path, line)
+    raise ValueError(f"no row reader for {kind}")
+
+
+def _quarantine(result: FileResult, line: int, fld: str | None, reason: str, raw: str = "") -> None:
+    result.quarantined.append(
+        QuarantineEntry(
+            source=result.source,
+            source_file=result.path,
+            line=line,
+            field=fld,
+            reason=reason,
+            raw=raw[:MAX_RAW_IN_QUARANTINE],
+        )
+    )
+
+
+def read_file(path: Path | str, kind: str | None = None) -> FileResult:
+    """Read one file of any known source; never raises for bad content."""
+    path = Path(path)
+    detected = kind or recognise(path)
+    result = FileResult(path=str(path), source=detected or "unrecognised")
+    if detected is None:
+        head = _peek(path, 300).splitlines()[:1]
+        reason = "empty file" if not head else "unrecognised format (header or first record not known)"
+        _quarantine(result, 0, None, reason, head[0] if head else "")
+        return result
+    if detected == "analytics":
+        _read_analytics(path, result)
+        return result
+    mapper = _mapper(detected, path)
+    records = _json_stream(path) if detected in ("claim_api", "claim_history") or _is_json(path) else _csv_records(path)
+    _consume(records, mapper, result)
+    return result
+
+
+def _is_json(path: Path) -> bool:
+    return _peek(path, 64).lstrip()[:1] in ("{", "[")
+
+
+def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult) -> None:
+    line = 0
+    try:
+        for line, record, raw in records:
+            result.records += 1
+            if record is None:
+                _quarantine(result, line, None, raw, "")
+                continue
+            try:
+                produced = mapper(record, line)
+                if isinstance(produced, Iterator):
+                    for item in produced:
+                        if isinstance(item, _Quarantine):
+                            _quarantine(result, line, item.field, item.reason, raw)
+                        else:
+                            result.events.append(item)
+                else:
+                    result.events.append(produced)  # type: ignore[arg-type]
+            except FieldError as exc:
+                _quarantine(result, line, exc.field, exc.reason, raw)
+            except ValidationError as exc:
+                q = _validation_error(exc)
+                _quarantine(result, line, q.field, q.reason, raw)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        _quarantine(result, line + 1, None, f"truncated or corrupt gzip after line {line}: {exc}")
+    except UnicodeDecodeError as exc:
+        _quarantine(result, line + 1, None, f"not UTF-8 after line {line}: {exc.reason}")
+    except csv.Error as exc:
+        _quarantine(result, line + 1, None, f"unreadable CSV after line {line}: {exc}")
+
+
+ANALYTICS_SUMS = ("views", "likes", "comments", "shares", "engaged_views")
+ANALYTICS_FIELDS = {
+    "date", "channel_id", "video_id", "claimed_status", "uploader_type", "live_or_on_demand",
+    "subscribed_status", "country_code", "watch_time_minutes", *ANALYTICS_SUMS,
+}  # fmt: skip
+
+
+def _read_analytics(path: Path, result: FileResult) -> None:
+    """Many rows per video and day (country, subscription…): summed into one observation each."""
+    sums: dict[tuple[str, date], dict[str, Any]] = {}
+    has_owner_dims = False
+
+    def add(row: dict[str, Any], line: int) -> list[Event]:
+        nonlocal has_owner_dims
+        video_id = n.required(row, "video_id")
+        day = n.parse_date(n.required(row, "date"), "date")
+        values = {k: n.integer(row, k) for k in ANALYTICS_SUMS}
+        watch = n.number(row, "watch_time_minutes", low=0)
+        has_owner_dims = has_owner_dims or "claimed_status" in row or "uploader_type" in row
+        acc = sums.setdefault(
+            (video_id, day),
+            {"channel_id": n.text(row, "channel_id"), "rows": 0, "first_line": line, "watch": 0.0},
+        )
+        acc["rows"] += 1
+        acc["watch"] += watch or 0.0
+        for k, v in values.items():
+            if v is not None:
+                acc[k] = acc.get(k, 0) + v
+        return []
+
+    _consume(_csv_records(path), lambda row, line: iter(add(row, line)), result)
+    source = "content_owner_basic" if has_owner_dims else "channel_basic"
+    for (video_id, day), acc in sorted(sums.items()):
+        result.events.append(
+            MetricObservation(
+                event_id=n.stable_id(source, video_id, day),
+                source=source,
+                granularity="day",
+                platform="youtube",
+                platform_raw="youtube",
+                platform_content_id=video_id,
+                channel_id=acc["channel_id"],
+                period_start=n.start_of_day(day),
+                event_time=n.end_of_day(day),
+                views=acc.get("views"),
+                likes=acc.get("likes"),
+                comments=acc.get("comments"),
+                shares=acc.get("shares"),
+                engaged_views=acc.get("engaged_views"),
+                watch_time_minutes=round(acc["watch"], 3),
+                rows_summed=acc["rows"],
+                source_file=str(path),
+                source_line=acc["first_line"],
+            )
+        )
+
+
+def discover(paths: Iterable[Path | str]) -> list[Path]:
+    """Files under the given paths, in a stable order; hidden files and labels are skipped."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(
+                f
+                for f in sorted(p.rglob("*"))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        elif p.exists():
+            found.append(p)
+        else:
+            raise FileNotFoundError(p)
+    return [f for f in found if f.name not in ("labels.json", "README.md", "MANIFEST.json")]
+
+
+def read_paths(paths: Iterable[Path | str], kind: str | None = None) -> IngestResult:
+    return IngestResult(files=[read_file(p, kind) for p in discover(paths)])
