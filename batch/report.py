@@ -243,7 +243,7 @@ def _high_priority(w: WeekData) -> list[dict[str, Any]]:
 def _data_quality(
     w: WeekData, ingest_counts: dict[str, dict[str, int]], quarantined: list[QuarantineEntry], quality: dict[str, int]
 ) -> dict[str, Any]:
-    start, end = week_bounds(w.week)
+    start, _end = week_bounds(w.week)
     days = [(start + timedelta(days=i)).date().isoformat() for i in range(7)]
     seen_days = set().union(*w.source_days.values()) if w.source_days else set()
     active_days = [d for d in days if d in seen_days]

@@ -110,7 +110,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 | {"overall": total},
                 indent=1,
             )
-            + "\n"  # fmt: skip
+            + "\n"
         )
     return 0
 

@@ -22,15 +22,6 @@ def wall_clock() -> datetime:
     return datetime.now(tz=UTC)
 
 
-def severity_for(score: float, thresholds: tuple[float, float, float, float] = (0.2, 0.5, 0.75, 0.93)) -> str:
-    """Map a 0–1 score to a severity; thresholds are the lower bounds of low/medium/high/critical."""
-    level = "info"
-    for name, bound in zip(("low", "medium", "high", "critical"), thresholds, strict=True):
-        if score >= bound:
-            level = name
-    return level
-
-
 @dataclass(frozen=True)
 class Candidate:
     """A detector's finding, ready to be an alert: what, about whom, how sure, and why."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 MISSING = frozenset({"", "null", "none", "n/a", "na", "-"})
@@ -30,7 +31,9 @@ def text(row: dict[str, Any], field: str) -> str | None:
     value = row.get(field)
     if value is None:
         return None
-    value = str(value).strip()
+    value = (value if isinstance(value, str) else str(value)).strip()
+    if len(value) > 4:
+        return value
     return None if value.lower() in MISSING else value
 
 
@@ -42,6 +45,11 @@ def required(row: dict[str, Any], field: str) -> str:
 
 
 def integer(row: dict[str, Any], field: str) -> int | None:
+    raw = row.get(field)
+    if type(raw) is int:  # JSON numbers need no parsing
+        if raw < 0:
+            raise FieldError(field, f"not a non-negative integer: {raw}")
+        return raw
     value = text(row, field)
     if value is None:
         return None
@@ -149,6 +157,7 @@ def stable_id(*parts: object) -> str:
     return hashlib.sha1(joined.encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
 
 
+@lru_cache(maxsize=4096)
 def snake(value: str) -> str:
     value = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", value.strip())
     return re.sub(r"[\s\-/()]+", "_", value).strip("_").lower()
@@ -245,4 +254,5 @@ PLATFORM = {
 def open_enum(raw: str | None, mapping: dict[str, str], fallback: str) -> str:
     if raw is None:
         return fallback
-    return mapping.get(snake(raw), mapping.get(snake(raw).replace("_", ""), fallback))
+    key = snake(raw)
+    return mapping.get(key, mapping.get(key.replace("_", ""), fallback))

@@ -258,16 +258,22 @@ def _csv_records(path: Path) -> Iterator[Record]:
 
 def _read_text(path: Path) -> tuple[str, str | None]:
     """The decoded text, and why reading stopped early (truncated gzip, bad bytes) if it did."""
-    chunks: list[str] = []
+    chunks: list[bytes] = []
+    error = None
     try:
-        with _open_text(path) as fh:
-            while chunk := fh.read(1 << 20):
+        with _open_bytes(path) as fh:
+            # read1 hands over what is decompressed so far, so a cut stream loses only its tail.
+            while chunk := fh.read1(1 << 16):
                 chunks.append(chunk)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        return "".join(chunks), f"truncated or corrupt gzip: {exc}"
+        error = f"truncated or corrupt gzip: {exc}"
+    data = b"".join(chunks)
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return "".join(chunks), f"not UTF-8: {exc.reason}"
-    return "".join(chunks), None
+        text = data[: exc.start].decode("utf-8-sig")
+        error = error or f"not UTF-8 at byte {exc.start}: {exc.reason}"
+    return text, error
 
 
 def _json_stream(path: Path) -> Iterator[Record]:
@@ -285,15 +291,20 @@ def _json_stream(path: Path) -> Iterator[Record]:
 
 def _json_text_records(text: str) -> Iterator[Record]:
     stripped = text.lstrip()
-    if stripped.startswith("[") or (stripped.startswith("{") and "\n{" not in stripped.strip()):
+    single_line = "\n" not in stripped.strip()
+    if stripped.startswith("[") or (stripped.startswith("{") and (single_line or stripped[1:2] in ("\n", " "))):
+        # One JSON document (an array, a list response, a pretty-printed object)…
         try:
             value = json.loads(text)
         except ValueError as exc:
-            yield 1, None, f"invalid JSON document: {exc}"
+            if stripped.startswith("[") or single_line:
+                yield 1, None, f"invalid JSON document: {exc}"
+                return
+        else:
+            for number, record in enumerate(_json_records(value), start=1):
+                yield number, record, json.dumps(record)[:MAX_RAW_IN_QUARANTINE]
             return
-        for number, record in enumerate(_json_records(value), start=1):
-            yield number, record, json.dumps(record)[:MAX_RAW_IN_QUARANTINE]
-        return
+    # …or JSON Lines, one record per line, where one bad line spoils only itself.
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

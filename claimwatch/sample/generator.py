@@ -119,8 +119,8 @@ class Spike:
 
 class Generator:
     def __init__(self, seed: int = 7, items: int = 300, days: int = 21, start: date | None = None) -> None:
-        if days < 6:
-            raise ValueError("--days must be at least 6: the models need a few days before any scenario")
+        if days < 8:
+            raise ValueError("--days must be at least 8: the models need a few days before any scenario")
         if items < 40:
             raise ValueError("--items must be at least 40 to hold every scenario")
         self.seed = seed
@@ -162,6 +162,10 @@ class Generator:
                 "note": note,
             }
         )
+
+    def _day(self, first: int, margin: int) -> int:
+        """A scenario day at or after ``first`` that leaves ``margin`` days of data after it."""
+        return self.rng.randrange(first, max(first + 1, self.days - margin))
 
     def _scenario_hour(self, length_h: float) -> float:
         return self.rng.uniform(WARMUP_HOURS, self.hours - length_h - 12)
@@ -418,7 +422,7 @@ class Generator:
                 if item is None:
                     return
                 item.claim_rate = 1.5
-            day = self.rng.randrange(5, self.days - 1)
+            day = self._day(5, 1)
             extra = max(15, round(item.claim_rate * self.rng.uniform(5, 8)))
             for _ in range(extra):
                 self.claims.append(self._ugc_claim(item, self._time(day * 24 + self.rng.uniform(0, 24))))
@@ -436,7 +440,7 @@ class Generator:
             item = self._pick(lambda i: True)
             if item is None:
                 return
-            day = self.rng.randrange(4, self.days - 1)
+            day = self._day(4, 1)
             when = self._time(day * 24)
             subject = {"asset_id": item.asset_id, "content_id": item.content_id}
             kind = k % 3
@@ -492,7 +496,7 @@ class Generator:
             if item is None:
                 return
             video = item.platform_ids["youtube"]
-            day = self.rng.randrange(4, self.days - 3)
+            day = self._day(4, 3)
             start = self._time(day * 24)
             own = next(c for c in self.claims if c.own and c.video_id == video)
             subject = {"content_id": item.content_id, "video_id": video, "claim_id": own.claim_id}
@@ -522,7 +526,7 @@ class Generator:
             item = self._pick(lambda i: "youtube" in i.platform_ids)
             if item is None:
                 return
-            day = self.rng.randrange(4, self.days - 1)
+            day = self._day(4, 1)
             when = self._time(day * 24 + self.rng.uniform(1, 22))
             claim_id = self._token(11)
             self.api_claims.setdefault(day, []).append(
@@ -554,7 +558,7 @@ class Generator:
             item = self._pick(lambda i: True)
             if item is None:
                 return
-            day = self.rng.randrange(3, self.days - 5)
+            day = self._day(3, 5)
             created = self._time(day * 24 + self.rng.uniform(0, 12))
             claim = self._ugc_claim(item, created)
             claim.origin = "In-product (Studio)"

@@ -1,0 +1,1 @@
+"""Realistic labelled sample data."""

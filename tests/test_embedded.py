@@ -1,0 +1,109 @@
+"""The embedded run end to end: sample data → alerts and reports; determinism; detection quality."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import pytest
+
+from claimwatch.cli import BUNDLED_SAMPLE, main
+from claimwatch.evaluate import evaluate, load_jsonl, overall
+from claimwatch.sample.bundle import build_bundle
+from claimwatch.sample.generator import REPORTING_HEADER, generate
+
+RECALL_FLOOR = 0.9
+PRECISION_FLOOR = 0.8
+
+
+def strip_wall_clock(path: Path) -> list[dict[str, object]]:
+    rows = load_jsonl(path)
+    for row in rows:
+        row.pop("detected_at")
+    return rows
+
+
+def assert_quality(out: Path, labels: Path) -> dict[str, float | None]:
+    scores = evaluate(load_jsonl(out / "alerts.jsonl"), json.loads(labels.read_text()))
+    for s in scores.values():
+        if s.labels:
+            assert s.recall is not None and s.recall >= RECALL_FLOOR, s
+    total = overall(scores)
+    assert total["precision"] is not None and total["precision"] >= PRECISION_FLOOR, total
+    return total
+
+
+@pytest.fixture(scope="module")
+def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sample")
+    generate(folder, seed=3, items=60, days=8)
+    return folder
+
+
+def test_two_runs_give_identical_alerts_and_report_data(small_sample: Path, tmp_path: Path) -> None:
+    assert main(["run", "--input", str(small_sample), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert main(["run", "--input", str(small_sample), "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert strip_wall_clock(tmp_path / "a" / "alerts.jsonl") == strip_wall_clock(tmp_path / "b" / "alerts.jsonl")
+    weeks = sorted(p.name for p in (tmp_path / "a").iterdir() if p.is_dir())
+    assert weeks == ["2026-W45", "2026-W46"]
+    for week in weeks:
+        for name in ("report.json", "report.html", "dispute_risk.csv", "high_priority.csv", "claims_summary.csv"):
+            assert filecmp.cmp(tmp_path / "a" / week / name, tmp_path / "b" / week / name, shallow=False), name
+
+
+def test_the_same_sample_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path: Path) -> None:
+    generate(tmp_path / "a", seed=5, items=40, days=8)
+    generate(tmp_path / "b", seed=5, items=40, days=8)
+    generate(tmp_path / "c", seed=6, items=40, days=8)
+    compare = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
+    assert not compare.diff_files and not compare.left_only and not compare.right_only
+    assert (tmp_path / "a" / "labels.json").read_bytes() != (tmp_path / "c" / "labels.json").read_bytes()
+
+
+def test_default_run_uses_the_bundled_sample_and_meets_quality(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--out", str(tmp_path), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "Weekly report:" in printed and "Records per source" in printed
+    for week in ("2026-W45", "2026-W46"):
+        assert (tmp_path / week / "report.html").stat().st_size > 2000
+    assert (tmp_path / "quarantine.jsonl").exists()
+    assert_quality(tmp_path, BUNDLED_SAMPLE / "labels.json")
+
+
+def test_bundled_sample_is_what_the_generator_makes(tmp_path: Path) -> None:
+    build_bundle(tmp_path / "bundle")
+    compare = filecmp.dircmp(BUNDLED_SAMPLE, tmp_path / "bundle")
+    stale = compare.diff_files + compare.left_only + compare.right_only
+    for sub in compare.subdirs.values():
+        stale += sub.diff_files + sub.left_only + sub.right_only
+    assert stale == [], "run scripts/refresh-sample"
+
+
+@pytest.mark.parametrize("seed", [7, 101, 2024])
+def test_detection_quality_holds_for_any_seed(seed: int, tmp_path: Path) -> None:
+    items, days = (300, 21) if seed == 7 else (150, 12)
+    generate(tmp_path / "d", seed=seed, items=items, days=days)
+    assert main(["run", "--input", str(tmp_path / "d"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    total = assert_quality(tmp_path / "o", tmp_path / "d" / "labels.json")
+    print(f"seed {seed}: {total}")
+
+
+def test_bad_records_are_quarantined_and_counted(tmp_path: Path) -> None:
+    data = tmp_path / "in"
+    generate(data, seed=9, items=40, days=8)
+    bad = data / "claims" / "content_owner_active_claims_a3_20261105.csv"
+    wrong_views = ",".join(
+        {"claim_id": "C-bad", "claim_status": "ACTIVE", "views": "lots"}.get(h, "") for h in REPORTING_HEADER
+    )
+    bad.write_text(bad.read_text() + wrong_views + "\n,UC1,A1,V1,ACTIVE\n")
+    assert main(["run", "--input", str(data), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    quarantined = load_jsonl(tmp_path / "o" / "quarantine.jsonl")
+    assert {(Path(str(q["source_file"])).name, q["field"]) for q in quarantined} == {
+        (bad.name, "views"),
+        (bad.name, "claim_id"),
+    }
+    report = json.loads((tmp_path / "o" / "2026-W45" / "report.json").read_text())
+    assert report["data_quality"]["quarantined_total"] == 2

@@ -1,0 +1,291 @@
+"""Every alert type, firing and not firing, through the one detection core."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from claimwatch.detect.monitor import Monitor
+from tests.builders import (
+    T0,
+    at,
+    catalog,
+    claim,
+    conflict,
+    day_end,
+    of_type,
+    poll,
+    rights,
+    run_events,
+    steady_polls,
+)
+
+
+def merged(*streams):
+    events = [e for s in streams for e in s]
+    return sorted(events, key=lambda e: e.event_time)
+
+
+# ---------------------------------------------------------------------------------- spikes
+
+
+def test_view_spike_fires_inside_the_spike_and_once() -> None:
+    alerts = run_events([catalog(), *steady_polls("yt1", 150, 120, spike=(110, 124, 4.0))])
+    spikes = of_type(alerts, "view_spike", "medium")
+    assert spikes, "a 4x rise for 14 hours must be seen"
+    assert all(at(110) <= a.event_time <= at(126) for a in spikes)
+    assert spikes[0].subject.content_id == "CW-1" and spikes[0].subject.video_id == "yt1"
+    assert {"observed", "expected", "ratio", "window", "rule"} <= spikes[0].evidence.keys()
+    assert len({(a.type, a.severity) for a in spikes}) == len(spikes), "one alert per finding and severity"
+
+
+def test_view_spike_does_not_fire_on_a_steady_seasonal_post() -> None:
+    for seed in range(3):
+        alerts = run_events([catalog(), *steady_polls("yt1", 240, 120, seed=seed)])
+        assert of_type(alerts, "view_spike", "medium") == []
+
+
+def test_engagement_spike_fires_when_reactions_jump_without_views() -> None:
+    alerts = run_events([catalog(), *steady_polls("yt1", 160, 300, engagement_spike=(110, 124, 5.0))])
+    found = of_type(alerts, "engagement_spike", "medium")
+    assert found and all(at(110) <= a.event_time <= at(128) for a in found)
+    assert of_type(alerts, "view_spike", "medium") == []
+
+
+def test_engagement_spike_does_not_fire_when_reactions_rise_with_views() -> None:
+    alerts = run_events([catalog(), *steady_polls("yt1", 160, 300, spike=(110, 124, 4.0))])
+    assert of_type(alerts, "view_spike", "medium")
+    assert of_type(alerts, "engagement_spike", "medium") == []
+
+
+def test_viral_propagation_second_platform_within_48h() -> None:
+    yt = steady_polls("yt1", 170, 120, spike=(110, 124, 4.0), seed=2)
+    tt = steady_polls("tt1", 170, 200, spike=(120, 134, 4.0), platform="tiktok", seed=3)
+    alerts = run_events([catalog(), *merged(yt, tt)])
+    (viral,) = of_type(alerts, "viral_propagation")
+    assert viral.subject.platform == "tiktok" and viral.subject.content_id == "CW-1"
+    assert viral.evidence["first_platform"] == "youtube"
+    assert viral.severity in ("high", "critical")
+
+
+def test_no_propagation_when_spikes_are_days_apart_or_on_one_platform() -> None:
+    yt = steady_polls("yt1", 240, 120, spike=(100, 114, 4.0), seed=2)
+    tt = steady_polls("tt1", 240, 200, spike=(200, 214, 4.0), platform="tiktok", seed=3)
+    alerts = run_events([catalog(), *merged(yt, tt)])
+    assert len(of_type(alerts, "view_spike", "medium")) >= 2
+    assert of_type(alerts, "viral_propagation") == []
+
+
+def test_late_duplicate_and_decreasing_polls_are_counted_not_scored() -> None:
+    monitor = Monitor(clock=lambda: T0)
+    events = [
+        poll("p", at(1), 100),
+        poll("p", at(2), 150),
+        poll("p", at(2), 150),
+        poll("p", at(1.5), 120),
+        poll("p", at(3), 90),
+    ]
+    for e in events:
+        monitor.process(e)
+    assert monitor.quality == {"duplicate_polls": 1, "late_polls": 1, "counter_decreases": 1}
+
+
+# ---------------------------------------------------------------------------------- claims
+
+
+def snapshots(claims_per_day: list[int], asset: str = "A1", status: str = "active") -> list:
+    events, ids = [], []
+    for d, n in enumerate(claims_per_day):
+        ids += [f"{asset}-{d}-{i}" for i in range(n)]
+        events += [
+            claim(c, day_end(d), status, asset_id=asset, claim_created_at=day_end(d) - timedelta(hours=3)) for c in ids
+        ]
+    return events
+
+
+def test_claim_surge_fires_on_a_burst_against_a_busy_background() -> None:
+    alerts = run_events([catalog(), *snapshots([30, 3, 2, 4, 3, 2, 25, 3])])
+    (surge,) = of_type(alerts, "claim_surge")
+    assert surge.event_time == day_end(6) and surge.subject.asset_id == "A1" and surge.subject.content_id == "CW-1"
+    assert surge.evidence["observed"] == 25 and surge.evidence["new_claimants"] == 25
+
+
+def test_claim_surge_does_not_fire_on_busy_but_usual_days() -> None:
+    alerts = run_events([catalog(), *snapshots([30, 6, 9, 5, 8, 11, 7, 9])])
+    assert of_type(alerts, "claim_surge") == []
+
+
+def test_claim_surge_on_status_flips() -> None:
+    ids = [f"c{i}" for i in range(40)]
+    events = [claim(c, day_end(d), "active") for d in range(5) for c in ids]
+    events += [claim(c, day_end(5), "inactive" if i < 25 else "active") for i, c in enumerate(ids)]
+    (surge,) = of_type(run_events(events), "claim_surge")
+    assert surge.evidence["rule"] == "claim_surge.status_flips" and surge.evidence["observed"] == 25
+
+
+def test_content_id_flag_for_pending_claims_with_severity_by_views() -> None:
+    alerts = run_events([
+        claim("small", at(10), "potential", views_lifetime=300),
+        claim("big", at(11), "routed_for_review", views_lifetime=2_500_000),
+        claim("fine", at(12), "active", views_lifetime=2_500_000),
+    ])  # fmt: skip
+    flags = {a.subject.claim_id: a.severity for a in of_type(alerts, "content_id_flag")}
+    assert flags == {"small": "low", "big": "high"}
+
+
+def test_content_id_flag_for_a_third_party_claim_on_our_own_video() -> None:
+    events = [
+        catalog(),
+        claim("tp", at(5), "active", video_id="yt1", third_party_claim=True, source="partner_api_claim"),
+    ]
+    (flag,) = of_type(run_events(events), "content_id_flag")
+    assert flag.severity == "high" and flag.evidence["rule"] == "content_id_flag.third_party_on_own_video"
+    other = [
+        catalog(),
+        claim("tp", at(5), "active", video_id="ugc", third_party_claim=True, source="partner_api_claim"),
+    ]
+    assert of_type(run_events(other), "content_id_flag") == []
+
+
+def test_dispute_opened_once_per_state_with_severity() -> None:
+    alerts = run_events([
+        claim("c", day_end(0), "active"),
+        claim("c", at(30), "disputed", event_type="dispute_created", source="partner_api_claim_history", dispute_reason="fair_use"),
+        claim("c", day_end(1), "disputed"),
+        claim("c", at(60), "active", event_type="claim_updated", source="partner_api_claim_history"),
+        claim("c", at(70), "appealed", event_type="appeal_created", source="partner_api_claim_history"),
+    ])  # fmt: skip
+    opened = [(a.evidence["status"], a.severity) for a in of_type(alerts, "dispute_opened")]
+    assert opened == [("disputed", "medium"), ("appealed", "high")]
+
+
+def test_no_dispute_opened_for_ordinary_claims() -> None:
+    alerts = run_events([claim("c", day_end(d), "active") for d in range(3)] + [claim("c", day_end(3), "inactive")])
+    assert of_type(alerts, "dispute_opened") == []
+
+
+def test_dispute_risk_crosses_high_on_an_appeal_of_a_fast_manual_claim() -> None:
+    base = {"origin": "manual_studio", "claim_created_at": at(0)}
+    alerts = run_events([
+        claim("r", day_end(0), "active", views_lifetime=200_000, **base),
+        claim("r", day_end(1), "active", views_lifetime=600_000, **base),
+        claim("r", at(50), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
+        claim("r", at(70), "active", event_type="claim_updated", source="partner_api_claim_history"),
+        claim("r", at(80), "appealed", event_type="appeal_created", source="partner_api_claim_history"),
+    ])  # fmt: skip
+    (risk,) = of_type(alerts, "dispute_risk")
+    assert risk.event_time == at(80) and risk.score >= 0.8
+    drivers = [d["driver"] for d in risk.evidence["drivers"]]
+    assert "appeal open" in drivers and any("views/day" in d for d in drivers)
+
+
+def test_dispute_risk_stays_below_high_for_an_ordinary_dispute() -> None:
+    alerts = run_events([
+        claim("q", day_end(0), "active", views_lifetime=2000, claim_created_at=at(-100)),
+        claim("q", day_end(1), "active", views_lifetime=2100),
+        claim("q", at(50), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
+    ])  # fmt: skip
+    assert of_type(alerts, "dispute_opened") and of_type(alerts, "dispute_risk") == []
+
+
+# ---------------------------------------------------------------------------- discrepancy
+
+
+def test_performance_discrepancy_when_our_video_claim_is_released() -> None:
+    alerts = run_events(
+        [
+            catalog(),
+            claim("own", day_end(0), "active", video_id="yt1"),
+            claim("own", day_end(1), "inactive", video_id="yt1"),
+        ]
+    )
+    (found,) = of_type(alerts, "performance_discrepancy")
+    assert found.severity == "high" and found.evidence["rule"].endswith("revenue_bearing_released")
+
+
+def test_no_discrepancy_when_a_small_ugc_claim_is_released() -> None:
+    alerts = run_events(
+        [
+            catalog(),
+            claim("u", day_end(0), "active", views_lifetime=900),
+            claim("u", day_end(1), "inactive", views_lifetime=900),
+        ]
+    )
+    assert of_type(alerts, "performance_discrepancy") == []
+
+
+def test_performance_discrepancy_when_claimed_views_disagree_with_measured() -> None:
+    polls = [poll("yt1", day_end(0) - timedelta(hours=1), 100_000)]
+    ok = run_events([catalog(), *polls, claim("own", day_end(0), "active", video_id="yt1", views_lifetime=99_000)])
+    assert of_type(ok, "performance_discrepancy") == []
+    bad = run_events([catalog(), *polls, claim("own", day_end(0), "active", video_id="yt1", views_lifetime=20_000)])
+    (found,) = of_type(bad, "performance_discrepancy")
+    assert found.evidence["claimed_views"] == 20_000 and found.evidence["measured_views"] == 100_000
+
+
+def test_performance_discrepancy_for_a_viral_video_with_no_active_claim() -> None:
+    events = [
+        catalog(),
+        claim("own", day_end(0), "active", video_id="yt1"),
+        claim("own", day_end(1), "inactive", video_id="yt1"),
+    ]
+    events += steady_polls("yt1", 150, 120, spike=(110, 124, 4.0))
+    alerts = run_events([events[0], *sorted(events[1:], key=lambda e: e.event_time)])
+    rules = [a.evidence["rule"] for a in of_type(alerts, "performance_discrepancy")]
+    assert rules == [
+        "performance_discrepancy.revenue_bearing_released",
+        "performance_discrepancy.viral_without_active_claim",
+    ]
+
+
+# --------------------------------------------------------------------------------- rights
+
+
+def test_rights_conflict_when_shares_exceed_100_pct_in_a_territory() -> None:
+    alerts = run_events([catalog(), rights("our-label", 100), rights("Rival", 40, "US|GB", since=T0.date())])
+    (found,) = of_type(alerts, "rights_conflict")
+    assert found.evidence["total_pct"] == 140 and found.evidence["territories"] == ["GB", "US"]
+    assert found.event_time == T0
+
+
+def test_no_rights_conflict_for_split_or_territorial_ownership() -> None:
+    split = run_events([catalog(), rights("our-label", 50), rights("Co", 50)])
+    territorial = run_events([catalog(), rights("our-label", 100, "US|CA"), rights("Euro", 100, "GB|DE")])
+    assert of_type(split, "rights_conflict") == [] and of_type(territorial, "rights_conflict") == []
+
+
+def test_rights_conflict_from_the_asset_conflicts_report() -> None:
+    (found,) = of_type(
+        run_events([catalog(), rights("our-label", 100), conflict("A1", "Rival", day_end(3))]), "rights_conflict"
+    )
+    assert found.severity == "high" and found.evidence["our_share_pct"] == 100
+
+
+def test_rights_conflict_when_other_owners_claim_our_video() -> None:
+    ours = claim(
+        "",
+        day_end(2),
+        source="video_metadata_report",
+        video_id="yt1",
+        other_owners_claiming=["Rival"],
+        views_lifetime=5000,
+    )
+    (found,) = of_type(run_events([catalog(), ours]), "rights_conflict")
+    assert found.subject.video_id == "yt1" and found.evidence["other_owners"] == ["Rival"]
+    theirs = claim(
+        "",
+        day_end(2),
+        source="video_metadata_report",
+        video_id="not-ours",
+        asset_id="AX",
+        other_owners_claiming=["Rival"],
+    )
+    clean = claim("", day_end(2), source="video_metadata_report", video_id="yt1")
+    assert of_type(run_events([catalog(), theirs, clean]), "rights_conflict") == []
+
+
+def test_alert_ids_are_derived_from_data_only() -> None:
+    events = [catalog(), *steady_polls("yt1", 150, 120, spike=(110, 124, 4.0)), *snapshots([30, 3, 2, 4, 3, 2, 25, 3])]
+    events = [events[0], *sorted(events[1:], key=lambda e: e.event_time)]
+    first = run_events(events, Monitor(clock=lambda: T0))
+    second = run_events(events, Monitor(clock=lambda: T0 + timedelta(days=3)))
+    assert [a.alert_id for a in first] == [a.alert_id for a in second] and first

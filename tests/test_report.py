@@ -1,0 +1,103 @@
+"""The weekly report: contract keys, escaping in HTML, formula neutralisation in CSV, bounded sizes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+from batch.report import WeekCollector, build_report, render_files, safe_cell
+from claimwatch.detect.monitor import Monitor
+from schemas import WeeklyReport
+from tests.builders import T0, at, catalog, claim, day_end, steady_polls
+
+HOSTILE = '<script>alert("pwned")</script>'
+FORMULA = '=HYPERLINK("http://evil.example","x")'
+
+
+def week_of_data() -> tuple[WeekCollector, str]:
+    monitor = Monitor(clock=lambda: T0)
+    collector = WeekCollector()
+    item = catalog()
+    collector.titles[item.content_id] = HOSTILE
+    events = [
+        claim("c1", day_end(0), "active", video_title=HOSTILE, channel_title=FORMULA, views_lifetime=10),
+        claim("c1", at(30), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
+        claim("c1", at(50), "active", event_type="claim_updated", source="partner_api_claim_history"),
+        claim(
+            "c1",
+            at(60),
+            "appealed",
+            event_type="appeal_created",
+            source="partner_api_claim_history",
+            origin="manual_studio",
+        ),
+        claim("c2", day_end(1), "potential", video_title="+cmd|' /C calc'!A0", views_lifetime=5_000_000),
+        *steady_polls("yt1", 150, 120, spike=(110, 124, 4.0)),
+    ]
+    monitor.process(item)
+    for e in sorted(events, key=lambda e: e.event_time):
+        for alert in monitor.process(e):
+            collector.add_alert(alert)
+        collector.add_event(e, monitor.last_transitions)
+    for alert in monitor.flush():
+        collector.add_alert(alert)
+    collector.set_risk("2026-W45", monitor.risk_table(min_score=0.0))
+    return collector, "2026-W45"
+
+
+def test_report_has_every_contract_key() -> None:
+    collector, week = week_of_data()
+    report = build_report(collector, week)
+    data = json.loads(render_files(report)["report.json"])
+    assert {
+        "week",
+        "period",
+        "claims_summary",
+        "high_priority",
+        "trends",
+        "dispute_risk",
+        "data_quality",
+    } <= data.keys()
+    assert data["period"] == {"start": "2026-11-02T00:00:00Z", "end": "2026-11-08T23:59:59Z"}
+    assert data["claims_summary"]["disputed"] == 1 and data["claims_summary"]["appealed"] == 1
+    assert data["high_priority"], "an appeal is high severity"
+    assert data["dispute_risk"][0]["claim_id"] == "c1"
+    assert "detected_at" not in json.dumps(data["high_priority"])
+    WeeklyReport.model_validate(data)
+
+
+def test_html_escapes_titles_and_names_and_makes_no_external_request() -> None:
+    collector, week = week_of_data()
+    page = render_files(build_report(collector, week))["report.html"]
+    assert HOSTILE not in page and "&lt;script&gt;" in page
+    assert "<script" not in page.lower()
+    for external in ("http://", "https://", "src=", "@import", "url("):
+        assert external not in page.replace("http://www.w3.org/2000/svg", "").replace("http://evil.example", ""), (
+            external
+        )
+    assert "<svg" in page
+
+
+def test_csv_cells_that_start_a_formula_are_neutralised() -> None:
+    collector, week = week_of_data()
+    files = render_files(build_report(collector, week))
+    for name in ("dispute_risk.csv", "high_priority.csv", "claims_summary.csv"):
+        for row in csv.reader(io.StringIO(files[name])):
+            for cell in row:
+                assert not cell.startswith(("=", "+", "-", "@")), (name, cell)
+    assert safe_cell(FORMULA) == "'" + FORMULA
+    assert safe_cell("-2+3") == "'-2+3"
+    assert safe_cell(-5) == -5 and safe_cell("plain") == "plain"
+    assert len(safe_cell("x" * 10_000)) == 500
+
+
+def test_trends_compare_with_last_week() -> None:
+    collector = WeekCollector()
+    for e in steady_polls("yt1", 24 * 14, 100):
+        collector.add_event(e, [])
+    report = build_report(collector, "2026-W46")
+    youtube = report.trends["per_platform"]["youtube"]
+    assert youtube["views_last_week"] and abs(youtube["change_pct"]) < 20
+    assert report.period.start == T0 + timedelta(days=7)
