@@ -165,9 +165,17 @@ def _trends(w: WeekData, previous: WeekData | None, collector: WeekCollector) ->
     viral: dict[str, dict[str, Any]] = {}
     for a in w.alerts:
         if a.type in ("view_spike", "viral_propagation") and a.severity not in ("info", "low"):
-            key = a.subject.content_id or a.subject.platform_content_id or ""
-            entry = viral.setdefault(key, {"content_id": a.subject.content_id, "title": collector.titles.get(key, ""),
-                                           "platforms": set(), "max_ratio": 0.0, "first_alert": rfc3339(a.event_time)})  # fmt: skip
+            item = a.subject.content_id or a.subject.platform_content_id or ""
+            entry = viral.setdefault(
+                item,
+                {
+                    "content_id": a.subject.content_id,
+                    "title": collector.titles.get(item, ""),
+                    "platforms": set(),
+                    "max_ratio": 0.0,
+                    "first_alert": rfc3339(a.event_time),
+                },
+            )
             entry["platforms"].add(a.subject.platform or "")
             entry["max_ratio"] = max(entry["max_ratio"], float(a.evidence.get("ratio", 0) or 0))
     return {
@@ -279,7 +287,7 @@ def build_report(
     by_severity = Counter(a.severity for a in w.alerts)
     return WeeklyReport(
         week=week,
-        period={"start": start, "end": end},  # type: ignore[arg-type]
+        period={"start": start, "end": end},
         claims_summary=_claims_summary(w),
         high_priority=_high_priority(w),
         trends=_trends(w, previous, collector),

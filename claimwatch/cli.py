@@ -97,11 +97,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"{s.type:26}{s.labels:8}{s.detected:7}{recall:>8}{s.alerts:8}{s.alerts_medium_plus:6}{precision:>7}{delay:>10}"
         )
     total = overall(scores)
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    delay = total["median_delay_s"]
+    all_precision, all_recall, median_delay = total["precision"], total["recall"], total["median_delay_s"]
     print(
-        f"\noverall: precision (medium+) {fmt(total['precision'])}, recall {fmt(total['recall'])}, "
-        f"median detection delay {'-' if delay is None else f'{delay / 3600:.1f}h'}"
+        f"\noverall: precision (medium+) {'-' if all_precision is None else f'{all_precision:.3f}'}, "
+        f"recall {'-' if all_recall is None else f'{all_recall:.3f}'}, "
+        f"median detection delay {'-' if median_delay is None else f'{median_delay / 3600:.1f}h'}"
     )
     if args.json:
         Path(args.json).write_text(

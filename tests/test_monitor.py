@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from claimwatch.detect.monitor import Monitor
+from schemas import ClaimEvent, Event, MetricObservation
 from tests.builders import (
     T0,
     at,
@@ -20,7 +21,7 @@ from tests.builders import (
 )
 
 
-def merged(*streams):
+def merged(*streams: list[MetricObservation]) -> list[MetricObservation]:
     events = [e for s in streams for e in s]
     return sorted(events, key=lambda e: e.event_time)
 
@@ -92,7 +93,7 @@ def test_late_duplicate_and_decreasing_polls_are_counted_not_scored() -> None:
 # ---------------------------------------------------------------------------------- claims
 
 
-def snapshots(claims_per_day: list[int], asset: str = "A1", status: str = "active") -> list:
+def snapshots(claims_per_day: list[int], asset: str = "A1", status: str = "active") -> list[ClaimEvent]:
     events, ids = [], []
     for d, n in enumerate(claims_per_day):
         ids += [f"{asset}-{d}-{i}" for i in range(n)]
@@ -223,13 +224,12 @@ def test_performance_discrepancy_when_claimed_views_disagree_with_measured() -> 
 
 
 def test_performance_discrepancy_for_a_viral_video_with_no_active_claim() -> None:
-    events = [
-        catalog(),
+    timed: list[ClaimEvent | MetricObservation] = [
         claim("own", day_end(0), "active", video_id="yt1"),
         claim("own", day_end(1), "inactive", video_id="yt1"),
+        *steady_polls("yt1", 150, 120, spike=(110, 124, 4.0)),
     ]
-    events += steady_polls("yt1", 150, 120, spike=(110, 124, 4.0))
-    alerts = run_events([events[0], *sorted(events[1:], key=lambda e: e.event_time)])
+    alerts = run_events([catalog(), *sorted(timed, key=lambda e: e.event_time)])
     rules = [a.evidence["rule"] for a in of_type(alerts, "performance_discrepancy")]
     assert rules == [
         "performance_discrepancy.revenue_bearing_released",
@@ -284,8 +284,9 @@ def test_rights_conflict_when_other_owners_claim_our_video() -> None:
 
 
 def test_alert_ids_are_derived_from_data_only() -> None:
-    events = [catalog(), *steady_polls("yt1", 150, 120, spike=(110, 124, 4.0)), *snapshots([30, 3, 2, 4, 3, 2, 25, 3])]
-    events = [events[0], *sorted(events[1:], key=lambda e: e.event_time)]
+    timed: list[MetricObservation | ClaimEvent] = [*steady_polls("yt1", 150, 120, spike=(110, 124, 4.0))]
+    timed += snapshots([30, 3, 2, 4, 3, 2, 25, 3])
+    events: list[Event] = [catalog(), *sorted(timed, key=lambda e: e.event_time)]
     first = run_events(events, Monitor(clock=lambda: T0))
     second = run_events(events, Monitor(clock=lambda: T0 + timedelta(days=3)))
     assert [a.alert_id for a in first] == [a.alert_id for a in second] and first

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from batch.report import WeekCollector, build_report, render_files, safe_cell
 from claimwatch.detect.monitor import Monitor
-from schemas import WeeklyReport
+from schemas import ClaimEvent, MetricObservation, WeeklyReport
 from tests.builders import T0, at, catalog, claim, day_end, steady_polls
 
 HOSTILE = '<script>alert("pwned")</script>'
@@ -21,7 +21,7 @@ def week_of_data() -> tuple[WeekCollector, str]:
     collector = WeekCollector()
     item = catalog()
     collector.titles[item.content_id] = HOSTILE
-    events = [
+    events: list[ClaimEvent | MetricObservation] = [
         claim("c1", day_end(0), "active", video_title=HOSTILE, channel_title=FORMULA, views_lifetime=10),
         claim("c1", at(30), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
         claim("c1", at(50), "active", event_type="claim_updated", source="partner_api_claim_history"),

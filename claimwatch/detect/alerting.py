@@ -41,8 +41,8 @@ def build(candidate: Candidate, clock: Clock = wall_clock) -> Alert:
     subject = Subject(**{k: v for k, v in candidate.subject.items() if v})
     return Alert(
         alert_id=stable_id(candidate.type, candidate.severity, *candidate.identity),
-        type=candidate.type,  # type: ignore[arg-type]
-        severity=candidate.severity,  # type: ignore[arg-type]
+        type=candidate.type,
+        severity=candidate.severity,
         score=round(min(1.0, max(0.0, candidate.score)), 4),
         subject=subject,
         event_time=candidate.event_time,

@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from claimwatch.detect.alerting import Candidate, Clock, DedupStage, build, wall_clock
 from claimwatch.detect.claims import (
@@ -538,9 +539,12 @@ class Monitor:
     def _emit(self, candidates: list[Candidate]) -> list[Alert]:
         return [build(c, self.clock) for c in candidates if self.dedup.admit(c)]
 
-    def risk_table(self, min_score: float = 0.3) -> list[dict[str, object]]:
+    def risk_table(self, min_score: float = 0.3) -> list[dict[str, Any]]:
         """The current dispute risk of every claim worth listing, highest first."""
-        rows = [
+        claims = sorted(
+            (c for c in self.claims.claims.values() if c.risk >= min_score), key=lambda c: (-c.risk, c.claim_id)
+        )
+        return [
             {
                 "claim_id": c.claim_id,
                 "asset_id": c.asset_id,
@@ -553,11 +557,8 @@ class Monitor:
                 "level": risk_level(c.risk),
                 "drivers": c.risk_drivers,
             }
-            for c in self.claims.claims.values()
-            if c.risk >= min_score
+            for c in claims
         ]
-        rows.sort(key=lambda r: (-float(r["score"]), str(r["claim_id"])))  # type: ignore[arg-type]
-        return rows
 
 
 def _time_of(event: Event) -> datetime | None:

@@ -43,7 +43,7 @@ class CatalogIndex:
         )
 
     def is_our_video(self, video_id: str | None) -> bool:
-        return bool(video_id) and ("youtube", video_id) in self.by_platform_id  # type: ignore[operator]
+        return bool(video_id) and ("youtube", video_id) in self.by_platform_id
 
     def asset_of(self, content_id: str | None) -> str | None:
         item = self.items.get(content_id or "")

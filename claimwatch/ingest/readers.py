@@ -105,12 +105,12 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    return raw  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=raw)
+    return raw
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
-    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8-sig", errors="strict", newline="")
+    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8-sig", errors="strict", newline="")  # type: ignore[arg-type]
 
 
 def _peek(path: Path, size: int = 65536) -> str:
@@ -374,13 +374,13 @@ def claim_csv_row(row: dict[str, Any], source: str, report_date: date, path: Pat
         channel_id=n.text(row, "channel_id"),
         reference_id=n.text(row, "reference_id"),
         custom_id=n.text(row, "custom_id"),
-        status=_claim_status(status_raw, detail),  # type: ignore[arg-type]
+        status=_claim_status(status_raw, detail),
         status_raw=status_raw or "",
         status_detail=n.snake(detail) if detail else None,
-        content_type=n.open_enum(n.text(row, "claim_type"), n.CONTENT_TYPE, "unknown"),  # type: ignore[arg-type]
-        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),  # type: ignore[arg-type]
+        content_type=n.open_enum(n.text(row, "claim_type"), n.CONTENT_TYPE, "unknown"),
+        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),
         origin_raw=origin_raw,
-        policy_action_by_territory=_policy(row),  # type: ignore[arg-type]
+        policy_action_by_territory=_policy(row),
         claim_created_at=n.start_of_day(created) if created else None,
         views_lifetime=n.integer(row, "views"),
         engaged_views_lifetime=n.integer(row, "engaged_views"),
@@ -424,7 +424,7 @@ def video_report_row(row: dict[str, Any], report_date: date, path: Path, line: i
         video_id=video_id,
         channel_id=n.text(row, "channel_id"),
         custom_id=n.text(row, "custom_id"),
-        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),  # type: ignore[arg-type]
+        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),
         origin_raw=origin_raw,
         other_owners_claiming=[o[:200] for o in others],
         claimed_by_this_owner=n.boolean(row, "claimed_by_this_owner"),
@@ -457,7 +457,7 @@ def conflict_row(row: dict[str, Any], report_date: date, path: Path, line: int) 
         custom_id=n.text(row, "custom_id"),
         conflicting_owner=owner,
         territories=territories,
-        right_type=n.open_enum(n.text(row, "right_type"), n.RIGHT_TYPE, "general"),  # type: ignore[arg-type]
+        right_type=n.open_enum(n.text(row, "right_type"), n.RIGHT_TYPE, "general"),
         ratio=n.number(row, "ownership", low=0, high=100),
         views_in_conflict=n.integer(row, "approx_daily_views"),
         lifetime_views_in_conflict=n.integer(row, "lifetime_views_in_conflict"),
@@ -511,7 +511,7 @@ def rights_row(row: dict[str, Any], path: Path, line: int) -> RightsRecord:
         custom_id=n.text(row, "custom_id"),
         isrc=n.text(row, "isrc"),
         owner=n.required(row, "owner"),
-        right_type=n.open_enum(right_raw, n.RIGHT_TYPE, "other"),  # type: ignore[arg-type]
+        right_type=n.open_enum(right_raw, n.RIGHT_TYPE, "other"),
         right_type_raw=right_raw,
         territories=[t.upper()[:8] for t in n.pipe_list(row, "territories")] or ["WW"],
         share_pct=share,
@@ -578,10 +578,10 @@ def claim_api_record(record: dict[str, Any], path: Path, line: int) -> ClaimEven
         claim_id=claim_id,
         asset_id=n.text(record, "assetId"),
         video_id=n.text(record, "videoId"),
-        status=n.open_enum(status_raw, n.CLAIM_STATUS, "unknown"),  # type: ignore[arg-type]
+        status=n.open_enum(status_raw, n.CLAIM_STATUS, "unknown"),
         status_raw=status_raw or "",
-        content_type=n.open_enum(n.text(record, "contentType"), n.CONTENT_TYPE, "unknown"),  # type: ignore[arg-type]
-        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),  # type: ignore[arg-type]
+        content_type=n.open_enum(n.text(record, "contentType"), n.CONTENT_TYPE, "unknown"),
+        origin=n.open_enum(origin_raw or None, n.ORIGIN, "other" if origin_raw else "unknown"),
         origin_raw=origin_raw[:64],
         is_partner_uploaded=n.boolean(record, "isPartnerUploaded"),
         third_party_claim=n.boolean(record, "thirdPartyClaim"),
@@ -660,14 +660,14 @@ def _history_event(
         source="partner_api_claim_history",
         observed_at=when,
         event_time=when,
-        event_type=event_type,  # type: ignore[arg-type]
+        event_type=event_type,
         claim_id=claim_id,
         uploader_channel_id=uploader,
         channel_id=uploader,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         status_raw=update_status or type_raw,
         status_detail=n.snake(reason) if (reason := n.text(item, "reason")) else None,
-        dispute_reason=n.open_enum(reason_raw, n.DISPUTE_REASON, "other") if reason_raw else None,  # type: ignore[arg-type]
+        dispute_reason=n.open_enum(reason_raw, n.DISPUTE_REASON, "other") if reason_raw else None,
         dispute_reason_raw=reason_raw[:64] if reason_raw else None,
         dispute_notes=n.text(details, "disputeNotes") or n.text(details, "appealExplanation"),
         extra={"source_type": str((source or {}).get("type", ""))[:64]} if source else {},

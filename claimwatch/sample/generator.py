@@ -618,7 +618,7 @@ class Generator:
         counts["catalog"] = self._write_catalog(out / "catalog")
         counts["rights"] = _write_csv(out / "rights" / "rights.csv", list(self.rights_rows[0]), self.rights_rows)
         lifetime = self._write_metrics(out)
-        counts.update(lifetime.pop("_counts"))  # type: ignore[arg-type]
+        counts.update(lifetime.pop("_counts"))
         counts.update(self._write_claims(out, lifetime))
         counts["asset_conflicts"] = self._write_conflicts(out / "conflicts")
         counts["video_report"] = self._write_video_reports(out / "videos", lifetime)

@@ -1,0 +1,1 @@
+"""The weekly batch job: summary and dispute-risk report."""
