@@ -9,7 +9,7 @@ own guidance uses to prioritise disputes. Each driver adds to a logit; the score
 >>> f = RiskFeatures(status="appealed", reinstatements=1, views_per_day=400_000.0, manual_origin=True)
 >>> score, drivers = dispute_risk(f)
 >>> risk_level(score), [d["driver"] for d in drivers][:2]
-('high', ['appeal open', 'reinstated 1x'])
+('high', ['appeal open', '400,000 views/day'])
 """
 
 from __future__ import annotations

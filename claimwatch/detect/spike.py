@@ -30,8 +30,8 @@ class SeasonalBaseline:
     >>> for day in range(5):
     ...     for hour, value in ((3, 1.0), (9, 2.0), (15, 3.0), (21, 2.0)):
     ...         b.learn_one(value, (day * 24 + hour) * 3600.0)
-    >>> round(b.expect((5 * 24 + 15) * 3600.0), 1)
-    2.8
+    >>> round(b.expect((5 * 24 + 15) * 3600.0), 1), round(b.expect((5 * 24 + 3) * 3600.0), 1)
+    (3.0, 1.0)
     """
 
     slots: int = 6
