@@ -124,7 +124,7 @@ def render_html(report: WeeklyReport) -> str:
         ("quarantined records", dq.get("quarantined_total", 0)),
     ]
     hp_rows = [
-        [badge(a["severity"]), a["type"], a["title"], g["subject_key"], a["event_time"]]
+        [badge(a["severity"]), a["type"], a["title"], g["subject_key"], a["event_time"][:16].replace("T", " ")]
         for g in report.high_priority
         for a in g["alerts"]
     ]
@@ -134,7 +134,8 @@ def render_html(report: WeeklyReport) -> str:
         for r in report.dispute_risk
     ]  # fmt: skip
     platform_rows = [
-        [p, f"{row['views']:,}", "" if row.get("views_last_week") is None else f"{row['views_last_week']:,}",
+        [p, f"{row['views']:,}", f"{row['views_per_day']:,}",
+         "" if row.get("views_per_day_last_week") is None else f"{row['views_per_day_last_week']:,}",
          "" if row.get("change_pct") is None else f"{row['change_pct']:+.1f}%",
          "" if row.get("engagement_rate") is None else f"{row['engagement_rate']:.2%}", row["posts"]]
         for p, row in sorted(trends["per_platform"].items())
@@ -145,9 +146,10 @@ def render_html(report: WeeklyReport) -> str:
         for v in trends["viral_items"]
     ]  # fmt: skip
     mover_rows = [
-        [m["platform"], m["platform_content_id"], f"{m['views']:,}", f"{m['views_last_week']:,}", f"{m['ratio']:.2f}x"]
+        [m["platform"], m["platform_content_id"], f"{m['views_per_day']:,}", f"{m['views_per_day_last_week']:,}",
+         f"{m['ratio']:.2f}x"]
         for m in trends["top_movers"]
-    ]
+    ]  # fmt: skip
     quarantine_rows = [[k, v] for k, v in dq.get("quarantined_by_reason", {}).items()]
     missing_rows = [[s, ", ".join(d)] for s, d in dq.get("sources_missing_for_a_day", {}).items()]
     by_type = report.alerts_summary.get("by_type", {})
@@ -160,12 +162,17 @@ def render_html(report: WeeklyReport) -> str:
         "<h2>Dispute risk</h2>",
         table(["claim", "video", "status", "score", "level", "drivers"], risk_rows, raw_columns=frozenset({3})),
         "<h2>Performance trends</h2>",
-        table(["platform", "views", "last week", "change", "engagement rate", "posts"], platform_rows),
+        f"<p class='muted'>{trends.get('days_with_polls', 0)} day(s) of polls this week; "
+        "rates are per day so a partial week compares fairly.</p>",
+        table(
+            ["platform", "views", "views/day", "views/day last week", "change", "engagement rate", "posts"],
+            platform_rows,
+        ),
         line_chart(trends.get("daily_views", {}), "Daily YouTube views (analytics)"),
         "<h3>Viral items</h3>",
         table(["content", "title", "platforms", "peak", "first alert"], viral_rows),
         "<h3>Top movers vs last week</h3>",
-        table(["platform", "post", "views", "last week", "ratio"], mover_rows),
+        table(["platform", "post", "views/day", "last week", "ratio"], mover_rows),
         "<h2>Claims</h2>",
         bar_chart({k: float(v) for k, v in cs["by_status"].items()}, "Claims by status"),
         bar_chart({k: float(v) for k, v in by_type.items()}, "Alerts by type", colour="#d9480f"),

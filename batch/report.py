@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -86,9 +87,15 @@ class WeekCollector:
         w.records[event.source] += 1
         w.source_days[event.source].add(event.event_time.date().isoformat())
         cid = event.claim_id
+        week_start = week_bounds(w.week)[0].timestamp()
         for tr in transitions:
             w.claim_status[cid] = tr.new
-            w.transitions["new" if tr.old is None else tr.new] += 1
+            if tr.old is not None:
+                w.transitions[tr.new] += 1
+            elif tr.claim.created_at is None or tr.claim.created_at >= week_start:
+                w.transitions["new"] += 1
+            else:
+                w.transitions["seen_first_time"] += 1  # older claims in the first report we read
         state = transitions[0].claim if transitions else None
         w.claim_status.setdefault(cid, event.status)
         if event.asset_id or (state and state.asset_id):
@@ -134,34 +141,49 @@ def active_weeks(collector: WeekCollector) -> list[str]:
     return sorted(k for k, w in collector.weeks.items() if any(w.records[s] for s in DAILY_SOURCES))
 
 
-def _gains(w: WeekData) -> dict[tuple[str, str], tuple[int, int]]:
+@dataclass(frozen=True)
+class Gain:
+    views: int
+    engaged: int
+    days: float  # span between the week's first and last poll of the post
+
+    @property
+    def views_per_day(self) -> float:
+        return self.views / self.days if self.days else 0.0
+
+
+def _gains(w: WeekData) -> dict[tuple[str, str], Gain]:
     """Views and reactions gained per post within the week, from its first and last poll."""
     out = {}
     for key, (t0, v0, e0) in w.first_poll.items():
         t1, v1, e1 = w.last_poll[key]
         if t1 > t0:
-            out[key] = (max(0, v1 - v0), max(0, e1 - e0))
+            out[key] = Gain(max(0, v1 - v0), max(0, e1 - e0), (t1 - t0) / 86_400)
     return out
 
 
 def _trends(w: WeekData, previous: WeekData | None, collector: WeekCollector) -> dict[str, Any]:
+    """This week against last, per day of data: a week with two days of data is not an 80 % fall."""
     now, before = _gains(w), _gains(previous) if previous else {}
     per_platform: dict[str, dict[str, Any]] = {}
-    for (platform, _), (views, engaged) in sorted(now.items()):
-        row = per_platform.setdefault(platform, {"views": 0, "engagements": 0, "posts": 0})
-        row["views"] += views
-        row["engagements"] += engaged
+    for (platform, _), gain in sorted(now.items()):
+        row = per_platform.setdefault(platform, {"views": 0, "engagements": 0, "posts": 0, "views_per_day": 0.0})
+        row["views"] += gain.views
+        row["engagements"] += gain.engaged
         row["posts"] += 1
+        row["views_per_day"] += gain.views_per_day
     for platform, row in per_platform.items():
-        last = sum(v for (p, _), (v, _) in before.items() if p == platform)
-        row["views_last_week"] = last if before else None
-        row["change_pct"] = round(100.0 * (row["views"] - last) / last, 1) if before and last else None
+        last = sum(g.views_per_day for (p, _), g in before.items() if p == platform)
+        row["views_per_day"] = round(row["views_per_day"])
+        row["views_per_day_last_week"] = round(last) if before else None
+        row["change_pct"] = round(100.0 * (row["views_per_day"] - last) / last, 1) if before and last else None
         row["engagement_rate"] = round(row["engagements"] / row["views"], 4) if row["views"] else None
     movers = []
-    for key, (views, _) in now.items():
-        if key in before and before[key][0] >= 1000 and views >= 1000:
-            movers.append((views / before[key][0], key, views, before[key][0]))
-    movers.sort(key=lambda m: (-abs(m[0] - 1.0), m[1]))
+    for key, gain in now.items():
+        old = before.get(key)
+        if old is not None and old.views >= 1000 and gain.views >= 1000 and old.views_per_day and gain.days >= 1:
+            movers.append((gain.views_per_day / old.views_per_day, key, gain, old))
+    movers.sort(key=lambda m: (-abs(math.log(m[0])), m[1]))
     viral: dict[str, dict[str, Any]] = {}
     for a in w.alerts:
         if a.type in ("view_spike", "viral_propagation") and a.severity not in ("info", "low"):
@@ -181,9 +203,16 @@ def _trends(w: WeekData, previous: WeekData | None, collector: WeekCollector) ->
     return {
         "per_platform": per_platform,
         "daily_views": {k: dict(sorted(v.items())) for k, v in sorted(w.daily_views.items())},
+        "days_with_polls": len(w.source_days.get("platform_poll", ())),
         "top_movers": [
-            {"platform": p, "platform_content_id": pid, "views": v, "views_last_week": b, "ratio": round(r, 3)}
-            for r, (p, pid), v, b in movers[:TOP_N]
+            {
+                "platform": p,
+                "platform_content_id": pid,
+                "views_per_day": round(g.views_per_day),
+                "views_per_day_last_week": round(old.views_per_day),
+                "ratio": round(r, 3),
+            }
+            for r, (p, pid), g, old in movers[:TOP_N]
         ],
         "viral_items": sorted(
             ({**e, "platforms": sorted(e["platforms"])} for e in viral.values()),
@@ -205,6 +234,7 @@ def _claims_summary(w: WeekData) -> dict[str, Any]:
         "by_origin": count(w.claim_origin),
         "by_policy": count(w.claim_policy),
         "new": w.transitions["new"],
+        "older_claims_first_seen": w.transitions["seen_first_time"],
         "released": w.transitions["inactive"],
         "disputed": w.transitions["disputed"],
         "appealed": w.transitions["appealed"],

@@ -118,8 +118,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from claimwatch.evaluate import backtest_folder
 
+    started = time.perf_counter()
     written = backtest_folder(Path(args.series), Path(args.out))
-    print(f"Scored {len(written)} series into {args.out}")
+    elapsed = time.perf_counter() - started
+    print(f"Scored {len(written)} series into {args.out} in {elapsed:.1f}s")
+    if args.score:
+        if not args.labels:
+            raise ValueError("--score needs --labels (NAB's combined_windows.json)")
+        return _print_nab(Path(args.out), Path(args.labels), args.profiles)
+    return 0
+
+
+def cmd_nab_score(args: argparse.Namespace) -> int:
+    return _print_nab(Path(args.results), Path(args.labels), args.profiles)
+
+
+def _print_nab(results: Path, labels: Path, profiles: str | None) -> int:
+    from claimwatch.nab import score_results
+
+    profiles_path = Path(profiles) if profiles else labels.parent / "profiles.json"
+    scored = score_results(results, labels, profiles_path)
+    categories = sorted({c for r in scored for c in r.by_category})
+    print(f"\n{'profile':22}{'score':>8}{'threshold':>11}  " + "".join(f"{c[:14]:>15}" for c in categories))
+    for r in scored:
+        cells = "".join(f"{r.by_category.get(c, float('nan')):15.2f}" for c in categories)
+        print(f"{r.profile:22}{r.score:8.2f}{r.threshold:11.4f}  {cells}")
     return 0
 
 
@@ -165,7 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backtest", help="run the spike detector over timestamp,value CSV series")
     p.add_argument("--series", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--labels", help="NAB label windows (combined_windows.json), for --score")
+    p.add_argument("--profiles", help="NAB cost profiles (default: profiles.json beside --labels)")
+    p.add_argument("--score", action="store_true", help="score the outputs with NAB's method")
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("nab-score", help="score a folder of detector outputs (anyone's) with NAB's method")
+    p.add_argument("--results", required=True, help="folder of <category>/<file>.csv (or NAB's <detector>_<file>.csv)")
+    p.add_argument("--labels", required=True)
+    p.add_argument("--profiles")
+    p.set_defaults(func=cmd_nab_score)
 
     p = sub.add_parser("schemas", help="JSON Schemas of every event, the alert and the report")
     schema_sub = p.add_subparsers(dest="action", required=True)

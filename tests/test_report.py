@@ -99,5 +99,5 @@ def test_trends_compare_with_last_week() -> None:
         collector.add_event(e, [])
     report = build_report(collector, "2026-W46")
     youtube = report.trends["per_platform"]["youtube"]
-    assert youtube["views_last_week"] and abs(youtube["change_pct"]) < 20
+    assert youtube["views_per_day_last_week"] and abs(youtube["change_pct"]) < 20
     assert report.period.start == T0 + timedelta(days=7)

@@ -542,7 +542,8 @@ class Monitor:
     def risk_table(self, min_score: float = 0.3) -> list[dict[str, Any]]:
         """The current dispute risk of every claim worth listing, highest first."""
         claims = sorted(
-            (c for c in self.claims.claims.values() if c.risk >= min_score), key=lambda c: (-c.risk, c.claim_id)
+            (c for c in self.claims.claims.values() if c.risk >= min_score and c.status != "inactive"),
+            key=lambda c: (-c.risk, c.claim_id),
         )
         return [
             {
