@@ -103,16 +103,16 @@ def prepare_file(
         else:
             left, right = previous
             fp_value[i] = sigma(abs(right - i) / (right - left))
-    start = probation_rows(n)
+    first = probation_rows(n)
     category = name.split("/")[0]
     return ScoredFile(
         name=name,
         category=category,
         windows=len(bounds),
-        scores=scores[start:],
-        window_of_row=window_of_row[start:],
-        tp_value=tp_value[start:],
-        fp_value=fp_value[start:],
+        scores=scores[first:],
+        window_of_row=window_of_row[first:],
+        tp_value=tp_value[first:],
+        fp_value=fp_value[first:],
     )
 
 
