@@ -15,7 +15,9 @@ from pathlib import Path
 
 from batch.report import WeekCollector, active_weeks, build_report, iso_week, write_report
 from claimwatch.detect.alerting import Clock, wall_clock
-from claimwatch.detect.monitor import Monitor, MonitorConfig
+from claimwatch.detect.keyed import KeyedMonitors
+from claimwatch.detect.monitor import MonitorConfig
+from claimwatch.detect.routing import Router
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.alerts import Alert
 from schemas.events import CatalogItem, Event, RightsRecord
@@ -75,7 +77,9 @@ def run(
 ) -> RunResult:
     ingest = read_paths(inputs)
     events, duplicates = order_events(ingest.events)
-    monitor = Monitor(config=MonitorConfig(owner=owner), clock=clock)
+    monitors = KeyedMonitors(config=MonitorConfig(owner=owner), clock=clock)
+    router = Router()
+    router.prime(events)
     collector = WeekCollector()
     alerts: list[Alert] = []
     current_week: str | None = None
@@ -92,19 +96,19 @@ def run(
         if t is not None:
             week = iso_week(t)
             if current_week is not None and week != current_week:
-                collector.set_risk(current_week, monitor.risk_table())
+                collector.set_risk(current_week, monitors.risk_table())
             current_week = week
         if isinstance(event, CatalogItem):
             collector.titles[event.content_id] = event.title
-        deliver(monitor.process(event))
-        collector.add_event(event, monitor.last_transitions)
+        deliver(monitors.process(router.key(event), event))
+        collector.add_event(event, monitors.last_transitions)
         if on_progress and (n % 20_000 == 0 or n == len(events)):
             on_progress(n, len(events))
-    deliver(monitor.flush())
+    deliver(monitors.flush())
     if current_week is not None:
-        collector.set_risk(current_week, monitor.risk_table())
+        collector.set_risk(current_week, monitors.risk_table())
 
-    quality = dict(monitor.quality)
+    quality = monitors.quality()
     quality["duplicate_records_dropped"] = duplicates
     weeks = active_weeks(collector)
     report_dirs: list[Path] = []

@@ -107,3 +107,25 @@ def test_bad_records_are_quarantined_and_counted(tmp_path: Path) -> None:
     }
     report = json.loads((tmp_path / "o" / "2026-W45" / "report.json").read_text())
     assert report["data_quality"]["quarantined_total"] == 2
+
+
+def test_one_monitor_per_content_item_gives_the_alerts_of_one_global_monitor(small_sample: Path) -> None:
+    from claimwatch.detect.keyed import KeyedMonitors
+    from claimwatch.detect.monitor import Monitor
+    from claimwatch.detect.routing import Router
+    from claimwatch.embedded import order_events
+    from claimwatch.ingest.readers import read_paths
+
+    events, _ = order_events(read_paths([small_sample]).events)
+    single = Monitor()
+    keyed = KeyedMonitors()
+    router = Router()
+    router.prime(events)
+    one, many = [], []
+    for event in events:
+        one += single.process(event)
+        many += keyed.process(router.key(event), event)
+    one += single.flush()
+    many += keyed.flush()
+    assert one and sorted(a.alert_id for a in one) == sorted(a.alert_id for a in many)
+    assert len(keyed.monitors) > 50

@@ -1,0 +1,64 @@
+"""One :class:`Monitor` per content item, fed in order: the unit the embedded run and the worker share.
+
+A worker keeps these in a changelog-backed table keyed like its input topic; the embedded run
+keeps them in a dict. Both call :meth:`KeyedMonitors.process` with the event's routing key, so the
+same input gives the same alerts whichever runs it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from claimwatch.detect.alerting import Clock, wall_clock
+from claimwatch.detect.claims import Transition
+from claimwatch.detect.monitor import Monitor, MonitorConfig
+from schemas.alerts import Alert
+from schemas.events import Event
+
+
+@dataclass
+class KeyedMonitors:
+    config: MonitorConfig = field(default_factory=MonitorConfig)
+    clock: Clock = wall_clock
+    monitors: MutableMapping[str, Monitor] = field(default_factory=dict)
+    last_transitions: list[Transition] = field(default_factory=list)
+
+    def monitor(self, key: str) -> Monitor:
+        found = self.monitors.get(key)
+        if found is None:
+            found = Monitor(config=self.config, clock=self.clock)
+        else:
+            found.clock = self.clock  # a monitor restored from a table comes without its clock
+        return found
+
+    def process(self, key: str, event: Event) -> list[Alert]:
+        monitor = self.monitor(key)
+        alerts = monitor.process(event)
+        self.last_transitions = monitor.last_transitions
+        self.monitors[key] = monitor
+        return alerts
+
+    def flush(self) -> list[Alert]:
+        alerts: list[Alert] = []
+        for key in sorted(self.monitors):
+            monitor = self.monitor(key)
+            alerts += monitor.flush()
+            self.monitors[key] = monitor
+        return alerts
+
+    def __iter__(self) -> Iterator[Monitor]:
+        return (self.monitors[k] for k in sorted(self.monitors))
+
+    def risk_table(self, min_score: float = 0.3) -> list[dict[str, Any]]:
+        rows = [row for m in self for row in m.risk_table(min_score)]
+        rows.sort(key=lambda r: (-float(r["score"]), str(r["claim_id"])))
+        return rows
+
+    def quality(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for m in self:
+            total.update(m.quality)
+        return dict(sorted(total.items()))
