@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from schemas.alerts import SEVERITIES, Alert
+from schemas.alerts import ALERT_TYPES, SEVERITIES, Alert
 
 BUNDLED_SAMPLE = Path(__file__).parent / "sample" / "data"
 COLOURS = {
@@ -160,6 +160,85 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(events=args.events, repeats=args.repeats)
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from stream.settings import Settings
+    from stream.topics import create_topics, describe_topics
+
+    settings = Settings()
+    if args.action == "create":
+        created = asyncio.run(create_topics(settings))
+        print(f"created: {', '.join(created) if created else 'nothing (all exist)'}")
+    for row in asyncio.run(describe_topics(settings)):
+        print(
+            f"  {row['topic']:28} partitions={row['partitions']!s:5} cleanup={row['cleanup']:8} "
+            f"retention_days={row['retention_days']!s:5} key={row['key']}"
+        )
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from stream.ingest import ingest, watch
+    from stream.settings import Settings
+
+    settings = Settings()
+    kind = None if args.kind == "auto" else KIND_SOURCES[args.kind]
+
+    def on_progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"  … published {done:,}/{total:,} events", file=sys.stderr, flush=True)
+
+    if args.follow:
+        return watch([Path(p) for p in args.paths], settings, kind, on_progress, poll_s=args.poll_seconds)
+    report = ingest([Path(p) for p in args.paths], settings, kind, on_progress)
+    print("Records per source              files   records    events  quarantined")
+    for source, row in report.by_source.items():
+        print(f"  {source:28} {row['files']:6} {row['records']:9} {row['events']:9} {row['quarantined']:12}")
+    print(
+        f"\nPublished {report.published['events']:,} events ({report.duplicates:,} duplicates dropped), "
+        f"{report.quarantined:,} quarantine entries, catalog {report.published['catalog']:,}, "
+        f"rights {report.published['rights']:,} in {report.seconds:.1f}s; "
+        f"counts reconcile: {'yes' if report.reconciles() else 'NO'}"
+    )
+    return 0 if report.reconciles() else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from stream.worker import main as worker_main
+
+    worker_main(loglevel=args.loglevel)
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from stream.consumers import tail
+
+    return tail(
+        min_severity=args.min_severity,
+        types=set(args.type or []),
+        from_beginning=args.from_beginning,
+        idle_exit_s=args.idle_exit,
+        colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
+    )
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    from stream.consumers import run_sink
+
+    return run_sink(args.kind, from_beginning=args.from_beginning, idle_exit_s=args.idle_exit)
+
+
+KIND_SOURCES = {
+    "claims": None,
+    "analytics": "analytics",
+    "polls": "polls",
+    "catalog": "catalog",
+    "rights": "rights",
+    "conflicts": "asset_conflicts",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="claimwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +283,36 @@ def build_parser() -> argparse.ArgumentParser:
     e = schema_sub.add_parser("export")
     e.add_argument("dir")
     e.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser("topics", help="create or describe the Kafka topics")
+    p.add_argument("action", choices=["create", "describe"])
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("ingest", help="read files and publish validated events to Kafka")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--kind", choices=["auto", *KIND_SOURCES], default="auto", help="skip recognition (default: auto)")
+    p.add_argument("--follow", action="store_true", help="keep watching the folders for new export files")
+    p.add_argument("--poll-seconds", type=float, default=10.0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("worker", help="the Faust stream worker (detection core over the event log)")
+    p.add_argument("--loglevel", default="info")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("alerts", help="alert consumers")
+    alerts_sub = p.add_subparsers(dest="action", required=True)
+    t = alerts_sub.add_parser("tail", help="print alerts as they arrive")
+    t.add_argument("--min-severity", choices=SEVERITIES, default="info")
+    t.add_argument("--type", action="append", choices=ALERT_TYPES)
+    t.add_argument("--from-beginning", action="store_true")
+    t.add_argument("--idle-exit", type=float, default=0.0, help="stop after this many idle seconds (0: never)")
+    t.set_defaults(func=cmd_alerts)
+    k = alerts_sub.add_parser("sink", help="deliver alerts to a webhook or Amazon SNS (at least once)")
+    k.add_argument("kind", choices=["webhook", "sns"])
+    k.add_argument("--from-beginning", action="store_true")
+    k.add_argument("--idle-exit", type=float, default=0.0)
+    k.set_defaults(func=cmd_sink)
 
     p = sub.add_parser("bench", help="throughput and peak memory of the detection core")
     p.add_argument("--events", type=int, default=1_000_000)

@@ -1,0 +1,1 @@
+"""The streaming path: topics, ingestors, the Faust worker and the alert consumers."""

@@ -1,0 +1,52 @@
+"""Small aiokafka helpers shared by the ingestor, the consumers and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from stream.settings import Settings
+
+
+def producer(settings: Settings) -> AIOKafkaProducer:
+    # Idempotent and acks=all: a retried send never writes a record twice or loses one.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=256 * 1024,
+        compression_type="gzip",
+    )
+
+
+async def read_to_end(
+    settings: Settings, topic: str, timeout_s: float = 30.0
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of a topic from the beginning to its current end (no consumer group)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        # topics() refreshes only a copy of the metadata; this is where a topic's partitions are listed.
+        metadata = await consumer._client.fetch_all_metadata()
+        partitions = metadata.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[tuple[bytes | None, bytes | None]] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while remaining and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batch.values():
+                out.extend((r.key, r.value) for r in records)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()

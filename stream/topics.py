@@ -1,0 +1,112 @@
+"""Every topic claimwatch uses, declared once: name, partitions, key, cleanup policy.
+
+Claims, metrics, conflicts, catalog items and rights records about one content item share one
+time-ordered fact log (``events``) keyed by the item: detectors combine an item's claims with its
+metrics, and Kafka orders records only within a partition, so one log per item is what lets a
+worker see them in data-time order and reproduce the embedded run exactly. The catalog and rights
+are also kept in compacted topics, the latest record per key, as reference data to rebuild from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from stream.settings import Settings
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    cleanup: str  # "delete" or "compact"
+    retention_ms: int | None
+    partitioned: bool = True  # co-partitioned with the event log (same count), or a single partition
+    doc: str = ""
+
+    def config(self) -> dict[str, str]:
+        config = {"cleanup.policy": self.cleanup}
+        if self.retention_ms is not None:
+            config["retention.ms"] = str(self.retention_ms)
+        if self.cleanup == "compact":
+            config["min.cleanable.dirty.ratio"] = "0.1"
+            config["segment.ms"] = str(DAY_MS)
+        return config
+
+
+TOPICS = (
+    TopicSpec(
+        "events", "content item (routing key)", "delete", 30 * DAY_MS, doc="every fact, in data-time order per item"
+    ),
+    TopicSpec("catalog", "content_id", "compact", None, doc="latest catalog item per content id"),
+    TopicSpec("rights", "asset/custom id/ISRC + owner + right type", "compact", None, doc="latest rights record"),
+    TopicSpec("routing", "claim_id", "compact", None, doc="which content item each claim belongs to"),
+    TopicSpec("quarantine", "source file", "delete", 90 * DAY_MS, partitioned=False, doc="unreadable records"),
+    TopicSpec("alerts", "alert_id", "delete", 90 * DAY_MS, doc="alerts of the output contract"),
+)
+
+
+def spec(name: str) -> TopicSpec:
+    return next(t for t in TOPICS if t.name == name)
+
+
+def partitions_of(topic: TopicSpec, settings: Settings) -> int:
+    return settings.partitions if topic.partitioned else 1
+
+
+async def create_topics(settings: Settings) -> list[str]:
+    """Create every topic that does not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                name=settings.topic(t.name),
+                num_partitions=partitions_of(t, settings),
+                replication_factor=1,
+                topic_configs=t.config(),
+            )
+            for t in TOPICS
+            if settings.topic(t.name) not in existing
+        ]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created it first
+                await admin.create_topics(new)
+        return [t.name for t in new]
+    finally:
+        await admin.close()
+
+
+async def describe_topics(settings: Settings) -> list[dict[str, object]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        names = [settings.topic(t.name) for t in TOPICS]
+        existing = set(await admin.list_topics())
+        described = await admin.describe_topics([n for n in names if n in existing])
+        partitions = {d["topic"]: len(d["partitions"]) for d in described}
+        return [
+            {
+                "topic": settings.topic(t.name),
+                "exists": settings.topic(t.name) in existing,
+                "partitions": partitions.get(settings.topic(t.name)),
+                "key": t.key,
+                "cleanup": t.cleanup,
+                "retention_days": None if t.retention_ms is None else t.retention_ms // DAY_MS,
+                "doc": t.doc,
+            }
+            for t in TOPICS
+        ]
+    finally:
+        await admin.close()
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]

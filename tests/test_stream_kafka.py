@@ -1,0 +1,137 @@
+"""The stream path against a real Apache Kafka broker: ingest → event log → Faust worker → alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from claimwatch.cli import BUNDLED_SAMPLE
+from claimwatch.detect.keyed import KeyedMonitors
+from claimwatch.detect.routing import Router
+from claimwatch.embedded import order_events
+from claimwatch.ingest.readers import read_paths
+from claimwatch.sample.generator import generate
+from stream.ingest import publish
+from stream.kafka_io import read_to_end
+from stream.settings import Settings
+from tests.streamkit import (
+    alert_ids,
+    isolated_settings,
+    needs_kafka,
+    setup_topics,
+    start_worker,
+    wait_drained,
+    wait_until,
+)
+
+pytestmark = needs_kafka
+
+
+def expected_alert_ids(folder: Path) -> set[str]:
+    """What the embedded core raises for the same input, without the end-of-input flush a stream never sees."""
+    events, _ = order_events(read_paths([folder]).events)
+    router = Router()
+    router.prime(events)
+    monitors = KeyedMonitors()
+    ids = set()
+    for event in events:
+        ids |= {a.alert_id for a in monitors.process(router.key(event), event)}
+    return ids
+
+
+def ingest(folder: Path, settings: Settings) -> int:
+    report = asyncio.run(publish(read_paths([folder]), settings))
+    assert report.reconciles()
+    return report.published["events"]
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("stream-data")
+    generate(folder, seed=21, items=50, days=8)
+    return folder
+
+
+def test_worker_on_kafka_raises_exactly_the_embedded_alerts(tmp_path: Path) -> None:
+    settings = isolated_settings()
+    setup_topics(settings)
+    ingest(BUNDLED_SAMPLE, settings)
+    worker = start_worker(settings, tmp_path)
+    try:
+        wait_drained([worker])
+        got = alert_ids(settings)
+    finally:
+        worker.stop()
+    expected = expected_alert_ids(BUNDLED_SAMPLE)
+    assert len(expected) > 30
+    assert set(got) == expected
+    assert len(got) == len(set(got)), "an uninterrupted run sends each alert once"
+
+
+def test_kill_9_half_way_then_restart_loses_nothing(small_data: Path, tmp_path: Path) -> None:
+    settings = isolated_settings()
+    setup_topics(settings)
+    total = ingest(small_data, settings)
+    first = start_worker(settings, tmp_path, "first")
+    try:
+        wait_until(lambda: ((first.health() or {}).get("events", 0)) >= total // 2, 300, "half the events", [first])
+    finally:
+        first.kill9()
+    second = start_worker(settings, tmp_path, "second")
+    try:
+        wait_drained([second])
+        health = second.health() or {}
+    finally:
+        second.stop()
+    got = alert_ids(settings)
+    assert set(got) == expected_alert_ids(small_data)
+    assert health.get("events", 0) < total, "the restarted worker resumed, it did not start over"
+
+
+def test_two_workers_split_the_partitions_and_agree_with_one(small_data: Path, tmp_path: Path) -> None:
+    settings = isolated_settings()
+    setup_topics(settings)
+    ingest(small_data, settings)
+    a = start_worker(settings, tmp_path, "a")
+    b = start_worker(settings, tmp_path, "b")
+    try:
+        wait_until(
+            lambda: all(len((w.health() or {}).get("assigned", [])) == 2 for w in (a, b)),
+            180,
+            "two partitions each",
+            [a, b],
+        )
+        wait_drained([a, b])
+        assigned = [set((w.health() or {})["assigned"]) for w in (a, b)]
+    finally:
+        a.stop()
+        b.stop()
+    assert assigned[0].isdisjoint(assigned[1]) and assigned[0] | assigned[1] == {0, 1, 2, 3}
+    assert set(alert_ids(settings)) == expected_alert_ids(small_data)
+
+
+def test_bad_records_reach_quarantine_and_counts_reconcile(tmp_path: Path) -> None:
+    settings = isolated_settings(partitions=2)
+    setup_topics(settings)
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "catalog.csv").write_text("content_id,title,youtube\nCW-1,Song,yt1\n,nameless,yt2\n")
+    (data / "polls.jsonl").write_text(
+        '{"platform":"youtube","platform_content_id":"yt1","observed_at":"2026-11-10T00:00:00Z","views_total":5}\n'
+        '{"platform":"youtube","platform_content_id":"yt1","observed_at":"soon","views_total":6}\n'
+        "not json\n"
+    )
+    report = asyncio.run(publish(read_paths([data]), settings))
+    assert report.reconciles()
+    assert report.records == 5 and report.published["events"] == 2 and report.quarantined == 3
+    entries = [json.loads(v) for _, v in asyncio.run(read_to_end(settings, settings.topic("quarantine"))) if v]
+    assert sorted((Path(e["source_file"]).name, e["line"], e["field"]) for e in entries) == [
+        ("catalog.csv", 3, "content_id"),
+        ("polls.jsonl", 2, "observed_at"),
+        ("polls.jsonl", 3, None),
+    ]
+    events = asyncio.run(read_to_end(settings, settings.topic("events")))
+    assert sorted(k.decode() for k, _ in events if k) == ["CW-1", "CW-1"]
