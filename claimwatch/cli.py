@@ -229,6 +229,41 @@ def cmd_sink(args: argparse.Namespace) -> int:
     return run_sink(args.kind, from_beginning=args.from_beginning, idle_exit_s=args.idle_exit)
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from stream.settings import Settings
+    from stream.status import status
+
+    found = asyncio.run(status(Settings()))
+    print("Topics")
+    for t in found["topics"]:
+        print(f"  {t['topic']:28} {'exists' if t['exists'] else 'MISSING':8} partitions={t['partitions']}")
+    print("Consumer groups (lag = records not yet processed)")
+    for g in found["consumer_groups"]:
+        print(f"  {g['group']:36} {g['topic']:28} lag={g['lag']:,}")
+    last = found["last_alert"]
+    if last:
+        when = datetime.fromtimestamp(last["written_ms"] / 1000, tz=UTC).isoformat(timespec="seconds")
+        print(f"Last alert: {when}  {last['type']}  {last['title']}")
+    else:
+        print("Last alert: none yet")
+    return 0
+
+
+def cmd_aws_setup(args: argparse.Namespace) -> int:
+    import boto3
+
+    s3, sns = boto3.client("s3"), boto3.client("sns")
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if args.bucket not in existing:
+        s3.create_bucket(Bucket=args.bucket)
+    arn = sns.create_topic(Name=args.sns_topic)["TopicArn"]  # idempotent
+    print(f"bucket s3://{args.bucket}\nsns topic {arn}")
+    return 0
+
+
 KIND_SOURCES = {
     "claims": None,
     "analytics": "analytics",
@@ -313,6 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--from-beginning", action="store_true")
     k.add_argument("--idle-exit", type=float, default=0.0)
     k.set_defaults(func=cmd_sink)
+
+    p = sub.add_parser("status", help="topics, consumer-group lag and the last alert")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("aws", help="AWS helpers for local stacks")
+    aws_sub = p.add_subparsers(dest="action", required=True)
+    a = aws_sub.add_parser("setup", help="create the report bucket and the alerts SNS topic if missing")
+    a.add_argument("--bucket", required=True)
+    a.add_argument("--sns-topic", required=True)
+    a.set_defaults(func=cmd_aws_setup)
 
     p = sub.add_parser("bench", help="throughput and peak memory of the detection core")
     p.add_argument("--events", type=int, default=1_000_000)

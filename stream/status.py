@@ -1,0 +1,74 @@
+"""``claimwatch status``: topics, lag of every consumer group, and when the last alert was raised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from stream.codec import decode_alert
+from stream.settings import Settings
+from stream.topics import describe_topics
+
+
+async def group_lag(settings: Settings) -> list[dict[str, Any]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    await consumer.start()
+    try:
+        rows = []
+        for group, _protocol in sorted(await admin.list_consumer_groups()):
+            offsets = await admin.list_consumer_group_offsets(group)
+            if not offsets:
+                continue
+            ends = await consumer.end_offsets(list(offsets))
+            by_topic: dict[str, int] = {}
+            for tp, meta in offsets.items():
+                by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(0, ends[tp] - meta.offset)
+            rows += [{"group": group, "topic": t, "lag": lag} for t, lag in sorted(by_topic.items())]
+        return rows
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def last_alert(settings: Settings) -> dict[str, Any] | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        metadata = await consumer._client.fetch_all_metadata()
+        topic = settings.topic("alerts")
+        tps = [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
+        if not tps:
+            return None
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        newest = None
+        for tp in tps:
+            if ends[tp] == 0:
+                continue
+            consumer.seek(tp, ends[tp] - 1)
+            batch = await consumer.getmany(tp, timeout_ms=2000)
+            for record in batch.get(tp, []):
+                if record.value and (newest is None or record.timestamp > newest[0]):
+                    newest = (record.timestamp, decode_alert(record.value))
+        if newest is None:
+            return None
+        return {
+            "written_ms": newest[0],
+            "alert_id": newest[1].alert_id,
+            "type": newest[1].type,
+            "title": newest[1].title,
+        }
+    finally:
+        await consumer.stop()
+
+
+async def status(settings: Settings) -> dict[str, Any]:
+    return {
+        "topics": await describe_topics(settings),
+        "consumer_groups": await group_lag(settings),
+        "last_alert": await last_alert(settings),
+    }

@@ -1,0 +1,174 @@
+"""Alert consumers: webhook delivery with retries and rate limits, SNS through moto's real HTTP server,
+and the at-least-once consumer loop against the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from aiohttp import web
+
+from schemas import Alert, Subject
+from stream.codec import encode_alert
+from stream.consumers import (
+    SubjectRateLimit,
+    WebhookRejected,
+    consume,
+    post_with_retries,
+    slack_payload,
+    sns_deliverer,
+    webhook_deliverer,
+)
+from stream.kafka_io import producer
+from tests.streamkit import free_port, isolated_settings, needs_kafka, setup_topics
+
+T = datetime(2026, 11, 10, tzinfo=UTC)
+
+
+def alert(n: int = 1, severity: str = "high", content: str = "CW-1", title: str = "Views at 4x") -> Alert:
+    return Alert(
+        alert_id=f"id{n}", type="view_spike", severity=severity, score=0.9, subject=Subject(content_id=content),
+        event_time=T, detected_at=T, title=title, evidence={"ratio": 4.0},
+    )  # fmt: skip
+
+
+class Hook:
+    """A loopback webhook receiver that fails the first ``failures`` requests with ``status``."""
+
+    def __init__(self, failures: int = 0, status: int = 503) -> None:
+        self.failures, self.status = failures, status
+        self.received: list[dict[str, Any]] = []
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.ready = threading.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.failures > 0:
+            self.failures -= 1
+            return web.Response(status=self.status, text="try later")
+        self.received.append(await request.json())
+        return web.Response(text="ok")
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        runner = web.AppRunner(app)
+        self.loop.run_until_complete(runner.setup())
+        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self.ready.set()
+        self.loop.run_forever()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def __enter__(self) -> Hook:
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_webhook_retries_server_errors_then_delivers_slack_json() -> None:
+    with Hook(failures=2) as hook:
+        asyncio.run(post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01))
+    (body,) = hook.received
+    assert body["text"].startswith("[HIGH] view_spike") and body["blocks"] and body["alert"]["alert_id"] == "id1"
+
+
+def test_webhook_client_errors_are_final() -> None:
+    with Hook(failures=5, status=400) as hook, pytest.raises(WebhookRejected):
+        asyncio.run(post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01))
+    assert hook.received == [] and hook.failures == 4, "a 4xx is not retried"
+
+
+def test_webhook_rate_limit_per_subject_reports_what_it_held() -> None:
+    limit = SubjectRateLimit(per_window=2, window_s=3600)
+    with Hook() as hook:
+        deliver = webhook_deliverer(hook.url, limit)
+
+        async def run() -> None:
+            for n in range(5):
+                await deliver(alert(n, content="CW-1"))
+            await deliver(alert(9, content="CW-2"))
+
+        asyncio.run(run())
+        limit.sent["content_id:CW-1"] = []  # the window passes
+        asyncio.run(deliver(alert(10, content="CW-1")))
+    ids = [b["alert"]["alert_id"] for b in hook.received]
+    assert ids == ["id0", "id1", "id9", "id10"]
+    assert "3 more alert(s)" in hook.received[-1]["text"]
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def aws(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+
+
+def test_sns_messages_carry_severity_and_type_attributes_for_filtering(moto_endpoint: str) -> None:
+    sns, sqs = aws("sns", moto_endpoint), aws("sqs", moto_endpoint)
+    topic = sns.create_topic(Name="claimwatch-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="review")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+        Attributes={"FilterPolicy": json.dumps({"severity": ["high", "critical"]}), "RawMessageDelivery": "true"},
+    )  # fmt: skip
+    deliver = sns_deliverer(topic, client=sns)
+
+    async def run() -> None:
+        await deliver(alert(1, "high"))
+        await deliver(alert(2, "low"))
+
+    asyncio.run(run())
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert [json.loads(m["Body"])["alert_id"] for m in messages] == ["id1"]
+    assert messages[0]["MessageAttributes"]["severity"]["StringValue"] == "high"
+    assert messages[0]["MessageAttributes"]["type"]["StringValue"] == "view_spike"
+
+
+@needs_kafka
+def test_consumer_delivers_each_alert_once_and_commits_after_delivery() -> None:
+    settings = isolated_settings(partitions=2)
+    setup_topics(settings)
+
+    async def produce() -> None:
+        out = producer(settings)
+        await out.start()
+        for a in (alert(1), alert(2), alert(1)):  # id1 redelivered, as after a worker restart
+            await out.send_and_wait(settings.topic("alerts"), key=a.alert_id.encode(), value=encode_alert(a))
+        await out.stop()
+
+    asyncio.run(produce())
+    with Hook() as hook:
+        deliver = webhook_deliverer(hook.url, SubjectRateLimit(per_window=100))
+        delivered = asyncio.run(consume(settings, "claimwatch-webhook", deliver, from_beginning=True, idle_exit_s=3))
+        again = asyncio.run(consume(settings, "claimwatch-webhook", deliver, from_beginning=True, idle_exit_s=3))
+    assert delivered == 2 and sorted(b["alert"]["alert_id"] for b in hook.received) == ["id1", "id2"]
+    assert again == 0, "the group's committed offsets survive a restart of the consumer"
