@@ -104,7 +104,11 @@ def test_webhook_rate_limit_per_subject_reports_what_it_held() -> None:
 
         asyncio.run(run())
         limit.sent["content_id:CW-1"] = []  # the window passes
-        asyncio.run(deliver(alert(10, content="CW-1")))
+
+        async def later() -> None:
+            await deliver(alert(10, content="CW-1"))
+
+        asyncio.run(later())
     ids = [b["alert"]["alert_id"] for b in hook.received]
     assert ids == ["id0", "id1", "id9", "id10"]
     assert "3 more alert(s)" in hook.received[-1]["text"]
