@@ -14,6 +14,7 @@ import logging
 import pickle
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -65,44 +66,41 @@ class WorkerStats:
         return "\n".join(lines) + "\n"
 
 
-def restore(blob: bytes | None, config: MonitorConfig) -> tuple[int, Monitor]:
-    if not blob:
-        return -1, Monitor(config=config)
-    offset, monitor = pickle.loads(blob)  # written only by claimwatch workers into their own changelog
-    monitor.clock = wall_clock
-    return int(offset), monitor
-
-
-class MonitorCache:
-    """The live Monitor behind each table value this worker wrote, so it is not unpickled per event.
+class StateCache:
+    """The live object behind each table value this worker wrote, so it is not unpickled per event.
 
     A value that changed under us (restored from the changelog after a rebalance) is a different
-    bytes object, so it is unpickled afresh.
+    bytes object, so it is unpickled afresh. Values are (offset of the last event applied, object).
     """
 
-    def __init__(self, config: MonitorConfig) -> None:
-        self.config = config
-        self.live: dict[bytes, tuple[bytes, int, Monitor]] = {}
+    def __init__(self, empty: Callable[[], Any], without_posts: bool = False) -> None:
+        self.empty = empty
+        self.without_posts = without_posts
+        self.live: dict[bytes, tuple[bytes, int, Any]] = {}
 
-    def get(self, key: bytes, blob: bytes | None) -> tuple[int, Monitor]:
+    def get(self, key: bytes, blob: bytes | None) -> tuple[int, Any]:
         cached = self.live.get(key)
         if cached is not None and blob is not None and cached[0] is blob:
             return cached[1], cached[2]
-        return restore(blob, self.config)
+        if not blob:
+            return -1, self.empty()
+        offset, value = pickle.loads(blob)  # written only by claimwatch workers into their own changelog
+        if isinstance(value, Monitor):
+            value.clock = wall_clock
+        return int(offset), value
 
-    def put(self, key: bytes, offset: int, monitor: Monitor) -> bytes:
-        blob = store(offset, monitor)
-        self.live[key] = (blob, offset, monitor)
+    def put(self, key: bytes, offset: int, value: Any) -> bytes:
+        if isinstance(value, Monitor):
+            posts, clock = value.posts, value.clock
+            value.posts, value.clock = {}, None  # type: ignore[assignment]
+            try:
+                blob = pickle.dumps((offset, value), protocol=pickle.HIGHEST_PROTOCOL)
+            finally:
+                value.posts, value.clock = posts, clock
+        else:
+            blob = pickle.dumps((offset, value), protocol=pickle.HIGHEST_PROTOCOL)
+        self.live[key] = (blob, offset, value)
         return blob
-
-
-def store(offset: int, monitor: Monitor) -> bytes:
-    clock = monitor.clock
-    monitor.clock = None  # type: ignore[assignment]
-    try:
-        return pickle.dumps((offset, monitor), protocol=pickle.HIGHEST_PROTOCOL)
-    finally:
-        monitor.clock = clock
 
 
 def create_app(settings: Settings | None = None) -> faust.App:
@@ -125,9 +123,13 @@ def create_app(settings: Settings | None = None) -> faust.App:
     )
     events = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes, partitions=settings.partitions)
     alerts = app.topic(settings.topic("alerts"), key_type=bytes, value_type=bytes, partitions=settings.partitions)
+    # One Monitor per content item, and its post models apart: a poll (most events) then rewrites
+    # a 2 KB post model, not the item's whole state.
     monitors = app.Table("monitors", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    posts = app.Table("posts", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes)
     stats = WorkerStats()
-    cache = MonitorCache(config)
+    monitor_cache = StateCache(lambda: Monitor(config=config), without_posts=True)
+    post_cache = StateCache(lambda: None)
     app.claimwatch_stats = stats  # type: ignore[attr-defined]
 
     async def send_alerts(found: list[Alert]) -> None:
@@ -142,29 +144,38 @@ def create_app(settings: Settings | None = None) -> faust.App:
             started = time.perf_counter()
             key: bytes = record.key
             offset: int = record.message.offset
-            applied, monitor = cache.get(key, monitors.get(key))
-            if offset <= applied:
-                stats.skipped_redelivered += 1
-                stats.next_offset[record.message.partition] = offset + 1
-                continue
+            partition: int = record.message.partition
+            stats.next_offset[partition] = offset + 1
             try:
                 event = decode_event(record.value)
-                found = monitor.process(event)
             except ValueError:
-                # A record this worker cannot apply is logged with its position and skipped, so one
+                # A record this worker cannot read is logged with its position and skipped, so one
                 # bad record cannot stop every item on the partition.
                 stats.decode_errors += 1
-                log.exception(
-                    "cannot apply record partition=%s offset=%s key=%r", record.message.partition, offset, key
-                )
+                log.exception("undecodable record partition=%s offset=%s key=%r", partition, offset, key)
                 continue
+            applied, monitor = monitor_cache.get(key, monitors.get(key))
+            post_keys = {p: key + b"\x1f" + "\x1f".join(p).encode() for p in monitor.posts_for(event)}
+            loaded = {p: post_cache.get(k, posts.get(k)) for p, k in post_keys.items()}
+            is_metric = event.kind == "metric"
+            # Redelivered after a crash: the stored state already includes this event.
+            seen = (max(o for o, _ in loaded.values()) if loaded else -1) if is_metric else applied
+            if offset <= seen:
+                stats.skipped_redelivered += 1
+                continue
+            monitor.posts = {p: post for p, (_, post) in loaded.items() if post is not None}
+            found = monitor.process(event)
             stats.events_in[event.kind] += 1
             await send_alerts(found)
-            monitors[key] = cache.put(key, offset, monitor)
+            if is_metric:
+                for p, k in post_keys.items():
+                    if p in monitor.posts:  # a day of analytics on a polled video makes no daily model
+                        posts[k] = post_cache.put(k, offset, monitor.posts[p])
+            if monitor.shared_state_changed or not is_metric:
+                monitors[key] = monitor_cache.put(key, offset, monitor)
             stats.latency_sum += time.perf_counter() - started
             stats.latency_count += 1
             stats.last_progress = time.time()
-            stats.next_offset[record.message.partition] = offset + 1
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

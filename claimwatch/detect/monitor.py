@@ -33,6 +33,7 @@ PROPAGATION_WINDOW = timedelta(hours=48)
 RELEASE_VIEWS_MEDIUM = 1_000_000
 FLAG_VIEWS_MEDIUM = 100_000
 FLAG_VIEWS_HIGH = 1_000_000
+DAILY_SERIES = "youtube-daily"  # daily analytics of a video, a series of its own beside its polls
 REPORT_SOURCES = frozenset({"reporting_api_claims", "studio_claims_csv"})
 
 
@@ -59,12 +60,14 @@ class Monitor:
     quality: Counter[str] = field(default_factory=Counter)
     # Status changes seen by the last ``process`` call, for reporting; not part of the model state.
     last_transitions: list[Transition] = field(default_factory=list)
+    shared_state_changed: bool = False
 
     # ------------------------------------------------------------------------------ entry points
 
     def process(self, event: Event) -> list[Alert]:
         candidates: list[Candidate] = []
         self.last_transitions = []
+        before = (self.claims.open_day, self.quality.total())
         time = _time_of(event)
         if time is not None:
             candidates += self._advance(time)
@@ -78,7 +81,26 @@ class Monitor:
             candidates += self._on_claim(event)
         elif isinstance(event, OwnershipConflict):
             candidates += self._on_conflict(event)
+        # Whether anything beyond the touched posts changed: a worker stores the rest only then.
+        self.shared_state_changed = (
+            not isinstance(event, MetricObservation)
+            or bool(candidates)
+            or before != (self.claims.open_day, self.quality.total())
+        )
         return self._emit(candidates)
+
+    def posts_for(self, event: Event) -> list[tuple[str, str]]:
+        """The post models an event reads or writes (a worker loads exactly these)."""
+        if isinstance(event, MetricObservation):
+            touched = [(event.platform, event.platform_content_id)]
+            if event.granularity == "day":
+                touched.append((DAILY_SERIES, event.platform_content_id))
+            return touched
+        if isinstance(event, ClaimEvent):
+            known = self.claims.claims.get(event.claim_id)
+            video = event.video_id or (known.video_id if known else None)
+            return [("youtube", video)] if video else []
+        return []
 
     def flush(self) -> list[Alert]:
         """End of input: close the open snapshot day."""
@@ -161,7 +183,7 @@ class Monitor:
         fresh = post.last_time is not None and t - post.last_time < self.config.poll_fresh_hours * 3600
         if fresh:
             return []
-        daily = self.posts.setdefault(("youtube-daily", event.platform_content_id), PostModel())
+        daily = self.posts.setdefault((DAILY_SERIES, event.platform_content_id), PostModel())
         return self._spike_candidates(event, post, daily.observe_day(t, values, self.config.bucket))
 
     def _spike_candidates(self, event: MetricObservation, post: PostModel, findings: list[Finding]) -> list[Candidate]:
