@@ -18,13 +18,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from claimwatch.ingest.readers import read_paths
 from schemas.events import ClaimEvent
 from stream.codec import decode_alert, encode_event
 from stream.ingest import publish
-from stream.kafka_io import producer
+from stream.kafka_io import producer, topic_partitions
 from stream.settings import Settings
 from stream.topics import create_topics
 
@@ -35,9 +35,7 @@ async def raw_consume_rate(settings: Settings, repeats: int = 3) -> tuple[float,
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
         await consumer.start()
         try:
-            metadata = await consumer._client.fetch_all_metadata()
-            topic = settings.topic("events")
-            tps = [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
+            tps = await topic_partitions(consumer, settings.topic("events"))
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)

@@ -21,6 +21,12 @@ def producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic``; consumer.topics() would refresh only a copy of the metadata."""
+    metadata = await consumer._client.fetch_all_metadata()
+    return [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
+
+
 async def read_to_end(
     settings: Settings, topic: str, timeout_s: float = 30.0
 ) -> list[tuple[bytes | None, bytes | None]]:
@@ -28,10 +34,7 @@ async def read_to_end(
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        # topics() refreshes only a copy of the metadata; this is where a topic's partitions are listed.
-        metadata = await consumer._client.fetch_all_metadata()
-        partitions = metadata.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = await topic_partitions(consumer, topic)
         if not tps:
             return []
         consumer.assign(tps)

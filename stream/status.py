@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from stream.codec import decode_alert
+from stream.kafka_io import topic_partitions
 from stream.settings import Settings
 from stream.topics import describe_topics
 
@@ -38,9 +39,7 @@ async def last_alert(settings: Settings) -> dict[str, Any] | None:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        metadata = await consumer._client.fetch_all_metadata()
-        topic = settings.topic("alerts")
-        tps = [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
+        tps = await topic_partitions(consumer, settings.topic("alerts"))
         if not tps:
             return None
         consumer.assign(tps)

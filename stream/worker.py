@@ -10,6 +10,7 @@ an event twice, while its alerts (sent before the state was stored) are sent aga
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import time
@@ -33,6 +34,7 @@ class WorkerStats:
 
     def __init__(self) -> None:
         self.events_in: Counter[str] = Counter()
+        self.quarantined: Counter[str] = Counter()
         self.alerts_out: Counter[tuple[str, str]] = Counter()
         self.skipped_redelivered = 0
         self.decode_errors = 0
@@ -51,6 +53,8 @@ class WorkerStats:
                 f'claimwatch_alerts_out_total{{type="{t}",severity="{s}"}} {v}'
                 for (t, s), v in sorted(self.alerts_out.items())
             ),
+            "# TYPE claimwatch_quarantined_total counter",
+            *(f'claimwatch_quarantined_total{{source="{k}"}} {v}' for k, v in sorted(self.quarantined.items())),
             "# TYPE claimwatch_redelivered_skipped_total counter",
             f"claimwatch_redelivered_skipped_total {self.skipped_redelivered}",
             "# TYPE claimwatch_decode_errors_total counter",
@@ -140,7 +144,25 @@ def create_app(settings: Settings | None = None) -> faust.App:
         for alert in found:
             await alerts.send(key=alert.alert_id.encode(), value=encode_alert(alert))
             stats.alerts_out[(alert.type, alert.severity)] += 1
-            log.info("alert %s %s %s", alert.alert_id, alert.type, alert.severity)
+            log.info(
+                "alert raised",
+                extra={
+                    "alert_id": alert.alert_id,
+                    "type": alert.type,
+                    "severity": alert.severity,
+                    "subject": alert.subject.ids(),
+                },
+            )
+
+    quarantine = app.topic(settings.topic("quarantine"), key_type=bytes, value_type=bytes, partitions=1)
+
+    @app.agent(quarantine)
+    async def count_quarantined(stream: Any) -> None:
+        async for value in stream:
+            try:
+                stats.quarantined[str(json.loads(value).get("source", "unknown"))] += 1
+            except ValueError:
+                stats.quarantined["unreadable"] += 1
 
     @app.agent(events)
     async def detect(stream: Any) -> None:
@@ -209,8 +231,32 @@ def create_app(settings: Settings | None = None) -> faust.App:
     return app
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the alert id and subject when a record carries them."""
+
+    FIELDS = ("alert_id", "type", "severity", "subject")
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        body.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, default=str)
+
+
 def main(settings: Settings | None = None, loglevel: str = "info") -> None:
     from faust.worker import Worker
 
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    ours = logging.getLogger("claimwatch")
+    ours.addHandler(handler)
+    ours.setLevel(loglevel.upper())
+    ours.propagate = False
     app = create_app(settings)
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

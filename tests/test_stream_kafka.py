@@ -135,3 +135,16 @@ def test_bad_records_reach_quarantine_and_counts_reconcile(tmp_path: Path) -> No
     ]
     events = asyncio.run(read_to_end(settings, settings.topic("events")))
     assert sorted(k.decode() for k, _ in events if k) == ["CW-1", "CW-1"]
+
+
+def test_follow_mode_publishes_files_once_they_stop_growing(tmp_path: Path) -> None:
+    from stream.ingest import watch
+
+    settings = isolated_settings(partitions=2)
+    setup_topics(settings)
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "catalog.csv").write_text("content_id,title,youtube\nCW-1,Song,yt1\n")
+    watch([incoming], settings, poll_s=0.1, max_rounds=3)
+    events = asyncio.run(read_to_end(settings, settings.topic("events")))
+    assert [k for k, _ in events] == [b"CW-1"], "published once, not once per look"
