@@ -10,27 +10,18 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from batch.report import WeekCollector, active_weeks, build_report, iso_week, write_report
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
-from claimwatch.detect.monitor import MonitorConfig
+from claimwatch.detect.monitor import MonitorConfig, event_time_of
 from claimwatch.detect.routing import Router
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.alerts import Alert
-from schemas.events import CatalogItem, Event, RightsRecord
+from schemas.events import CatalogItem, Event
 
 KIND_ORDER = {"catalog": 0, "rights": 1, "conflict": 2, "claim": 3, "metric": 4}
-
-
-def event_time(event: Event) -> datetime | None:
-    if isinstance(event, CatalogItem):
-        return None
-    if isinstance(event, RightsRecord):
-        return None if event.valid_from is None else datetime.fromisoformat(f"{event.valid_from}T00:00:00+00:00")
-    return event.event_time
 
 
 def order_events(events: Iterable[Event]) -> tuple[list[Event], int]:
@@ -48,7 +39,7 @@ def order_events(events: Iterable[Event]) -> tuple[list[Event], int]:
         unique.append(e)
 
     def key(e: Event) -> tuple[int, str, int, str, int]:
-        t = event_time(e)
+        t = event_time_of(e)
         # The record's file and line break ties, so the order never depends on how files were listed.
         return (0 if t is None else 1, t.isoformat() if t else "", KIND_ORDER[e.kind], e.source_file, e.source_line)
 
@@ -92,7 +83,7 @@ def run(
                 on_alert(alert)
 
     for n, event in enumerate(events, start=1):
-        t = event_time(event)
+        t = event_time_of(event)
         if t is not None:
             week = iso_week(t)
             if current_week is not None and week != current_week:

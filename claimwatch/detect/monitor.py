@@ -68,7 +68,7 @@ class Monitor:
         candidates: list[Candidate] = []
         self.last_transitions = []
         before = (self.claims.open_day, self.quality.total())
-        time = _time_of(event)
+        time = event_time_of(event)
         if time is not None:
             candidates += self._advance(time)
         if isinstance(event, CatalogItem):
@@ -531,7 +531,7 @@ class Monitor:
         self.conflicted_assets.add(key)
         content_id = self.catalog.content_for_claim(record.asset_id, record.custom_id, record.isrc)
         worst = max(found, key=lambda o: (o.total_pct, o.territory))
-        when = _time_of(record) or self.watermark
+        when = event_time_of(record) or self.watermark
         if when is None:
             return []
         return [
@@ -584,7 +584,8 @@ class Monitor:
         ]
 
 
-def _time_of(event: Event) -> datetime | None:
+def event_time_of(event: Event) -> datetime | None:
+    """The data time of an event; None for reference data that has none (a catalog item)."""
     if isinstance(event, CatalogItem):
         return None
     if isinstance(event, RightsRecord):
