@@ -77,9 +77,8 @@ class StateCache:
     bytes object, so it is unpickled afresh. Values are (offset of the last event applied, object).
     """
 
-    def __init__(self, empty: Callable[[], Any], without_posts: bool = False) -> None:
+    def __init__(self, empty: Callable[[], Any]) -> None:
         self.empty = empty
-        self.without_posts = without_posts
         self.live: dict[bytes, tuple[bytes, int, Any]] = {}
 
     def get(self, key: bytes, blob: bytes | None) -> tuple[int, Any]:
@@ -136,7 +135,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     monitors = app.Table("monitors", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes)
     posts = app.Table("posts", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes)
     stats = WorkerStats()
-    monitor_cache = StateCache(lambda: Monitor(config=config), without_posts=True)
+    monitor_cache = StateCache(lambda: Monitor(config=config))
     post_cache = StateCache(lambda: None)
     app.claimwatch_stats = stats  # type: ignore[attr-defined]
 

@@ -121,6 +121,7 @@ class Monitor:
             return []
         day_end = from_epoch(self.claims.open_day)
         self.claims.open_day = None
+        self.dedup.expire(day_end)  # once a day: keeps the dedup state bounded, off the per-event path
         out = []
         for burst in self.claims.close_day():
             content_id = self.catalog.content_for_claim(burst.asset_id)
