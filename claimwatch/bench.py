@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from claimwatch.detect.monitor import Monitor
 from schemas.events import CatalogItem, ClaimEvent, Event, MetricObservation
@@ -180,6 +181,39 @@ def main(events: int = 1_000_000, repeats: int = 3) -> int:
         "median_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in runs), 1),
         "median_model_state_rss_mb": round(statistics.median(r["state_rss_mb"] for r in runs), 1),
         "pickled_bytes_per_post_model": round(statistics.median(r["pickled_bytes_per_post"] for r in runs)),
+        "repeats": repeats,
+    }
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def novelty_cost(series_dir: Path, repeats: int = 5) -> int:
+    """Cost per value of the novelty detector over every series under ``series_dir`` (NAB's data)."""
+    from claimwatch.detect.novelty import NoveltyDetector
+    from claimwatch.evaluate import read_series
+
+    series = [[value for _, value in read_series(path)] for path in sorted(series_dir.rglob("*.csv"))]
+    values = sum(len(s) for s in series)
+    if not values:
+        raise ValueError(f"no timestamp,value CSV files under {series_dir}")
+    timings = []
+    for n in range(repeats):
+        started = time.perf_counter()
+        for one in series:
+            detector = NoveltyDetector()
+            for value in one:
+                detector.update(value)
+        timings.append((time.perf_counter() - started) / values * 1e6)
+        print(f"run {n + 1}: {values:,} values, {timings[-1]:.2f} µs/value", file=sys.stderr)
+    state = NoveltyDetector()
+    for value in max(series, key=len):
+        state.update(value)
+    summary = {
+        "series": len(series),
+        "values": values,
+        "median_us_per_value": round(statistics.median(timings), 2),
+        "values_per_s": round(1e6 / statistics.median(timings)),
+        "pickled_state_bytes_full_window": len(pickle.dumps(state)),
         "repeats": repeats,
     }
     print(json.dumps(summary, indent=1))

@@ -156,7 +156,10 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from claimwatch.bench import main as bench_main
+    from claimwatch.bench import novelty_cost
 
+    if args.series:
+        return novelty_cost(Path(args.series), repeats=args.repeats)
     return bench_main(events=args.events, repeats=args.repeats)
 
 
@@ -362,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="throughput and peak memory of the detection core")
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--series", help="instead: cost per value of the novelty detector over these series (NAB's data)")
     p.set_defaults(func=cmd_bench)
     return parser
 

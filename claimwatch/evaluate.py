@@ -6,11 +6,10 @@ import csv
 import json
 import statistics
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from claimwatch.detect.spike import SpikeDetector
+from claimwatch.detect.novelty import NoveltyDetector
 from claimwatch.ingest.normalize import parse_datetime
 from schemas.alerts import ALERT_TYPES, severity_rank
 
@@ -98,22 +97,9 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def backtest_series(rows: list[tuple[str, float]]) -> list[float]:
-    """The production spike detector over one univariate series, in order, one pass."""
-    detector = SpikeDetector()
-    scores = []
-    for stamp, value in rows:
-        t = _epoch(stamp)
-        scores.append(round(detector.score_one(value, t), 6))
-        detector.learn_one(value, t)
-    return scores
-
-
-def _epoch(stamp: str) -> float:
-    text = stamp.strip()
-    try:
-        return parse_datetime(text, "timestamp").timestamp()
-    except ValueError:
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").timestamp()
+    """The novelty detector over one univariate series, in order, one pass, nothing tuned per series."""
+    detector = NoveltyDetector()
+    return [round(detector.update(value), 6) for _, value in rows]
 
 
 def read_series(path: Path) -> list[tuple[str, float]]:
