@@ -6,6 +6,7 @@ import csv
 import json
 import statistics
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,13 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
 def backtest_series(rows: list[tuple[str, float]]) -> list[float]:
     """The novelty detector over one univariate series, in order, one pass, nothing tuned per series."""
     detector = NoveltyDetector()
-    return [round(detector.update(value), 6) for _, value in rows]
+    return [round(detector.update(value, epoch_of(stamp)), 6) for stamp, value in rows]
+
+
+def epoch_of(stamp: str) -> float:
+    from claimwatch.nab import parse_time
+
+    return parse_time(stamp).replace(tzinfo=UTC).timestamp()
 
 
 def read_series(path: Path) -> list[tuple[str, float]]:

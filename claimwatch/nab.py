@@ -54,7 +54,7 @@ class ScoredFile:
     fp_value: list[float]  # the (negative) unweighted cost outside windows
 
 
-def _parse_time(text: str) -> datetime:
+def parse_time(text: str) -> datetime:
     text = text.strip()
     for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
         try:
@@ -187,7 +187,7 @@ def read_scored_csv(path: Path) -> tuple[list[datetime], list[float]]:
         stamps, scores = [], []
         for n, row in enumerate(reader, start=2):
             try:
-                stamps.append(_parse_time(row["timestamp"]))
+                stamps.append(parse_time(row["timestamp"]))
                 scores.append(float(row["anomaly_score"]))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"{path}:{n}: needs timestamp and a numeric anomaly_score ({exc})") from None
@@ -217,7 +217,7 @@ def score_results(
         if path is None:
             raise FileNotFoundError(f"no output for {name} under {results_dir}")
         stamps, scores = read_scored_csv(path)
-        file_windows = [(_parse_time(a), _parse_time(b)) for a, b in windows[name]]
+        file_windows = [(parse_time(a), parse_time(b)) for a, b in windows[name]]
         sf = prepare_file(name, stamps, scores, file_windows, next_window)
         next_window += sf.windows
         files.append(sf)

@@ -94,8 +94,8 @@ def test_backtest_on_the_corpus_prints_profiles_and_categories(tmp_path: Path) -
     lines = {line.split()[0]: line.split() for line in run.stdout.splitlines() if line.split()}
     assert "realKnownCause" in lines["profile"]
     standard = float(lines["standard"][1])
-    # The measured figure is 65.04; a change that loses more than a point is a regression.
-    assert standard >= 64.0, run.stdout
+    # Above ARTime's 72.08, the best published detector on this corpus (measured: 72.28).
+    assert standard > 72.1, run.stdout
     assert float(lines["reward_low_FN_rate"][1]) > standard > float(lines["reward_low_FP_rate"][1])
 
 
@@ -109,28 +109,29 @@ def _noise(n: int, seed: int) -> list[float]:
 
 def test_quiet_on_steady_noise_and_alerts_on_a_jump_then_rests() -> None:
     d = NoveltyDetector()
-    scores = [d.update(x) for x in _noise(3000, seed=3)]
+    scores = [d.update(x, i * 300.0) for i, x in enumerate(_noise(3000, seed=3))]
     # New records by a few tail-spreads still happen in pure noise: 5 in these 2,000 values, the
     # weak spot that NAB's noise-only files show too (one alert per ~400 values).
     assert sum(d.is_alert(s) for s in scores[1000:]) <= 6
-    assert d.is_alert(d.update(160.0))
-    assert [d.update(165.0) for _ in range(d.rest)] == [0.0] * d.rest
-    assert d.is_alert(d.update(260.0)), "after the rest period a further jump is news again"
+    t = 3000 * 300.0
+    assert d.is_alert(d.update(160.0, t))
+    assert [d.update(165.0, t + i * 300.0) for i in range(1, d.rest + 1)] == [0.0] * d.rest
+    assert d.is_alert(d.update(260.0, t + 200 * 300.0)), "after the rest period a further jump is news again"
 
 
 def test_alerts_on_a_fall_to_zero() -> None:
     d = NoveltyDetector()
-    for x in _noise(2000, seed=4):
-        d.update(x)
-    assert d.is_alert(d.update(0.0))
+    for i, x in enumerate(_noise(2000, seed=4)):
+        d.update(x, i * 300.0)
+    assert d.is_alert(d.update(0.0, 2000 * 300.0))
 
 
 def test_a_sustained_shift_inside_the_range_is_caught_by_the_short_mean() -> None:
     d = NoveltyDetector()
     rng = random.Random(5)
-    for _ in range(2000):
-        d.update(rng.gauss(0.0, 1.0))
-    shifted = [d.update(rng.gauss(2.2, 1.0)) for _ in range(24)]
+    for i in range(2000):
+        d.update(rng.gauss(0.0, 1.0), i * 300.0)
+    shifted = [d.update(rng.gauss(2.2, 1.0), (2000 + i) * 300.0) for i in range(24)]
     assert any(d.is_alert(s) for s in shifted)
 
 
@@ -139,23 +140,26 @@ def test_scores_grade_with_distance_and_never_reach_one() -> None:
     for x in _noise(500, seed=6):
         t.learn_one(x)
     d = NoveltyDetector(value=t)
-    near, far, absurd = d.raw_score(118.0), d.raw_score(140.0), d.raw_score(1e12)
+    near, far, absurd = (d.score_one(x, 0.0) for x in (118.0, 140.0, 1e12))
     assert near < far < absurd < 1.0
 
 
 def test_memory_is_bounded_by_the_window() -> None:
     d = NoveltyDetector(window=300)
-    for x in _noise(2000, seed=7):
-        d.update(x)
+    for i, x in enumerate(_noise(2000, seed=7)):
+        d.update(x, i * 300.0)
     assert len(d.value.ordered) == len(d.value.history) == 300
-    assert len(d.mean.ordered) == 300 and len(d.recent) < d.mean_span
+    assert len(d.mean.ordered) == len(d.change.ordered) == 300
+    assert len(d.recent) < d.mean_span and len(d.day) <= 289
     assert d.value.ordered == sorted(d.value.history)
 
 
 def test_same_input_same_scores() -> None:
     series = [*_noise(1500, seed=8), 300.0, *_noise(500, seed=9)]
     first, second = NoveltyDetector(), NoveltyDetector()
-    assert [first.update(x) for x in series] == [second.update(x) for x in series]
+    assert [first.update(x, i * 60.0) for i, x in enumerate(series)] == [
+        second.update(x, i * 60.0) for i, x in enumerate(series)
+    ]
 
 
 def test_the_cost_benchmark_runs_on_a_folder_of_series(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,3 +171,30 @@ def test_the_cost_benchmark_runs_on_a_folder_of_series(tmp_path: Path, capsys: p
     assert novelty_cost(tmp_path, repeats=1) == 0
     out = capsys.readouterr().out
     assert '"values": 300' in out and "median_us_per_value" in out
+
+
+def _daily_wave(days: int, seed: int) -> list[tuple[float, float]]:
+    rng = random.Random(seed)
+    return [(i * 300.0, 50.0 + 40.0 * math.sin(2 * math.pi * i / 288) + rng.gauss(0.0, 1.0)) for i in range(days * 288)]
+
+
+def test_a_broken_daily_pattern_inside_the_usual_range_is_caught_by_the_change_since_yesterday() -> None:
+    d = NoveltyDetector()
+    for t, x in _daily_wave(10, seed=11):
+        d.update(x, t)
+    start = 10 * 288 * 300.0
+    # The wave stops at its mid-level: every value and every mean has been seen before.
+    flat = [d.update(50.0, start + i * 300.0) for i in range(60, 144)]
+    assert any(d.is_alert(s) for s in flat)
+
+
+def test_state_survives_pickling_and_continues_identically() -> None:
+    import pickle
+
+    d = NoveltyDetector(window=500)
+    wave = _daily_wave(3, seed=12)
+    for t, x in wave[:700]:
+        d.update(x, t)
+    restored = pickle.loads(pickle.dumps(d))
+    assert restored.value.ordered == d.value.ordered and restored.change.ordered == d.change.ordered
+    assert [d.update(x, t) for t, x in wave[700:]] == [restored.update(x, t) for t, x in wave[700:]]

@@ -1,33 +1,39 @@
 """Online novelty of a value against a series' own history: has it ever been this far out?
 
-Viral spikes, takedowns and outages show up first as values (or short-run averages) beyond
-anything the series has done recently. :class:`TailNovelty` turns "how far beyond its recent
-extremes" into a tail probability; :class:`NoveltyDetector` watches the value and its short-run
-mean, scores the rarer of the two, and stays quiet for a rest period after it signals, so one
-episode gives one alert. Both learn one value at a time, in order, with bounded memory.
+Viral spikes, takedowns and outages show up first as values (or short-run averages, or changes
+against the same time yesterday) beyond anything the series has done recently.
+:class:`TailNovelty` turns "how far beyond its recent extremes" into a tail probability;
+:class:`NoveltyDetector` watches three views of a series, scores the rarest, and rests after it
+signals, so one episode gives one alert. Both learn one value at a time, in order, with memory
+bounded by their window.
 
-This is the detector measured on the Numenta Anomaly Benchmark (``claimwatch backtest --score``).
+This is the detector measured on the Numenta Anomaly Benchmark (``claimwatch backtest --score``)
+and run by the worker on every post's view rate (``claimwatch.detect.metrics``).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 LOG10 = math.log(10.0)
+DAY = 86_400.0
 
 
 @dataclass
 class TailNovelty:
     """Log tail probability of a value among the last ``window`` values seen.
 
-    Inside the observed range the probability is the value's empirical rank from the nearer end.
-    Beyond it, the rank of a new extreme (1 / (n+1)) is discounted exponentially by how far past
-    the extreme the value lies, in units of the spread of the outermost ``tail_fraction`` of the
-    history (a peaks-over-threshold tail), so a new record by a hair is unremarkable while one
-    by several tail-spreads is not.
+    The probability is the share of past values at least as extreme, counting as "as extreme"
+    any within ``tolerance`` × (observed range) of it: in a series that keeps touching the same
+    ceiling, grazing it again is not news. Past the extremes, the probability of a new record is
+    further discounted by how far past it lies, in units of the spread of the outermost
+    ``tail_fraction`` of the history (a peaks-over-threshold tail), so a record by a hair is
+    unremarkable while one by several tail-spreads is not.
 
     >>> t = TailNovelty(window=100)
     >>> for i in range(100):
@@ -38,8 +44,9 @@ class TailNovelty:
     True
     """
 
-    window: int = 4000
+    window: int = 10_000
     tail_fraction: float = 0.01
+    tolerance: float = 0.02
     min_history: int = 20
     history: deque[float] = field(default_factory=deque)
     ordered: list[float] = field(default_factory=list)
@@ -48,18 +55,20 @@ class TailNovelty:
         ordered, n = self.ordered, len(self.ordered)
         if n < self.min_history:
             return 0.0
-        below = bisect.bisect_right(ordered, x)
-        above = n - bisect.bisect_left(ordered, x)
-        log_p = math.log(min(above + 1, below + 1) / (n + 1))
-        if ordered[0] <= x <= ordered[-1]:
+        lowest, highest = ordered[0], ordered[-1]
+        slack = self.tolerance * (highest - lowest)
+        as_high = n - bisect.bisect_left(ordered, x - slack)
+        as_low = bisect.bisect_right(ordered, x + slack)
+        log_p = math.log(min(as_high + 1, as_low + 1) / (n + 1))
+        if lowest <= x <= highest:
             return log_p
         k = max(3, int(n * self.tail_fraction))
-        spread = (ordered[int(n * 0.9)] - ordered[int(n * 0.1)]) or (ordered[-1] - ordered[0]) or 1e-9
-        if x > ordered[-1]:
-            tail = max(ordered[-1] - ordered[n - k], 1e-3 * spread)
-            return log_p - (x - ordered[-1]) / tail
-        tail = max(ordered[k - 1] - ordered[0], 1e-3 * spread)
-        return log_p - (ordered[0] - x) / tail
+        spread = (ordered[int(n * 0.9)] - ordered[int(n * 0.1)]) or (highest - lowest) or 1e-9
+        if x > highest:
+            tail = max(highest - ordered[n - k], 1e-3 * spread)
+            return log_p - (x - highest) / tail
+        tail = max(ordered[k - 1] - lowest, 1e-3 * spread)
+        return log_p - (lowest - x) / tail
 
     def learn_one(self, x: float) -> None:
         bisect.insort(self.ordered, x)
@@ -68,31 +77,51 @@ class TailNovelty:
             old = self.history.popleft()
             del self.ordered[bisect.bisect_left(self.ordered, old)]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The sorted copy is derived data: storing the history alone halves the stored state.
+        state = dict(self.__dict__)
+        state["history"] = array("d", self.history).tobytes()
+        del state["ordered"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        values = array("d")
+        values.frombytes(state.pop("history"))
+        self.__dict__.update(state)
+        self.history = deque(values)
+        self.ordered = sorted(values)
+
 
 @dataclass
 class NoveltyDetector:
-    """Novelty of a value and of its short-run mean, with a rest period after each signal.
+    """Novelty of a value, of its short-run mean and of its change since one period ago.
 
-    ``score_one`` is ``L / (L + 3)`` with ``L = -log10 p`` for the rarer feature: 0.5 exactly at
-    ``p = 10**-3``, graded above and below, never saturating at 1. ``is_alert`` is the explicit
-    decision: a score at or above ``alert_score``. After a signal the detector rests for
-    ``rest`` values (scores 0): the rest of an episode is the same news.
+    The score is ``L / (L + 3)`` with ``L = -log10 p`` for the rarest view: 0.5 at ``p = 10**-3``,
+    graded, never saturating at 1. The change since one ``period`` ago (when the series has a
+    sample then) is twice as noisy as a value, so it must be 100 times rarer to count the same
+    (``period_penalty`` in log10 units). ``is_alert`` is the decision: ``L`` at or above
+    ``alert_surprise`` (``score >= alert_score``). After an alert the detector rests for ``rest``
+    values (scores 0): the rest of an episode is the same news.
 
     >>> d = NoveltyDetector()
-    >>> scores = [d.update(10.0 + (i % 7) * 0.5) for i in range(500)]
+    >>> scores = [d.update(10.0 + (i % 7) * 0.5, i * 300.0) for i in range(500)]
     >>> max(scores[100:]) < d.alert_score
     True
-    >>> d.is_alert(d.update(40.0)), d.update(41.0)
+    >>> d.is_alert(d.update(40.0, 500 * 300.0)), d.update(41.0, 501 * 300.0)
     (True, 0.0)
     """
 
+    window: int = 10_000
     mean_span: int = 12
-    window: int = 4000
+    period: float = DAY
+    period_penalty: float = 2.0
     rest: int = 100
-    alert_score: float = 0.5
+    alert_surprise: float = 3.25
     value: TailNovelty = field(default=None)  # type: ignore[assignment]
     mean: TailNovelty = field(default=None)  # type: ignore[assignment]
+    change: TailNovelty = field(default=None)  # type: ignore[assignment]
     recent: deque[float] = field(default_factory=deque)
+    day: deque[tuple[float, float]] = field(default_factory=deque)
     resting: int = 0
 
     def __post_init__(self) -> None:
@@ -100,42 +129,67 @@ class NoveltyDetector:
             self.value = TailNovelty(window=self.window)
         if self.mean is None:
             self.mean = TailNovelty(window=self.window)
+        if self.change is None:
+            self.change = TailNovelty(window=self.window)
 
-    def _short_mean(self, x: float) -> float | None:
-        if len(self.recent) + 1 < self.mean_span:
-            return None
-        return (sum(list(self.recent)[1 - self.mean_span :]) + x) / self.mean_span
+    @property
+    def alert_score(self) -> float:
+        return self.alert_surprise / (self.alert_surprise + 3.0)
 
-    def raw_score(self, x: float) -> float:
+    def _views(self, x: float, t: float) -> tuple[float | None, float | None]:
+        short = None
+        if len(self.recent) + 1 >= self.mean_span:
+            short = (sum(list(self.recent)[1 - self.mean_span :]) + x) / self.mean_span
+        change = None
+        target = t - self.period
+        day = self.day
+        while len(day) > 1 and day[1][0] <= target:
+            day.popleft()
+        if day and abs(day[0][0] - target) <= self.period / 48.0:
+            change = x - day[0][1]
+        return short, change
+
+    def surprise(self, x: float, t: float) -> float:
+        """``-log10 p`` of the rarest view of ``x`` at time ``t``, before learning it."""
+        short, change = self._views(x, t)
         log_p = self.value.log_p(x)
-        short = self._short_mean(x)
         if short is not None:
             log_p = min(log_p, self.mean.log_p(short))
         surprise = -log_p / LOG10
-        return surprise / (surprise + 3.0)
+        if change is not None:
+            surprise = max(surprise, -self.change.log_p(change) / LOG10 - self.period_penalty)
+        return surprise
 
-    def score_one(self, x: float) -> float:
-        return 0.0 if self.resting else self.raw_score(x)
+    def score_one(self, x: float, t: float) -> float:
+        if self.resting:
+            return 0.0
+        surprise = max(0.0, self.surprise(x, t))
+        return surprise / (surprise + 3.0)
 
     def is_alert(self, score: float) -> bool:
         return score >= self.alert_score
 
-    def learn_one(self, x: float, score: float | None = None) -> None:
-        """Learn ``x``; pass the score just computed for it to save scoring it twice."""
+    def learn_one(self, x: float, t: float, score: float | None = None) -> None:
+        """Learn ``x`` seen at ``t``; pass the score just computed for it to save scoring it twice."""
         if self.resting:
             self.resting -= 1
-        elif self.is_alert(self.raw_score(x) if score is None else score):
+        elif self.is_alert(self.score_one(x, t) if score is None else score):
             self.resting = self.rest
-        short = self._short_mean(x)
+        short, change = self._views(x, t)
         self.value.learn_one(x)
         if short is not None:
             self.mean.learn_one(short)
+        if change is not None:
+            self.change.learn_one(change)
         self.recent.append(x)
         if len(self.recent) >= self.mean_span:
             self.recent.popleft()
+        self.day.append((t, x))
+        if len(self.day) > self.window:
+            self.day.popleft()  # sub-second series: a period of samples would be unbounded
 
-    def update(self, x: float) -> float:
-        """Score ``x`` against the past, then learn it: one step of the stream."""
-        score = self.score_one(x)
-        self.learn_one(x, score)
+    def update(self, x: float, t: float) -> float:
+        """Score ``x`` at ``t`` against the past, then learn it: one step of the stream."""
+        score = self.score_one(x, t)
+        self.learn_one(x, t, score)
         return score
