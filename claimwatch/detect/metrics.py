@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from claimwatch.detect.novelty import NoveltyDetector
 from claimwatch.detect.spike import CountRateModel, SpikeDetector, z_to_score
 from claimwatch.detect.timeutil import from_epoch
 
@@ -20,6 +21,7 @@ SPIKE_MIN_RATIO = 1.8
 DROP_MIN_EXPECTED = 50.0  # a handful of missing views on a quiet post is noise, not a block
 CUSUM_SLACK = 1.0
 CUSUM_ALERT = 5.0
+NOVEL_MIN_Z = 2.0  # an unprecedented rate still has to clear the rate model's noise
 ENGAGEMENT_MIN_COUNT = 40.0
 ENGAGEMENT_MAX_HOURS = 12.0
 
@@ -37,6 +39,7 @@ class Finding:
     bucket_hours: float
     bucket_start: datetime
     episode_start: datetime | None = None
+    novelty: float = 0.0
 
 
 @dataclass
@@ -51,6 +54,7 @@ class PostModel:
     """Everything known about one post on one platform."""
 
     views: CountRateModel = field(default_factory=CountRateModel)
+    novelty: NoveltyDetector = field(default_factory=NoveltyDetector)  # on the log view rate of each bucket
     engagement: SpikeDetector = field(default_factory=lambda: SpikeDetector(warmup=6, min_std=0.1, slots=1))
     last_time: float | None = None
     eng_start: float | None = None
@@ -133,13 +137,17 @@ class PostModel:
         views = self.bucket.get("views", 0.0)
         findings: list[Finding] = []
         expected = self.views.expected(mid, hours)
+        rate = math.log((views + 1.0) / hours) if hours > 0 else 0.0
+        novelty = self.novelty.score_one(rate, mid)
+        novel = self.novelty.is_alert(novelty)
         if expected is not None:
             z = self.views.zscore(views, mid, hours)
             ratio = (views + 1.0) / (expected + 1.0)
             self._cusum(z, views, expected, hours, start)
             run_ratio = (self.run_observed + 1.0) / (self.run_expected + 1.0)
-            if z >= self.views.detector.z_alert and ratio >= SPIKE_MIN_RATIO:
-                findings.append(self._finding("view_spike", t, z, ratio, views, expected, hours, start))
+            z_alert = self.views.detector.z_alert
+            if (z >= z_alert or (novel and z >= NOVEL_MIN_Z)) and ratio >= SPIKE_MIN_RATIO:
+                findings.append(self._finding("view_spike", t, z, ratio, views, expected, hours, start, novelty))
             elif self.cusum >= CUSUM_ALERT and run_ratio >= SPIKE_MIN_RATIO and self.run_start is not None:
                 # A sustained rise that no single bucket shows beyond doubt: judged over the whole run.
                 findings.append(
@@ -156,10 +164,12 @@ class PostModel:
                 )
             if findings:
                 self._cusum_reset()  # a signalled rise starts a new run, or it would signal forever
-            elif z <= -self.views.detector.z_alert and ratio <= 0.25 and expected >= DROP_MIN_EXPECTED:
-                findings.append(self._finding("view_drop", t, z, ratio, views, expected, hours, start))
+            elif (z <= -z_alert or (novel and z <= -NOVEL_MIN_Z)) and ratio <= 0.25 and expected >= DROP_MIN_EXPECTED:
+                findings.append(self._finding("view_drop", t, z, ratio, views, expected, hours, start, novelty))
         findings += self._engagement(t, views, sum(self.bucket.get(k, 0.0) for k in ENGAGEMENT), start)
         self.views.learn(views, mid, hours)
+        if hours > 0:
+            self.novelty.learn_one(rate, mid, novelty)
         self.bucket = {}
         self.bucket_start = t
         self._track_episode(findings, t)
@@ -212,7 +222,7 @@ class PostModel:
 
     def _finding(
         self, kind: str, t: float, z: float, ratio: float, observed: float, expected: float,
-        hours: float, start: float,
+        hours: float, start: float, novelty: float = 0.0,
     ) -> Finding:  # fmt: skip
         return Finding(
             kind=kind,
@@ -223,6 +233,7 @@ class PostModel:
             expected=round(expected, 1),
             bucket_hours=round(hours, 2),
             bucket_start=from_epoch(start),
+            novelty=round(novelty, 4),
         )
 
     def _track_episode(self, findings: list[Finding], t: float) -> None:
@@ -238,4 +249,5 @@ class PostModel:
 
 
 def spike_score(finding: Finding, z_alert: float = 4.0) -> float:
-    return round(z_to_score(abs(finding.z), z_alert) * min(1.0, 0.5 + abs(math.log(finding.ratio)) / 3), 4)
+    magnitude = min(1.0, 0.5 + abs(math.log(finding.ratio)) / 3)
+    return round(max(z_to_score(abs(finding.z), z_alert), finding.novelty) * magnitude, 4)

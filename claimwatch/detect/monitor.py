@@ -213,6 +213,7 @@ class Monitor:
                 "expected": f.expected,
                 "ratio": f.ratio,
                 "z": f.z,
+                "novelty": f.novelty,
                 "window": {"start": rfc3339(f.bucket_start), "end": rfc3339(f.time), "hours": f.bucket_hours},
                 "source": event.source,
             }
