@@ -125,19 +125,24 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.score:
         if not args.labels:
             raise ValueError("--score needs --labels (NAB's combined_windows.json)")
-        return _print_nab(Path(args.out), Path(args.labels), args.profiles)
+        from claimwatch.detect.novelty import NoveltyDetector
+
+        _print_nab(Path(args.out), Path(args.labels), args.profiles)
+        own = NoveltyDetector().alert_score
+        print(f"\nat the detector's own alert threshold ({own:.4f}), as the worker decides:")
+        return _print_nab(Path(args.out), Path(args.labels), args.profiles, threshold=own)
     return 0
 
 
 def cmd_nab_score(args: argparse.Namespace) -> int:
-    return _print_nab(Path(args.results), Path(args.labels), args.profiles)
+    return _print_nab(Path(args.results), Path(args.labels), args.profiles, threshold=args.threshold)
 
 
-def _print_nab(results: Path, labels: Path, profiles: str | None) -> int:
+def _print_nab(results: Path, labels: Path, profiles: str | None, threshold: float | None = None) -> int:
     from claimwatch.nab import score_results
 
     profiles_path = Path(profiles) if profiles else labels.parent / "profiles.json"
-    scored = score_results(results, labels, profiles_path)
+    scored = score_results(results, labels, profiles_path, threshold=threshold)
     categories = sorted({c for r in scored for c in r.by_category})
     print(f"\n{'profile':22}{'score':>8}{'threshold':>11}  " + "".join(f"{c[:14]:>15}" for c in categories))
     for r in scored:
@@ -314,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", required=True, help="folder of <category>/<file>.csv (or NAB's <detector>_<file>.csv)")
     p.add_argument("--labels", required=True)
     p.add_argument("--profiles")
+    p.add_argument("--threshold", type=float, help="score this fixed threshold instead of the best one per profile")
     p.set_defaults(func=cmd_nab_score)
 
     p = sub.add_parser("schemas", help="JSON Schemas of every event, the alert and the report")

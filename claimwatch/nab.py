@@ -205,9 +205,17 @@ def find_output(results_dir: Path, name: str) -> Path | None:
 
 
 def score_results(
-    results_dir: Path, labels_path: Path, profiles_path: Path, names: Iterable[str] | None = None
+    results_dir: Path,
+    labels_path: Path,
+    profiles_path: Path,
+    names: Iterable[str] | None = None,
+    threshold: float | None = None,
 ) -> list[ProfileResult]:
-    """Score a folder of detector outputs (``timestamp,...,anomaly_score`` per file) against the labels."""
+    """Score a folder of detector outputs (``timestamp,...,anomaly_score`` per file) against the labels.
+
+    NAB's method picks the best threshold per profile; pass ``threshold`` to score the detector's
+    own decision instead.
+    """
     windows = json.loads(labels_path.read_text())
     profiles = load_profiles(profiles_path)
     files: list[ScoredFile] = []
@@ -224,17 +232,20 @@ def score_results(
     results = []
     for profile in PROFILES:
         weights = profiles[profile]
-        threshold, raw = total_at_best_threshold(files, weights)
+        if threshold is None:
+            chosen, raw = total_at_best_threshold(files, weights)
+        else:
+            chosen, raw = threshold, sum(file_score(sf, weights, threshold) for sf in files)
         per_category: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
         for sf in files:
-            per_category[sf.category][0] += file_score(sf, weights, threshold)
+            per_category[sf.category][0] += file_score(sf, weights, chosen)
             per_category[sf.category][1] += sf.windows
         by_category = {
             c: round(normalised(raw_c, int(w), weights), 2) for c, (raw_c, w) in sorted(per_category.items()) if w
         }
         results.append(
             ProfileResult(
-                profile, round(normalised(raw, sum(f.windows for f in files), weights), 2), threshold, by_category
+                profile, round(normalised(raw, sum(f.windows for f in files), weights), 2), chosen, by_category
             )
         )
     return results

@@ -21,7 +21,7 @@ SPIKE_MIN_RATIO = 1.8
 DROP_MIN_EXPECTED = 50.0  # a handful of missing views on a quiet post is noise, not a block
 CUSUM_SLACK = 1.0
 CUSUM_ALERT = 5.0
-NOVEL_MIN_Z = 2.0  # an unprecedented rate still has to clear the rate model's noise
+NOVEL_MIN_Z = 3.0  # an unprecedented rate still has to clear the rate model's noise
 ENGAGEMENT_MIN_COUNT = 40.0
 ENGAGEMENT_MAX_HOURS = 12.0
 

@@ -100,8 +100,9 @@ class NoveltyDetector:
     graded, never saturating at 1. The change since one ``period`` ago (when the series has a
     sample then) is twice as noisy as a value, so it must be 100 times rarer to count the same
     (``period_penalty`` in log10 units). ``is_alert`` is the decision: ``L`` at or above
-    ``alert_surprise`` (``score >= alert_score``). After an alert the detector rests for ``rest``
-    values (scores 0): the rest of an episode is the same news.
+    ``alert_surprise`` (``score >= alert_score``). A clear alert (``L >= rest_surprise``) starts a
+    rest of ``rest`` values (scores 0): the rest of that episode is the same news. A borderline
+    one does not, so an episode that grows is still reported when it becomes clear.
 
     >>> d = NoveltyDetector()
     >>> scores = [d.update(10.0 + (i % 7) * 0.5, i * 300.0) for i in range(500)]
@@ -116,7 +117,8 @@ class NoveltyDetector:
     period: float = DAY
     period_penalty: float = 2.0
     rest: int = 100
-    alert_surprise: float = 3.25
+    alert_surprise: float = 3.1
+    rest_surprise: float = 3.25
     value: TailNovelty = field(default=None)  # type: ignore[assignment]
     mean: TailNovelty = field(default=None)  # type: ignore[assignment]
     change: TailNovelty = field(default=None)  # type: ignore[assignment]
@@ -134,7 +136,7 @@ class NoveltyDetector:
 
     @property
     def alert_score(self) -> float:
-        return self.alert_surprise / (self.alert_surprise + 3.0)
+        return _score_of(self.alert_surprise)
 
     def _views(self, x: float, t: float) -> tuple[float | None, float | None]:
         short = None
@@ -163,8 +165,7 @@ class NoveltyDetector:
     def score_one(self, x: float, t: float) -> float:
         if self.resting:
             return 0.0
-        surprise = max(0.0, self.surprise(x, t))
-        return surprise / (surprise + 3.0)
+        return _score_of(max(0.0, self.surprise(x, t)))
 
     def is_alert(self, score: float) -> bool:
         return score >= self.alert_score
@@ -173,7 +174,7 @@ class NoveltyDetector:
         """Learn ``x`` seen at ``t``; pass the score just computed for it to save scoring it twice."""
         if self.resting:
             self.resting -= 1
-        elif self.is_alert(self.score_one(x, t) if score is None else score):
+        elif (self.score_one(x, t) if score is None else score) >= _score_of(self.rest_surprise):
             self.resting = self.rest
         short, change = self._views(x, t)
         self.value.learn_one(x)
@@ -193,3 +194,7 @@ class NoveltyDetector:
         score = self.score_one(x, t)
         self.learn_one(x, t, score)
         return score
+
+
+def _score_of(surprise: float) -> float:
+    return surprise / (surprise + 3.0)
