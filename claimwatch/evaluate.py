@@ -12,6 +12,7 @@ from typing import Any
 
 from claimwatch.detect.novelty import NoveltyDetector
 from claimwatch.ingest.normalize import parse_datetime
+from claimwatch.nab import parse_time
 from schemas.alerts import ALERT_TYPES, severity_rank
 
 IGNORED_SUBJECT_KEYS = frozenset({"platform", "channel_id"})
@@ -104,8 +105,6 @@ def backtest_series(rows: list[tuple[str, float]]) -> list[float]:
 
 
 def epoch_of(stamp: str) -> float:
-    from claimwatch.nab import parse_time
-
     return parse_time(stamp).replace(tzinfo=UTC).timestamp()
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from claimwatch.detect.novelty import NoveltyDetector
-from claimwatch.detect.spike import CountRateModel, SpikeDetector, z_to_score
+from claimwatch.detect.spike import CountRateModel, SpikeDetector, log_rate, z_to_score
 from claimwatch.detect.timeutil import from_epoch
 
 ENGAGEMENT = ("likes", "comments", "shares")
@@ -137,8 +137,8 @@ class PostModel:
         views = self.bucket.get("views", 0.0)
         findings: list[Finding] = []
         expected = self.views.expected(mid, hours)
-        rate = math.log((views + 1.0) / hours) if hours > 0 else 0.0
-        novelty = self.novelty.score_one(rate, mid)
+        rate = log_rate(views, hours)
+        novelty = self.novelty.update(rate, mid)  # learning now is safe: nothing below reads it
         novel = self.novelty.is_alert(novelty)
         if expected is not None:
             z = self.views.zscore(views, mid, hours)
@@ -168,8 +168,6 @@ class PostModel:
                 findings.append(self._finding("view_drop", t, z, ratio, views, expected, hours, start, novelty))
         findings += self._engagement(t, views, sum(self.bucket.get(k, 0.0) for k in ENGAGEMENT), start)
         self.views.learn(views, mid, hours)
-        if hours > 0:
-            self.novelty.learn_one(rate, mid, novelty)
         self.bucket = {}
         self.bucket_start = t
         self._track_episode(findings, t)

@@ -140,8 +140,8 @@ class NoveltyDetector:
 
     def _views(self, x: float, t: float) -> tuple[float | None, float | None]:
         short = None
-        if len(self.recent) + 1 >= self.mean_span:
-            short = (sum(list(self.recent)[1 - self.mean_span :]) + x) / self.mean_span
+        if len(self.recent) + 1 >= self.mean_span:  # ``recent`` holds the span's other values
+            short = (sum(self.recent) + x) / self.mean_span
         change = None
         target = t - self.period
         day = self.day
@@ -153,7 +153,9 @@ class NoveltyDetector:
 
     def surprise(self, x: float, t: float) -> float:
         """``-log10 p`` of the rarest view of ``x`` at time ``t``, before learning it."""
-        short, change = self._views(x, t)
+        return self._surprise(x, *self._views(x, t))
+
+    def _surprise(self, x: float, short: float | None, change: float | None) -> float:
         log_p = self.value.log_p(x)
         if short is not None:
             log_p = min(log_p, self.mean.log_p(short))
@@ -163,20 +165,26 @@ class NoveltyDetector:
         return surprise
 
     def score_one(self, x: float, t: float) -> float:
-        if self.resting:
-            return 0.0
-        return _score_of(max(0.0, self.surprise(x, t)))
+        return 0.0 if self.resting else _score_of(max(0.0, self.surprise(x, t)))
 
     def is_alert(self, score: float) -> bool:
         return score >= self.alert_score
 
-    def learn_one(self, x: float, t: float, score: float | None = None) -> None:
-        """Learn ``x`` seen at ``t``; pass the score just computed for it to save scoring it twice."""
+    def learn_one(self, x: float, t: float) -> None:
+        self._learn(x, t, *self._views(x, t), score=self.score_one(x, t))
+
+    def update(self, x: float, t: float) -> float:
+        """Score ``x`` at ``t`` against the past, then learn it: one step of the stream, views computed once."""
+        short, change = self._views(x, t)
+        score = 0.0 if self.resting else _score_of(max(0.0, self._surprise(x, short, change)))
+        self._learn(x, t, short, change, score)
+        return score
+
+    def _learn(self, x: float, t: float, short: float | None, change: float | None, score: float) -> None:
         if self.resting:
             self.resting -= 1
-        elif (self.score_one(x, t) if score is None else score) >= _score_of(self.rest_surprise):
+        elif score >= _score_of(self.rest_surprise):
             self.resting = self.rest
-        short, change = self._views(x, t)
         self.value.learn_one(x)
         if short is not None:
             self.mean.learn_one(short)
@@ -188,12 +196,6 @@ class NoveltyDetector:
         self.day.append((t, x))
         if len(self.day) > self.window:
             self.day.popleft()  # sub-second series: a period of samples would be unbounded
-
-    def update(self, x: float, t: float) -> float:
-        """Score ``x`` at ``t`` against the past, then learn it: one step of the stream."""
-        score = self.score_one(x, t)
-        self.learn_one(x, t, score)
-        return score
 
 
 def _score_of(surprise: float) -> float:

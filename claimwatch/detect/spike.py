@@ -160,5 +160,9 @@ class CountRateModel:
 
     def learn(self, count: float, t: float, hours: float) -> None:
         expected = self.expected(t, hours)
-        rate = math.log((count + 1.0) / hours) if hours > 0 else 0.0
-        self.detector.learn_one(rate, t, 1.0 / (expected + 1.0) if expected is not None else 0.0)
+        self.detector.learn_one(log_rate(count, hours), t, 1.0 / (expected + 1.0) if expected is not None else 0.0)
+
+
+def log_rate(count: float, hours: float) -> float:
+    """``log((count + 1) / hours)``: the scale both view-rate models learn on; 0 for an empty bucket."""
+    return math.log((count + 1.0) / hours) if hours > 0 else 0.0
