@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from claimwatch.textsafe import safe_text
 from schemas.alerts import ALERT_TYPES, SEVERITIES, Alert
 
 BUNDLED_SAMPLE = Path(__file__).parent / "sample" / "data"
@@ -31,9 +32,18 @@ def format_alert(alert: Alert, colour: bool = False) -> str:
     when = alert.event_time.strftime("%Y-%m-%d %H:%M")
     flag = "!!" if alert.severity in ("high", "critical") else "  "
     head = _colour(colour, alert.severity, f"{flag} {alert.severity.upper():8}")
-    # Titles carry hostile text: drop control characters before they reach a terminal.
-    title = "".join(ch if ch.isprintable() else " " for ch in alert.title)
-    return f"{head} {when}  {alert.type:24} {title}"
+    return f"{head} {when}  {alert.type:24} {safe_text(alert.title)}"
+
+
+def print_counts(counts: dict[str, dict[str, int]]) -> None:
+    """The per-source table: every record read was accepted or quarantined, and says so."""
+    print("Records per source              files   records  accepted  quarantined    events  reconciles")
+    for source, row in counts.items():
+        ok = row["records"] == row["accepted"] + row["quarantined"]
+        print(
+            f"  {safe_text(source)[:28]:28} {row['files']:6} {row['records']:9} {row['accepted']:9} "
+            f"{row['quarantined']:12} {row['events']:9}  {'yes' if ok else 'NO'}"
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -58,9 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run(inputs, out, owner=args.owner, on_alert=on_alert, on_progress=on_progress)
     elapsed = time.perf_counter() - started
     print()
-    print("Records per source              files   records    events  quarantined")
-    for source, row in result.ingest.counts().items():
-        print(f"  {source:28} {row['files']:6} {row['records']:9} {row['events']:9} {row['quarantined']:12}")
+    print_counts(result.ingest.counts())
     print(f"\nEvents processed: {result.events:,} ({result.duplicates:,} duplicate records dropped) in {elapsed:.1f}s")
     print("\nAlerts                        " + "".join(f"{s:>9}" for s in SEVERITIES) + "    total")
     for type_, counts in summarise(result.alerts).items():
@@ -200,9 +208,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.follow:
         return watch([Path(p) for p in args.paths], settings, kind, on_progress, poll_s=args.poll_seconds)
     report = ingest([Path(p) for p in args.paths], settings, kind, on_progress)
-    print("Records per source              files   records    events  quarantined")
-    for source, row in report.by_source.items():
-        print(f"  {source:28} {row['files']:6} {row['records']:9} {row['events']:9} {row['quarantined']:12}")
+    print_counts(report.by_source)
     print(
         f"\nPublished {report.published['events']:,} events ({report.duplicates:,} duplicates dropped), "
         f"{report.quarantined:,} quarantine entries, catalog {report.published['catalog']:,}, "
@@ -250,11 +256,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {t['topic']:28} {'exists' if t['exists'] else 'MISSING':8} partitions={t['partitions']}")
     print("Consumer groups (lag = records not yet processed)")
     for g in found["consumer_groups"]:
-        print(f"  {g['group']:36} {g['topic']:28} lag={g['lag']:,}")
+        print(f"  {safe_text(g['group']):36} {g['topic']:28} lag={g['lag']:,}")
     last = found["last_alert"]
     if last:
         when = datetime.fromtimestamp(last["written_ms"] / 1000, tz=UTC).isoformat(timespec="seconds")
-        print(f"Last alert: {when}  {last['type']}  {last['title']}")
+        print(f"Last alert: {when}  {safe_text(str(last['type']))}  {safe_text(str(last['title']))}")
     else:
         print("Last alert: none yet")
     return 0

@@ -7,10 +7,10 @@ original token is kept beside it (``status_raw``) and an unknown one becomes ``"
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 PLATFORMS = ("youtube", "tiktok", "instagram", "facebook", "x")
 
@@ -68,10 +68,25 @@ PolicyAction = Literal["monetize", "track", "block"]
 
 # Free text fields are hostile input: they are kept, but never beyond this many characters.
 MAX_TEXT = 1000
+# Bounds every event obeys, whoever wrote it (a reader, or a record on the log): the detection core
+# relies on them, so no value reaching it can overflow a float or a date. No real counter comes near
+# 10^15 (the most viewed video has ~1.6·10^10 views); nothing predates YouTube or lies past 2099.
+MAX_COUNT = 10**15
+MIN_YEAR, MAX_YEAR = 2000, 2099
+
+
+def _moment(value: datetime) -> datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} outside {MIN_YEAR}–{MAX_YEAR}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Moment = Annotated[datetime, AfterValidator(_moment)]
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     source_file: str = ""
     source_line: int = 0
@@ -90,8 +105,8 @@ class ClaimEvent(_Event):
     event_id: str
     source: ClaimSource
     source_report_type: str | None = None
-    observed_at: datetime
-    event_time: datetime
+    observed_at: Moment
+    event_time: Moment
     event_type: ClaimEventType = "snapshot"
     claim_id: str
     asset_id: str | None = None
@@ -114,9 +129,9 @@ class ClaimEvent(_Event):
     dispute_reason: DisputeReason | None = None
     dispute_reason_raw: str | None = None
     dispute_notes: str | None = None
-    claim_created_at: datetime | None = None
-    views_lifetime: int | None = Field(default=None, ge=0)
-    engaged_views_lifetime: int | None = Field(default=None, ge=0)
+    claim_created_at: Moment | None = None
+    views_lifetime: Count | None = None
+    engaged_views_lifetime: Count | None = None
     matching_duration_s: float | None = Field(default=None, ge=0)
     longest_match_s: float | None = Field(default=None, ge=0)
     video_duration_s: float | None = Field(default=None, ge=0)
@@ -148,13 +163,13 @@ class MetricObservation(_Event):
     platform_raw: str = ""
     platform_content_id: str
     channel_id: str | None = None
-    event_time: datetime
-    period_start: datetime | None = None
-    views: int | None = Field(default=None, ge=0)
-    likes: int | None = Field(default=None, ge=0)
-    comments: int | None = Field(default=None, ge=0)
-    shares: int | None = Field(default=None, ge=0)
-    engaged_views: int | None = Field(default=None, ge=0)
+    event_time: Moment
+    period_start: Moment | None = None
+    views: Count | None = None
+    likes: Count | None = None
+    comments: Count | None = None
+    shares: Count | None = None
+    engaged_views: Count | None = None
     watch_time_minutes: float | None = Field(default=None, ge=0)
     rows_summed: int = 1
     extra: dict[str, str] = Field(default_factory=dict)
@@ -218,10 +233,10 @@ class OwnershipConflict(_Event):
     territories: list[str] = Field(default_factory=list)
     right_type: RightType = "general"
     ratio: float | None = None
-    views_in_conflict: int | None = Field(default=None, ge=0)
-    lifetime_views_in_conflict: int | None = Field(default=None, ge=0)
-    observed_at: datetime
-    event_time: datetime
+    views_in_conflict: Count | None = None
+    lifetime_views_in_conflict: Count | None = None
+    observed_at: Moment
+    event_time: Moment
     extra: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("conflicting_owner")
@@ -243,4 +258,7 @@ class QuarantineEntry(BaseModel):
     line: int
     field: str | None = None
     reason: str
+    # Stable and machine-readable (``encoding``, ``cell_count``, ``out_of_range``…), for filtering and
+    # counting; ``reason`` says the same for people.
+    reason_code: str = "invalid_value"
     raw: str = ""

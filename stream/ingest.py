@@ -34,10 +34,14 @@ class IngestReport:
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def reconciles(self) -> bool:
-        """Every record read is an event on the log, a duplicate dropped, or a quarantine entry."""
-        events = sum(r["events"] for r in self.by_source.values())
-        return self.published["events"] == events - self.duplicates and self.quarantined == sum(
-            r["quarantined"] for r in self.by_source.values()
+        """Every record read was accepted or quarantined; every event is on the log or a duplicate
+        dropped; every quarantine entry is on the quarantine topic."""
+        rows = self.by_source.values()
+        events = sum(r["events"] for r in rows)
+        return (
+            all(r["records"] == r["accepted"] + r["quarantined"] for r in rows)
+            and self.published["events"] == events - self.duplicates
+            and self.quarantined == sum(r["quarantined"] for r in rows)
         )
 
 

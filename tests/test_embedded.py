@@ -98,7 +98,8 @@ def test_bad_records_are_quarantined_and_counted(tmp_path: Path) -> None:
     wrong_views = ",".join(
         {"claim_id": "C-bad", "claim_status": "ACTIVE", "views": "lots"}.get(h, "") for h in REPORTING_HEADER
     )
-    bad.write_text(bad.read_text() + wrong_views + "\n,UC1,A1,V1,ACTIVE\n")
+    no_claim_id = ",".join({"claim_status": "ACTIVE", "asset_id": "A1"}.get(h, "") for h in REPORTING_HEADER)
+    bad.write_text(bad.read_text() + wrong_views + "\n" + no_claim_id + "\n")
     assert main(["run", "--input", str(data), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     quarantined = load_jsonl(tmp_path / "o" / "quarantine.jsonl")
     assert {(Path(str(q["source_file"])).name, q["field"]) for q in quarantined} == {

@@ -283,5 +283,5 @@ def test_counts_reconcile_records_with_events_and_quarantine(tmp: Path) -> None:
         '{"platform":"x","platform_content_id":"1","observed_at":"2026-11-10T00:00:00Z","views_total":1}\nnope\n',
     )
     counts = read_paths([tmp / "d"]).counts()
-    assert counts["catalog"] == {"files": 1, "records": 3, "events": 2, "quarantined": 1}
-    assert counts["polls"] == {"files": 1, "records": 2, "events": 1, "quarantined": 1}
+    assert counts["catalog"] == {"files": 1, "records": 3, "accepted": 2, "events": 2, "quarantined": 1}
+    assert counts["polls"] == {"files": 1, "records": 2, "accepted": 1, "events": 1, "quarantined": 1}

@@ -47,6 +47,10 @@ class BucketPolicy:
     min_hours: float = 1.0
     max_hours: float = 6.0
     min_expected: float = 40.0
+    # Faster than the fastest-growing videos ever (tens of millions of views a day): a counter that
+    # grows faster is corrupted, not viral.
+    max_views_per_hour: float = 20_000_000.0
+    rebase_after_polls: int = 3
 
 
 @dataclass
@@ -72,12 +76,20 @@ class PostModel:
     episode_start: float = 0.0
     quiet_buckets: int = 0
     counter_resets: int = 0
+    counter_jumps: int = 0
+    suspect_polls: int = 0  # polls in a row that were counter artefacts
     out_of_order: int = 0
     duplicates: int = 0
     daily_views: dict[str, int] = field(default_factory=dict)
 
     def observe_totals(self, t: float, totals: dict[str, int | None], policy: BucketPolicy) -> list[Finding]:
-        """A poll of cumulative counters; returns what the closed bucket (if any) revealed."""
+        """A poll of cumulative counters; returns what the closed bucket (if any) revealed.
+
+        A poll whose counters went down, or rose faster than any post can, is a counter artefact (a
+        collector glitch, a reset, a corrupted value), not views: it is counted as a data-quality
+        finding and left out, so the next good poll is measured from the last good one. A new level
+        held for ``policy.rebase_after_polls`` polls in a row is believed: the counter was reset.
+        """
         if self.last_time is None:
             self._reset_to(t, totals)
             return []
@@ -87,19 +99,42 @@ class PostModel:
         if t == self.last_time:
             self.duplicates += 1
             return []
+        artefact = self._artefact(t, totals, policy)
+        if artefact is not None:
+            if artefact == "decrease":
+                self.counter_resets += 1
+            else:
+                self.counter_jumps += 1
+            self.suspect_polls += 1
+            if self.suspect_polls >= policy.rebase_after_polls:
+                self.suspect_polls = 0
+                self.last_time = t
+                self.last_totals.update({k: int(v) for k, v in totals.items() if v is not None})
+            return []
+        self.suspect_polls = 0
         for name in COUNTERS:
             value, last = totals.get(name), self.last_totals.get(name)
             if value is None:
-                continue
-            if last is not None and value < last:
-                self.counter_resets += 1  # a data-quality finding, not a negative rate
-                self.last_totals[name] = value
                 continue
             if last is not None:
                 self.bucket[name] = self.bucket.get(name, 0.0) + (value - last)
             self.last_totals[name] = value
         self.last_time = t
         return self._maybe_close(t, policy)
+
+    def _artefact(self, t: float, totals: dict[str, int | None], policy: BucketPolicy) -> str | None:
+        """``"decrease"`` or ``"jump"`` when this poll's counters cannot be real growth, else None."""
+        assert self.last_time is not None
+        hours = (t - self.last_time) / 3600.0
+        for name in COUNTERS:
+            value, last = totals.get(name), self.last_totals.get(name)
+            if value is None or last is None:
+                continue
+            if value < last:
+                return "decrease"
+            if value - last > policy.max_views_per_hour * max(hours, 0.25):
+                return "jump"
+        return None
 
     def observe_day(self, t: float, counts: dict[str, int | None], policy: BucketPolicy) -> list[Finding]:
         """One day's counts (analytics): a bucket of its own, 24 hours long."""
@@ -247,5 +282,6 @@ class PostModel:
 
 
 def spike_score(finding: Finding, z_alert: float = 4.0) -> float:
-    magnitude = min(1.0, 0.5 + abs(math.log(finding.ratio)) / 3)
+    # The ratio is rounded to 3 places, so a fall to almost nothing reads 0.0.
+    magnitude = min(1.0, 0.5 + abs(math.log(max(finding.ratio, 1e-6))) / 3)
     return round(max(z_to_score(abs(finding.z), z_alert), finding.novelty) * magnitude, 4)

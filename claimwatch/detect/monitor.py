@@ -170,11 +170,13 @@ class Monitor:
             "shares": event.shares,
         }
         if event.granularity == "cumulative":
-            before = (post.out_of_order, post.duplicates, post.counter_resets)
+            before = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             findings = post.observe_totals(t, values, self.config.bucket)
-            after = (post.out_of_order, post.duplicates, post.counter_resets)
-            for name, b, a in zip(("late_polls", "duplicate_polls", "counter_decreases"), before, after, strict=True):
-                self.quality[name] += a - b
+            after = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
+            names = ("late_polls", "duplicate_polls", "counter_decreases", "counter_jumps")
+            for name, b, a in zip(names, before, after, strict=True):
+                if a != b:
+                    self.quality[name] += a - b
             return self._spike_candidates(event, post, findings)
         day = event.event_time.date().isoformat()
         if event.views is not None:

@@ -7,19 +7,27 @@ entry that says which field of which record was wrong.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
+# The bounds every event obeys (schemas/events.py): a value beyond them is quarantined here, with the
+# field named, rather than rejected later by the event's validation.
+from schemas.events import MAX_COUNT, MAX_YEAR, MIN_YEAR
+
 MISSING = frozenset({"", "null", "none", "n/a", "na", "-"})
 
 
 class FieldError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
+    """A bad value of one field; ``code`` is the stable reason code its quarantine entry carries."""
+
+    def __init__(self, field: str, reason: str, code: str = "invalid_value") -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.code = code
 
 
 def norm_header(name: str) -> str:
@@ -40,25 +48,31 @@ def text(row: dict[str, Any], field: str) -> str | None:
 def required(row: dict[str, Any], field: str) -> str:
     value = text(row, field)
     if value is None:
-        raise FieldError(field, "required value is missing")
+        raise FieldError(field, "required value is missing", "missing_field")
     return value
 
 
 def integer(row: dict[str, Any], field: str) -> int | None:
     raw = row.get(field)
     if type(raw) is int:  # JSON numbers need no parsing
-        if raw < 0:
-            raise FieldError(field, f"not a non-negative integer: {raw}")
+        if not 0 <= raw <= MAX_COUNT:
+            raise FieldError(field, f"count out of range [0, {MAX_COUNT:.0e}]: {str(raw)[:40]}", "out_of_range")
         return raw
     value = text(row, field)
     if value is None:
         return None
+    if len(value) > 40:
+        raise FieldError(field, f"not a count ({len(value)} characters): {value[:40]!r}…", "out_of_range")
     try:
         number = float(value.replace(",", "")) if not value.isdigit() else int(value)
     except ValueError:
         raise FieldError(field, f"not a number: {value[:40]!r}") from None
-    if number != number or number < 0 or number != int(number):
+    if not math.isfinite(number):
+        raise FieldError(field, f"not a finite number: {value[:40]!r}", "non_finite")
+    if number < 0 or number != int(number):
         raise FieldError(field, f"not a non-negative integer: {value[:40]!r}")
+    if number > MAX_COUNT:
+        raise FieldError(field, f"count out of range [0, {MAX_COUNT:.0e}]: {value[:40]!r}", "out_of_range")
     return int(number)
 
 
@@ -67,11 +81,13 @@ def number(row: dict[str, Any], field: str, low: float | None = None, high: floa
     if value is None:
         return None
     try:
-        result = float(value)
+        result = float(value[:64])
     except ValueError:
         raise FieldError(field, f"not a number: {value[:40]!r}") from None
-    if result != result or (low is not None and result < low) or (high is not None and result > high):
-        raise FieldError(field, f"out of range [{low}, {high}]: {value[:40]!r}")
+    if not math.isfinite(result):
+        raise FieldError(field, f"not a finite number: {value[:40]!r}", "non_finite")
+    if (low is not None and result < low) or (high is not None and result > high):
+        raise FieldError(field, f"out of range [{low}, {high}]: {value[:40]!r}", "out_of_range")
     return result
 
 
@@ -106,16 +122,24 @@ def pipe_list(row: dict[str, Any], field: str) -> list[str]:
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
+def _in_range(day: date, field: str, raw: str) -> None:
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise FieldError(field, f"date outside {MIN_YEAR}–{MAX_YEAR}: {raw[:40]!r}", "date_out_of_range")
+
+
 def parse_date(value: str, field: str) -> date:
     raw = value.strip()
     try:
         if len(raw) == 8 and raw.isdigit():
-            return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-        if _RFC3339.match(raw):
+            day = date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+        elif _RFC3339.match(raw):
             return parse_datetime(raw, field).date()
-        return date.fromisoformat(raw[:10])
+        else:
+            day = date.fromisoformat(raw[:10])
     except ValueError:
         raise FieldError(field, f"not a date (YYYYMMDD or YYYY-MM-DD): {raw[:40]!r}") from None
+    _in_range(day, field, raw)
+    return day
 
 
 def parse_datetime(value: str, field: str) -> datetime:
@@ -124,9 +148,10 @@ def parse_datetime(value: str, field: str) -> datetime:
     if not _RFC3339.match(raw):
         return datetime.combine(parse_date(raw, field), time(), tzinfo=UTC)
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = datetime.fromisoformat(raw[:64].replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise FieldError(field, f"not an RFC 3339 timestamp: {raw[:40]!r}") from None
+    _in_range(parsed.date(), field, raw)  # before the shift to UTC, which overflows at year 1 and 9999
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -51,13 +52,55 @@ SOURCES = (
 )
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on what one file may make a reader hold: a hostile file cannot exhaust memory.
+
+    A longer line, a larger JSON document or deeper nesting becomes a quarantine entry; past
+    ``max_file_bytes`` (decompressed) the rest of the file is one quarantine entry. Set with
+    ``CLAIMWATCH_MAX_LINE_BYTES``, ``CLAIMWATCH_MAX_DOCUMENT_BYTES``, ``CLAIMWATCH_MAX_FILE_BYTES``.
+    """
+
+    max_line_bytes: int = 1 << 20
+    max_document_bytes: int = 64 << 20
+    max_file_bytes: int = 4 << 30
+    max_json_depth: int = 32
+
+    @classmethod
+    def from_env(cls) -> ReadLimits:
+        def get(name: str, default: int) -> int:
+            raw = os.environ.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number of bytes, got {raw[:40]!r}") from None
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+            return value
+
+        return cls(
+            max_line_bytes=get("CLAIMWATCH_MAX_LINE_BYTES", cls.max_line_bytes),
+            max_document_bytes=get("CLAIMWATCH_MAX_DOCUMENT_BYTES", cls.max_document_bytes),
+            max_file_bytes=get("CLAIMWATCH_MAX_FILE_BYTES", cls.max_file_bytes),
+        )
+
+
 @dataclass
 class FileResult:
+    """What one file gave. Every record read is either accepted (it became an event, or was summed
+    into one) or quarantined, so ``records == accepted + len(quarantined)`` always holds."""
+
     path: str
     source: str
     events: list[Event] = field(default_factory=list)
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     records: int = 0
+    accepted: int = 0
+
+    def reconciles(self) -> bool:
+        return self.records == self.accepted + len(self.quarantined)
 
 
 @dataclass
@@ -73,28 +116,33 @@ class IngestResult:
         return [q for f in self.files for q in f.quarantined]
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Records read, events produced and records quarantined, per source."""
+        """Records read, accepted and quarantined, and events produced, per source."""
         table: dict[str, dict[str, int]] = {}
         for f in self.files:
-            row = table.setdefault(f.source, {"files": 0, "records": 0, "events": 0, "quarantined": 0})
+            row = table.setdefault(f.source, {"files": 0, "records": 0, "accepted": 0, "events": 0, "quarantined": 0})
             row["files"] += 1
             row["records"] += f.records
+            row["accepted"] += f.accepted
             row["events"] += len(f.events)
             row["quarantined"] += len(f.quarantined)
         return dict(sorted(table.items()))
 
+    def reconciles(self) -> bool:
+        return all(f.reconciles() for f in self.files)
+
 
 class _Quarantine(Exception):
-    def __init__(self, field: str | None, reason: str) -> None:
+    def __init__(self, field: str | None, reason: str, code: str = "invalid_value") -> None:
         super().__init__(reason)
         self.field = field
         self.reason = reason
+        self.code = code
 
 
 def _validation_error(exc: ValidationError) -> _Quarantine:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first.get("loc", ())) or None
-    return _Quarantine(loc, f"{first.get('msg', 'invalid value')} ({len(exc.errors())} error(s))")
+    return _Quarantine(loc, f"{first.get('msg', 'invalid value')} ({len(exc.errors())} error(s))", "invalid_value")
 
 
 # ---------------------------------------------------------------------------------------- files
@@ -109,8 +157,7 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
     return raw
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
-    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8-sig", errors="strict", newline="")  # type: ignore[arg-type]
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, OSError)
 
 
 def _peek(path: Path, size: int = 65536) -> str:
@@ -118,7 +165,7 @@ def _peek(path: Path, size: int = 65536) -> str:
     try:
         with _open_bytes(path) as fh:
             head = fh.read(size)
-    except (EOFError, OSError, zlib.error):
+    except GZIP_ERRORS:
         head = b""
     return head.decode("utf-8-sig", errors="replace")
 
@@ -170,6 +217,19 @@ def _csv_kind(headers: set[str], raw_headers: list[str]) -> str | None:
     return None
 
 
+# Columns without which a CSV of a report family cannot be read (recognition needs some of them).
+REQUIRED_COLUMNS = {
+    "claims_studio": {"claim_id", "claim_status"},
+    "claims_reporting_api": {"claim_id", "claim_status"},
+    "asset_conflicts": {"asset_id", "conflicting_owner"},
+    "video_report": {"video_id"},
+    "analytics": {"date", "video_id", "views"},
+    "catalog": {"content_id"},
+    "rights": {"owner", "share_pct"},
+    "polls": {"platform", "platform_content_id", "observed_at"},
+}
+
+
 def _json_kind(record: dict[str, Any]) -> str | None:
     kind = str(record.get("kind", ""))
     if kind == "youtubePartner#claimHistory" or ("event" in record and "uploaderChannelId" in record):
@@ -195,7 +255,10 @@ def recognise(path: Path) -> str | None:
     lines = head.splitlines()
     if not lines:
         return None
-    raw_headers = next(csv.reader([lines[0]]))
+    try:
+        raw_headers = next(csv.reader([lines[0].replace("\x00", "")]))
+    except (csv.Error, StopIteration):
+        return None
     return _csv_kind({n.norm_header(h) for h in raw_headers}, raw_headers)
 
 
@@ -203,8 +266,8 @@ def _first_json_record(head: str) -> dict[str, Any] | None:
     line = head.splitlines()[0]
     for candidate in (line, head):
         try:
-            value = json.loads(candidate)
-        except ValueError:
+            value = _loads(candidate)
+        except (ValueError, RecursionError):
             continue
         records = _json_records(value)
         return records[0] if records else None
@@ -226,98 +289,286 @@ def _json_records(value: Any) -> list[dict[str, Any]]:
     return []
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` without the non-standard ``NaN`` / ``Infinity`` literals."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _json_depth(text: str, limit: int) -> int:
+    """How deeply ``text`` nests (brackets inside strings count too: an upper bound, cheaply).
+
+    Only called when the text has more than ``limit`` brackets at all, which real records never do.
+    """
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 # ---------------------------------------------------------------------------- record streams
 
-Record = tuple[int, dict[str, Any] | None, str]  # (line or record number, record, raw text)
+# (line or record number, record, raw text or the problem) — a problem is (reason code, reason).
+Record = tuple[int, dict[str, Any] | None, "str | tuple[str, str]"]
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
-def _csv_records(path: Path) -> Iterator[Record]:
-    """Rows as dicts with normalised headers; unknown columns stay in the dict."""
-    with _open_text(path) as fh:
-        reader = csv.reader(fh)
-        try:
-            raw_headers = next(reader)
-        except StopIteration:
-            return
-        headers = [n.norm_header(h) for h in raw_headers]
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield reader.line_num, None, f"malformed CSV: {exc}"
-                continue
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) > len(headers):
-                yield reader.line_num, None, f"{len(row)} cells for {len(headers)} columns"
-                continue
-            yield reader.line_num, dict(zip(headers, row, strict=False)), ",".join(row)
+def _physical_lines(path: Path, limits: ReadLimits) -> Iterator[tuple[int, bytes | None, tuple[str, str] | None]]:
+    """Lines of a file (gzipped or not) as bytes, ended by LF, CRLF or a lone CR, each bounded.
 
-
-def _read_text(path: Path) -> tuple[str, str | None]:
-    """The decoded text, and why reading stopped early (truncated gzip, bad bytes) if it did."""
-    chunks: list[bytes] = []
-    error = None
+    Yields ``(line number, bytes, None)`` or ``(line number, None, (code, reason))`` for a line that
+    is too long, and a last problem for a file cut short or larger than allowed. Memory is bounded
+    by ``max_line_bytes`` whatever the file holds.
+    """
+    number = 0
+    buf = b""
+    skipping = False  # inside a line already reported as too long
+    total = 0
     try:
         with _open_bytes(path) as fh:
-            # read1 hands over what is decompressed so far, so a cut stream loses only its tail.
-            while chunk := fh.read1(1 << 16):
-                chunks.append(chunk)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        error = f"truncated or corrupt gzip: {exc}"
-    data = b"".join(chunks)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        text = data[: exc.start].decode("utf-8-sig")
-        error = error or f"not UTF-8 at byte {exc.start}: {exc.reason}"
-    return text, error
+            while True:
+                chunk = fh.read1(1 << 16)
+                total += len(chunk)
+                if total > limits.max_file_bytes:
+                    yield (
+                        number + 1,
+                        None,
+                        ("file_too_large", f"more than {limits.max_file_bytes:,} bytes decompressed"),
+                    )
+                    return
+                if chunk:
+                    buf += chunk
+                start = 0
+                for match in _LINE_END.finditer(buf):
+                    end = match.end()
+                    if match.group() == b"\r" and end == len(buf) and chunk:
+                        break  # a CR at the end of a chunk may be the first half of a CRLF
+                    if skipping:
+                        skipping = False
+                    else:
+                        number += 1
+                        yield number, buf[start:end], None
+                    start = end
+                buf = buf[start:]
+                if len(buf) > limits.max_line_bytes:
+                    if not skipping:
+                        number += 1
+                        yield number, None, ("line_too_long", f"line longer than {limits.max_line_bytes:,} bytes")
+                        skipping = True
+                    buf = b""
+                if not chunk:
+                    break
+    except GZIP_ERRORS as exc:
+        # Complete lines before the damage were yielded; the cut line and the rest are one entry.
+        yield number + 1, None, ("corrupt_file", f"truncated or corrupt file after line {number}: {exc}"[:300])
+        return
+    if buf and not skipping:
+        number += 1
+        yield number, buf, None
 
 
-def _json_stream(path: Path) -> Iterator[Record]:
-    text, error = _read_text(path)
-    if error is not None:
-        # JSON Lines keep every complete line before the damage; the cut last line is reported.
-        lines = text.splitlines()
-        if lines and not text.endswith("\n"):
-            lines = lines[:-1]
-        text = "\n".join(lines)
-    yield from _json_text_records(text)
-    if error is not None:
-        yield len(text.splitlines()) + 1, None, error
-
-
-def _json_text_records(text: str) -> Iterator[Record]:
-    stripped = text.lstrip()
-    single_line = "\n" not in stripped.strip()
-    if stripped.startswith("[") or (stripped.startswith("{") and (single_line or stripped[1:2] in ("\n", " "))):
-        # One JSON document (an array, a list response, a pretty-printed object)…
+def _decoded_lines(path: Path, limits: ReadLimits) -> Iterator[tuple[int, str | None, tuple[str, str] | None]]:
+    """Physical lines decoded as UTF-8 one by one: a bad byte spoils its own line, never the rest."""
+    for number, data, problem in _physical_lines(path, limits):
+        if data is None:
+            yield number, None, problem
+            continue
         try:
-            value = json.loads(text)
-        except ValueError as exc:
-            if stripped.startswith("[") or single_line:
-                yield 1, None, f"invalid JSON document: {exc}"
-                return
-        else:
-            for number, record in enumerate(_json_records(value), start=1):
-                yield number, record, json.dumps(record)[:MAX_RAW_IN_QUARANTINE]
+            line = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, None, ("encoding", f"not UTF-8 at byte {exc.start} of the line: {exc.reason}")
+            continue
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        if "\x00" in line:
+            yield number, None, ("nul_byte", "NUL byte in the line")
+            continue
+        yield number, line, None
+
+
+class _LineFeed:
+    """Feeds decoded lines to ``csv.reader`` and keeps the problems of the lines it had to skip, and
+    where the current row started, so rows and skipped lines keep their physical line numbers."""
+
+    def __init__(self, lines: Iterator[tuple[int, str | None, tuple[str, str] | None]]) -> None:
+        self.lines = lines
+        self.problems: list[tuple[int, tuple[str, str]]] = []
+        self.row_start = 0
+        self.last = 0
+        self.fresh_row = True
+
+    def __iter__(self) -> Iterator[str]:
+        for number, line, problem in self.lines:
+            self.last = number
+            if line is None:
+                assert problem is not None
+                self.problems.append((number, problem))
+                continue
+            if self.fresh_row:
+                self.row_start, self.fresh_row = number, False
+            yield line
+
+
+def _csv_records(path: Path, kind: str, limits: ReadLimits) -> Iterator[Record]:
+    """Rows as dicts with normalised headers, checked against the report family's structure.
+
+    Unknown columns stay in the dict. A row with the wrong number of cells, or any row of a file
+    whose header repeats or lacks a required column, is quarantined: never misattributed values.
+    """
+    feed = _LineFeed(_decoded_lines(path, limits))
+    reader = csv.reader(feed)
+
+    def drain() -> Iterator[Record]:
+        while feed.problems:
+            number, problem = feed.problems.pop(0)
+            yield number, None, problem
+
+    try:
+        raw_headers = next(reader)
+    except StopIteration:
+        yield from drain()
+        return
+    except csv.Error as exc:
+        yield from drain()
+        yield feed.row_start, None, ("malformed_csv", f"unreadable header: {exc}")
+        raw_headers = None
+    yield from drain()
+    feed.fresh_row = True
+    header_problem: tuple[str, str] | None = None
+    headers: list[str] = []
+    if raw_headers is None:
+        header_problem = ("malformed_csv", "the header could not be read")
+    else:
+        headers = [n.norm_header(h) for h in raw_headers]
+        named = [h for h in headers if h]
+        repeated = sorted({h for h in named if named.count(h) > 1})
+        missing = sorted(REQUIRED_COLUMNS.get(kind, set()) - set(named))
+        if repeated:
+            header_problem = ("duplicate_column", f"column(s) {', '.join(repeated)[:200]} appear more than once")
+        elif missing:
+            header_problem = ("missing_column", f"required column(s) {', '.join(missing)} missing")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            yield from drain()
             return
-    # …or JSON Lines, one record per line, where one bad line spoils only itself.
-    for number, line in enumerate(text.splitlines(), start=1):
+        except csv.Error as exc:
+            yield from drain()
+            yield feed.row_start, None, ("malformed_csv", f"malformed CSV: {exc}")
+            feed.fresh_row = True
+            continue
+        yield from drain()
+        line = feed.row_start
+        feed.fresh_row = True
+        if not any(cell.strip() for cell in row):
+            continue
+        raw = ",".join(row)
+        if header_problem is not None:
+            yield line, None, header_problem
+        elif len(row) != len(headers):
+            yield line, None, ("cell_count", f"{len(row)} cells for {len(headers)} columns")
+        else:
+            yield line, {h: cell for h, cell in zip(headers, row, strict=True) if h}, raw
+
+
+def _json_stream(path: Path, limits: ReadLimits) -> Iterator[Record]:
+    """Records of a JSON document (an array, a list response, one pretty-printed object) or of JSON Lines."""
+    head = _peek(path, 4096).lstrip()
+    if head.startswith("["):
+        yield from _json_document(path, limits)
+        return
+    first_line = head.split("\n", 1)[0].split("\r", 1)[0]
+    try:
+        _loads(first_line)
+    except (ValueError, RecursionError):
+        # The first line is not a whole record: one pretty-printed document, unless it is a broken line.
+        if head.startswith("{") and (len(first_line.strip()) <= 2 or '\n  "' in head[:200]):
+            yield from _json_document(path, limits)
+            return
+    yield from _json_lines(path, limits)
+
+
+def _json_value(text: str, limits: ReadLimits) -> Any:
+    """Parse one JSON text, or raise :class:`_Quarantine` saying why not."""
+    if text.count("[") + text.count("{") > limits.max_json_depth and _json_depth(text, limits.max_json_depth) > (
+        limits.max_json_depth
+    ):
+        raise _Quarantine(None, f"JSON nested deeper than {limits.max_json_depth} levels", "json_too_deep")
+    try:
+        return _loads(text)
+    except RecursionError:
+        raise _Quarantine(None, "JSON nested too deeply", "json_too_deep") from None
+    except ValueError as exc:
+        raise _Quarantine(None, f"invalid JSON: {exc}"[:300], "invalid_json") from None
+
+
+def _json_lines(path: Path, limits: ReadLimits) -> Iterator[Record]:
+    for number, line, problem in _decoded_lines(path, limits):
+        if line is None:
+            assert problem is not None
+            yield number, None, problem
+            continue
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except ValueError as exc:
-            yield number, None, f"invalid JSON line: {exc}"
+            value = _json_value(line, limits)
+        except _Quarantine as q:
+            yield number, None, (q.code, q.reason)
             continue
         records = _json_records(value)
         if not records:
-            yield number, None, "JSON line is not an object"
+            yield number, None, ("not_an_object", "JSON line is not an object")
+            continue
+        raw = line.rstrip("\r\n")[:MAX_RAW_IN_QUARANTINE]
         for record in records:
-            yield number, record, line[:MAX_RAW_IN_QUARANTINE]
+            yield number, record, raw
+
+
+def _json_document(path: Path, limits: ReadLimits) -> Iterator[Record]:
+    data = bytearray()
+    try:
+        with _open_bytes(path) as fh:
+            while chunk := fh.read1(1 << 16):
+                data += chunk
+                if len(data) > limits.max_document_bytes:
+                    yield (
+                        1,
+                        None,
+                        ("document_too_large", f"JSON document larger than {limits.max_document_bytes:,} bytes"),
+                    )
+                    return
+    except GZIP_ERRORS as exc:
+        yield 1, None, ("corrupt_file", f"truncated or corrupt file: {exc}"[:300])
+        return
+    # A bad byte is replaced so the rest of the document still reads; the records it touched are
+    # quarantined below (they hold U+FFFD where the byte was).
+    text = bytes(data).decode("utf-8-sig", errors="replace")
+    had_bad_bytes = "\ufffd" in text
+    del data
+    try:
+        value = _json_value(text, limits)
+    except _Quarantine as q:
+        yield 1, None, (q.code, q.reason)
+        return
+    records = _json_records(value)
+    if not records:
+        yield 1, None, ("not_an_object", "JSON document holds no record objects")
+    for number, record in enumerate(records, start=1):
+        raw = json.dumps(record, ensure_ascii=False)[:MAX_RAW_IN_QUARANTINE]
+        if had_bad_bytes and "\ufffd" in raw:
+            yield number, None, ("encoding", "record holds bytes that are not UTF-8")
+        else:
+            yield number, record, raw
 
 
 # -------------------------------------------------------------------------------- row mappers
@@ -494,6 +745,7 @@ def catalog_row(row: dict[str, Any], path: Path, line: int) -> CatalogItem:
     )
 
 
+TERRITORY = re.compile(r"-?[A-Z]{2}|WW")  # ISO 3166 alpha-2, WW for worldwide, -XX to exclude one
 RIGHTS_FIELDS = {
     "asset_id", "custom_id", "isrc", "owner", "right_type", "territories", "share_pct", "valid_from", "valid_to",
 }  # fmt: skip
@@ -506,6 +758,14 @@ def rights_row(row: dict[str, Any], path: Path, line: int) -> RightsRecord:
     if share is None:
         raise FieldError("share_pct", "required value is missing")
     right_raw = n.text(row, "right_type") or "general"
+    territories = [t.upper() for t in n.pipe_list(row, "territories")] or ["WW"]
+    bad = [t for t in territories if not TERRITORY.fullmatch(t)]
+    if bad:
+        # A value from another column (a name, a share, a right type) is a shifted or swapped row.
+        raise FieldError("territories", f"not a territory code: {bad[0][:40]!r}")
+    valid_from, valid_to = n.opt_date(row, "valid_from"), n.opt_date(row, "valid_to")
+    if valid_from and valid_to and valid_to < valid_from:
+        raise FieldError("valid_to", f"valid_to {valid_to} is before valid_from {valid_from}")
     return RightsRecord(
         asset_id=n.text(row, "asset_id"),
         custom_id=n.text(row, "custom_id"),
@@ -513,10 +773,10 @@ def rights_row(row: dict[str, Any], path: Path, line: int) -> RightsRecord:
         owner=n.required(row, "owner"),
         right_type=n.open_enum(right_raw, n.RIGHT_TYPE, "other"),
         right_type_raw=right_raw,
-        territories=[t.upper()[:8] for t in n.pipe_list(row, "territories")] or ["WW"],
+        territories=territories,
         share_pct=share,
-        valid_from=n.opt_date(row, "valid_from"),
-        valid_to=n.opt_date(row, "valid_to"),
+        valid_from=valid_from,
+        valid_to=valid_to,
         extra=_extra(row, RIGHTS_FIELDS),
         source_file=str(path),
         source_line=line,
@@ -631,10 +891,10 @@ def claim_history_events(record: dict[str, Any], path: Path, line: int) -> Itera
         try:
             yield _history_event(claim_id, uploader, item, index, path, line)
         except FieldError as exc:
-            yield _Quarantine(f"{where}.{exc.field}", exc.reason)
+            yield _Quarantine(f"{where}.{exc.field}", exc.reason, exc.code)
         except ValidationError as exc:
             q = _validation_error(exc)
-            yield _Quarantine(f"{where}.{q.field}", q.reason)
+            yield _Quarantine(f"{where}.{q.field}", q.reason, q.code)
 
 
 def _history_event(
@@ -678,7 +938,7 @@ def _history_event(
 
 # --------------------------------------------------------------------------- per-source readers
 
-RowMapper = Callable[[dict[str, Any], int], Event | Iterable[Event | _Quarantine]]
+RowMapper = Callable[[dict[str, Any], int], Event | Iterable[Event | _Quarantine] | None]
 
 
 def _mapper(kind: str, path: Path) -> RowMapper:
@@ -704,71 +964,98 @@ def _mapper(kind: str, path: Path) -> RowMapper:
     raise ValueError(f"no row reader for {kind}")
 
 
-def _quarantine(result: FileResult, line: int, fld: str | None, reason: str, raw: str = "") -> None:
+def _quarantine(
+    result: FileResult, line: int, fld: str | None, reason: str, raw: str = "", code: str = "invalid_value"
+) -> None:
+    """One record read and quarantined."""
+    result.records += 1
     result.quarantined.append(
         QuarantineEntry(
             source=result.source,
             source_file=result.path,
             line=line,
             field=fld,
-            reason=reason,
+            reason=reason[:500],
+            reason_code=code,
             raw=raw[:MAX_RAW_IN_QUARANTINE],
         )
     )
 
 
-def read_file(path: Path | str, kind: str | None = None) -> FileResult:
-    """Read one file of any known source; never raises for bad content."""
+def _accept(result: FileResult, event: Event | None = None) -> None:
+    """One record read and accepted: it became ``event``, or was summed into one (analytics)."""
+    result.records += 1
+    result.accepted += 1
+    if event is not None:
+        result.events.append(event)
+
+
+def read_file(path: Path | str, kind: str | None = None, limits: ReadLimits | None = None) -> FileResult:
+    """Read one file of any known source; never raises, whatever the file holds.
+
+    Every record ends as exactly one accepted record or one quarantine entry with its line, field
+    and reason code; a file that cannot be read at all is one quarantine entry.
+    """
     path = Path(path)
-    detected = kind or recognise(path)
-    result = FileResult(path=str(path), source=detected or "unrecognised")
-    if detected is None:
-        head = _peek(path, 300).splitlines()[:1]
-        reason = "empty file" if not head else "unrecognised format (header or first record not known)"
-        _quarantine(result, 0, None, reason, head[0] if head else "")
-        return result
-    if detected == "analytics":
-        _read_analytics(path, result)
-        return result
-    mapper = _mapper(detected, path)
-    records = _json_stream(path) if detected in ("claim_api", "claim_history") or _is_json(path) else _csv_records(path)
-    _consume(records, mapper, result)
+    limits = limits or ReadLimits.from_env()
+    result = FileResult(path=str(path), source=kind or "unrecognised")
+    try:
+        detected = kind or recognise(path)
+        result.source = detected or "unrecognised"
+        if detected is None:
+            head = _peek(path, 300).splitlines()[:1]
+            if head:
+                reason, code = "unrecognised format (header or first record not known)", "unrecognised_file"
+            else:
+                reason, code = "empty file", "empty_file"
+            _quarantine(result, 0, None, reason, head[0] if head else "", code)
+        elif detected == "analytics":
+            _read_analytics(path, result, limits)
+        else:
+            mapper = _mapper(detected, path)
+            json_file = detected in ("claim_api", "claim_history") or _peek(path, 64).lstrip()[:1] in ("{", "[")
+            records = _json_stream(path, limits) if json_file else _csv_records(path, detected, limits)
+            _consume(records, mapper, result)
+    except OSError as exc:
+        # The file went away or cannot be opened: the file itself is the one record we can account for.
+        _quarantine(result, 0, None, f"file unreadable: {exc.strerror or exc}", "", "unreadable_file")
     return result
 
 
-def _is_json(path: Path) -> bool:
-    return _peek(path, 64).lstrip()[:1] in ("{", "[")
-
-
 def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult) -> None:
-    line = 0
-    try:
-        for line, record, raw in records:
-            result.records += 1
-            if record is None:
-                _quarantine(result, line, None, raw, "")
-                continue
-            try:
-                produced = mapper(record, line)
-                if isinstance(produced, Iterator):
-                    for item in produced:
-                        if isinstance(item, _Quarantine):
-                            _quarantine(result, line, item.field, item.reason, raw)
-                        else:
-                            result.events.append(item)
-                else:
-                    result.events.append(produced)  # type: ignore[arg-type]
-            except FieldError as exc:
-                _quarantine(result, line, exc.field, exc.reason, raw)
-            except ValidationError as exc:
-                q = _validation_error(exc)
-                _quarantine(result, line, q.field, q.reason, raw)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        _quarantine(result, line + 1, None, f"truncated or corrupt gzip after line {line}: {exc}")
-    except UnicodeDecodeError as exc:
-        _quarantine(result, line + 1, None, f"not UTF-8 after line {line}: {exc.reason}")
-    except csv.Error as exc:
-        _quarantine(result, line + 1, None, f"unreadable CSV after line {line}: {exc}")
+    for line, record, raw in records:
+        if record is None:
+            code, reason = raw if isinstance(raw, tuple) else ("invalid_value", raw)
+            _quarantine(result, line, None, reason, "", code)
+            continue
+        text = raw if isinstance(raw, str) else ""
+        try:
+            produced = mapper(record, line)
+            if isinstance(produced, Iterator):
+                # One record that stands for several (a claim's history): each item is a record.
+                empty = True
+                for item in produced:
+                    empty = False
+                    if isinstance(item, _Quarantine):
+                        _quarantine(result, line, item.field, item.reason, text, item.code)
+                    else:
+                        _accept(result, item)
+                if empty:
+                    _quarantine(result, line, None, "record holds no events", text, "no_events")
+            elif produced is None:
+                _accept(result)  # summed into an event made at the end of the file
+            else:
+                _accept(result, produced)  # type: ignore[arg-type]
+        except FieldError as exc:
+            _quarantine(result, line, exc.field, exc.reason, text, exc.code)
+        except ValidationError as exc:
+            q = _validation_error(exc)
+            _quarantine(result, line, q.field, q.reason, text, q.code)
+        except _Quarantine as q:
+            _quarantine(result, line, q.field, q.reason, text, q.code)
+        except (ValueError, TypeError, ArithmeticError, RecursionError, KeyError, AttributeError) as exc:
+            # A value no rule above foresaw: the record is quarantined with the error, the file goes on.
+            _quarantine(result, line, None, f"unreadable record: {type(exc).__name__}: {exc}", text, "reader_error")
 
 
 ANALYTICS_SUMS = ("views", "likes", "comments", "shares", "engaged_views")
@@ -778,12 +1065,12 @@ ANALYTICS_FIELDS = {
 }  # fmt: skip
 
 
-def _read_analytics(path: Path, result: FileResult) -> None:
+def _read_analytics(path: Path, result: FileResult, limits: ReadLimits) -> None:
     """Many rows per video and day (country, subscription…): summed into one observation each."""
     sums: dict[tuple[str, date], dict[str, Any]] = {}
     has_owner_dims = False
 
-    def add(row: dict[str, Any], line: int) -> list[Event]:
+    def add(row: dict[str, Any], line: int) -> None:
         nonlocal has_owner_dims
         video_id = n.required(row, "video_id")
         day = n.parse_date(n.required(row, "date"), "date")
@@ -799,9 +1086,8 @@ def _read_analytics(path: Path, result: FileResult) -> None:
         for k, v in values.items():
             if v is not None:
                 acc[k] = acc.get(k, 0) + v
-        return []
 
-    _consume(_csv_records(path), lambda row, line: iter(add(row, line)), result)
+    _consume(_csv_records(path, "analytics", limits), add, result)
     source = "content_owner_basic" if has_owner_dims else "channel_basic"
     for (video_id, day), acc in sorted(sums.items()):
         result.events.append(
@@ -845,5 +1131,6 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
     return [f for f in found if f.name not in ("labels.json", "README.md", "MANIFEST.json")]
 
 
-def read_paths(paths: Iterable[Path | str], kind: str | None = None) -> IngestResult:
-    return IngestResult(files=[read_file(p, kind) for p in discover(paths)])
+def read_paths(paths: Iterable[Path | str], kind: str | None = None, limits: ReadLimits | None = None) -> IngestResult:
+    limits = limits or ReadLimits.from_env()
+    return IngestResult(files=[read_file(p, kind, limits) for p in discover(paths)])

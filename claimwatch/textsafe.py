@@ -1,0 +1,46 @@
+"""Hostile text made safe for where it is shown: terminals and Slack.
+
+Titles, channel names and file contents come from outside and may carry terminal escape
+sequences, bidirectional overrides (text that reads differently than it is stored) or Slack
+control syntax (``<!channel>``, ``<http://evil|bank.com>``). Every text printed to a terminal goes
+through :func:`safe_text`; every text sent to Slack through :func:`slack_escape`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Bidirectional controls: embeddings, overrides, isolates and marks. A right-to-left override can make
+# a title read as something else; unicodedata puts them in "Cf" (format), with harmless ones such as
+# the zero-width joiner used in emoji, which stay.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def safe_text(text: str, limit: int = 500) -> str:
+    """``text`` with control characters (C0, DEL, C1, so every escape sequence) and bidi controls
+    replaced by a space, cut to ``limit`` characters.
+
+    >>> safe_text("Hit\\x1b[2J song\\u202eevil")
+    'Hit [2J song evil'
+    >>> safe_text("Ünïcode ✓ stays")
+    'Ünïcode ✓ stays'
+    """
+    if text.isascii() and text.isprintable():
+        return text[:limit]
+    out = []
+    for ch in text[:limit]:
+        if ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs", "Co", "Zl", "Zp"):
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def slack_escape(text: str) -> str:
+    """Slack's three control characters escaped, so ``<!channel>`` or ``<url|label>`` in a title is
+    shown as text, never as a mention or a disguised link.
+
+    >>> slack_escape("<!channel> A & B <http://x|bank>")
+    '&lt;!channel&gt; A &amp; B &lt;http://x|bank&gt;'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
