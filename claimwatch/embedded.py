@@ -107,6 +107,20 @@ def run(
         out.mkdir(parents=True, exist_ok=True)
         write_jsonl(out / "alerts.jsonl", (a.model_dump(mode="json") for a in alerts))
         write_jsonl(out / "quarantine.jsonl", (q.model_dump(mode="json") for q in ingest.quarantined))
+        write_jsonl(
+            out / "files.jsonl",
+            (
+                {
+                    "path": f.path,
+                    "source": f.source,
+                    "records": f.records,
+                    "accepted": f.accepted,
+                    "quarantined": len(f.quarantined),
+                    "events": len(f.events),
+                }
+                for f in ingest.files
+            ),
+        )
         for week in weeks:
             report = build_report(collector, week, ingest.counts(), ingest.quarantined, quality)
             report_dirs.append(write_report(report, out))

@@ -1003,12 +1003,7 @@ def read_file(path: Path | str, kind: str | None = None, limits: ReadLimits | No
         detected = kind or recognise(path)
         result.source = detected or "unrecognised"
         if detected is None:
-            head = _peek(path, 300).splitlines()[:1]
-            if head:
-                reason, code = "unrecognised format (header or first record not known)", "unrecognised_file"
-            else:
-                reason, code = "empty file", "empty_file"
-            _quarantine(result, 0, None, reason, head[0] if head else "", code)
+            _read_unrecognised(path, result, limits)
         elif detected == "analytics":
             _read_analytics(path, result, limits)
         else:
@@ -1020,6 +1015,19 @@ def read_file(path: Path | str, kind: str | None = None, limits: ReadLimits | No
         # The file went away or cannot be opened: the file itself is the one record we can account for.
         _quarantine(result, 0, None, f"file unreadable: {exc.strerror or exc}", "", "unreadable_file")
     return result
+
+
+def _read_unrecognised(path: Path, result: FileResult, limits: ReadLimits) -> None:
+    """A file of no known format: each of its lines is a record we could not read, and says so."""
+    reason = "unrecognised format (header or first record not known)"
+    for number, data, problem in _physical_lines(path, limits):
+        if data is None:
+            assert problem is not None
+            _quarantine(result, number, None, problem[1], "", problem[0])
+        elif data.strip():
+            _quarantine(result, number, None, reason, data.decode("utf-8", "replace"), "unrecognised_file")
+    if result.records == 0:
+        _quarantine(result, 0, None, "empty file", "", "empty_file")
 
 
 def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult) -> None:
