@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 ENV_NAMES = (
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -12,6 +13,12 @@ ENV_NAMES = (
     "CLAIMWATCH_APP_ID",
     "CLAIMWATCH_OWNER",
     "CLAIMWATCH_WEB_PORT",
+    "CLAIMWATCH_WEB_BIND",
+    "CLAIMWATCH_CHECKPOINT_EVENTS",
+    "CLAIMWATCH_CHECKPOINT_SECONDS",
+    "CLAIMWATCH_STALL_SECONDS",
+    "CLAIMWATCH_DEAD_LETTER_LIMIT",
+    "CLAIMWATCH_SESSION_TIMEOUT_SECONDS",
     "CLAIMWATCH_STATE_STORE",
     "CLAIMWATCH_WEBHOOK_URL",
     "CLAIMWATCH_SNS_TOPIC_ARN",
@@ -27,14 +34,38 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _number(name: str, default: float, kind: type[int] | type[float] = int) -> Any:
+    raw = _env(name, str(default))
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw[:40]!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw[:40]!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     bootstrap_servers: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     topic_prefix: str = field(default_factory=lambda: _env("CLAIMWATCH_TOPIC_PREFIX", "claimwatch"))
-    partitions: int = field(default_factory=lambda: int(_env("CLAIMWATCH_PARTITIONS", "4")))
+    partitions: int = field(default_factory=lambda: _number("CLAIMWATCH_PARTITIONS", 4))
     app_id: str = field(default_factory=lambda: _env("CLAIMWATCH_APP_ID", "claimwatch-worker"))
     owner: str = field(default_factory=lambda: _env("CLAIMWATCH_OWNER", "our-label"))
-    web_port: int = field(default_factory=lambda: int(_env("CLAIMWATCH_WEB_PORT", "6066")))
+    web_port: int = field(default_factory=lambda: _number("CLAIMWATCH_WEB_PORT", 6066))
+    # Loopback for local runs; the container sets 0.0.0.0 so Prometheus and ECS health checks reach it.
+    web_bind: str = field(default_factory=lambda: _env("CLAIMWATCH_WEB_BIND", "127.0.0.1"))
+    # A checkpoint writes each changed item once: after this many events, or this many seconds.
+    checkpoint_events: int = field(default_factory=lambda: _number("CLAIMWATCH_CHECKPOINT_EVENTS", 20_000))
+    checkpoint_seconds: float = field(default_factory=lambda: _number("CLAIMWATCH_CHECKPOINT_SECONDS", 5.0, float))
+    # /health turns 503 after this long without progress while events wait, or this many dead letters
+    # in five minutes, or the broker unreachable this long.
+    stall_seconds: float = field(default_factory=lambda: _number("CLAIMWATCH_STALL_SECONDS", 60.0, float))
+    dead_letter_limit: int = field(default_factory=lambda: _number("CLAIMWATCH_DEAD_LETTER_LIMIT", 100))
+    broker_timeout_seconds: float = 20.0
+    session_timeout_seconds: float = field(
+        default_factory=lambda: _number("CLAIMWATCH_SESSION_TIMEOUT_SECONDS", 6.0, float)
+    )
     state_store: str = field(default_factory=lambda: _env("CLAIMWATCH_STATE_STORE", "memory://"))
     webhook_url: str = field(default_factory=lambda: _env("CLAIMWATCH_WEBHOOK_URL", ""))
     sns_topic_arn: str = field(default_factory=lambda: _env("CLAIMWATCH_SNS_TOPIC_ARN", ""))

@@ -84,6 +84,36 @@ async def create_topics(settings: Settings) -> list[str]:
         await admin.close()
 
 
+def state_topic(settings: Settings) -> str:
+    """The worker's state changelog: one compacted record per content item (its latest checkpoint).
+
+    Named by the worker's app id, like Faust's own changelogs, so a new app id (a replay's
+    generation) starts with state of its own."""
+    return f"{settings.app_id}-state"
+
+
+async def ensure_state_topic(settings: Settings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        name = state_topic(settings)
+        if name not in set(await admin.list_topics()):
+            topic = NewTopic(
+                name=name,
+                num_partitions=settings.partitions,
+                replication_factor=1,
+                topic_configs={
+                    "cleanup.policy": "compact",
+                    "min.cleanable.dirty.ratio": "0.1",
+                    "segment.ms": str(DAY_MS),
+                },
+            )
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([topic])
+    finally:
+        await admin.close()
+
+
 async def describe_topics(settings: Settings) -> list[dict[str, object]]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()

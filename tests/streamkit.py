@@ -102,12 +102,12 @@ class WorkerProcess:
                 self.process.wait(timeout=10)
 
 
-def start_worker(settings: Settings, tmp: Path, name: str = "w") -> WorkerProcess:
+def start_worker(settings: Settings, tmp: Path, name: str = "w", **env: str) -> WorkerProcess:
     port = free_port()
     log = tmp / f"{name}-{port}.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "claimwatch.cli", "worker", "--loglevel", "warning"],
-        env=env_for(settings, port),
+        env=env_for(settings, port) | env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=tmp,

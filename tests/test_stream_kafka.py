@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -75,13 +76,17 @@ def test_kill_9_half_way_then_restart_loses_nothing(small_data: Path, tmp_path: 
     settings = isolated_settings()
     setup_topics(settings)
     total = ingest(small_data, settings)
-    first = start_worker(settings, tmp_path, "first")
+    # Checkpoints every 2,000 events, so several land before the kill; the worker runs at full speed.
+    first = start_worker(settings, tmp_path, "first", CLAIMWATCH_CHECKPOINT_EVENTS="2000")
     try:
         wait_until(lambda: ((first.health() or {}).get("events", 0)) >= total // 2, 300, "half the events", [first])
     finally:
         first.kill9()
-    second = start_worker(settings, tmp_path, "second")
+    started = time.monotonic()
+    second = start_worker(settings, tmp_path, "second", CLAIMWATCH_CHECKPOINT_EVENTS="2000")
     try:
+        wait_until(lambda: (second.health() or {}).get("events", 0) > 0, 120, "the restart to progress", [second])
+        resumed_in = time.monotonic() - started
         wait_drained([second])
         health = second.health() or {}
     finally:
@@ -89,6 +94,7 @@ def test_kill_9_half_way_then_restart_loses_nothing(small_data: Path, tmp_path: 
     got = alert_ids(settings)
     assert set(got) == expected_alert_ids(small_data)
     assert health.get("events", 0) < total, "the restarted worker resumed, it did not start over"
+    assert resumed_in < 10, f"the restart took {resumed_in:.1f}s to make progress"
 
 
 def test_two_workers_split_the_partitions_and_agree_with_one(small_data: Path, tmp_path: Path) -> None:

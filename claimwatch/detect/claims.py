@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from river import stats
-
+from claimwatch.detect.ewstats import EWMean
 from schemas.events import ClaimEvent
 
 PENDING_REVIEW = frozenset({"pending", "potential", "routed_for_review"})
@@ -84,8 +83,8 @@ def _sf_tail(k: int, lam: float) -> float:
 class AssetActivity:
     """Usual daily new claims and status flips of one asset; today's counts."""
 
-    new_rate: stats.EWMean = field(default_factory=lambda: stats.EWMean(fading_factor=0.25))
-    flip_rate: stats.EWMean = field(default_factory=lambda: stats.EWMean(fading_factor=0.25))
+    new_rate: EWMean = field(default_factory=lambda: EWMean(fading_factor=0.25))
+    flip_rate: EWMean = field(default_factory=lambda: EWMean(fading_factor=0.25))
     days: int = 0
     new_today: int = 0
     flips_today: int = 0

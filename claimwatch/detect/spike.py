@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from river import stats
+from claimwatch.detect.ewstats import EWMean
 
 DAY = 86_400.0
 
 
-def _ew(alpha: float) -> stats.EWMean:
-    return stats.EWMean(fading_factor=alpha)
+def _ew(alpha: float) -> EWMean:
+    return EWMean(fading_factor=alpha)
 
 
 @dataclass
@@ -38,8 +38,8 @@ class SeasonalBaseline:
     level_alpha: float = 0.04
     shape_alpha: float = 0.25
     period: float = DAY
-    level: stats.EWMean = field(default=None)  # type: ignore[assignment]
-    shape: list[stats.EWMean | None] = field(default_factory=list)
+    level: EWMean = field(default=None)  # type: ignore[assignment]
+    shape: list[EWMean | None] = field(default_factory=list)
     seen: int = 0
 
     def __post_init__(self) -> None:
@@ -91,7 +91,7 @@ class SpikeDetector:
     z_alert: float = 4.0
     var_alpha: float = 0.05
     baseline: SeasonalBaseline = field(default=None)  # type: ignore[assignment]
-    residual_var: stats.EWMean = field(default=None)  # type: ignore[assignment]
+    residual_var: EWMean = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.baseline is None:

@@ -1,0 +1,244 @@
+"""The stored form of a content item's detection state: versioned, explicit, never executable.
+
+A worker keeps each item's :class:`~claimwatch.detect.monitor.Monitor` in memory and writes it to
+its state changelog at checkpoints; this module turns one into bytes and back. The format is JSON
+(``{"format": "claimwatch-state", "version": 1, "offset": …, "monitor": …}``) in which every object is
+one of the classes named in :data:`SCHEMA`, with the fields listed there and nothing else:
+
+- decoding builds only those classes, from plain values: no pickle, no imports by name, no code
+  runs whatever the bytes say; anything else raises :class:`StateFormatError`, with the reason;
+- configuration is never stored (``Monitor.config``, the dedup cooldowns, the claim surge policy):
+  a restored item takes the running worker's settings;
+- a field added later is filled with its default when reading older state, and a field that is
+  gone is ignored, so a code change does not make stored state unreadable. A change that does
+  needs a new :data:`VERSION` and a migration in :func:`decode`.
+
+>>> from claimwatch.detect.monitor import Monitor, MonitorConfig
+>>> blob = encode(Monitor(), offset=41)
+>>> offset, restored = decode(blob, MonitorConfig(owner="label-b"))
+>>> offset, restored.config.owner
+(41, 'label-b')
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from array import array
+from collections import Counter, deque
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from claimwatch.detect.alerting import DedupStage
+from claimwatch.detect.claims import AssetActivity, ClaimBook, ClaimState
+from claimwatch.detect.ewstats import EWMean
+from claimwatch.detect.metrics import PostModel
+from claimwatch.detect.monitor import Monitor, MonitorConfig
+from claimwatch.detect.novelty import NoveltyDetector, TailNovelty
+from claimwatch.detect.reference import CatalogIndex, RightsLedger
+from claimwatch.detect.spike import CountRateModel, SeasonalBaseline, SpikeDetector
+from schemas.events import CatalogItem, RightsRecord
+
+FORMAT = "claimwatch-state"
+VERSION = 1
+MAX_STATE_BYTES = 16 << 20  # far above any real item (a busy post's history is ~250 KB)
+MAX_DEPTH = 24
+
+
+class StateFormatError(ValueError):
+    """Stored bytes that are not a state this version can read; the reason says why."""
+
+
+def _fields(cls: type, *skip: str) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in skip)
+
+
+# Every stored class, by the tag it is stored under, with the fields that are stored. Config-like
+# fields (settings the running worker decides) and derived ones are left out on purpose.
+SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
+    "Monitor": (Monitor, _fields(Monitor, "config", "clock", "last_transitions", "shared_state_changed")),
+    "CatalogIndex": (CatalogIndex, _fields(CatalogIndex)),
+    "RightsLedger": (RightsLedger, _fields(RightsLedger)),
+    "ClaimBook": (ClaimBook, _fields(ClaimBook, "policy")),
+    "ClaimState": (ClaimState, _fields(ClaimState)),
+    "AssetActivity": (AssetActivity, _fields(AssetActivity)),
+    "DedupStage": (DedupStage, _fields(DedupStage, "cooldown")),
+    "PostModel": (PostModel, _fields(PostModel)),
+    "CountRateModel": (CountRateModel, _fields(CountRateModel)),
+    "SpikeDetector": (SpikeDetector, _fields(SpikeDetector)),
+    "SeasonalBaseline": (SeasonalBaseline, _fields(SeasonalBaseline)),
+    "EWMean": (EWMean, _fields(EWMean)),
+    "NoveltyDetector": (NoveltyDetector, _fields(NoveltyDetector)),
+    "TailNovelty": (TailNovelty, _fields(TailNovelty, "ordered")),
+}
+MODELS: dict[str, type[BaseModel]] = {"CatalogItem": CatalogItem, "RightsRecord": RightsRecord}
+TAGS = {cls: tag for tag, (cls, _) in SCHEMA.items()}
+MODEL_TAGS = {cls: tag for tag, cls in MODELS.items()}
+
+
+# ------------------------------------------------------------------------------------ encoding
+
+
+def encode(monitor: Monitor, offset: int) -> bytes:
+    """One item's state, and the offset of the last event it applied, as bytes."""
+    body = {"format": FORMAT, "version": VERSION, "offset": offset, "monitor": _enc(monitor)}
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _enc(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else {"nf": repr(value)}
+    if isinstance(value, list):
+        return [_enc(v) for v in value]
+    if isinstance(value, tuple):
+        return {"t": [_enc(v) for v in value]}
+    if isinstance(value, Counter):
+        return {"C": [[_enc(k), _enc(v)] for k, v in value.items()]}
+    if isinstance(value, dict):
+        return {"d": [[_enc(k), _enc(v)] for k, v in value.items()]}
+    if isinstance(value, set | frozenset):
+        return {"s": sorted((_enc(v) for v in value), key=repr)}
+    if isinstance(value, deque):
+        if all(type(v) is float for v in value):
+            return {"qf": base64.b64encode(array("d", value).tobytes()).decode(), "m": value.maxlen}
+        return {"q": [_enc(v) for v in value], "m": value.maxlen}
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"da": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"td": value.total_seconds()}
+    tag = TAGS.get(type(value))
+    if tag is not None:
+        return {"o": tag, "f": {name: _enc(getattr(value, name)) for name in SCHEMA[tag][1]}}
+    model_tag = MODEL_TAGS.get(type(value))
+    if model_tag is not None:
+        return {"m": model_tag, "f": value.model_dump(mode="json")}
+    raise TypeError(f"no stored form for {type(value).__name__}")  # a programming error, caught by tests
+
+
+# ------------------------------------------------------------------------------------ decoding
+
+
+def decode(blob: bytes, config: MonitorConfig) -> tuple[int, Monitor]:
+    """``(offset, monitor)`` from stored bytes, with the running ``config``; or StateFormatError."""
+    if len(blob) > MAX_STATE_BYTES:
+        raise StateFormatError(f"state of {len(blob):,} bytes is larger than {MAX_STATE_BYTES:,}")
+    if blob[:1] == b"\x80":
+        raise StateFormatError("a pickle (the format before version 1): never loaded; rebuilt from the log")
+    try:
+        body = json.loads(blob)
+    except (ValueError, RecursionError) as exc:
+        raise StateFormatError(f"not JSON: {exc}"[:200]) from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise StateFormatError("not a claimwatch state record")
+    if body.get("version") != VERSION:
+        raise StateFormatError(f"state format version {body.get('version')!r}; this worker reads {VERSION}")
+    offset = body.get("offset")
+    if type(offset) is not int:
+        raise StateFormatError("offset missing or not an integer")
+    try:
+        monitor = _dec(body.get("monitor"), 0)
+    except StateFormatError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ValidationError) as exc:
+        raise StateFormatError(f"malformed state: {type(exc).__name__}: {exc}"[:300]) from None
+    if not isinstance(monitor, Monitor):
+        raise StateFormatError("the stored object is not a Monitor")
+    monitor.config = config
+    return offset, monitor
+
+
+def _dec(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise StateFormatError("state nested too deeply")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_dec(v, depth + 1) for v in value]
+    if not isinstance(value, dict) or not value:
+        raise StateFormatError(f"unexpected value of type {type(value).__name__}")
+    kind = next(iter(value))
+    if kind == "o":
+        return _object(value, depth)
+    if kind == "m":
+        model = MODELS.get(value["m"])
+        if model is None:
+            raise StateFormatError(f"unknown model {str(value['m'])[:40]!r}")
+        return model.model_validate(value["f"])
+    body = value[kind]
+    if kind == "t":
+        return tuple(_dec(v, depth + 1) for v in _list(body))
+    if kind == "d":
+        return {_key(k, depth): _dec(v, depth + 1) for k, v in _pairs(body)}
+    if kind == "C":
+        return Counter({_key(k, depth): _dec(v, depth + 1) for k, v in _pairs(body)})
+    if kind == "s":
+        return {_key(v, depth) for v in _list(body)}
+    if kind == "q":
+        return deque((_dec(v, depth + 1) for v in _list(body)), maxlen=_maxlen(value))
+    if kind == "qf":
+        floats = array("d")
+        floats.frombytes(base64.b64decode(str(body), validate=True))
+        return deque(floats, maxlen=_maxlen(value))
+    if kind == "dt":
+        return datetime.fromisoformat(str(body))
+    if kind == "da":
+        return date.fromisoformat(str(body))
+    if kind == "td":
+        return timedelta(seconds=float(body))
+    if kind == "nf":
+        if body not in ("nan", "inf", "-inf"):
+            raise StateFormatError(f"not a float: {str(body)[:20]!r}")
+        return float(body)
+    raise StateFormatError(f"unknown value tag {kind[:20]!r}")
+
+
+def _object(value: dict[str, Any], depth: int) -> Any:
+    tag = value.get("o")
+    entry = SCHEMA.get(tag) if isinstance(tag, str) else None
+    if entry is None:
+        raise StateFormatError(f"unknown object {str(tag)[:40]!r}")
+    cls, stored = entry
+    given = value.get("f")
+    if not isinstance(given, dict):
+        raise StateFormatError(f"{tag} without fields")
+    # Defaults first (fields added since the state was written, and the ones never stored), then
+    # the stored values of the fields this version knows.
+    kwargs = {name: _dec(given[name], depth + 1) for name in stored if name in given}
+    obj = cls(**kwargs)
+    if isinstance(obj, TailNovelty):
+        obj.ordered = sorted(obj.history)
+    return obj
+
+
+def _key(value: Any, depth: int) -> Any:
+    key = _dec(value, depth + 1)
+    if isinstance(key, list | dict | set):
+        raise StateFormatError("a mapping key that is not hashable")
+    return key
+
+
+def _list(body: Any) -> list[Any]:
+    if not isinstance(body, list):
+        raise StateFormatError("expected a list")
+    return body
+
+
+def _pairs(body: Any) -> list[tuple[Any, Any]]:
+    pairs = _list(body)
+    if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        raise StateFormatError("expected key/value pairs")
+    return [(k, v) for k, v in pairs]
+
+
+def _maxlen(value: dict[str, Any]) -> int | None:
+    maxlen = value.get("m")
+    if maxlen is not None and (type(maxlen) is not int or maxlen < 0):
+        raise StateFormatError("bad deque bound")
+    return maxlen
