@@ -382,13 +382,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_USAGE, EXIT_UNAVAILABLE = 2, 3
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every expected failure is one line on stderr and an exit code: 2 for wrong input or settings,
+    3 when a service (the broker) is unavailable; never a traceback."""
     args = build_parser().parse_args(argv)
+    from aiokafka.errors import KafkaError
+
+    from stream.kafka_io import IncompleteRead
+
     try:
         return int(args.func(args))
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as exc:
         print(f"claimwatch: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except (KafkaError, IncompleteRead, ConnectionError, TimeoutError) as exc:
+        print(f"claimwatch: error: Kafka unavailable: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        print("claimwatch: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         return 0
 

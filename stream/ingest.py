@@ -17,9 +17,9 @@ from pathlib import Path
 from claimwatch.detect.routing import Router
 from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import IngestResult, read_paths
-from schemas.events import CatalogItem, ClaimEvent, RightsRecord
+from schemas.events import CatalogItem, ClaimEvent, Event, QuarantineEntry, RightsRecord
 from stream.codec import decode_event, encode_event
-from stream.kafka_io import producer, read_to_end
+from stream.kafka_io import MAX_RECORD_BYTES, producer, read_to_end
 from stream.settings import Settings
 
 
@@ -59,23 +59,49 @@ async def load_router(settings: Settings) -> Router:
     return router
 
 
+def oversized(event: Event, size: int) -> QuarantineEntry:
+    return QuarantineEntry(
+        source=str(getattr(event, "source", event.kind)),
+        source_file=event.source_file,
+        line=event.source_line,
+        reason=f"event of {size:,} bytes is larger than a Kafka record may be ({MAX_RECORD_BYTES:,})",
+        reason_code="record_too_large",
+    )
+
+
 async def publish(
-    result: IngestResult, settings: Settings, on_progress: Callable[[int, int], None] | None = None
+    result: IngestResult,
+    settings: Settings,
+    on_progress: Callable[[int, int], None] | None = None,
+    deadline_s: float | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
     events, duplicates = order_events(result.events)
     router = await load_router(settings)
     router.prime(events)
+    # An event too large for a Kafka record is quarantined instead of failing the whole ingest.
+    sized = [(e, encode_event(e)) for e in events]
+    too_large = [oversized(e, len(v)) for e, v in sized if len(v) > MAX_RECORD_BYTES]
     report = IngestReport(files=len(result.files), duplicates=duplicates, by_source=result.counts())
+    for entry in too_large:
+        source = next((f.source for f in result.files if f.path == entry.source_file), entry.source)
+        row = report.by_source.setdefault(
+            source, {"files": 0, "records": 0, "accepted": 0, "events": 0, "quarantined": 0}
+        )
+        row["events"] -= 1
+        row["accepted"] -= 1
+        row["quarantined"] += 1
     report.records = sum(r["records"] for r in report.by_source.values())
+    quarantine = [*result.quarantined, *too_large]
     known_claims = dict(router.by_claim)
-    out = producer(settings)
+    out = producer(settings, deadline_s or settings.ingest_deadline_seconds)
     await out.start()
     try:
         topic_events = settings.topic("events")
-        for n, event in enumerate(events, start=1):
+        for n, (event, value) in enumerate(sized, start=1):
+            if len(value) > MAX_RECORD_BYTES:
+                continue
             key = router.key(event)
-            value = encode_event(event)
             await out.send(topic_events, key=key.encode(), value=value)
             report.published["events"] += 1
             if isinstance(event, CatalogItem):
@@ -93,7 +119,7 @@ async def publish(
                     report.published["routing"] += 1
             if on_progress and n % 20_000 == 0:
                 on_progress(n, len(events))
-        for entry in result.quarantined:
+        for entry in quarantine:
             await out.send(
                 settings.topic("quarantine"),
                 key=entry.source_file.encode(),

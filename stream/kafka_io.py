@@ -8,16 +8,30 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stream.settings import Settings
 
+MAX_RECORD_BYTES = 1_000_000  # under the broker's default max.message.bytes (1 MiB + overhead)
 
-def producer(settings: Settings) -> AIOKafkaProducer:
-    # Idempotent and acks=all: a retried send never writes a record twice or loses one.
+
+class IncompleteRead(Exception):
+    """A topic could not be read to its end before the deadline."""
+
+
+def producer(settings: Settings, deadline_s: float = 40.0) -> AIOKafkaProducer:
+    """Idempotent and acks=all: a retried send never writes a record twice or loses one.
+
+    ``deadline_s`` is how long a record may wait for the broker (metadata, a full buffer, an
+    unanswered request) before the send fails: through an outage shorter than that the producer
+    retries on its own, in order, without duplicates.
+    """
     return AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         enable_idempotence=True,
         acks="all",
         linger_ms=20,
         max_batch_size=256 * 1024,
-        compression_type="gzip",
+        max_request_size=MAX_RECORD_BYTES + 64 * 1024,
+        compression_type="zstd",
+        request_timeout_ms=int(deadline_s * 1000),
+        retry_backoff_ms=500,
     )
 
 
@@ -28,9 +42,10 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Topic
 
 
 async def read_to_end(
-    settings: Settings, topic: str, timeout_s: float = 30.0
+    settings: Settings, topic: str, timeout_s: float = 120.0
 ) -> list[tuple[bytes | None, bytes | None]]:
-    """Every record of a topic from the beginning to its current end (no consumer group)."""
+    """Every record of a topic from the beginning to its current end (no consumer group); raises
+    :class:`IncompleteRead` rather than return part of it."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -50,6 +65,11 @@ async def read_to_end(
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+        if remaining:
+            missing = 0
+            for tp in remaining:
+                missing += ends[tp] - await consumer.position(tp)
+            raise IncompleteRead(f"{topic}: {missing:,} records not read within {timeout_s:.0f}s")
         return out
     finally:
         await consumer.stop()

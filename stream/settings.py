@@ -19,6 +19,7 @@ ENV_NAMES = (
     "CLAIMWATCH_STALL_SECONDS",
     "CLAIMWATCH_DEAD_LETTER_LIMIT",
     "CLAIMWATCH_SESSION_TIMEOUT_SECONDS",
+    "CLAIMWATCH_INGEST_DEADLINE_SECONDS",
     "CLAIMWATCH_STATE_STORE",
     "CLAIMWATCH_WEBHOOK_URL",
     "CLAIMWATCH_SNS_TOPIC_ARN",
@@ -63,6 +64,10 @@ class Settings:
     stall_seconds: float = field(default_factory=lambda: _number("CLAIMWATCH_STALL_SECONDS", 60.0, float))
     dead_letter_limit: int = field(default_factory=lambda: _number("CLAIMWATCH_DEAD_LETTER_LIMIT", 100))
     broker_timeout_seconds: float = 20.0
+    # How long ingest keeps retrying through a broker outage before it gives up.
+    ingest_deadline_seconds: float = field(
+        default_factory=lambda: _number("CLAIMWATCH_INGEST_DEADLINE_SECONDS", 300.0, float)
+    )
     session_timeout_seconds: float = field(
         default_factory=lambda: _number("CLAIMWATCH_SESSION_TIMEOUT_SECONDS", 6.0, float)
     )

@@ -21,6 +21,7 @@ The agent is a thin loop over :class:`WorkerLoop`, which is plain code around th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -30,6 +31,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.monitor import MonitorConfig
@@ -243,21 +245,16 @@ class WorkerLoop:
         self.stats.restore_seconds += time.perf_counter() - started
 
     async def rebuild(self, partition: int, end: int, keys: set[str] | None) -> int:
-        """Re-apply the log's events before ``end`` to the given items (all when None), alerts muted:
-        they were raised when those events were first processed."""
-        rebuilt: set[str] = set()
-        for raw_key, value, offset in await read_partition(
+        records = await read_partition(
             self.settings, self.settings.topic("events"), partition, end=end, with_offsets=True
-        ):
-            key = (raw_key or b"").decode("utf-8", "replace")
-            if (keys is not None and key not in keys) or value is None:
-                continue
+        )
+        events = []
+        for raw_key, value, offset in records:
             try:
-                self.store.apply(key, partition, offset, decode_event(value))
-            except Exception:
-                continue
-            rebuilt.add(key)
-        return len(rebuilt)
+                events.append(((raw_key or b"").decode("utf-8", "replace"), offset, decode_event(value)))
+            except ValueError:
+                continue  # a dead letter the first time too
+        return self.store.rebuild(partition, events, keys)
 
     async def lag(self) -> dict[int, int]:
         """Events on the log not yet processed, per assigned partition; right after a restart too."""
@@ -298,16 +295,30 @@ async def read_partition(
         await consumer.stop()
 
 
-async def broker_reachable(bootstrap: str, timeout_s: float = 3.0) -> bool:
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
+class BrokerProbe:
+    """Asks the cluster for its metadata: a real Kafka request, so a frozen broker (whose port still
+    accepts connections) counts as unreachable, unlike a plain TCP check."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.admin: AIOKafkaAdminClient | None = None
+
+    async def ok(self, timeout_s: float = 5.0) -> bool:
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), timeout_s)
-        except (TimeoutError, OSError, ValueError):
-            continue
-        writer.close()
-        return True
-    return False
+            if self.admin is None:
+                admin = AIOKafkaAdminClient(
+                    bootstrap_servers=self.settings.bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+                )
+                await asyncio.wait_for(admin.start(), timeout_s)
+                self.admin = admin
+            await asyncio.wait_for(self.admin.list_topics(), timeout_s)
+            return True
+        except Exception:
+            if self.admin is not None:
+                with contextlib.suppress(Exception):
+                    await self.admin.close()
+            self.admin = None
+            return False
 
 
 def create_app(settings: Settings | None = None) -> faust.App:
@@ -362,9 +373,11 @@ def create_app(settings: Settings | None = None) -> faust.App:
         ):
             await loop.checkpoint()
 
+    probe = BrokerProbe(settings)
+
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def watch_broker() -> None:
-        if await broker_reachable(settings.bootstrap_servers):
+        if await probe.ok():
             stats.broker_ok_at = time.time()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types a sync signature

@@ -107,6 +107,20 @@ class StateStore:
             self.unreadable_total[reason.split(":")[0][:60]] += 1
         self.restored_partitions.add(partition)
 
+    def rebuild(self, partition: int, events: Iterable[tuple[str, int, Event]], keys: set[str] | None) -> int:
+        """Re-apply earlier events of the log to the given items (all when None) with their alerts
+        muted (they were raised when the events were first processed); returns the items rebuilt."""
+        rebuilt: set[str] = set()
+        for key, offset, event in events:
+            if keys is not None and key not in keys:
+                continue
+            try:
+                self.apply(key, partition, offset, event)
+            except Exception:
+                continue
+            rebuilt.add(key)
+        return len(rebuilt)
+
     def drop_partitions(self, partitions: set[int]) -> None:
         """Forget the items of partitions this worker no longer owns (another worker restores them)."""
         for key in [k for k, p in self.partition_of.items() if p in partitions]:

@@ -1,0 +1,136 @@
+"""The worker's stored state: versioned, non-executable, configuration-free, and resumable."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+from pathlib import Path
+
+import pytest
+from river import stats as river_stats
+
+from claimwatch.detect import state
+from claimwatch.detect.ewstats import EWMean
+from claimwatch.detect.monitor import Monitor, MonitorConfig
+from claimwatch.detect.routing import Router
+from claimwatch.detect.store import StateStore
+from claimwatch.embedded import order_events
+from claimwatch.ingest.readers import read_paths
+from claimwatch.sample.generator import generate
+from tests.builders import T0, catalog, conflict, day_end, rights
+
+FIXTURE = Path(__file__).parent / "fixtures" / "state-v0-monitor.pickle"
+
+
+@pytest.fixture(scope="module")
+def keyed_events(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, object]]:
+    folder = tmp_path_factory.mktemp("state-data")
+    generate(folder, seed=5, items=40, days=8)
+    events, _ = order_events(read_paths([folder]).events)
+    router = Router()
+    router.prime(events)
+    return [(router.key(e), e) for e in events]
+
+
+def test_ewmean_computes_exactly_what_river_computes() -> None:
+    rng = random.Random(3)
+    for alpha in (0.04, 0.25, 0.5):
+        ours, theirs = EWMean(fading_factor=alpha), river_stats.EWMean(fading_factor=alpha)
+        for i in range(5000):
+            x = 0.0 if i % 11 == 0 else rng.gauss(0, 100)
+            ours.update(x)
+            theirs.update(x)
+            assert ours.get() == theirs.get()
+
+
+def run(store: StateStore, events: list[tuple[str, object]], start: int = 0) -> list[str]:
+    ids = []
+    for offset, (key, event) in enumerate(events[start:], start=start):
+        ids += [a.alert_id for a in store.apply(key, 0, offset, event) or []]  # type: ignore[arg-type]
+    return ids
+
+
+def test_a_store_restored_from_a_checkpoint_continues_exactly(keyed_events: list[tuple[str, object]]) -> None:
+    whole = run(StateStore(clock=lambda: T0), keyed_events)
+    half = len(keyed_events) // 2
+    first = StateStore(clock=lambda: T0)
+    before = run(first, keyed_events[:half])
+    records = [(key.encode(), blob) for _, key, blob in first.checkpoint()]
+    second = StateStore(clock=lambda: T0)
+    report = second.restore(0, records)
+    assert report.loaded == len(records) and not report.unreadable
+    # A crash redelivers events the checkpoint already covers: they are skipped, not counted twice.
+    after = run(second, keyed_events, start=half - 500)
+    assert before + after == whole and len(whole) > 10
+
+
+def test_encoding_is_stable_through_a_round_trip(keyed_events: list[tuple[str, object]]) -> None:
+    store = StateStore(clock=lambda: T0)
+    run(store, keyed_events)
+    for _, key, blob in store.checkpoint():
+        offset, monitor = state.decode(blob, MonitorConfig())
+        assert state.encode(monitor, offset) == blob, key
+
+
+def test_configuration_is_never_stored_and_the_running_settings_apply() -> None:
+    monitor = Monitor(config=MonitorConfig(owner="old-owner"), clock=lambda: T0)
+    for event in (catalog(), rights("new-owner", 100)):
+        monitor.process(event)
+    blob = state.encode(monitor, 3)
+    assert b"old-owner" not in blob and b"cooldown" not in blob
+    _, restored = state.decode(blob, MonitorConfig(owner="new-owner"))
+    assert restored.config.owner == "new-owner"
+    # Whose share is ours now follows the running setting: a conflict on an asset we own 100 % is high.
+    found = restored.process(conflict("A1", "Rival", day_end(1), views=10))
+    assert [(a.type, a.severity) for a in found] == [("rights_conflict", "high")]
+    _, as_before = state.decode(blob, MonitorConfig(owner="old-owner"))
+    assert [a.severity for a in as_before.process(conflict("A1", "Rival", day_end(1), views=10))] == ["medium"]
+
+
+class Boom:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {MARKER}",))
+
+
+MARKER = Path("/tmp/claimwatch-state-marker")
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        pickle.dumps((1, Boom())),
+        b'{"format":"claimwatch-state","version":1,"offset":1,"monitor":{"o":"os.system","f":{}}}',
+        b'{"format":"claimwatch-state","version":1,"offset":1,"monitor":{"m":"Monitor","f":{}}}',
+        b'{"format":"claimwatch-state","version":9,"offset":1,"monitor":{}}',
+        b'{"format":"claimwatch-state","version":1,"offset":"1","monitor":{}}',
+        b'{"format":"claimwatch-state","version":1,"offset":1,"monitor":{"o":"Monitor","f":{"posts":{"d":[[1]]}}}}',
+        b'{"format":"claimwatch-state","version":1,"offset":1,"monitor":' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b"\x00\xff garbage",
+        b"",
+    ],
+)
+def test_a_crafted_state_record_is_rejected_and_nothing_runs(blob: bytes) -> None:
+    MARKER.unlink(missing_ok=True)
+    with pytest.raises(state.StateFormatError):
+        state.decode(blob, MonitorConfig())
+    report = StateStore().restore(0, [(b"CW-1", blob)])
+    assert report.loaded == 0 and list(report.unreadable) == ["CW-1"]
+    assert not MARKER.exists()
+
+
+def test_state_of_the_old_pickle_format_is_rebuilt_from_the_log(keyed_events: list[tuple[str, object]]) -> None:
+    """The worker before format version 1 stored pickles; they are never loaded, but rebuilt."""
+    old = FIXTURE.read_bytes()
+    assert old[:1] == b"\x80"
+    whole = run(StateStore(clock=lambda: T0), keyed_events)
+    half = len(keyed_events) // 2
+    first = StateStore(clock=lambda: T0)
+    run(first, keyed_events[:half])
+    records = [(key.encode(), blob if i % 2 else old) for i, (_, key, blob) in enumerate(first.checkpoint())]
+    second = StateStore(clock=lambda: T0)
+    report = second.restore(0, records)
+    assert report.unreadable and all("pickle" in why for why in report.unreadable.values())
+    rebuilt = second.rebuild(0, ((k, o, e) for o, (k, e) in enumerate(keyed_events[:half])), set(report.unreadable))  # type: ignore[misc]
+    assert rebuilt == len(report.unreadable)
+    assert run(second, keyed_events, start=half) == whole[len(run(StateStore(clock=lambda: T0), keyed_events[:half])) :]
