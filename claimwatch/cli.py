@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from claimwatch.textsafe import safe_text
@@ -225,6 +226,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    from claimwatch.ingest.normalize import FieldError, parse_datetime
+
+    try:
+        return parse_datetime(value, "--since")
+    except FieldError as exc:
+        raise ValueError(f"--since: {exc.reason}") from None
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     from stream.consumers import tail
 
@@ -234,13 +246,21 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         from_beginning=args.from_beginning,
         idle_exit_s=args.idle_exit,
         colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
+        since=_since(args.since),
     )
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
     from stream.consumers import run_sink
 
-    return run_sink(args.kind, from_beginning=args.from_beginning, idle_exit_s=args.idle_exit)
+    return run_sink(
+        args.kind,
+        from_beginning=args.from_beginning,
+        idle_exit_s=args.idle_exit,
+        min_severity=args.min_severity,
+        types=args.type or (),
+        since=_since(args.since),
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -355,13 +375,23 @@ def build_parser() -> argparse.ArgumentParser:
     t = alerts_sub.add_parser("tail", help="print alerts as they arrive")
     t.add_argument("--min-severity", choices=SEVERITIES, default="info")
     t.add_argument("--type", action="append", choices=ALERT_TYPES)
-    t.add_argument("--from-beginning", action="store_true")
+    t.add_argument("--from-beginning", action="store_true", help="every retained alert (default: new ones only)")
+    t.add_argument("--since", help="alerts written since this RFC 3339 time")
     t.add_argument("--idle-exit", type=float, default=0.0, help="stop after this many idle seconds (0: never)")
     t.set_defaults(func=cmd_alerts)
-    k = alerts_sub.add_parser("sink", help="deliver alerts to a webhook or Amazon SNS (at least once)")
+    k = alerts_sub.add_parser(
+        "sink",
+        help="deliver alerts to a webhook or Amazon SNS (at least once, never dropped)",
+        description="A new sink group starts from the earliest retained alert (or --since); a running one "
+        "goes on from its committed offset. Delivery retries forever with capped backoff, honours "
+        "Retry-After, and commits only after delivery; a storm about one subject becomes one digest.",
+    )
     k.add_argument("kind", choices=["webhook", "sns"])
-    k.add_argument("--from-beginning", action="store_true")
-    k.add_argument("--idle-exit", type=float, default=0.0)
+    k.add_argument("--min-severity", choices=SEVERITIES, default="info", help="deliver from this severity up")
+    k.add_argument("--type", action="append", choices=ALERT_TYPES, help="deliver only these types (repeatable)")
+    k.add_argument("--since", help="a new group starts at alerts written since this RFC 3339 time")
+    k.add_argument("--from-beginning", action="store_true", help="re-read every retained alert")
+    k.add_argument("--idle-exit", type=float, default=0.0, help="stop after this many idle seconds (0: never)")
     k.set_defaults(func=cmd_sink)
 
     p = sub.add_parser("status", help="topics, consumer-group lag and the last alert")

@@ -1,34 +1,51 @@
 """Alert consumers: a terminal tail, a webhook (Slack-compatible) and Amazon SNS.
 
-Each is a short pipeline: consume → drop duplicates by ``alert_id`` → filter/limit → deliver →
-commit. Every consumer has its own consumer group and commits only after delivery, so delivery
-is at least once; receivers drop repeats by ``alert_id``.
+Each sink is a short pipeline of named stages over a batch of alerts, then a commit:
+
+    consume → DedupByAlertId → AlertFilter (severity, type) → SubjectRateLimit → deliver | digest → commit
+
+- nothing is lost: delivery retries forever with capped exponential backoff (timeouts, 5xx, 429 and
+  network errors alike), honouring ``Retry-After``; offsets are committed only after every alert of
+  the batch was delivered or collapsed into a digest; a new consumer group starts from the earliest
+  retained alert (or ``--since`` a time), never from ``latest``;
+- a storm about one subject becomes one digest message listing what was held back, not silence;
+- counts are honest: delivered, digested, filtered, duplicates, rejected (a 4xx: the receiver
+  refuses the message itself, retrying cannot help, and it is logged with the alert id);
+- every text sent to Slack is escaped, every text printed to a terminal is stripped of controls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import logging
+import os
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
 
+from claimwatch.textsafe import safe_text, slack_escape
 from schemas.alerts import Alert, severity_rank
 from stream.codec import decode_alert
+from stream.kafka_io import topic_partitions
 from stream.settings import Settings
 
 log = logging.getLogger("claimwatch.consumers")
 
 
+# -------------------------------------------------------------------------------------- stages
+
+
 @dataclass
-class SeenIds:
-    """The last ``size`` alert ids delivered: a redelivered alert is recognised and dropped."""
+class DedupByAlertId:
+    """The last ``size`` alert ids seen: a redelivered alert is recognised and dropped."""
 
     size: int = 100_000
     ids: OrderedDict[str, None] = field(default_factory=OrderedDict)
@@ -42,25 +59,34 @@ class SeenIds:
         return True
 
 
+@dataclass(frozen=True)
+class AlertFilter:
+    """Which alerts this sink is for: from ``min_severity`` up, and of ``types`` (all when empty)."""
+
+    min_severity: str = "info"
+    types: frozenset[str] = frozenset()
+
+    def matches(self, alert: Alert) -> bool:
+        return severity_rank(alert.severity) >= severity_rank(self.min_severity) and (
+            not self.types or alert.type in self.types
+        )
+
+
 @dataclass
 class SubjectRateLimit:
-    """At most ``per_window`` deliveries per subject per ``window_s``; the rest are counted and reported
-    with the next delivery for that subject, so a storm about one video is one message, not fifty."""
+    """At most ``per_window`` messages per subject per ``window_s``; the rest are held for a digest."""
 
     per_window: int = 3
     window_s: float = 300.0
     sent: dict[str, list[float]] = field(default_factory=dict)
-    held: dict[str, int] = field(default_factory=dict)
 
-    def allow(self, subject: str, now: float) -> tuple[bool, int]:
+    def allow(self, subject: str, now: float) -> bool:
         recent = [t for t in self.sent.get(subject, []) if now - t < self.window_s]
-        if len(recent) >= self.per_window:
-            self.sent[subject] = recent
-            self.held[subject] = self.held.get(subject, 0) + 1
-            return False, 0
-        recent.append(now)
+        allowed = len(recent) < self.per_window
+        if allowed:
+            recent.append(now)
         self.sent[subject] = recent
-        return True, self.held.pop(subject, 0)
+        return allowed
 
 
 def subject_key(alert: Alert) -> str:
@@ -71,44 +97,370 @@ def subject_key(alert: Alert) -> str:
     return alert.alert_id
 
 
+@dataclass
+class SinkCounts:
+    delivered: int = 0
+    digested: int = 0
+    digests: int = 0
+    filtered: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    undecodable: int = 0
+
+    def line(self) -> str:
+        return (
+            f"delivered {self.delivered}, digested {self.digested} (in {self.digests} digest(s)), "
+            f"filtered {self.filtered}, duplicates {self.duplicates}, rejected {self.rejected}, "
+            f"undecodable {self.undecodable}"
+        )
+
+
+class Sink:
+    """Where alerts go. ``send`` delivers one alert, ``send_digest`` one message for many; both
+    raise :class:`Retryable` when trying again may help and :class:`Rejected` when it cannot."""
+
+    name = "sink"
+
+    async def send(self, alert: Alert) -> None:
+        raise NotImplementedError
+
+    async def send_digest(self, subject: str, alerts: list[Alert]) -> None:
+        raise NotImplementedError
+
+
+class Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Rejected(Exception):
+    """The receiver refused this message (a 4xx other than 408/429): retrying cannot help."""
+
+
+# Kept for callers of the first version of this module.
+WebhookRejected = Rejected
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff; ``Retry-After`` from the receiver wins when it says more."""
+
+    base_s: float = 0.5
+    cap_s: float = 30.0
+
+    def delays(self) -> Any:
+        delay = self.base_s
+        while True:
+            yield delay
+            delay = min(self.cap_s, delay * 2)
+
+
+async def deliver_with_retries(
+    attempt: Callable[[], Awaitable[None]], what: str, backoff: Backoff, give_up_after_s: float | None = None
+) -> None:
+    """Run ``attempt`` until it succeeds, waiting between tries; only a Rejected ends it early.
+
+    ``give_up_after_s`` exists for tests and one-shot calls; a sink passes None: it never drops.
+    """
+    started = time.monotonic()
+    for delay in backoff.delays():
+        try:
+            await attempt()
+            return
+        except Retryable as exc:
+            wait = max(delay, exc.retry_after or 0.0)
+            if give_up_after_s is not None and time.monotonic() - started + wait > give_up_after_s:
+                raise
+            log.warning("%s failed (%s); retrying in %.1fs", what, exc, wait)
+            await asyncio.sleep(wait)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date.
+
+    >>> retry_after_seconds("7"), retry_after_seconds("nonsense")
+    (7.0, None)
+    >>> retry_after_seconds("Tue, 10 Nov 2026 00:00:30 GMT", datetime(2026, 11, 10, tzinfo=UTC))
+    30.0
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), 3600))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(3600.0, (when - (now or datetime.now(tz=UTC))).total_seconds()))
+
+
+# ------------------------------------------------------------------------------------- webhook
+
+
+def slack_text(alert: Alert) -> str:
+    return slack_escape(f"[{alert.severity.upper()}] {alert.type}: {safe_text(alert.title)}")
+
+
+def slack_payload(alert: Alert) -> dict[str, Any]:
+    text = slack_text(alert)
+    context = slack_escape(f"alert_id {alert.alert_id} · event time {alert.event_time.isoformat()}")
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+        ],
+        "alert": json.loads(alert.model_dump_json()),
+    }
+
+
+def digest_payload(subject: str, alerts: list[Alert]) -> dict[str, Any]:
+    top = max(alerts, key=lambda a: severity_rank(a.severity))
+    kinds = ", ".join(sorted({a.type for a in alerts}))
+    text = slack_escape(
+        f"[{top.severity.upper()}] {len(alerts)} more alert(s) about {safe_text(subject, 200)} "
+        f"held back by the rate limit ({kinds}); newest: {safe_text(alerts[-1].title, 300)}"
+    )
+    return {
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}],
+        "digest": {"subject": subject, "alert_ids": [a.alert_id for a in alerts]},
+    }
+
+
+class WebhookSink(Sink):
+    name = "webhook"
+
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+
+    async def post(self, payload: dict[str, Any]) -> None:
+        import aiohttp
+
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as session,
+                session.post(self.url, json=payload) as response,
+            ):
+                if response.status < 300:
+                    return
+                body = (await response.text())[:200]
+                if response.status in (408, 429) or response.status >= 500:
+                    raise Retryable(f"HTTP {response.status}", retry_after_seconds(response.headers.get("Retry-After")))
+                raise Rejected(f"webhook answered {response.status}: {body}")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise Retryable(f"{type(exc).__name__}: {exc}"[:200]) from None
+
+    async def send(self, alert: Alert) -> None:
+        await self.post(slack_payload(alert))
+
+    async def send_digest(self, subject: str, alerts: list[Alert]) -> None:
+        await self.post(digest_payload(subject, alerts))
+
+
+async def post_with_retries(
+    url: str, payload: dict[str, Any], base_delay_s: float = 0.5, give_up_after_s: float | None = None
+) -> None:
+    """POST JSON to a webhook until it is accepted (or ``give_up_after_s``); a 4xx raises Rejected."""
+    sink = WebhookSink(url)
+    await deliver_with_retries(lambda: sink.post(payload), "webhook", Backoff(base_s=base_delay_s), give_up_after_s)
+
+
+# ----------------------------------------------------------------------------------------- SNS
+
+
+class SnsSink(Sink):
+    name = "sns"
+
+    def __init__(self, topic_arn: str, client: Any | None = None) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.topic_arn = topic_arn
+        self.sns = client or boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+    def _publish(self, subject: str, message: str, attributes: dict[str, str]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.sns.publish(
+                TopicArn=self.topic_arn,
+                # SNS subjects are one line of printable ASCII, at most 100 characters.
+                Subject="".join(ch if 32 <= ord(ch) < 127 else "?" for ch in subject)[:100],
+                Message=message,
+                MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
+            if status >= 500 or status == 429 or "Throttl" in code:
+                raise Retryable(f"SNS {code or status}") from None
+            raise Rejected(f"SNS refused the message: {code}: {exc}"[:300]) from None
+        except BotoCoreError as exc:  # endpoint unreachable, timeouts
+            raise Retryable(f"SNS unreachable: {exc}"[:200]) from None
+
+    async def send(self, alert: Alert) -> None:
+        await asyncio.to_thread(
+            self._publish,
+            f"claimwatch {alert.severity}: {alert.type}",
+            alert.model_dump_json(),
+            {"severity": alert.severity, "type": alert.type, "alert_id": alert.alert_id},
+        )
+
+    async def send_digest(self, subject: str, alerts: list[Alert]) -> None:
+        top = max(alerts, key=lambda a: severity_rank(a.severity))
+        body = json.dumps({"digest": {"subject": subject, "alerts": [json.loads(a.model_dump_json()) for a in alerts]}})
+        await asyncio.to_thread(
+            self._publish,
+            f"claimwatch {top.severity}: {len(alerts)} alerts about one subject",
+            body,
+            {"severity": top.severity, "type": "digest", "alert_id": alerts[-1].alert_id},
+        )
+
+
+def sns_deliverer(topic_arn: str, client: Any | None = None) -> Callable[[Alert], Awaitable[None]]:
+    """Publish one alert to SNS with retries (used by tests and one-shot callers)."""
+    sink = SnsSink(topic_arn, client)
+
+    async def deliver(alert: Alert) -> None:
+        await deliver_with_retries(lambda: sink.send(alert), "sns", Backoff(), give_up_after_s=60)
+
+    return deliver
+
+
+# ------------------------------------------------------------------------------------ pipeline
+
+
+@dataclass
+class SinkPipeline:
+    """Dedup → filter → rate limit → deliver, or hold for the batch's digest; see the module doc."""
+
+    sink: Sink
+    filter: AlertFilter = field(default_factory=AlertFilter)
+    limit: SubjectRateLimit = field(default_factory=SubjectRateLimit)
+    backoff: Backoff = field(default_factory=Backoff)
+    seen: DedupByAlertId = field(default_factory=DedupByAlertId)
+    counts: SinkCounts = field(default_factory=SinkCounts)
+    clock: Callable[[], float] = time.monotonic
+
+    async def handle(self, alerts: Sequence[Alert]) -> None:
+        held: dict[str, list[Alert]] = {}
+        for alert in alerts:
+            if not self.seen.first_time(alert.alert_id):
+                self.counts.duplicates += 1
+            elif not self.filter.matches(alert):
+                self.counts.filtered += 1
+            elif not self.limit.allow(subject_key(alert), self.clock()):
+                held.setdefault(subject_key(alert), []).append(alert)
+            elif await self._deliver(lambda a=alert: self.sink.send(a), f"{self.sink.name} {alert.alert_id}"):  # type: ignore[misc]
+                self.counts.delivered += 1
+        for subject, group in held.items():
+            if await self._deliver(lambda s=subject, g=group: self.sink.send_digest(s, g), f"digest {subject}"):  # type: ignore[misc]
+                self.counts.digested += len(group)
+                self.counts.digests += 1
+
+    async def _deliver(self, attempt: Callable[[], Awaitable[None]], what: str) -> bool:
+        try:
+            await deliver_with_retries(attempt, what, self.backoff)
+            return True
+        except Rejected as exc:
+            self.counts.rejected += 1
+            log.error("%s rejected by the receiver, not retried: %s", what, exc)
+            return False
+
+
+# ------------------------------------------------------------------------------------ consuming
+
+
 async def consume(
     settings: Settings,
-    group: str,
-    deliver: Callable[[Alert], Awaitable[None]],
+    group: str | None,
+    handle: Callable[[list[Alert]], Awaitable[None]],
     from_beginning: bool = False,
     idle_exit_s: float = 0.0,
+    since: datetime | None = None,
+    counts: SinkCounts | None = None,
 ) -> int:
-    """Run one consumer until idle for ``idle_exit_s`` (0: forever); returns alerts delivered."""
+    """Feed the alerts topic to ``handle`` in batches until idle for ``idle_exit_s`` (0: forever);
+    returns the alerts read.
+
+    With a ``group``, offsets are committed after ``handle`` returns (at least once), and a new
+    group starts from the earliest retained alert, or from ``since``. Without one (a viewer) nothing
+    is committed and no group is left behind.
+    """
+    counts = counts or SinkCounts()
     consumer = AIOKafkaConsumer(
-        settings.topic("alerts"),
         bootstrap_servers=settings.bootstrap_servers,
         group_id=group,
         enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
+        auto_offset_reset="earliest",
     )
-    seen = SeenIds()
-    delivered = 0
     await consumer.start()
+    read = 0
     try:
+        topic = settings.topic("alerts")
+        if group is None:
+            tps = await topic_partitions(consumer, topic)
+            consumer.assign(tps)
+            if not from_beginning and since is None:
+                await consumer.seek_to_end(*tps)
+        else:
+            consumer.subscribe([topic])
+            tps = []
+        positioned = False
         last = time.monotonic()
         while True:
+            if not positioned and consumer.assignment():
+                await _position(consumer, group, from_beginning, since)
+                positioned = True
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
-            if not batch:
-                if idle_exit_s and time.monotonic() - last > idle_exit_s:
-                    return delivered
-                continue
-            last = time.monotonic()
+            alerts = []
             for records in batch.values():
                 for record in records:
                     if record.value is None:
                         continue
-                    alert = decode_alert(record.value)
-                    if seen.first_time(alert.alert_id):
-                        await deliver(alert)
-                        delivered += 1
-            await consumer.commit()  # after delivery: a crash before it redelivers, never loses
+                    try:
+                        alerts.append(decode_alert(record.value))
+                    except (ValidationError, ValueError):
+                        counts.undecodable += 1
+                        log.warning("not an alert at %s[%s]@%s; skipped", record.topic, record.partition, record.offset)
+            if not batch:
+                if idle_exit_s and time.monotonic() - last > idle_exit_s:
+                    return read
+                continue
+            last = time.monotonic()
+            read += len(alerts)
+            await handle(alerts)
+            if group is not None:
+                await consumer.commit()  # after delivery: a crash before it redelivers, never loses
     finally:
         await consumer.stop()
+
+
+async def _position(
+    consumer: AIOKafkaConsumer, group: str | None, from_beginning: bool, since: datetime | None
+) -> None:
+    tps = list(consumer.assignment())
+    if from_beginning:
+        await consumer.seek_to_beginning(*tps)
+        return
+    if since is None:
+        return
+    fresh: list[TopicPartition] = tps
+    if group is not None:  # a group that has committed goes on from there; only new partitions use --since
+        fresh = [tp for tp in tps if await consumer.committed(tp) is None]
+    if not fresh:
+        return
+    found = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in fresh})
+    for tp in fresh:
+        position = found.get(tp)
+        if position is None:
+            await consumer.seek_to_end(tp)
+        else:
+            consumer.seek(tp, position.offset)
 
 
 def tail(
@@ -118,126 +470,53 @@ def tail(
     idle_exit_s: float = 0.0,
     colour: bool = False,
     settings: Settings | None = None,
+    since: datetime | None = None,
 ) -> int:
     from claimwatch.cli import format_alert
 
     settings = settings or Settings()
-    floor = severity_rank(min_severity)
+    wanted = AlertFilter(min_severity, frozenset(types or ()))
 
-    async def show(alert: Alert) -> None:
-        if severity_rank(alert.severity) >= floor and (not types or alert.type in types):
-            print(format_alert(alert, colour), flush=True)
+    async def show(alerts: list[Alert]) -> None:
+        for alert in alerts:
+            if wanted.matches(alert):
+                print(format_alert(alert, colour), flush=True)
 
-    # A tail is a viewer, not a delivery: its own throwaway group, so it never steals another's offsets.
-    group = f"claimwatch-tail-{uuid.uuid4().hex[:8]}"
-    asyncio.run(consume(settings, group, show, from_beginning, idle_exit_s))
+    # A tail is a viewer, not a delivery: no group, so it commits nothing and leaves nothing behind.
+    asyncio.run(consume(settings, None, show, from_beginning, idle_exit_s, since))
     return 0
 
 
-def slack_payload(alert: Alert, held: int = 0) -> dict[str, Any]:
-    more = f" ({held} more alert(s) about this subject were held back)" if held else ""
-    text = f"[{alert.severity.upper()}] {alert.type}: {alert.title}{more}"
-    return {
-        "text": text,
-        "blocks": [
-            {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}},
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "plain_text",
-                        "text": f"alert_id {alert.alert_id} · event time {alert.event_time.isoformat()}",
-                    }
-                ],
-            },
-        ],
-        "alert": json.loads(alert.model_dump_json()),
-    }
-
-
-async def post_with_retries(
-    url: str, payload: dict[str, Any], attempts: int = 5, base_delay_s: float = 0.5, timeout_s: float = 10.0
-) -> None:
-    """POST JSON; retry 5xx, 429 and network errors with exponential backoff; 4xx is final."""
-    import aiohttp
-
-    delay = base_delay_s
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
-        for attempt in range(1, attempts + 1):
-            try:
-                async with session.post(url, json=payload) as response:
-                    if response.status < 300:
-                        return
-                    if response.status < 500 and response.status != 429:
-                        raise WebhookRejected(f"webhook answered {response.status}: {(await response.text())[:200]}")
-                    reason = f"HTTP {response.status}"
-            except aiohttp.ClientError as exc:
-                reason = str(exc)
-            if attempt == attempts:
-                raise WebhookUnavailable(f"webhook failed after {attempts} attempts: {reason}")
-            await asyncio.sleep(delay)
-            delay *= 2
-
-
-class WebhookRejected(Exception):
-    pass
-
-
-class WebhookUnavailable(Exception):
-    pass
-
-
-def webhook_deliverer(url: str, limit: SubjectRateLimit | None = None) -> Callable[[Alert], Awaitable[None]]:
-    limit = limit or SubjectRateLimit()
-
-    async def deliver(alert: Alert) -> None:
-        allowed, held = limit.allow(subject_key(alert), time.monotonic())
-        if not allowed:
-            log.info("rate-limited alert %s for %s", alert.alert_id, subject_key(alert))
-            return
-        try:
-            await post_with_retries(url, slack_payload(alert, held))
-        except WebhookRejected:
-            log.exception("webhook rejected alert %s; not retried", alert.alert_id)
-
-    return deliver
-
-
-def sns_deliverer(topic_arn: str, client: Any | None = None) -> Callable[[Alert], Awaitable[None]]:
-    import boto3
-
-    sns = client or boto3.client("sns")
-
-    def publish(alert: Alert) -> None:
-        sns.publish(
-            TopicArn=topic_arn,
-            Subject=f"claimwatch {alert.severity}: {alert.type}"[:100],
-            Message=alert.model_dump_json(),
-            MessageAttributes={
-                "severity": {"DataType": "String", "StringValue": alert.severity},
-                "type": {"DataType": "String", "StringValue": alert.type},
-                "alert_id": {"DataType": "String", "StringValue": alert.alert_id},
-            },
-        )
-
-    async def deliver(alert: Alert) -> None:
-        await asyncio.to_thread(publish, alert)
-
-    return deliver
-
-
 def run_sink(
-    kind: str, from_beginning: bool = False, idle_exit_s: float = 0.0, settings: Settings | None = None
+    kind: str,
+    from_beginning: bool = False,
+    idle_exit_s: float = 0.0,
+    settings: Settings | None = None,
+    min_severity: str = "info",
+    types: Sequence[str] = (),
+    since: datetime | None = None,
 ) -> int:
     settings = settings or Settings()
+    sink: Sink
     if kind == "webhook":
         if not settings.webhook_url:
             raise ValueError("set CLAIMWATCH_WEBHOOK_URL for the webhook sink")
-        deliver = webhook_deliverer(settings.webhook_url)
+        sink = WebhookSink(settings.webhook_url)
     else:
         if not settings.sns_topic_arn:
             raise ValueError("set CLAIMWATCH_SNS_TOPIC_ARN for the SNS sink")
-        deliver = sns_deliverer(settings.sns_topic_arn)
-    delivered = asyncio.run(consume(settings, f"claimwatch-{kind}", deliver, from_beginning, idle_exit_s))
-    print(f"delivered {delivered} alert(s) to {kind}")
+        sink = SnsSink(settings.sns_topic_arn)
+    pipeline = SinkPipeline(
+        sink,
+        AlertFilter(min_severity, frozenset(types)),
+        backoff=Backoff(cap_s=float(os.environ.get("CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS", "30") or 30)),
+    )
+    try:
+        asyncio.run(
+            consume(
+                settings, f"claimwatch-{kind}", pipeline.handle, from_beginning, idle_exit_s, since, pipeline.counts
+            )
+        )
+    finally:
+        print(f"{kind}: {pipeline.counts.line()}", flush=True)
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,13 +18,16 @@ from aiohttp import web
 from schemas import Alert, Subject
 from stream.codec import encode_alert
 from stream.consumers import (
+    AlertFilter,
+    Backoff,
+    Rejected,
+    SinkPipeline,
     SubjectRateLimit,
-    WebhookRejected,
+    WebhookSink,
     consume,
     post_with_retries,
     slack_payload,
     sns_deliverer,
-    webhook_deliverer,
 )
 from stream.kafka_io import producer
 from tests.streamkit import free_port, isolated_settings, needs_kafka, setup_topics
@@ -41,8 +45,8 @@ def alert(n: int = 1, severity: str = "high", content: str = "CW-1", title: str 
 class Hook:
     """A loopback webhook receiver that fails the first ``failures`` requests with ``status``."""
 
-    def __init__(self, failures: int = 0, status: int = 503) -> None:
-        self.failures, self.status = failures, status
+    def __init__(self, failures: int = 0, status: int = 503, retry_after: str | None = None) -> None:
+        self.failures, self.status, self.retry_after = failures, status, retry_after
         self.received: list[dict[str, Any]] = []
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
@@ -52,7 +56,8 @@ class Hook:
     async def handle(self, request: web.Request) -> web.Response:
         if self.failures > 0:
             self.failures -= 1
-            return web.Response(status=self.status, text="try later")
+            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+            return web.Response(status=self.status, text="try later", headers=headers)
         self.received.append(await request.json())
         return web.Response(text="ok")
 
@@ -87,31 +92,44 @@ def test_webhook_retries_server_errors_then_delivers_slack_json() -> None:
 
 
 def test_webhook_client_errors_are_final() -> None:
-    with Hook(failures=5, status=400) as hook, pytest.raises(WebhookRejected):
+    with Hook(failures=5, status=400) as hook, pytest.raises(Rejected):
         asyncio.run(post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01))
     assert hook.received == [] and hook.failures == 4, "a 4xx is not retried"
 
 
-def test_webhook_rate_limit_per_subject_reports_what_it_held() -> None:
-    limit = SubjectRateLimit(per_window=2, window_s=3600)
+def test_retry_after_is_honoured() -> None:
+    with Hook(failures=1, status=429, retry_after="2") as hook:
+        started = time.monotonic()
+        asyncio.run(post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01))
+        waited = time.monotonic() - started
+    assert len(hook.received) == 1 and waited >= 1.9
+
+
+def test_slack_control_syntax_in_titles_is_escaped() -> None:
+    payload = slack_payload(alert(title="<!channel> see <http://evil.example|bank.com> & \x1b[2Jwin\u202e"))
+    text = payload["text"] + json.dumps(payload["blocks"])
+    assert "<!channel>" not in text and "<http" not in text and "\x1b" not in payload["text"]
+    assert "&lt;!channel&gt;" in payload["text"] and "&amp;" in payload["text"]
+
+
+def test_a_storm_about_one_subject_becomes_one_digest_not_silence() -> None:
     with Hook() as hook:
-        deliver = webhook_deliverer(hook.url, limit)
+        pipeline = SinkPipeline(
+            WebhookSink(hook.url), limit=SubjectRateLimit(per_window=2, window_s=3600), backoff=Backoff(base_s=0.01)
+        )
+        storm = [alert(n, content="CW-1") for n in range(6)] + [alert(9, content="CW-2"), alert(0, content="CW-1")]
+        asyncio.run(pipeline.handle(storm))
+    singles = [b["alert"]["alert_id"] for b in hook.received if "alert" in b]
+    (digest,) = [b["digest"] for b in hook.received if "digest" in b]
+    assert singles == ["id0", "id1", "id9"] and digest["alert_ids"] == ["id2", "id3", "id4", "id5"]
+    assert (pipeline.counts.delivered, pipeline.counts.digested, pipeline.counts.duplicates) == (3, 4, 1)
 
-        async def run() -> None:
-            for n in range(5):
-                await deliver(alert(n, content="CW-1"))
-            await deliver(alert(9, content="CW-2"))
 
-        asyncio.run(run())
-        limit.sent["content_id:CW-1"] = []  # the window passes
-
-        async def later() -> None:
-            await deliver(alert(10, content="CW-1"))
-
-        asyncio.run(later())
-    ids = [b["alert"]["alert_id"] for b in hook.received]
-    assert ids == ["id0", "id1", "id9", "id10"]
-    assert "3 more alert(s)" in hook.received[-1]["text"]
+def test_the_sink_filters_by_severity_and_type() -> None:
+    with Hook() as hook:
+        pipeline = SinkPipeline(WebhookSink(hook.url), AlertFilter("high", frozenset({"view_spike"})))
+        asyncio.run(pipeline.handle([alert(1, "medium"), alert(2, "critical"), alert(3, "high", content="CW-9")]))
+    assert [b["alert"]["alert_id"] for b in hook.received] == ["id2", "id3"] and pipeline.counts.filtered == 1
 
 
 @pytest.fixture
@@ -171,8 +189,9 @@ def test_consumer_delivers_each_alert_once_and_commits_after_delivery() -> None:
 
     asyncio.run(produce())
     with Hook() as hook:
-        deliver = webhook_deliverer(hook.url, SubjectRateLimit(per_window=100))
-        delivered = asyncio.run(consume(settings, "claimwatch-webhook", deliver, from_beginning=True, idle_exit_s=3))
-        again = asyncio.run(consume(settings, "claimwatch-webhook", deliver, from_beginning=True, idle_exit_s=3))
-    assert delivered == 2 and sorted(b["alert"]["alert_id"] for b in hook.received) == ["id1", "id2"]
+        pipeline = SinkPipeline(WebhookSink(hook.url), limit=SubjectRateLimit(per_window=100))
+        read = asyncio.run(consume(settings, "claimwatch-webhook", pipeline.handle, idle_exit_s=3))
+        again = asyncio.run(consume(settings, "claimwatch-webhook", pipeline.handle, idle_exit_s=3))
+    assert read == 3 and pipeline.counts.delivered == 2 and pipeline.counts.duplicates == 1
+    assert sorted(b["alert"]["alert_id"] for b in hook.received) == ["id1", "id2"]
     assert again == 0, "the group's committed offsets survive a restart of the consumer"
