@@ -12,7 +12,6 @@ import gc
 import json
 import math
 import multiprocessing
-import pickle
 import random
 import resource
 import statistics
@@ -22,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from claimwatch.detect.monitor import Monitor
+from claimwatch.detect.state import stored_size
 from schemas.events import CatalogItem, ClaimEvent, Event, MetricObservation
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
@@ -136,7 +136,7 @@ def _one_run(target: int, queue: multiprocessing.Queue) -> None:  # type: ignore
     elapsed = time.perf_counter() - started
     state_mb = _current_rss_mb() - rss_before
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    pickled = len(pickle.dumps(monitor.posts, protocol=pickle.HIGHEST_PROTOCOL))
+    sizes = sorted(stored_size(post) for post in monitor.posts.values()) or [0]
     queue.put(
         {
             "events": len(events),
@@ -148,7 +148,8 @@ def _one_run(target: int, queue: multiprocessing.Queue) -> None:  # type: ignore
             "claims": len(monitor.claims.claims),
             "peak_rss_mb": peak_mb,
             "state_rss_mb": state_mb,
-            "pickled_bytes_per_post": pickled / max(1, len(monitor.posts)),
+            "post_state_bytes_p50": sizes[len(sizes) // 2],
+            "post_state_bytes_max": sizes[-1],
         }
     )
 
@@ -180,7 +181,9 @@ def main(events: int = 1_000_000, repeats: int = 3) -> int:
         "median_us_per_event": round(statistics.median(r["us_per_event"] for r in runs), 2),
         "median_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in runs), 1),
         "median_model_state_rss_mb": round(statistics.median(r["state_rss_mb"] for r in runs), 1),
-        "pickled_bytes_per_post_model": round(statistics.median(r["pickled_bytes_per_post"] for r in runs)),
+        # The stored (versioned JSON) size of each post model at the end of the run.
+        "post_state_bytes_p50": runs[0]["post_state_bytes_p50"],
+        "post_state_bytes_max": runs[0]["post_state_bytes_max"],
         "repeats": repeats,
     }
     print(json.dumps(summary, indent=1))
@@ -207,15 +210,20 @@ def novelty_cost(series_dir: Path, repeats: int = 5) -> int:
                 detector.update(value, t)
         timings.append((time.perf_counter() - started) / values * 1e6)
         print(f"run {n + 1}: {values:,} values, {timings[-1]:.2f} µs/value", file=sys.stderr)
-    state = NoveltyDetector()
-    for t, value in max(series, key=len):
-        state.update(value, t)
+    sizes = []
+    for one in series:
+        detector = NoveltyDetector()
+        for t, value in one:
+            detector.update(value, t)
+        sizes.append(stored_size(detector))
+    sizes.sort()
     summary = {
         "series": len(series),
         "values": values,
         "median_us_per_value": round(statistics.median(timings), 2),
         "values_per_s": round(1e6 / statistics.median(timings)),
-        "pickled_state_bytes_longest_series": len(pickle.dumps(state)),
+        "post_state_bytes_p50": sizes[len(sizes) // 2],
+        "post_state_bytes_max": sizes[-1],
         "repeats": repeats,
     }
     print(json.dumps(summary, indent=1))

@@ -1,22 +1,37 @@
-"""``scripts/bench-stream``: the stream path on one broker, in one run.
+"""``scripts/bench-stream``: the stream path on one broker, the same event log, in one run.
 
-1. raw aiokafka consume rate of the event log (the ceiling: bytes off the broker, nothing else);
-2. the worker's end-to-end rate on the same records (decode, detect, alerts, changelog);
-3. their ratio;
-4. latency from produce to alert at half the measured worker capacity: claim records that each
-   raise an alert, produced at a steady rate, matched to their alerts by the broker timestamps.
+Side by side, each over the same records:
+
+1. raw aiokafka consume (``getmany``): the ceiling, bytes off the broker and nothing else;
+2. a minimal Faust agent with the worker's app settings (decode + dict update): Faust's floor;
+3. ``claimwatch worker``: decode, detect, alerts, checkpointed state;
+4. a quixstreams app doing the closest job (per-post EW z-score in its state store), if installed;
+
+then the worker's state changelog (records and bytes per input event, on disk when the broker's
+data folder is known), its peak RSS, the restart after kill -9 (seconds until it processes again,
+restore records/s), and produce→alert latency at half the worker's measured capacity. Medians
+where repeated. ``--json`` prints the summary alone, as one JSON object.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
@@ -24,9 +39,91 @@ from claimwatch.ingest.readers import read_paths
 from schemas.events import ClaimEvent
 from stream.codec import decode_alert, encode_event
 from stream.ingest import publish
-from stream.kafka_io import producer, topic_partitions
+from stream.kafka_io import producer, read_to_end, topic_partitions
 from stream.settings import Settings
-from stream.topics import create_topics
+from stream.topics import create_topics, ensure_state_topic, state_topic
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return dict(os.environ) | {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "CLAIMWATCH_TOPIC_PREFIX": settings.topic_prefix,
+        "CLAIMWATCH_PARTITIONS": str(settings.partitions),
+        "CLAIMWATCH_APP_ID": settings.app_id,
+        "CLAIMWATCH_WEB_PORT": str(settings.web_port),
+        **extra,
+    }
+
+
+@dataclass
+class Worker:
+    """A ``claimwatch worker`` child process, watched through its /health and /metrics."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @classmethod
+    def start(cls, settings: Settings, log_path: Path) -> Worker:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "claimwatch.cli", "worker", "--loglevel", "warning"],
+            env=child_env(settings, CLAIMWATCH_WEB_PORT=str(port)),
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        return cls(process, port)
+
+    def get(self, path: str) -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=3) as response:
+                return str(response.read().decode())
+        except OSError:
+            return None
+
+    def health(self) -> dict[str, Any]:
+        body = self.get("/health")
+        return json.loads(body) if body else {}
+
+    def metric(self, name: str) -> float:
+        for line in (self.get("/metrics") or "").splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def wait(self, condition: Any, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited while waiting for {what}")
+            if condition():
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"timed out waiting for {what}")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
 
 
 async def raw_consume_rate(settings: Settings, repeats: int = 3) -> tuple[float, int]:
@@ -51,14 +148,30 @@ async def raw_consume_rate(settings: Settings, repeats: int = 3) -> tuple[float,
     return statistics.median(rates), count
 
 
-def pending_claims(n: int, start: datetime) -> list[ClaimEvent]:
+def run_app(kind: str, settings: Settings, events: int, timeout_s: float = 1800) -> float | None:
+    """Events/s of a reference app (``stream.benchapps``) over the log, or None if it cannot run."""
+    with tempfile.TemporaryDirectory() as state_dir:
+        env = child_env(settings, BENCH_EVENTS=str(events), BENCH_STATE_DIR=state_dir)
+        env["CLAIMWATCH_APP_ID"] = f"{settings.app_id}-{kind}-{uuid.uuid4().hex[:6]}"
+        done = subprocess.run(
+            [sys.executable, "-m", "stream.benchapps", kind], env=env, capture_output=True, timeout=timeout_s
+        )
+    lines = [line for line in done.stdout.decode().splitlines() if line.startswith("{")]
+    if not lines:
+        log(f"{kind}: did not run ({done.stderr.decode().strip().splitlines()[-1:] or done.returncode})")
+        return None
+    result = json.loads(lines[-1])
+    return float(result["events"]) / float(result["seconds"])
+
+
+def pending_claims(n: int, start: datetime, tag: str = "bench") -> list[ClaimEvent]:
     return [
         ClaimEvent(
-            event_id=f"bench-{i}",
+            event_id=f"{tag}-{i}",
             source="partner_api_claim",
             observed_at=start + timedelta(seconds=i),
             event_time=start + timedelta(seconds=i),
-            claim_id=f"bench-claim-{i}",
+            claim_id=f"{tag}-claim-{i}",
             asset_id=f"BENCH{i % 64}",
             video_id=f"bv{i}",
             status="potential",
@@ -66,6 +179,16 @@ def pending_claims(n: int, start: datetime) -> list[ClaimEvent]:
         )
         for i in range(n)
     ]
+
+
+async def produce(settings: Settings, events: list[ClaimEvent]) -> None:
+    out = producer(settings)
+    await out.start()
+    try:
+        for event in events:
+            await out.send(settings.topic("events"), key=f"asset:{event.asset_id}".encode(), value=encode_event(event))
+    finally:
+        await out.stop()
 
 
 async def latency_at(settings: Settings, rate: float, seconds: float) -> list[float]:
@@ -84,15 +207,11 @@ async def latency_at(settings: Settings, rate: float, seconds: float) -> list[fl
     started = time.perf_counter()
     try:
         for i, event in enumerate(events):
-            due = started + i / rate
-            delay = due - time.perf_counter()
+            delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            meta = await (
-                await out.send(
-                    settings.topic("events"), key=f"asset:{event.asset_id}".encode(), value=encode_event(event)
-                )
-            )
+            key = f"asset:{event.asset_id}".encode()
+            meta = await (await out.send(settings.topic("events"), key=key, value=encode_event(event)))
             sent_ms[event.claim_id] = meta.timestamp
         deadline = time.perf_counter() + 60
         while len(latencies) < len(events) and time.perf_counter() < deadline:
@@ -109,44 +228,108 @@ async def latency_at(settings: Settings, rate: float, seconds: float) -> list[fl
     return latencies
 
 
-def main() -> int:
-    from claimwatch.cli import BUNDLED_SAMPLE
-    from tests.streamkit import isolated_settings, start_worker, wait_drained
+def on_disk_bytes(topic: str) -> int | None:
+    """Bytes of the topic's log segments, when this run's broker keeps its data where we know."""
+    state = os.environ.get("CLAIMWATCH_KAFKA_STATE")
+    if not state:
+        return None
+    return sum(f.stat().st_size for f in Path(state, "data").glob(f"{topic}-*/*.log"))
 
-    settings = isolated_settings()
-    asyncio.run(create_topics(settings))
-    report = asyncio.run(publish(read_paths([BUNDLED_SAMPLE]), settings))
-    records = report.published["events"]
-    raw_rate, consumed = asyncio.run(raw_consume_rate(settings))
-    print(f"raw aiokafka consume: {raw_rate:,.0f} records/s (median of 3, {consumed:,} records)", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as tmp:
-        worker = start_worker(settings, Path(tmp), "bench")
-        try:
-            while (worker.health() or {}).get("events", 0) == 0:
-                time.sleep(0.2)
-            first = time.perf_counter()
-            wait_drained([worker], timeout_s=1800)
-            idle = (worker.health() or {}).get("seconds_since_progress", 0.0)
-            elapsed = time.perf_counter() - first - float(idle)
-            worker_rate = records / elapsed
-            print(f"worker end to end: {worker_rate:,.0f} events/s", file=sys.stderr)
-            latencies = asyncio.run(latency_at(settings, worker_rate / 2, seconds=20))
-        finally:
-            worker.stop()
-    latencies.sort()
-    summary = {
-        "records": records,
-        "raw_consume_per_s": round(raw_rate),
-        "worker_events_per_s": round(worker_rate),
-        "worker_over_raw": round(worker_rate / raw_rate, 4),
-        "latency_rate_per_s": round(worker_rate / 2),
+
+def percentile(values: list[float], share: float) -> float | None:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 1) if ordered else None
+
+
+def measure_worker(settings: Settings, records: int, tmp: Path) -> dict[str, Any]:
+    worker = Worker.start(settings, tmp / "worker.log")
+    try:
+        worker.wait(lambda: worker.health().get("events", 0) > 0, 300, "the first event")
+        first = time.perf_counter()
+        worker.wait(lambda: worker.health().get("events", 0) >= records, 1800, "the whole log")
+        rate = records / (time.perf_counter() - first)
+        worker.wait(
+            lambda: worker.metric("claimwatch_checkpoints_total") > 0 and not worker.health().get("lag"),
+            60,
+            "a checkpoint",
+        )
+        time.sleep(settings.checkpoint_seconds + 1)  # the last checkpoint
+        peak = worker.peak_rss_mb()
+    finally:
+        worker.stop(kill=True)  # kill -9: what follows measures the restart
+    state = asyncio.run(read_to_end(settings, state_topic(settings)))
+    # Restart after kill -9: seconds until it applies new events, one per partition's worth of keys.
+    worker = Worker.start(settings, tmp / "restart.log")
+    started = time.perf_counter()
+    try:
+        asyncio.run(produce(settings, pending_claims(64, datetime(2031, 1, 1, tzinfo=UTC), "restart")))
+        worker.wait(lambda: worker.health().get("events", 0) >= 64, 300, "the restarted worker")
+        restart_s = time.perf_counter() - started
+        restored = worker.metric("claimwatch_restored_items_total")
+        restore_s = worker.metric("claimwatch_restore_seconds_total")
+        latencies = asyncio.run(latency_at(settings, rate / 2, seconds=20))
+    finally:
+        worker.stop()
+    return {
+        "worker_events_per_s": round(rate),
+        "worker_peak_rss_mb": round(peak, 1),
+        "changelog_records": len(state),
+        "changelog_records_per_event": round(len(state) / records, 4),
+        "changelog_bytes_per_event_uncompressed": round(sum(len(v or b"") for _, v in state) / records, 1),
+        "changelog_bytes_per_event_on_disk": None
+        if (disk := on_disk_bytes(state_topic(settings))) is None
+        else round(disk / records, 1),
+        "restart_after_kill9_s": round(restart_s, 2),
+        "restore_items": int(restored),
+        "restore_items_per_s": round(restored / restore_s) if restore_s else None,
+        "latency_rate_per_s": round(rate / 2),
         "latency_samples": len(latencies),
-        "latency_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "latency_p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1)
-        if latencies
-        else None,
+        "latency_p50_ms": percentile(latencies, 0.5),
+        "latency_p99_ms": percentile(latencies, 0.99),
     }
-    print(json.dumps(summary, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from claimwatch.cli import BUNDLED_SAMPLE
+
+    parser = argparse.ArgumentParser(prog="scripts/bench-stream", description=__doc__)
+    parser.add_argument("--input", nargs="+", help="export files or folders (default: the bundled sample)")
+    parser.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
+    parser.add_argument("--no-quix", action="store_true", help="skip the quixstreams comparison")
+    args = parser.parse_args(argv)
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(topic_prefix=f"bench{tag}", app_id=f"bench-{tag}", web_port=free_port())
+    asyncio.run(create_topics(settings))
+    asyncio.run(ensure_state_topic(settings))
+    report = asyncio.run(publish(read_paths(args.input or [BUNDLED_SAMPLE]), settings))
+    records = report.published["events"]
+    log(f"event log: {records:,} events on {settings.partitions} partitions")
+    raw_rate, _ = asyncio.run(raw_consume_rate(settings))
+    log(f"raw aiokafka consume: {raw_rate:,.0f} events/s")
+    floor = run_app("faust", settings, records)
+    log(f"minimal Faust agent: {floor or 0:,.0f} events/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        worker = measure_worker(settings, records, Path(tmp))
+    log(f"claimwatch worker: {worker['worker_events_per_s']:,} events/s")
+    quix = None if args.no_quix else run_app("quix", settings, records)
+    if quix:
+        log(f"quixstreams app: {quix:,.0f} events/s")
+    rate = worker["worker_events_per_s"]
+    summary = {
+        "events": records,
+        "raw_consume_per_s": round(raw_rate),
+        "faust_floor_per_s": round(floor) if floor else None,
+        "worker_events_per_s": rate,
+        "quixstreams_per_s": round(quix) if quix else None,
+        "worker_over_faust_floor": round(rate / floor, 3) if floor else None,
+        "worker_over_raw": round(rate / raw_rate, 4),
+        "worker_over_quixstreams": round(rate / quix, 3) if quix else None,
+        **{k: v for k, v in worker.items() if k != "worker_events_per_s"},
+    }
+    if not args.json:
+        for key, value in summary.items():
+            log(f"  {key:42} {value}")
+    print(json.dumps(summary, indent=None if args.json else 1))
     return 0
 
 

@@ -88,6 +88,11 @@ def encode(monitor: Monitor, offset: int) -> bytes:
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
+def stored_size(value: Any) -> int:
+    """Bytes ``value`` (a post model, a detector…) takes in the stored form."""
+    return len(json.dumps(_enc(value), separators=(",", ":")))
+
+
 def _enc(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
