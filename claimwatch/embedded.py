@@ -16,7 +16,7 @@ from batch.report import WeekCollector, active_weeks, build_report, iso_week, wr
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import MonitorConfig, event_time_of
-from claimwatch.detect.routing import Router
+from claimwatch.detect.routing import keyed
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.alerts import Alert
 from schemas.events import CatalogItem, Event
@@ -69,8 +69,6 @@ def run(
     ingest = read_paths(inputs)
     events, duplicates = order_events(ingest.events)
     monitors = KeyedMonitors(config=MonitorConfig(owner=owner), clock=clock)
-    router = Router()
-    router.prime(events)
     collector = WeekCollector()
     alerts: list[Alert] = []
     current_week: str | None = None
@@ -82,7 +80,7 @@ def run(
             if on_alert:
                 on_alert(alert)
 
-    for n, event in enumerate(events, start=1):
+    for n, (key, event) in enumerate(keyed(events), start=1):
         t = event_time_of(event)
         if t is not None:
             week = iso_week(t)
@@ -91,8 +89,9 @@ def run(
             current_week = week
         if isinstance(event, CatalogItem):
             collector.titles[event.content_id] = event.title
-        deliver(monitors.process(router.key(event), event))
-        collector.add_event(event, monitors.last_transitions)
+        step = monitors.step(key, event)
+        deliver(step.alerts)
+        collector.add_event(event, step.transitions)
         if on_progress and (n % 20_000 == 0 or n == len(events)):
             on_progress(n, len(events))
     deliver(monitors.flush())

@@ -150,17 +150,17 @@ async def raw_consume_rate(settings: Settings, repeats: int = 3) -> tuple[float,
 
 def run_app(kind: str, settings: Settings, events: int, timeout_s: float = 1800) -> float | None:
     """Events/s of a reference app (``stream.benchapps``) over the log, or None if it cannot run."""
-    with tempfile.TemporaryDirectory() as state_dir:
-        env = child_env(settings, BENCH_EVENTS=str(events), BENCH_STATE_DIR=state_dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        result_file = Path(scratch) / "result.json"
+        env = child_env(settings, BENCH_EVENTS=str(events), BENCH_STATE_DIR=scratch, BENCH_RESULT=str(result_file))
         env["CLAIMWATCH_APP_ID"] = f"{settings.app_id}-{kind}-{uuid.uuid4().hex[:6]}"
         done = subprocess.run(
             [sys.executable, "-m", "stream.benchapps", kind], env=env, capture_output=True, timeout=timeout_s
         )
-    lines = [line for line in done.stdout.decode().splitlines() if line.startswith("{")]
-    if not lines:
-        log(f"{kind}: did not run ({done.stderr.decode().strip().splitlines()[-1:] or done.returncode})")
-        return None
-    result = json.loads(lines[-1])
+        if not result_file.exists():
+            log(f"{kind}: did not run ({done.stderr.decode().strip().splitlines()[-1:] or done.returncode})")
+            return None
+        result = json.loads(result_file.read_text())
     return float(result["events"]) / float(result["seconds"])
 
 
@@ -205,14 +205,20 @@ async def latency_at(settings: Settings, rate: float, seconds: float) -> list[fl
     await alerts.getmany(timeout_ms=1000)  # join and position at the end before producing
     latencies: list[float] = []
     started = time.perf_counter()
+    pending = []
     try:
         for i, event in enumerate(events):
             delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             key = f"asset:{event.asset_id}".encode()
-            meta = await (await out.send(settings.topic("events"), key=key, value=encode_event(event)))
-            sent_ms[event.claim_id] = meta.timestamp
+            # The broker's timestamp of each record, read once it is written (not awaited one by one:
+            # that would pace the producer by its linger instead of by the rate).
+            pending.append(
+                (event.claim_id, await out.send(settings.topic("events"), key=key, value=encode_event(event)))
+            )
+        for claim_id, delivery in pending:
+            sent_ms[claim_id] = (await delivery).timestamp
         deadline = time.perf_counter() + 60
         while len(latencies) < len(events) and time.perf_counter() < deadline:
             batch = await alerts.getmany(timeout_ms=1000)

@@ -113,20 +113,18 @@ def test_bad_records_are_quarantined_and_counted(tmp_path: Path) -> None:
 def test_one_monitor_per_content_item_gives_the_alerts_of_one_global_monitor(small_sample: Path) -> None:
     from claimwatch.detect.keyed import KeyedMonitors
     from claimwatch.detect.monitor import Monitor
-    from claimwatch.detect.routing import Router
+    from claimwatch.detect.routing import keyed
     from claimwatch.embedded import order_events
     from claimwatch.ingest.readers import read_paths
 
     events, _ = order_events(read_paths([small_sample]).events)
     single = Monitor()
-    keyed = KeyedMonitors()
-    router = Router()
-    router.prime(events)
+    per_item = KeyedMonitors()
     one, many = [], []
-    for event in events:
+    for key, event in keyed(events):
         one += single.process(event)
-        many += keyed.process(router.key(event), event)
+        many += per_item.process(key, event)
     one += single.flush()
-    many += keyed.flush()
+    many += per_item.flush()
     assert one and sorted(a.alert_id for a in one) == sorted(a.alert_id for a in many)
-    assert len(keyed.monitors) > 50
+    assert len(per_item.monitors) > 50

@@ -38,9 +38,10 @@ def week_of_data() -> tuple[WeekCollector, str]:
     ]
     monitor.process(item)
     for e in sorted(events, key=lambda e: e.event_time):
-        for alert in monitor.process(e):
+        step = monitor.step(e)
+        for alert in step.alerts:
             collector.add_alert(alert)
-        collector.add_event(e, monitor.last_transitions)
+        collector.add_event(e, step.transitions)
     for alert in monitor.flush():
         collector.add_alert(alert)
     collector.set_risk("2026-W45", monitor.risk_table(min_score=0.0))

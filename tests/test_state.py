@@ -13,7 +13,7 @@ from river import stats as river_stats
 from claimwatch.detect import state
 from claimwatch.detect.ewstats import EWMean
 from claimwatch.detect.monitor import Monitor, MonitorConfig
-from claimwatch.detect.routing import Router
+from claimwatch.detect.routing import keyed
 from claimwatch.detect.store import StateStore
 from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import read_paths
@@ -28,9 +28,7 @@ def keyed_events(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, ob
     folder = tmp_path_factory.mktemp("state-data")
     generate(folder, seed=5, items=40, days=8)
     events, _ = order_events(read_paths([folder]).events)
-    router = Router()
-    router.prime(events)
-    return [(router.key(e), e) for e in events]
+    return keyed(events)  # type: ignore[return-value]
 
 
 def test_ewmean_computes_exactly_what_river_computes() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.detect.keyed import KeyedMonitors
-from claimwatch.detect.routing import Router
+from claimwatch.detect.routing import keyed
 from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
@@ -34,13 +34,8 @@ pytestmark = needs_kafka
 def expected_alert_ids(folder: Path) -> set[str]:
     """What the embedded core raises for the same input, without the end-of-input flush a stream never sees."""
     events, _ = order_events(read_paths([folder]).events)
-    router = Router()
-    router.prime(events)
     monitors = KeyedMonitors()
-    ids = set()
-    for event in events:
-        ids |= {a.alert_id for a in monitors.process(router.key(event), event)}
-    return ids
+    return {a.alert_id for key, event in keyed(events) for a in monitors.process(key, event)}
 
 
 def ingest(folder: Path, settings: Settings) -> int:

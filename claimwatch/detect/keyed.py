@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claimwatch.detect.alerting import Clock, wall_clock
-from claimwatch.detect.claims import Transition
-from claimwatch.detect.monitor import Monitor, MonitorConfig
+from claimwatch.detect.monitor import POLL_FINDINGS, Monitor, MonitorConfig, Step
 from schemas.alerts import Alert
 from schemas.events import Event
 
@@ -24,7 +23,6 @@ class KeyedMonitors:
     config: MonitorConfig = field(default_factory=MonitorConfig)
     clock: Clock = wall_clock
     monitors: MutableMapping[str, Monitor] = field(default_factory=dict)
-    last_transitions: list[Transition] = field(default_factory=list)
 
     def monitor(self, key: str) -> Monitor:
         found = self.monitors.get(key)
@@ -35,11 +33,13 @@ class KeyedMonitors:
         return found
 
     def process(self, key: str, event: Event) -> list[Alert]:
+        return self.step(key, event).alerts
+
+    def step(self, key: str, event: Event) -> Step:
         monitor = self.monitor(key)
-        alerts = monitor.process(event)
-        self.last_transitions = monitor.last_transitions
+        result = monitor.step(event)
         self.monitors[key] = monitor
-        return alerts
+        return result
 
     def flush(self) -> list[Alert]:
         alerts: list[Alert] = []
@@ -58,7 +58,8 @@ class KeyedMonitors:
         return rows
 
     def quality(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
+        # The poll findings are always reported, zero included: "none" is a figure too.
+        total: Counter[str] = Counter(dict.fromkeys(POLL_FINDINGS, 0))
         for m in self:
             total.update(m.quality)
         return dict(sorted(total.items()))

@@ -37,6 +37,18 @@ DAILY_SERIES = "youtube-daily"  # daily analytics of a video, a series of its ow
 REPORT_SOURCES = frozenset({"reporting_api_claims", "studio_claims_csv"})
 
 
+# Data-quality findings of polls, in the order PostModel counts them.
+POLL_FINDINGS = ("late_polls", "duplicate_polls", "counter_decreases", "counter_jumps")
+
+
+@dataclass(frozen=True)
+class Step:
+    """The result of one event: alerts raised, and claim status changes seen (the report counts them)."""
+
+    alerts: list[Alert]
+    transitions: list[Transition]
+
+
 @dataclass
 class MonitorConfig:
     owner: str = "our-label"
@@ -58,16 +70,17 @@ class Monitor:
     conflicted_assets: set[str] = field(default_factory=set)
     watermark: datetime | None = None
     quality: Counter[str] = field(default_factory=Counter)
-    # Status changes seen by the last ``process`` call, for reporting; not part of the model state.
-    last_transitions: list[Transition] = field(default_factory=list)
-    shared_state_changed: bool = False
 
     # ------------------------------------------------------------------------------ entry points
 
     def process(self, event: Event) -> list[Alert]:
+        """The alerts one event raises."""
+        return self.step(event).alerts
+
+    def step(self, event: Event) -> Step:
+        """What one event did: its alerts, and the claim status changes it caused (for the report)."""
         candidates: list[Candidate] = []
-        self.last_transitions = []
-        before = (self.claims.open_day, self.quality.total())
+        transitions: list[Transition] = []
         time = event_time_of(event)
         if time is not None:
             candidates += self._advance(time)
@@ -78,29 +91,10 @@ class Monitor:
         elif isinstance(event, MetricObservation):
             candidates += self._on_metric(event)
         elif isinstance(event, ClaimEvent):
-            candidates += self._on_claim(event)
+            candidates += self._on_claim(event, transitions)
         elif isinstance(event, OwnershipConflict):
             candidates += self._on_conflict(event)
-        # Whether anything beyond the touched posts changed: a worker stores the rest only then.
-        self.shared_state_changed = (
-            not isinstance(event, MetricObservation)
-            or bool(candidates)
-            or before != (self.claims.open_day, self.quality.total())
-        )
-        return self._emit(candidates)
-
-    def posts_for(self, event: Event) -> list[tuple[str, str]]:
-        """The post models an event reads or writes (a worker loads exactly these)."""
-        if isinstance(event, MetricObservation):
-            touched = [(event.platform, event.platform_content_id)]
-            if event.granularity == "day":
-                touched.append((DAILY_SERIES, event.platform_content_id))
-            return touched
-        if isinstance(event, ClaimEvent):
-            known = self.claims.claims.get(event.claim_id)
-            video = event.video_id or (known.video_id if known else None)
-            return [("youtube", video)] if video else []
-        return []
+        return Step(self._emit(candidates), transitions)
 
     def flush(self) -> list[Alert]:
         """End of input: close the open snapshot day."""
@@ -173,8 +167,7 @@ class Monitor:
             before = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             findings = post.observe_totals(t, values, self.config.bucket)
             after = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
-            names = ("late_polls", "duplicate_polls", "counter_decreases", "counter_jumps")
-            for name, b, a in zip(names, before, after, strict=True):
+            for name, b, a in zip(POLL_FINDINGS, before, after, strict=True):
                 if a != b:
                     self.quality[name] += a - b
             return self._spike_candidates(event, post, findings)
@@ -309,14 +302,14 @@ class Monitor:
 
     # ------------------------------------------------------------------------------------ claims
 
-    def _on_claim(self, event: ClaimEvent) -> list[Candidate]:
+    def _on_claim(self, event: ClaimEvent, transitions: list[Transition]) -> list[Candidate]:
         if event.source == "video_metadata_report":
             return self._on_video_report(event)
         if event.source in REPORT_SOURCES:
             self.claims.open_day = event.event_time.timestamp()
         out: list[Candidate] = []
         for tr in self.claims.apply(event):
-            self.last_transitions.append(tr)
+            transitions.append(tr)
             out += self._on_transition(tr, event)
         state = self.claims.claims[event.claim_id]
         out += self._claimed_vs_measured(state, event)

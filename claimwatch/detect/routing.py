@@ -91,3 +91,11 @@ class Router:
         if event.claim_id:
             self.by_claim[event.claim_id] = located
         return located
+
+
+def keyed(events: Iterable[Event]) -> list[tuple[str, Event]]:
+    """Each event of a batch (in order) with its routing key: what every driver of the core feeds it."""
+    batch = list(events)
+    router = Router()
+    router.prime(batch)
+    return [(router.key(event), event) for event in batch]

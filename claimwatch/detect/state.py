@@ -59,7 +59,7 @@ def _fields(cls: type, *skip: str) -> tuple[str, ...]:
 # Every stored class, by the tag it is stored under, with the fields that are stored. Config-like
 # fields (settings the running worker decides) and derived ones are left out on purpose.
 SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
-    "Monitor": (Monitor, _fields(Monitor, "config", "clock", "last_transitions", "shared_state_changed")),
+    "Monitor": (Monitor, _fields(Monitor, "config", "clock")),
     "CatalogIndex": (CatalogIndex, _fields(CatalogIndex)),
     "RightsLedger": (RightsLedger, _fields(RightsLedger)),
     "ClaimBook": (ClaimBook, _fields(ClaimBook, "policy")),
