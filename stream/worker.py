@@ -43,6 +43,7 @@ from stream.settings import Settings
 from stream.topics import ensure_state_topic, state_topic
 
 log = logging.getLogger("claimwatch.worker")
+CHECKPOINT_CHUNK = 32  # items encoded between two yields to the event loop
 
 
 def _label(value: object) -> str:
@@ -147,6 +148,7 @@ class WorkerLoop:
         self.pending: list[Any] = []  # events applied but not yet covered by a checkpoint
         self.last_checkpoint = time.monotonic()
         self.lock = asyncio.Lock()
+        self.running: asyncio.Future[None] | None = None
 
     async def on_event(self, record: Any) -> None:
         started = time.perf_counter()
@@ -176,11 +178,7 @@ class WorkerLoop:
         self.stats.latency_sum += time.perf_counter() - started
         self.stats.latency_count += 1
         self.stats.last_progress = time.time()
-        if (
-            len(self.pending) >= self.settings.checkpoint_events
-            or time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_seconds
-        ):
-            await self.checkpoint()
+        self.maybe_checkpoint()
 
     async def send_alerts(self, found: list[Alert]) -> None:
         for alert in found:
@@ -212,20 +210,46 @@ class WorkerLoop:
         self.stats.dead_letter_times.append(time.time())
         log.warning("dead letter partition=%s offset=%s: %s", message.partition, message.offset, reason[:300])
 
+    def checkpoint_due(self) -> bool:
+        return bool(self.pending or self.store.dirty) and (
+            len(self.pending) >= self.settings.checkpoint_events
+            or time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_seconds
+        )
+
+    def maybe_checkpoint(self) -> None:
+        """Start a checkpoint in the background when one is due and none is running: the agent goes
+        on applying events (and raising alerts) while the changed items are written."""
+        if self.running is None and self.checkpoint_due():
+            self.running = asyncio.ensure_future(self.checkpoint())
+            self.running.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, task: asyncio.Future[None]) -> None:
+        self.running = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("checkpoint failed; the next one retries: %r", task.exception())
+
     async def checkpoint(self) -> None:
-        """Write every changed item once, flush alerts and state, then acknowledge the events."""
+        """Write every changed item once, flush alerts and state, then acknowledge the events.
+
+        The events acknowledged are those applied before it began; items are encoded a few at a
+        time, yielding between, so a large checkpoint never holds the agent up for long.
+        """
         async with self.lock:
-            changed = self.store.checkpoint()
             covered, self.pending = self.pending, []
-            for partition, key, blob in changed:
-                await self.state.send(key=key.encode(), value=blob, partition=partition)
-                self.stats.state_bytes_written += len(blob)
+            keys = self.store.take_dirty()
+            self.last_checkpoint = time.monotonic()
+            written = 0
+            for start in range(0, len(keys), CHECKPOINT_CHUNK):
+                for partition, key, blob in self.store.encode(keys[start : start + CHECKPOINT_CHUNK]):
+                    await self.state.send(key=key.encode(), value=blob, partition=partition)
+                    self.stats.state_bytes_written += len(blob)
+                    written += 1
+                await asyncio.sleep(0)
             await self.app.producer.flush()
             for record in covered:
                 record.ack()
-            self.stats.state_records_written += len(changed)
+            self.stats.state_records_written += written
             self.stats.checkpoints += 1
-            self.last_checkpoint = time.monotonic()
 
     async def restore(self, partition: int, resume_offset: int) -> None:
         """Load the partition's items; rebuild from the event log those whose state is unreadable
@@ -377,10 +401,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def checkpoint_when_due() -> None:
-        if (loop.pending or loop.store.dirty) and (
-            time.monotonic() - loop.last_checkpoint >= settings.checkpoint_seconds
-        ):
-            await loop.checkpoint()
+        loop.maybe_checkpoint()
 
     probe = BrokerProbe(settings)
 

@@ -66,12 +66,23 @@ class StateStore:
 
     def checkpoint(self) -> list[tuple[int, str, bytes]]:
         """Every item changed since the last checkpoint, once: ``(partition, key, encoded state)``."""
+        return self.encode(self.take_dirty())
+
+    def take_dirty(self) -> list[str]:
+        """The items changed since the last call, which then start clean."""
+        keys = sorted(self.dirty)
+        self.dirty.clear()
+        return keys
+
+    def encode(self, keys: Iterable[str]) -> list[tuple[int, str, bytes]]:
+        """The stored form of these items as they are now, with the offset each has applied (an item
+        may have applied events after the checkpoint began: its offset says so, and a replay from the
+        checkpoint's commit skips them for it)."""
         out = []
-        for key in sorted(self.dirty):
+        for key in keys:
             monitor = self.keyed.monitors.get(key)
             if monitor is not None:
                 out.append((self.partition_of[key], key, state.encode(monitor, self.applied[key])))
-        self.dirty.clear()
         return out
 
     def restore(self, partition: int, records: Iterable[tuple[bytes | None, bytes | None]]) -> RestoreReport:
