@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from claimwatch.envconfig import positive_number
+
 ENV_NAMES = (
     "KAFKA_BOOTSTRAP_SERVERS",
     "CLAIMWATCH_TOPIC_PREFIX",
@@ -36,14 +38,7 @@ def _env(name: str, default: str) -> str:
 
 
 def _number(name: str, default: float, kind: type[int] | type[float] = int) -> Any:
-    raw = _env(name, str(default))
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw[:40]!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw[:40]!r}")
-    return value
+    return positive_number(name, default, kind)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import csv
 import gzip
 import io
 import json
-import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from claimwatch.envconfig import positive_number
 from claimwatch.ingest import normalize as n
 from claimwatch.ingest.normalize import FieldError
 from schemas.events import (
@@ -68,22 +68,10 @@ class ReadLimits:
 
     @classmethod
     def from_env(cls) -> ReadLimits:
-        def get(name: str, default: int) -> int:
-            raw = os.environ.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a whole number of bytes, got {raw[:40]!r}") from None
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-            return value
-
         return cls(
-            max_line_bytes=get("CLAIMWATCH_MAX_LINE_BYTES", cls.max_line_bytes),
-            max_document_bytes=get("CLAIMWATCH_MAX_DOCUMENT_BYTES", cls.max_document_bytes),
-            max_file_bytes=get("CLAIMWATCH_MAX_FILE_BYTES", cls.max_file_bytes),
+            max_line_bytes=int(positive_number("CLAIMWATCH_MAX_LINE_BYTES", cls.max_line_bytes)),
+            max_document_bytes=int(positive_number("CLAIMWATCH_MAX_DOCUMENT_BYTES", cls.max_document_bytes)),
+            max_file_bytes=int(positive_number("CLAIMWATCH_MAX_FILE_BYTES", cls.max_file_bytes)),
         )
 
 
