@@ -279,8 +279,8 @@ def measure_worker(settings: Settings, records: int, tmp: Path) -> dict[str, Any
         # Latency is probed with claims that each raise an alert, heavier than the sample's mix (mostly
         # polls): "half capacity" is half of what the worker sustains on the probe itself.
         probe = 20_000
-        asyncio.run(produce(settings, pending_claims(probe, datetime(2032, 1, 1, tzinfo=UTC), "capacity")))
         begun, before = time.perf_counter(), worker.health().get("events", 0)
+        asyncio.run(produce(settings, pending_claims(probe, datetime(2032, 1, 1, tzinfo=UTC), "capacity")))
         worker.wait(lambda: worker.health().get("events", 0) >= before + probe, 600, "the capacity probe")
         probe_rate = probe / (time.perf_counter() - begun)
         latencies = asyncio.run(latency_at(settings, probe_rate / 2, seconds=20))
