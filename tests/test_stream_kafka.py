@@ -149,3 +149,23 @@ def test_follow_mode_publishes_files_once_they_stop_growing(tmp_path: Path) -> N
     watch([incoming], settings, poll_s=0.1, max_rounds=3)
     events = asyncio.run(read_to_end(settings, settings.topic("events")))
     assert [k for k, _ in events] == [b"CW-1"], "published once, not once per look"
+
+
+def test_an_event_too_large_for_kafka_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    from claimwatch.ingest.readers import ReadLimits
+
+    settings = isolated_settings(partitions=2)
+    setup_topics(settings)
+    data = tmp_path / "in"
+    data.mkdir()
+    small = '{"platform":"youtube","platform_content_id":"yt1","observed_at":"2026-11-10T00:00:00Z","views_total":5}'
+    wide = json.dumps(
+        {"platform": "youtube", "platform_content_id": "yt2", "observed_at": "2026-11-10T00:00:00Z", "views_total": 1}
+        | {f"extra_{n}": "x" * 400 for n in range(3000)}
+    )
+    (data / "polls.jsonl").write_text(small + "\n" + wide + "\n")
+    read = read_paths([data], limits=ReadLimits(max_line_bytes=4 << 20))
+    report = asyncio.run(publish(read, settings))
+    assert report.reconciles() and report.published["events"] == 1 and report.quarantined == 1
+    (entry,) = [json.loads(v) for _, v in asyncio.run(read_to_end(settings, settings.topic("quarantine"))) if v]
+    assert entry["reason_code"] == "record_too_large" and entry["line"] == 2
