@@ -5,7 +5,7 @@ CSV structure, numbers, dates, sizes, counter artefacts, hostile text…) and ru
 ``claimwatch run`` on it in a child process, as a user would. A run passes when it exits 0 without
 a traceback, every file it was given is accounted for, every file's records reconcile
 (read = accepted + quarantined) and, for line-based files, every physical line was read as a
-record. Peak memory is the child's own (``wait4``). Printed per kind and in total; ``--json`` too.
+record. Peak memory is the child's own (``wait4`` in a small intermediate process). Printed per kind and in total; ``--json`` too.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import random
 import re
 import shutil
@@ -388,6 +387,18 @@ def physical_records(path: Path) -> int | None:
     return len(lines)
 
 
+# The run's peak memory is read by a small intermediate process: a child forked straight from a
+# large parent (a test runner) inherits the parent's resident size in its maxrss, even after exec.
+PEAK_MARK = "claimwatch-fuzz-peak-kb"
+MEASURE = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    f"sys.stderr.write('\\n{PEAK_MARK} %d\\n' % usage.ru_maxrss)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 @dataclass
 class RunOutcome:
     kind: str
@@ -411,17 +422,16 @@ def run_variant(kind: str, seed: int, base: Path, work: Path, clean_high: set[st
     expected = {str(p): physical_records(p) for p in folder.rglob("*") if p.is_file() and p.name != "labels.json"}
     started = time.perf_counter()
     cmd = [sys.executable, "-m", "claimwatch.cli", "run", "--input", str(folder), "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    stderr = proc.stderr.read().decode("utf-8", "replace")
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    done = subprocess.run([sys.executable, "-c", MEASURE, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = done.stderr.decode("utf-8", "replace")
+    peak_kb = [int(line.split()[1]) for line in stderr.splitlines() if line.startswith(PEAK_MARK)]
+    stderr = "\n".join(line for line in stderr.splitlines() if not line.startswith(PEAK_MARK))
     outcome = RunOutcome(
-        kind, seed, corrupted, proc.returncode, proc.returncode != 0 or "Traceback" in stderr,
-        peak_mb=usage.ru_maxrss / 1024, seconds=time.perf_counter() - started,
+        kind, seed, corrupted, done.returncode, done.returncode != 0 or "Traceback" in stderr,
+        peak_mb=(peak_kb[-1] if peak_kb else 0) / 1024, seconds=time.perf_counter() - started,
     )  # fmt: skip
     if outcome.crashed:
-        outcome.error = stderr.strip().splitlines()[-1][:300] if stderr.strip() else f"exit {proc.returncode}"
+        outcome.error = stderr.strip().splitlines()[-1][:300] if stderr.strip() else f"exit {done.returncode}"
     else:
         files = {}
         for line in (out / "files.jsonl").read_text(encoding="utf-8").splitlines():
