@@ -138,10 +138,6 @@ class Rejected(Exception):
     """The receiver refused this message (a 4xx other than 408/429): retrying cannot help."""
 
 
-# Kept for callers of the first version of this module.
-WebhookRejected = Rejected
-
-
 @dataclass
 class Backoff:
     """Capped exponential backoff; ``Retry-After`` from the receiver wins when it says more."""
