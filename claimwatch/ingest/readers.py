@@ -13,6 +13,7 @@ import io
 import json
 import re
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -438,7 +439,7 @@ def _csv_records(path: Path, kind: str, limits: ReadLimits) -> Iterator[Record]:
     else:
         headers = [n.norm_header(h) for h in raw_headers]
         named = [h for h in headers if h]
-        repeated = sorted({h for h in named if named.count(h) > 1})
+        repeated = sorted(h for h, times in Counter(named).items() if times > 1)  # linear: headers are hostile too
         missing = sorted(REQUIRED_COLUMNS.get(kind, set()) - set(named))
         if repeated:
             header_problem = ("duplicate_column", f"column(s) {', '.join(repeated)[:200]} appear more than once")
