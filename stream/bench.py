@@ -285,6 +285,13 @@ def measure_worker(settings: Settings, records: int, tmp: Path) -> dict[str, Any
         asyncio.run(produce(settings, pending_claims(probe, datetime(2032, 1, 1, tzinfo=UTC), "capacity")))
         worker.wait(lambda: worker.health().get("events", 0) >= before + probe, 600, "the capacity probe")
         probe_rate = probe / (time.perf_counter() - begun)
+        # Steady state before timing latency: the probe's own items are checkpointed first (until no
+        # further checkpoint starts: the one running when the probe ended may not cover its end).
+        done = worker.metric("claimwatch_checkpoints_total")
+        worker.wait(lambda: worker.metric("claimwatch_checkpoints_total") > done, 120, "the probe's checkpoint")
+        while done != worker.metric("claimwatch_checkpoints_total"):
+            done = worker.metric("claimwatch_checkpoints_total")
+            time.sleep(settings.checkpoint_seconds + 1)
         latencies = asyncio.run(latency_at(settings, probe_rate / 2, seconds=20))
         quarter = asyncio.run(latency_at(settings, probe_rate / 4, seconds=20, tag="quarter"))
     finally:

@@ -46,7 +46,7 @@ class Clock:
 def faust_floor(settings: Settings, target: int) -> None:
     import faust
 
-    from stream.worker import create_app
+    from stream.worker import create_app, run_faust
 
     reference = create_app(settings)  # the worker's exact app settings, not its agents
     conf = {k: getattr(reference.conf, k) for k in ("broker_commit_every", "broker_commit_interval",
@@ -83,9 +83,7 @@ def faust_floor(settings: Settings, target: int) -> None:
             if clock.tick():
                 os._exit(0)
 
-    from faust.worker import Worker
-
-    Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+    run_faust(app, "warning")
 
 
 def quix(settings: Settings, target: int, state_dir: str) -> None:
