@@ -26,7 +26,7 @@ from claimwatch.detect.reference import CatalogIndex, RightsLedger
 from claimwatch.detect.risk import RiskFeatures, dispute_risk, risk_level
 from claimwatch.detect.timeutil import from_epoch, rfc3339
 from schemas.alerts import Alert
-from schemas.events import CatalogItem, ClaimEvent, Event, MetricObservation, OwnershipConflict, RightsRecord
+from schemas.events import ClaimEvent, Event, MetricObservation, OwnershipConflict, RightsRecord
 
 DAY = 86_400.0
 PROPAGATION_WINDOW = timedelta(hours=48)
@@ -84,15 +84,16 @@ class Monitor:
         time = event_time_of(event)
         if time is not None:
             candidates += self._advance(time)
-        if isinstance(event, CatalogItem):
-            self.catalog.add(event)
-        elif isinstance(event, RightsRecord):
-            candidates += self._on_rights(event)
-        elif isinstance(event, MetricObservation):
+        # By the event's tag, most frequent first: isinstance on pydantic models goes through ABCMeta.
+        if event.kind == "metric":
             candidates += self._on_metric(event)
-        elif isinstance(event, ClaimEvent):
+        elif event.kind == "claim":
             candidates += self._on_claim(event, transitions)
-        elif isinstance(event, OwnershipConflict):
+        elif event.kind == "catalog":
+            self.catalog.add(event)
+        elif event.kind == "rights":
+            candidates += self._on_rights(event)
+        elif event.kind == "conflict":
             candidates += self._on_conflict(event)
         return Step(self._emit(candidates), transitions)
 
@@ -583,9 +584,9 @@ class Monitor:
 
 def event_time_of(event: Event) -> datetime | None:
     """The data time of an event; None for reference data that has none (a catalog item)."""
-    if isinstance(event, CatalogItem):
+    if event.kind == "catalog":
         return None
-    if isinstance(event, RightsRecord):
+    if event.kind == "rights":
         return datetime.combine(event.valid_from, time(), tzinfo=UTC) if event.valid_from else None
     return event.event_time
 

@@ -30,6 +30,7 @@ from collections import Counter, deque
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from claimwatch.detect.alerting import DedupStage
@@ -85,7 +86,10 @@ MODEL_TAGS = {cls: tag for tag, cls in MODELS.items()}
 def encode(monitor: Monitor, offset: int) -> bytes:
     """One item's state, and the offset of the last event it applied, as bytes."""
     body = {"format": FORMAT, "version": VERSION, "offset": offset, "monitor": _enc(monitor)}
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        return orjson.dumps(body)  # a fifth of json.dumps's time; the same JSON
+    except TypeError:  # an integer beyond 64 bits: the standard library writes those too
+        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
 def stored_size(value: Any) -> int:
@@ -94,6 +98,61 @@ def stored_size(value: Any) -> int:
 
 
 def _enc(value: Any) -> Any:
+    encoder = _ENCODERS.get(type(value))
+    return encoder(value) if encoder is not None else _enc_by_kind(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _enc_float(value: float) -> Any:
+    return value if value == value and abs(value) != float("inf") else {"nf": repr(value)}
+
+
+def _enc_deque(value: deque[Any]) -> Any:
+    if all(type(v) is float for v in value):
+        return {"qf": base64.b64encode(array("d", value).tobytes()).decode(), "m": value.maxlen}
+    return {"q": [_enc(v) for v in value], "m": value.maxlen}
+
+
+def _enc_object(tag: str, names: tuple[str, ...]) -> Any:
+    def encode_object(value: Any) -> Any:
+        fields = {}
+        for name in names:
+            field_value = getattr(value, name)
+            # Most fields are plain values stored as they are: no call for them.
+            fields[name] = field_value if type(field_value) in _PLAIN else _enc(field_value)
+        return {"o": tag, "f": fields}
+
+    return encode_object
+
+
+_PLAIN = {type(None), bool, int, str}
+
+# By exact type: a checkpoint encodes thousands of items, and a chain of isinstance tests per value
+# cost most of its time (profiled). Subclasses and models take the general path below.
+_ENCODERS: dict[type, Any] = {
+    type(None): _same,
+    bool: _same,
+    int: _same,
+    str: _same,
+    float: _enc_float,
+    list: lambda value: [_enc(v) for v in value],
+    tuple: lambda value: {"t": [_enc(v) for v in value]},
+    Counter: lambda value: {"C": [[_enc(k), _enc(v)] for k, v in value.items()]},
+    dict: lambda value: {"d": [[_enc(k), _enc(v)] for k, v in value.items()]},
+    set: lambda value: {"s": sorted((_enc(v) for v in value), key=repr)},
+    frozenset: lambda value: {"s": sorted((_enc(v) for v in value), key=repr)},
+    deque: _enc_deque,
+    datetime: lambda value: {"dt": value.isoformat()},
+    date: lambda value: {"da": value.isoformat()},
+    timedelta: lambda value: {"td": value.total_seconds()},
+    **{cls: _enc_object(tag, names) for tag, (cls, names) in SCHEMA.items()},
+}
+
+
+def _enc_by_kind(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -137,9 +196,9 @@ def decode(blob: bytes, config: MonitorConfig) -> tuple[int, Monitor]:
     if blob[:1] == b"\x80":
         raise StateFormatError("a pickle (the format before version 1): never loaded; rebuilt from the log")
     try:
-        body = json.loads(blob)
-    except (ValueError, RecursionError) as exc:
-        raise StateFormatError(f"not JSON: {exc}"[:200]) from None
+        body = orjson.loads(blob)
+    except orjson.JSONDecodeError:
+        body = _loads_wide(blob)
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise StateFormatError("not a claimwatch state record")
     if body.get("version") != VERSION:
@@ -159,11 +218,22 @@ def decode(blob: bytes, config: MonitorConfig) -> tuple[int, Monitor]:
     return offset, monitor
 
 
+def _loads_wide(blob: bytes) -> Any:
+    """What orjson declines but is JSON (an integer beyond 64 bits), or StateFormatError."""
+    try:
+        return json.loads(blob)
+    except (ValueError, RecursionError) as exc:
+        raise StateFormatError(f"not JSON: {exc}"[:200]) from None
+
+
+_PLAIN_JSON = {type(None), bool, int, float, str}
+
+
 def _dec(value: Any, depth: int) -> Any:
+    if type(value) in _PLAIN_JSON:
+        return value
     if depth > MAX_DEPTH:
         raise StateFormatError("state nested too deeply")
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
     if isinstance(value, list):
         return [_dec(v, depth + 1) for v in value]
     if not isinstance(value, dict) or not value:
@@ -215,7 +285,11 @@ def _object(value: dict[str, Any], depth: int) -> Any:
         raise StateFormatError(f"{tag} without fields")
     # Defaults first (fields added since the state was written, and the ones never stored), then
     # the stored values of the fields this version knows.
-    kwargs = {name: _dec(given[name], depth + 1) for name in stored if name in given}
+    kwargs = {}
+    for name in stored:
+        if name in given:
+            field_value = given[name]
+            kwargs[name] = field_value if type(field_value) in _PLAIN_JSON else _dec(field_value, depth + 1)
     obj = cls(**kwargs)
     if isinstance(obj, TailNovelty):
         obj.ordered = sorted(obj.history)
