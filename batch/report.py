@@ -1,8 +1,10 @@
 """The weekly summary and dispute-risk report: one builder for the embedded run and the batch job.
 
-:class:`WeekCollector` folds events, claim transitions and alerts into per-ISO-week figures (pure,
-no I/O); :func:`build_report` turns one week into the ``report.json`` contract; :func:`write_report`
-writes ``report.json``, ``report.html`` and the CSV tables.
+:class:`ReportInputs` are the roll-up rows the detection core keeps per item
+(:mod:`claimwatch.detect.rollup`), the file rows of what was read, the alerts and the quarantine,
+whether they come from an embedded run's folder or from Kafka. :class:`WeekIndex` merges them per
+ISO week (pure, no I/O); :func:`build_report` turns one week into the ``report.json`` contract;
+:func:`render_files` gives ``report.json``, ``report.html`` and the CSV tables as text.
 """
 
 from __future__ import annotations
@@ -12,26 +14,30 @@ import io
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from batch.html import render_html
-from claimwatch.detect.claims import Transition
+from claimwatch.detect.risk import risk_level
+from claimwatch.detect.rollup import iso_week
 from claimwatch.detect.timeutil import rfc3339
+from claimwatch.ingest.readers import IngestResult, date_from_name
 from schemas.alerts import REVIEW_SEVERITIES, Alert
-from schemas.events import ClaimEvent, Event, MetricObservation, QuarantineEntry
+from schemas.events import Event, QuarantineEntry
 from schemas.report import WeeklyReport
 
 DAILY_SOURCES = ("reporting_api_claims", "studio_claims_csv", "channel_basic", "content_owner_basic", "platform_poll")
+# Two deliveries of the same daily claims report: a day is covered when either arrived.
+SOURCE_FAMILIES = {"reporting_api_claims": "claims report", "studio_claims_csv": "claims report"}
 TOP_N = 10
 MAX_RISK_ROWS = 200
-
-
-def iso_week(moment: datetime | date) -> str:
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"
+RISK_LISTED = 0.3  # claims under this are listed only when disputed or appealed
+OPEN_DISPUTE = ("disputed", "appealed")
+TAKEDOWN_STATES = ("takedown", "delayed_takedown", "takedown_under_review")
+ITEM_SEPARATOR = "|@"  # a published roll-up key is "<row key>|@<item key>"
 
 
 def week_bounds(week: str) -> tuple[datetime, datetime]:
@@ -41,104 +47,124 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=7) - timedelta(seconds=1)
 
 
+def week_days(week: str) -> list[str]:
+    start, _ = week_bounds(week)
+    return [(start + timedelta(days=i)).date().isoformat() for i in range(7)]
+
+
+def last_complete_week(now: datetime) -> str:
+    """The last ISO week (UTC) that has ended before ``now``: Monday's report is last week's."""
+    return iso_week(now.astimezone(UTC) - timedelta(days=7))
+
+
+def file_rows(ingest: IngestResult, events: Iterable[Event] = ()) -> list[dict[str, Any]]:
+    """One row per file read: what it gave, the day it reports on, and its duplicate records."""
+    duplicates = duplicates_by_file(events)
+    rows = []
+    for f in ingest.files:
+        day = date_from_name(Path(f.path))
+        rows.append({
+            "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
+            "records": f.records, "accepted": f.accepted, "quarantined": len(f.quarantined), "events": len(f.events),
+            "duplicates": duplicates.get(f.path, 0),
+        })  # fmt: skip
+    return rows
+
+
+def duplicates_by_file(events: Iterable[Event]) -> Counter[str]:
+    """Records repeating an event already read (same event id), by the file of the repeat."""
+    seen: set[str] = set()
+    out: Counter[str] = Counter()
+    for e in events:
+        event_id = getattr(e, "event_id", None)
+        if event_id is None:
+            continue
+        if event_id in seen:
+            out[e.source_file] += 1
+        seen.add(event_id)
+    return out
+
+
+def file_key(row: dict[str, Any]) -> str:
+    return f"file|{row['path']}"
+
+
 @dataclass
-class WeekData:
-    week: str
-    claim_status: dict[str, str] = field(default_factory=dict)  # latest status of each claim seen this week
-    claim_asset: dict[str, str] = field(default_factory=dict)
-    claim_channel: dict[str, str] = field(default_factory=dict)
-    claim_type: dict[str, str] = field(default_factory=dict)
-    claim_origin: dict[str, str] = field(default_factory=dict)
-    claim_policy: dict[str, str] = field(default_factory=dict)
-    channel_titles: dict[str, str] = field(default_factory=dict)
-    transitions: Counter[str] = field(default_factory=Counter)
-    first_poll: dict[tuple[str, str], tuple[float, int, int]] = field(default_factory=dict)
-    last_poll: dict[tuple[str, str], tuple[float, int, int]] = field(default_factory=dict)
-    daily_views: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    source_days: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    records: Counter[str] = field(default_factory=Counter)
+class ReportInputs:
+    """Everything a weekly report is built from, whichever place it was read from."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # roll-up and file rows, by key
     alerts: list[Alert] = field(default_factory=list)
-    risk: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[QuarantineEntry] = field(default_factory=list)
 
 
 @dataclass
-class WeekCollector:
-    """Per-week figures, fed in data-time order by whoever runs the detection core."""
+class WeekIndex:
+    """The rows of every week, merged across the items that hold a row for the same claim or post."""
 
-    weeks: dict[str, WeekData] = field(default_factory=dict)
-    titles: dict[str, str] = field(default_factory=dict)  # content_id → title, for readable tables
+    claims: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+    posts: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+    late: Counter[str] = field(default_factory=Counter)  # week → records too late to roll up
+    titles: dict[str, dict[str, str]] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    alerts: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
+    quarantine: list[QuarantineEntry] = field(default_factory=list)
 
-    def week(self, moment: datetime) -> WeekData:
-        key = iso_week(moment)
-        if key not in self.weeks:
-            self.weeks[key] = WeekData(key)
-        return self.weeks[key]
+    @classmethod
+    def build(cls, inputs: ReportInputs) -> WeekIndex:
+        index = cls()
+        for key in sorted(inputs.rows):
+            row = inputs.rows[key]
+            kind = row.get("kind")
+            if kind == "claim":
+                claims = index.claims[row["week"]]
+                claims[row["claim_id"]] = _merge_claim(claims.get(row["claim_id"]), row)
+            elif kind == "post":
+                index.posts[iso_week(date.fromisoformat(row["day"]))][
+                    (row["platform"], row["platform_content_id"])
+                ].append(row)
+            elif kind == "late":
+                index.late[iso_week(date.fromisoformat(row["day"]))] += int(row["late_beyond_rollup"])
+            elif kind == "catalog":
+                index.titles[row["content_id"]] = {"title": row.get("title", ""), "artist": row.get("artist", "")}
+            elif kind == "file":
+                index.files.append(row)
+        for alert in inputs.alerts:
+            index.alerts[iso_week(alert.event_time)].append(alert)
+        for alerts in index.alerts.values():
+            alerts.sort(key=lambda a: (a.event_time, a.alert_id))
+        index.quarantine = list(inputs.quarantine)
+        return index
 
-    def add_event(self, event: Event, transitions: list[Transition]) -> None:
-        if isinstance(event, ClaimEvent):
-            self._claim(event, transitions)
-        elif isinstance(event, MetricObservation):
-            self._metric(event)
+    def weeks(self) -> list[str]:
+        """Weeks with daily data in them: a claim created years ago does not make a report of its week."""
+        daily = {w for w, claims in self.claims.items() if any(_daily(c) for c in claims.values())}
+        daily |= {w for w, posts in self.posts.items() if posts}
+        return sorted(daily)
 
-    def _claim(self, event: ClaimEvent, transitions: list[Transition]) -> None:
-        if event.source == "video_metadata_report" or not event.claim_id:
-            return
-        w = self.week(event.event_time)
-        w.records[event.source] += 1
-        w.source_days[event.source].add(event.event_time.date().isoformat())
-        cid = event.claim_id
-        week_start = week_bounds(w.week)[0].timestamp()
-        for tr in transitions:
-            w.claim_status[cid] = tr.new
-            if tr.old is not None:
-                w.transitions[tr.new] += 1
-            elif tr.claim.created_at is None or tr.claim.created_at >= week_start:
-                w.transitions["new"] += 1
-            else:
-                w.transitions["seen_first_time"] += 1  # older claims in the first report we read
-        state = transitions[0].claim if transitions else None
-        w.claim_status.setdefault(cid, event.status)
-        if event.asset_id or (state and state.asset_id):
-            w.claim_asset[cid] = event.asset_id or (state.asset_id if state else "") or ""
-        if event.channel_id:
-            w.claim_channel[cid] = event.channel_id
-            if event.channel_title:
-                w.channel_titles[event.channel_id] = event.channel_title
-        if event.content_type != "unknown":
-            w.claim_type[cid] = event.content_type
-        if event.origin != "unknown":
-            w.claim_origin[cid] = event.origin
-        if event.policy_action_by_territory:
-            actions = set(event.policy_action_by_territory.values())
-            w.claim_policy[cid] = "block" if "block" in actions else "track" if "track" in actions else "monetize"
-
-    def _metric(self, event: MetricObservation) -> None:
-        w = self.week(event.event_time)
-        w.records[event.source] += 1
-        w.source_days[event.source].add(event.event_time.date().isoformat())
-        key = (event.platform, event.platform_content_id)
-        if event.granularity == "day":
-            if event.views is not None:
-                w.daily_views["youtube (analytics)"][event.event_time.date().isoformat()] += event.views
-            return
-        engaged = sum(v or 0 for v in (event.likes, event.comments, event.shares))
-        point = (event.event_time.timestamp(), event.views or 0, engaged)
-        if key not in w.first_poll or point[0] < w.first_poll[key][0]:
-            w.first_poll[key] = point
-        if key not in w.last_poll or point[0] > w.last_poll[key][0]:
-            w.last_poll[key] = point
-
-    def add_alert(self, alert: Alert) -> None:
-        self.week(alert.event_time).alerts.append(alert)
-
-    def set_risk(self, week: str, rows: list[dict[str, Any]]) -> None:
-        if week in self.weeks:
-            self.weeks[week].risk = rows[:MAX_RISK_ROWS]
+    def title(self, content_id: str | None) -> str:
+        return self.titles.get(content_id or "", {}).get("title", "")
 
 
-def active_weeks(collector: WeekCollector) -> list[str]:
-    """Weeks with daily data in them: a claim created years ago does not make a report of its week."""
-    return sorted(k for k, w in collector.weeks.items() if any(w.records[s] for s in DAILY_SOURCES))
+def _daily(claim: dict[str, Any]) -> bool:
+    return any(source in DAILY_SOURCES for source in claim.get("records", {}))
+
+
+def _merge_claim(old: dict[str, Any] | None, row: dict[str, Any]) -> dict[str, Any]:
+    """One claim's rows from two items: counts add up, the later status wins."""
+    if old is None:
+        return dict(row)
+    newer, older = (row, old) if row["status_time"] >= old["status_time"] else (old, row)
+    merged = {**older, **newer}
+    for counts in ("records", "transitions"):
+        merged[counts] = dict(Counter(old.get(counts, {})) + Counter(row.get(counts, {})))
+    merged["days"] = {
+        s: sorted(set(old.get("days", {}).get(s, [])) | set(row.get("days", {}).get(s, [])))
+        for s in set(old.get("days", {})) | set(row.get("days", {}))
+    }
+    return merged
 
 
 @dataclass(frozen=True)
@@ -152,19 +178,26 @@ class Gain:
         return self.views / self.days if self.days else 0.0
 
 
-def _gains(w: WeekData) -> dict[tuple[str, str], Gain]:
+def _gains(posts: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[tuple[str, str], Gain]:
     """Views and reactions gained per post within the week, from its first and last poll."""
     out = {}
-    for key, (t0, v0, e0) in w.first_poll.items():
-        t1, v1, e1 = w.last_poll[key]
+    for key, days in posts.items():
+        polled = [d for d in days if "first" in d]
+        if not polled:
+            continue
+        t0, v0, e0 = min(d["first"] for d in polled)
+        t1, v1, e1 = max(d["last"] for d in polled)
         if t1 > t0:
             out[key] = Gain(max(0, v1 - v0), max(0, e1 - e0), (t1 - t0) / 86_400)
     return out
 
 
-def _trends(w: WeekData, previous: WeekData | None, collector: WeekCollector) -> dict[str, Any]:
+def _trends(index: WeekIndex, week: str) -> dict[str, Any]:
     """This week against last, per day of data: a week with two days of data is not an 80 % fall."""
-    now, before = _gains(w), _gains(previous) if previous else {}
+    start, _ = week_bounds(week)
+    previous = iso_week(start - timedelta(days=1))
+    now = _gains(index.posts.get(week, {}))
+    before = _gains(index.posts.get(previous, {}))
     per_platform: dict[str, dict[str, Any]] = {}
     for (platform, _), gain in sorted(now.items()):
         row = per_platform.setdefault(platform, {"views": 0, "engagements": 0, "posts": 0, "views_per_day": 0.0})
@@ -185,14 +218,14 @@ def _trends(w: WeekData, previous: WeekData | None, collector: WeekCollector) ->
             movers.append((gain.views_per_day / old.views_per_day, key, gain, old))
     movers.sort(key=lambda m: (-abs(math.log(m[0])), m[1]))
     viral: dict[str, dict[str, Any]] = {}
-    for a in w.alerts:
+    for a in index.alerts.get(week, []):
         if a.type in ("view_spike", "viral_propagation") and a.severity not in ("info", "low"):
             item = a.subject.content_id or a.subject.platform_content_id or ""
             entry = viral.setdefault(
                 item,
                 {
                     "content_id": a.subject.content_id,
-                    "title": collector.titles.get(item, ""),
+                    "title": index.title(a.subject.content_id),
                     "platforms": set(),
                     "max_ratio": 0.0,
                     "first_alert": rfc3339(a.event_time),
@@ -200,10 +233,18 @@ def _trends(w: WeekData, previous: WeekData | None, collector: WeekCollector) ->
             )
             entry["platforms"].add(a.subject.platform or "")
             entry["max_ratio"] = max(entry["max_ratio"], float(a.evidence.get("ratio", 0) or 0))
+    daily_views: Counter[str] = Counter()
+    poll_days: set[str] = set()
+    for days in index.posts.get(week, {}).values():
+        for d in days:
+            if "analytics_views" in d:
+                daily_views[d["day"]] += int(d["analytics_views"])
+            if "first" in d:
+                poll_days.add(d["day"])
     return {
         "per_platform": per_platform,
-        "daily_views": {k: dict(sorted(v.items())) for k, v in sorted(w.daily_views.items())},
-        "days_with_polls": len(w.source_days.get("platform_poll", ())),
+        "daily_views": {"youtube (analytics)": dict(sorted(daily_views.items()))} if daily_views else {},
+        "days_with_polls": len(poll_days),
         "top_movers": [
             {
                 "platform": p,
@@ -221,30 +262,63 @@ def _trends(w: WeekData, previous: WeekData | None, collector: WeekCollector) ->
     }
 
 
-def _claims_summary(w: WeekData) -> dict[str, Any]:
-    def count(values: dict[str, str]) -> dict[str, int]:
-        return dict(sorted(Counter(values.values()).items()))
+def _ours(claims: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The week's claims made by us: a third party's claim on our video is theirs, not ours."""
+    return [c for _, c in sorted(claims.items()) if not c.get("third_party")]
 
-    by_asset = Counter(w.claim_asset.values())
-    by_channel = Counter(w.claim_channel.values())
+
+def _claims_summary(index: WeekIndex, week: str) -> dict[str, Any]:
+    claims = index.claims.get(week, {})
+    ours = _ours(claims)
+    listed = [c for c in ours if _daily(c)]  # on the week's claims reports: the inventory
+
+    def count(name: str) -> dict[str, int]:
+        return dict(sorted(Counter(str(c[name]) for c in listed if c.get(name)).items()))
+
+    moves: Counter[str] = Counter()
+    for c in ours:
+        moves.update(c.get("transitions", {}))
+    activity: Counter[str] = Counter()
+    activity_channel: Counter[str] = Counter()
+    inventory: Counter[str] = Counter()
+    channel_titles: dict[str, str] = {}
+    for c in ours:
+        changes = sum(c.get("transitions", {}).values()) - c.get("transitions", {}).get("seen_first_time", 0)
+        if c.get("asset_id"):
+            inventory[c["asset_id"]] += 1
+            activity[c["asset_id"]] += changes
+        if c.get("channel_id"):
+            activity_channel[c["channel_id"]] += changes
+            if c.get("channel_title"):
+                channel_titles[c["channel_id"]] = c["channel_title"]
+    busiest = sorted((a for a in activity if activity[a]), key=lambda a: (-activity[a], -inventory[a], a))
+    channels = sorted((c for c in activity_channel if activity_channel[c]), key=lambda c: (-activity_channel[c], c))
     return {
-        "total": len(w.claim_status),
-        "by_status": count(w.claim_status),
-        "by_type": count(w.claim_type),
-        "by_origin": count(w.claim_origin),
-        "by_policy": count(w.claim_policy),
-        "new": w.transitions["new"],
-        "older_claims_first_seen": w.transitions["seen_first_time"],
-        "released": w.transitions["inactive"],
-        "disputed": w.transitions["disputed"],
-        "appealed": w.transitions["appealed"],
-        "taken_down": sum(w.transitions[s] for s in ("takedown", "delayed_takedown", "takedown_under_review")),
+        "total": len(listed),
+        "by_status": count("status"),
+        "by_type": count("content_type"),
+        "by_origin": count("origin"),
+        "by_policy": count("policy"),
+        "new": moves["new"],
+        "older_claims_first_seen": moves["seen_first_time"],
+        "released": moves["inactive"],
+        "disputed": moves["disputed"],
+        "appealed": moves["appealed"],
+        "taken_down": sum(moves[s] for s in TAKEDOWN_STATES),
+        "status_changes": dict(sorted((k, v) for k, v in moves.items() if k not in ("new", "seen_first_time"))),
+        "third_party_claims": len(claims) - len(ours),
         "top_assets": [
-            {"asset_id": a, "claims": n} for a, n in sorted(by_asset.items(), key=lambda x: (-x[1], x[0]))[:TOP_N]
+            {
+                "asset_id": a,
+                "content_id": next((c.get("content_id") for c in ours if c.get("asset_id") == a), None),
+                "claims_changed": activity[a],
+                "claims": inventory[a],
+            }
+            for a in busiest[:TOP_N]
         ],
         "top_channels": [
-            {"channel_id": c, "channel_title": w.channel_titles.get(c, ""), "claims": n}
-            for c, n in sorted(by_channel.items(), key=lambda x: (-x[1], x[0]))[:TOP_N]
+            {"channel_id": c, "channel_title": channel_titles.get(c, ""), "claims": activity_channel[c]}
+            for c in channels[:TOP_N]
         ],
     }
 
@@ -255,9 +329,9 @@ def _alert_row(a: Alert) -> dict[str, Any]:
     return row
 
 
-def _high_priority(w: WeekData) -> list[dict[str, Any]]:
+def _high_priority(alerts: list[Alert]) -> list[dict[str, Any]]:
     groups: dict[str, list[Alert]] = defaultdict(list)
-    for a in w.alerts:
+    for a in alerts:
         if a.severity in REVIEW_SEVERITIES:
             ids = a.subject.ids()
             key = next(
@@ -265,66 +339,100 @@ def _high_priority(w: WeekData) -> list[dict[str, Any]]:
             )
             groups[key].append(a)
     out = []
-    for key, alerts in groups.items():
-        alerts.sort(key=lambda a: (a.event_time, a.alert_id), reverse=True)
+    for key, group in groups.items():
+        group.sort(key=lambda a: (a.event_time, a.alert_id), reverse=True)
         out.append({
             "subject_key": key,
-            "subject": alerts[0].subject.ids(),
-            "latest": rfc3339(alerts[0].event_time),
-            "max_severity": "critical" if any(a.severity == "critical" for a in alerts) else "high",
-            "alerts": [_alert_row(a) for a in alerts],
+            "subject": group[0].subject.ids(),
+            "latest": rfc3339(group[0].event_time),
+            "max_severity": "critical" if any(a.severity == "critical" for a in group) else "high",
+            "alerts": [_alert_row(a) for a in group],
         })  # fmt: skip
     out.sort(key=lambda g: (g["latest"], g["subject_key"]), reverse=True)
     return out
 
 
-def _data_quality(
-    w: WeekData, ingest_counts: dict[str, dict[str, int]], quarantined: list[QuarantineEntry], quality: dict[str, int]
-) -> dict[str, Any]:
-    start, _end = week_bounds(w.week)
-    days = [(start + timedelta(days=i)).date().isoformat() for i in range(7)]
-    seen_days = set().union(*w.source_days.values()) if w.source_days else set()
-    active_days = [d for d in days if d in seen_days]
-    missing = {
-        s: [d for d in active_days if d not in w.source_days.get(s, set())] for s in DAILY_SOURCES if s in w.source_days
-    }
+def _dispute_risk(index: WeekIndex, week: str) -> list[dict[str, Any]]:
+    """Every open dispute and appeal, then the other claims at or above the listing score, ranked."""
+    rows = []
+    for c in _ours(index.claims.get(week, {})):
+        status = c.get("status")
+        risk = float(c.get("risk", 0.0))
+        if status == "inactive" or (risk < RISK_LISTED and status not in OPEN_DISPUTE):
+            continue
+        rows.append({
+            "claim_id": c["claim_id"], "asset_id": c.get("asset_id"), "video_id": c.get("video_id"),
+            "channel_id": c.get("channel_id"), "content_id": c.get("content_id"),
+            "title": index.title(c.get("content_id")), "video_title": c.get("video_title"), "status": status,
+            "score": risk, "level": risk_level(risk), "drivers": c.get("risk_drivers", []),
+        })  # fmt: skip
+    rows.sort(key=lambda r: (r["status"] not in OPEN_DISPUTE, -r["score"], r["claim_id"]))
+    disputes = [r for r in rows if r["status"] in OPEN_DISPUTE]
+    others = [r for r in rows if r["status"] not in OPEN_DISPUTE][: max(0, MAX_RISK_ROWS - len(disputes))]
+    return sorted(disputes + others, key=lambda r: (-r["score"], r["claim_id"]))
+
+
+def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
+    days = week_days(week)
+    in_week = set(days)
+    records: Counter[str] = Counter()
+    findings: Counter[str] = Counter()
+    seen: dict[str, set[str]] = defaultdict(set)
+    for c in index.claims.get(week, {}).values():
+        records.update(c.get("records", {}))
+        for source, source_days in c.get("days", {}).items():
+            seen[SOURCE_FAMILIES.get(source, source)].update(source_days)
+    for post_days in index.posts.get(week, {}).values():
+        for d in post_days:
+            records.update(d.get("records", {}))
+            findings.update(d.get("findings", {}))
+            for source in d.get("records", {}):
+                seen[SOURCE_FAMILIES.get(source, source)].add(d["day"])
+    files = [f for f in index.files if f.get("day") in in_week]
+    read: dict[str, dict[str, int]] = {}
+    for f in sorted(files, key=lambda f: (f["source"], f["path"])):
+        row = read.setdefault(f["source"], {"files": 0, "records": 0, "accepted": 0, "quarantined": 0})
+        row["files"] += 1
+        for name in ("records", "accepted", "quarantined"):
+            row[name] += int(f[name])
+        findings["duplicate_records"] += int(f.get("duplicates", 0))
+    findings["late_beyond_rollup"] += index.late.get(week, 0)
+    paths = {f["path"] for f in files}
+    quarantined = [q for q in index.quarantine if q.source_file in paths]
+    active = [d for d in days if any(d in s for s in seen.values())]
+    families = sorted({SOURCE_FAMILIES.get(s, s) for s in DAILY_SOURCES} & set(seen))
+    missing = {f: [d for d in active if d not in seen[f]] for f in families}
     return {
-        "records_this_week_by_source": dict(sorted(w.records.items())),
-        "records_read_by_source": ingest_counts,
+        "days_with_data": len(active),
+        "records_this_week_by_source": dict(sorted(records.items())),
+        "records_read_by_source": read,
         "quarantined_by_reason": dict(sorted(Counter(_reason_key(q) for q in quarantined).items())),
         "quarantined_total": len(quarantined),
-        "late_or_duplicate": dict(sorted(quality.items())),
-        "sources_missing_for_a_day": {s: d for s, d in missing.items() if d},
+        "late_or_duplicate": dict(sorted(findings.items())),
+        "sources_missing_for_a_day": {f: d for f, d in missing.items() if d},
     }
 
 
 def _reason_key(q: QuarantineEntry) -> str:
-    reason = q.reason.split(":")[0][:80]
-    return f"{q.source}: {q.field or '-'}: {reason}"
+    return f"{q.source}: {q.reason_code}"
 
 
-def build_report(
-    collector: WeekCollector,
-    week: str,
-    ingest_counts: dict[str, dict[str, int]] | None = None,
-    quarantined: list[QuarantineEntry] | None = None,
-    quality: dict[str, int] | None = None,
-) -> WeeklyReport:
-    w = collector.weeks[week]
+def build_report(index: WeekIndex, week: str) -> WeeklyReport:
+    """One week's report from the roll-ups, alerts and quarantine: the same builder for every source."""
     start, end = week_bounds(week)
-    previous = collector.weeks.get(iso_week(start - timedelta(days=1)))
-    by_type = Counter(a.type for a in w.alerts)
-    by_severity = Counter(a.severity for a in w.alerts)
+    alerts = index.alerts.get(week, [])
+    by_type = Counter(a.type for a in alerts)
+    by_severity = Counter(a.severity for a in alerts)
     return WeeklyReport(
         week=week,
         period={"start": start, "end": end},
-        claims_summary=_claims_summary(w),
-        high_priority=_high_priority(w),
-        trends=_trends(w, previous, collector),
-        dispute_risk=w.risk,
-        data_quality=_data_quality(w, ingest_counts or {}, quarantined or [], quality or {}),
+        claims_summary=_claims_summary(index, week),
+        high_priority=_high_priority(alerts),
+        trends=_trends(index, week),
+        dispute_risk=_dispute_risk(index, week),
+        data_quality=_data_quality(index, week),
         alerts_summary={
-            "total": len(w.alerts),
+            "total": len(alerts),
             "by_type": dict(sorted(by_type.items())),
             "by_severity": dict(sorted(by_severity.items())),
         },
@@ -348,8 +456,10 @@ def safe_cell(value: Any) -> Any:
 
 
 def _csv_text(header: list[str], rows: list[dict[str, Any]]) -> str:
+    """CSV that Excel opens cleanly: a UTF-8 byte order mark (or it garbles non-ASCII titles), CRLF."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow([safe_cell(row.get(h)) for h in header])
@@ -376,10 +486,21 @@ def report_tables(report: WeeklyReport) -> dict[str, str]:
     cs = report.claims_summary
     summary_rows = [{"metric": k, "value": v} for k, v in cs.items() if isinstance(v, int)]
     summary_rows += [{"metric": f"status:{k}", "value": v} for k, v in cs["by_status"].items()]
-    summary_rows += [{"metric": f"top_asset:{r['asset_id']}", "value": r["claims"]} for r in cs["top_assets"]]
+    summary_rows += [{"metric": f"top_asset:{r['asset_id']}", "value": r["claims_changed"]} for r in cs["top_assets"]]
     return {
         "dispute_risk.csv": _csv_text(
-            ["claim_id", "asset_id", "video_id", "content_id", "video_title", "status", "score", "level", "drivers"],
+            [
+                "claim_id",
+                "asset_id",
+                "video_id",
+                "content_id",
+                "title",
+                "video_title",
+                "status",
+                "score",
+                "level",
+                "drivers",
+            ],
             risk_rows,
         ),
         "high_priority.csv": _csv_text(
@@ -404,3 +525,32 @@ def write_report(report: WeeklyReport, out_dir: Path) -> Path:
     for name, text in render_files(report).items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+# ---------------------------------------------------------------------------------------- sources
+
+ROLLUPS_FILE = "rollups.jsonl"
+
+
+def read_run_folder(folder: Path) -> ReportInputs:
+    """The inputs of the reports from an embedded run's output folder (``claimwatch run --out``)."""
+    inputs = ReportInputs()
+    for line in _lines(folder / ROLLUPS_FILE):
+        record = json.loads(line)
+        inputs.rows[str(record["key"])] = record["row"]
+    inputs.alerts = [Alert.model_validate_json(line) for line in _lines(folder / "alerts.jsonl")]
+    inputs.quarantine = [QuarantineEntry.model_validate_json(line) for line in _lines(folder / "quarantine.jsonl")]
+    return inputs
+
+
+def _lines(path: Path) -> Iterable[str]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield line
+
+
+def rollup_lines(rows: dict[str, dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """The rows as ``rollups.jsonl`` stores them, in key order."""
+    for key in sorted(rows):
+        yield {"key": key, "row": rows[key]}

@@ -12,15 +12,25 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batch.report import WeekCollector, active_weeks, build_report, iso_week, write_report
+from batch.report import (
+    ROLLUPS_FILE,
+    ReportInputs,
+    WeekIndex,
+    build_report,
+    file_key,
+    file_rows,
+    rollup_lines,
+    write_report,
+)
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import MonitorConfig, event_time_of
 from claimwatch.detect.routing import keyed
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.alerts import Alert
-from schemas.events import CatalogItem, Event
+from schemas.events import Event
 
+ROLLUP_EVERY = 20_000
 KIND_ORDER = {"catalog": 0, "rights": 1, "conflict": 2, "claim": 3, "metric": 4}
 
 
@@ -69,43 +79,36 @@ def run(
     ingest = read_paths(inputs)
     events, duplicates = order_events(ingest.events)
     monitors = KeyedMonitors(config=MonitorConfig(owner=owner), clock=clock)
-    collector = WeekCollector()
     alerts: list[Alert] = []
-    current_week: str | None = None
+    report_inputs = ReportInputs(quarantine=list(ingest.quarantined))
 
     def deliver(batch: list[Alert]) -> None:
         for alert in batch:
             alerts.append(alert)
-            collector.add_alert(alert)
             if on_alert:
                 on_alert(alert)
 
     for n, (key, event) in enumerate(keyed(events), start=1):
-        t = event_time_of(event)
-        if t is not None:
-            week = iso_week(t)
-            if current_week is not None and week != current_week:
-                collector.set_risk(current_week, monitors.risk_table())
-            current_week = week
-        if isinstance(event, CatalogItem):
-            collector.titles[event.content_id] = event.title
-        step = monitors.step(key, event)
-        deliver(step.alerts)
-        collector.add_event(event, step.transitions)
+        deliver(monitors.step(key, event).alerts)
+        if n % ROLLUP_EVERY == 0:  # what the worker's checkpoints do: rows leave memory past the horizon
+            report_inputs.rows.update(monitors.take_rollups())
         if on_progress and (n % 20_000 == 0 or n == len(events)):
             on_progress(n, len(events))
     deliver(monitors.flush())
-    if current_week is not None:
-        collector.set_risk(current_week, monitors.risk_table())
+    report_inputs.rows.update(monitors.take_rollups())
+    report_inputs.rows.update((file_key(row), row) for row in file_rows(ingest, ingest.events))
+    report_inputs.alerts = alerts
 
     quality = monitors.quality()
     quality["duplicate_records_dropped"] = duplicates
-    weeks = active_weeks(collector)
+    index = WeekIndex.build(report_inputs)
+    weeks = index.weeks()
     report_dirs: list[Path] = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_jsonl(out / "alerts.jsonl", (a.model_dump(mode="json") for a in alerts))
         write_jsonl(out / "quarantine.jsonl", (q.model_dump(mode="json") for q in ingest.quarantined))
+        write_jsonl(out / ROLLUPS_FILE, rollup_lines(report_inputs.rows))
         write_jsonl(
             out / "files.jsonl",
             (
@@ -121,8 +124,7 @@ def run(
             ),
         )
         for week in weeks:
-            report = build_report(collector, week, ingest.counts(), ingest.quarantined, quality)
-            report_dirs.append(write_report(report, out))
+            report_dirs.append(write_report(build_report(index, week), out))
     return RunResult(alerts, ingest, weeks, report_dirs, len(events), duplicates, quality)
 
 

@@ -7,7 +7,8 @@ import io
 import json
 from datetime import timedelta
 
-from batch.report import WeekCollector, build_report, render_files, safe_cell
+from batch.report import ReportInputs, WeekIndex, build_report, render_files, safe_cell
+from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import Monitor
 from schemas import ClaimEvent, MetricObservation, WeeklyReport
 from tests.builders import T0, at, catalog, claim, day_end, steady_polls
@@ -16,11 +17,9 @@ HOSTILE = '<script>alert("pwned")</script>'
 FORMULA = '=HYPERLINK("http://evil.example","x")'
 
 
-def week_of_data() -> tuple[WeekCollector, str]:
+def week_of_data() -> tuple[WeekIndex, str]:
     monitor = Monitor(clock=lambda: T0)
-    collector = WeekCollector()
-    item = catalog()
-    collector.titles[item.content_id] = HOSTILE
+    item = catalog().model_copy(update={"title": HOSTILE})
     events: list[ClaimEvent | MetricObservation] = [
         claim("c1", day_end(0), "active", video_title=HOSTILE, channel_title=FORMULA, views_lifetime=10),
         claim("c1", at(30), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
@@ -36,21 +35,19 @@ def week_of_data() -> tuple[WeekCollector, str]:
         claim("c2", day_end(1), "potential", video_title="+cmd|' /C calc'!A0", views_lifetime=5_000_000),
         *steady_polls("yt1", 150, 120, spike=(110, 124, 4.0)),
     ]
-    monitor.process(item)
+    inputs = ReportInputs()
+    monitors = KeyedMonitors(clock=lambda: T0, monitors={"item": monitor})
+    inputs.alerts += monitors.step("item", item).alerts
     for e in sorted(events, key=lambda e: e.event_time):
-        step = monitor.step(e)
-        for alert in step.alerts:
-            collector.add_alert(alert)
-        collector.add_event(e, step.transitions)
-    for alert in monitor.flush():
-        collector.add_alert(alert)
-    collector.set_risk("2026-W45", monitor.risk_table(min_score=0.0))
-    return collector, "2026-W45"
+        inputs.alerts += monitors.step("item", e).alerts
+    inputs.alerts += monitors.flush()
+    inputs.rows.update(monitors.take_rollups())
+    return WeekIndex.build(inputs), "2026-W45"
 
 
 def test_report_has_every_contract_key() -> None:
-    collector, week = week_of_data()
-    report = build_report(collector, week)
+    index, week = week_of_data()
+    report = build_report(index, week)
     data = json.loads(render_files(report)["report.json"])
     assert {
         "week",
@@ -70,8 +67,8 @@ def test_report_has_every_contract_key() -> None:
 
 
 def test_html_escapes_titles_and_names_and_makes_no_external_request() -> None:
-    collector, week = week_of_data()
-    page = render_files(build_report(collector, week))["report.html"]
+    index, week = week_of_data()
+    page = render_files(build_report(index, week))["report.html"]
     assert HOSTILE not in page and "&lt;script&gt;" in page
     assert "<script" not in page.lower()
     for external in ("http://", "https://", "src=", "@import", "url("):
@@ -82,10 +79,11 @@ def test_html_escapes_titles_and_names_and_makes_no_external_request() -> None:
 
 
 def test_csv_cells_that_start_a_formula_are_neutralised() -> None:
-    collector, week = week_of_data()
-    files = render_files(build_report(collector, week))
+    index, week = week_of_data()
+    files = render_files(build_report(index, week))
     for name in ("dispute_risk.csv", "high_priority.csv", "claims_summary.csv"):
-        for row in csv.reader(io.StringIO(files[name])):
+        assert files[name].startswith("\ufeff"), "Excel needs the byte order mark to read UTF-8"
+        for row in csv.reader(io.StringIO(files[name].lstrip("\ufeff"))):
             for cell in row:
                 assert not cell.startswith(("=", "+", "-", "@")), (name, cell)
     assert safe_cell(FORMULA) == "'" + FORMULA
@@ -95,10 +93,10 @@ def test_csv_cells_that_start_a_formula_are_neutralised() -> None:
 
 
 def test_trends_compare_with_last_week() -> None:
-    collector = WeekCollector()
+    monitors = KeyedMonitors(clock=lambda: T0)
     for e in steady_polls("yt1", 24 * 14, 100):
-        collector.add_event(e, [])
-    report = build_report(collector, "2026-W46")
+        monitors.step("yt1", e)
+    report = build_report(WeekIndex.build(ReportInputs(rows=dict(monitors.take_rollups()))), "2026-W46")
     youtube = report.trends["per_platform"]["youtube"]
     assert youtube["views_per_day_last_week"] and abs(youtube["change_pct"]) < 20
     assert report.period.start == T0 + timedelta(days=7)

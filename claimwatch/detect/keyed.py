@@ -8,7 +8,7 @@ same input gives the same alerts whichever runs it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,16 @@ class KeyedMonitors:
         rows = [row for m in self for row in m.risk_table(min_score)]
         rows.sort(key=lambda r: (-float(r["score"]), str(r["claim_id"])))
         return rows
+
+    def take_rollups(self, keys: Iterable[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Roll-up rows changed since last taken, keyed ``<row key>|@<item key>`` (two items can hold a
+        row for the same claim), for these items (default: all)."""
+        out = []
+        for key in sorted(self.monitors) if keys is None else keys:
+            monitor = self.monitors.get(key)
+            if monitor is not None:
+                out += [(f"{row_key}|@{key}", row) for row_key, row in monitor.rollups.take()]
+        return out
 
     def quality(self) -> dict[str, int]:
         # The poll findings are always reported, zero included: "none" is a figure too.

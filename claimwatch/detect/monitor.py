@@ -24,6 +24,7 @@ from claimwatch.detect.claims import (
 from claimwatch.detect.metrics import BucketPolicy, Finding, PostModel, spike_score
 from claimwatch.detect.reference import CatalogIndex, RightsLedger
 from claimwatch.detect.risk import RiskFeatures, dispute_risk, risk_level
+from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.timeutil import from_epoch, rfc3339
 from schemas.alerts import Alert
 from schemas.events import ClaimEvent, Event, MetricObservation, OwnershipConflict, RightsRecord
@@ -70,6 +71,7 @@ class Monitor:
     conflicted_assets: set[str] = field(default_factory=set)
     watermark: datetime | None = None
     quality: Counter[str] = field(default_factory=Counter)
+    rollups: RollupBook = field(default_factory=RollupBook)
 
     # ------------------------------------------------------------------------------ entry points
 
@@ -89,8 +91,15 @@ class Monitor:
             candidates += self._on_metric(event)
         elif event.kind == "claim":
             candidates += self._on_claim(event, transitions)
+            self.rollups.on_claim(
+                event,
+                transitions,
+                self.claims.claims.get(event.claim_id),
+                self.catalog.content_for_claim(event.asset_id, event.custom_id, event.isrc),
+            )
         elif event.kind == "catalog":
             self.catalog.add(event)
+            self.rollups.on_catalog(event)
         elif event.kind == "rights":
             candidates += self._on_rights(event)
         elif event.kind == "conflict":
@@ -164,19 +173,26 @@ class Monitor:
             "comments": event.comments,
             "shares": event.shares,
         }
+        content_id = self.catalog.content_for_post(event.platform, event.platform_content_id)
         if event.granularity == "cumulative":
             before = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             findings = post.observe_totals(t, values, self.config.bucket)
             after = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
+            seen: dict[str, int] = {}
             for name, b, a in zip(POLL_FINDINGS, before, after, strict=True):
                 if a != b:
                     self.quality[name] += a - b
+                    seen[name] = a - b
+            self.rollups.on_metric(event, content_id, seen)
             return self._spike_candidates(event, post, findings)
         day = event.event_time.date().isoformat()
+        restated = 0
         if event.views is not None:
             if day in post.daily_views:
                 self.quality["restated_days"] += 1
+                restated = 1
             post.daily_views[day] = event.views
+        self.rollups.on_metric(event, content_id, {"restated_days": restated})
         fresh = post.last_time is not None and t - post.last_time < self.config.poll_fresh_hours * 3600
         if fresh:
             return []

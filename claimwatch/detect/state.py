@@ -40,6 +40,7 @@ from claimwatch.detect.metrics import PostModel
 from claimwatch.detect.monitor import Monitor, MonitorConfig
 from claimwatch.detect.novelty import NoveltyDetector, TailNovelty
 from claimwatch.detect.reference import CatalogIndex, RightsLedger
+from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.spike import CountRateModel, SeasonalBaseline, SpikeDetector
 from schemas.events import CatalogItem, RightsRecord
 
@@ -74,6 +75,7 @@ SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
     "EWMean": (EWMean, _fields(EWMean)),
     "NoveltyDetector": (NoveltyDetector, _fields(NoveltyDetector)),
     "TailNovelty": (TailNovelty, _fields(TailNovelty, "ordered")),
+    "RollupBook": (RollupBook, _fields(RollupBook)),
 }
 MODELS: dict[str, type[BaseModel]] = {"CatalogItem": CatalogItem, "RightsRecord": RightsRecord}
 TAGS = {cls: tag for tag, (cls, _) in SCHEMA.items()}

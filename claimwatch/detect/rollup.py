@@ -1,0 +1,211 @@
+"""Roll-ups: what the weekly report needs, kept by each content item as small keyed rows.
+
+The weekly batch job must never unpickle or replay a worker's private model state, so every item
+keeps, beside its models, the figures of its recent weeks as plain JSON rows, and the worker
+publishes the rows that changed at each checkpoint to a compacted topic (the latest row per key
+wins). The embedded run keeps the same rows; one report builder reads them from either place.
+
+Rows, keyed by ``kind|period|ids`` (the publisher adds the item key, since two items can hold a
+row for the same claim when its events were routed to both):
+
+- ``claim|<ISO week>|<claim id>``: the claim's latest status in the week and when it was seen,
+  its asset, video, channel, type, origin, policy, the status changes of the week, the records
+  and days seen per source, and its dispute risk with the drivers after its last event;
+- ``post|<day>|<platform>|<post id>``: a post's first and last poll of the day (time, views,
+  reactions), its analytics views for the day, records per source and the poll findings (late,
+  duplicate, counter resets and jumps) of the day;
+- ``catalog|<content id>``: the item's title and artist, so reports show names next to ids.
+
+Rows are updated as events are applied, so they depend on the events alone, not on when a
+checkpoint happens. A row stays in memory until its data time is ``HORIZON_DAYS`` behind the item's
+latest event (and it has been taken); later data for it is counted as ``late_beyond_rollup`` in
+the current day's row instead of overwriting a published row with a partial one.
+
+>>> from datetime import UTC, datetime
+>>> from schemas import MetricObservation
+>>> book = RollupBook()
+>>> poll = MetricObservation(event_id="e1", source="platform_poll", granularity="cumulative",
+...     platform="tiktok", platform_content_id="t1", event_time=datetime(2026, 11, 16, 9, tzinfo=UTC), views=10)
+>>> book.on_metric(poll, "CW-1", {})
+>>> [(key, row["last"]) for key, row in book.take(poll.event_time.timestamp())]
+[('post|2026-11-16|tiktok|t1', [1794819600.0, 10, 0])]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from claimwatch.detect.claims import ClaimState, Transition
+from schemas.events import CatalogItem, ClaimEvent, MetricObservation
+
+HORIZON_DAYS = 14
+TAKEDOWN_STATES = ("takedown", "delayed_takedown", "takedown_under_review")
+
+
+def iso_week(moment: datetime | date) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _day(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).date().isoformat()
+
+
+def _policy(event: ClaimEvent) -> str | None:
+    if not event.policy_action_by_territory:
+        return None
+    actions = set(event.policy_action_by_territory.values())
+    return "block" if "block" in actions else "track" if "track" in actions else "monetize"
+
+
+@dataclass
+class RollupBook:
+    """One item's roll-up rows (plain JSON values), and which changed since they were last taken."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    watermark: float | None = None
+
+    def _row(self, key: str, t: float | None, fresh: dict[str, Any]) -> dict[str, Any] | None:
+        """The row to update, created when new; None when its time is past the horizon."""
+        if t is not None:
+            if self.watermark is None or t > self.watermark:
+                self.watermark = t
+            if t < self.watermark - HORIZON_DAYS * 86_400 and key not in self.rows:
+                day = _day(self.watermark)
+                late = self.rows.setdefault(f"late|{day}", {"kind": "late", "day": day, "late_beyond_rollup": 0})
+                late["late_beyond_rollup"] += 1
+                self.dirty.add(f"late|{day}")
+                return None
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = fresh
+        self.dirty.add(key)
+        return row
+
+    # ------------------------------------------------------------------------------- updates
+
+    def on_catalog(self, item: CatalogItem) -> None:
+        key = f"catalog|{item.content_id}"
+        row = self._row(key, None, {"kind": "catalog", "content_id": item.content_id})
+        if row is not None:
+            row.update({"title": item.title, "artist": item.artist})
+
+    def on_claim(
+        self, event: ClaimEvent, transitions: list[Transition], state: ClaimState | None, content_id: str | None
+    ) -> None:
+        if event.source == "video_metadata_report" or not event.claim_id:
+            return
+        t = event.event_time.timestamp()
+        week = iso_week(event.event_time)
+        key = f"claim|{week}|{event.claim_id}"
+        row = self._row(key, t, {
+            "kind": "claim", "week": week, "claim_id": event.claim_id, "status": event.status, "status_time": t,
+            "transitions": {}, "records": {}, "days": {},
+        })  # fmt: skip
+        if row is None:
+            return
+        source = event.source
+        row["records"][source] = row["records"].get(source, 0) + 1
+        days = row["days"].setdefault(source, [])
+        day = event.event_time.date().isoformat()
+        if day not in days:
+            days.append(day)
+            days.sort()
+        week_start_t = datetime.combine(_week_monday(week), datetime.min.time(), UTC).timestamp()
+        for tr in transitions:
+            if tr.old is not None:
+                label = tr.new
+            elif tr.claim.created_at is None or tr.claim.created_at >= week_start_t:
+                label = "new"
+            else:
+                label = "seen_first_time"  # an older claim in the first report we read
+            row["transitions"][label] = row["transitions"].get(label, 0) + 1
+        if t >= row["status_time"]:
+            row["status"], row["status_time"] = (state.status if state else event.status), t
+        for name, value in (
+            ("asset_id", event.asset_id or (state.asset_id if state else None)),
+            ("video_id", event.video_id or (state.video_id if state else None)),
+            ("channel_id", event.channel_id),
+            ("channel_title", event.channel_title),
+            ("video_title", event.video_title or (state.video_title if state else None)),
+            ("content_id", content_id),
+            ("content_type", event.content_type if event.content_type != "unknown" else None),
+            ("origin", event.origin if event.origin != "unknown" else None),
+            ("policy", _policy(event)),
+            ("created_at", state.created_at if state else None),
+        ):
+            if value is not None:
+                row[name] = value
+        if state is not None:
+            row["third_party"] = state.third_party
+            row["risk"] = state.risk
+            row["risk_drivers"] = [dict(d) for d in state.risk_drivers]
+            for stamp in ("dispute_at", "appeal_at"):
+                if getattr(state, stamp) is not None:
+                    row[stamp] = getattr(state, stamp)
+
+    def on_metric(self, event: MetricObservation, content_id: str | None, findings: dict[str, int]) -> None:
+        t = event.event_time.timestamp()
+        day = event.event_time.date().isoformat()
+        key = f"post|{day}|{event.platform}|{event.platform_content_id}"
+        row = self._row(key, t, {
+            "kind": "post", "day": day, "platform": event.platform, "platform_content_id": event.platform_content_id,
+            "records": {}, "findings": {},
+        })  # fmt: skip
+        if row is None:
+            return
+        row["records"][event.source] = row["records"].get(event.source, 0) + 1
+        if content_id is not None:
+            row["content_id"] = content_id
+        for name, n in findings.items():
+            if n:
+                row["findings"][name] = row["findings"].get(name, 0) + n
+        if event.granularity == "day":
+            if event.views is not None:
+                row["analytics_views"] = event.views  # a restated day replaces, never adds
+            return
+        engaged = sum(v or 0 for v in (event.likes, event.comments, event.shares))
+        point = [t, event.views or 0, engaged]
+        if "first" not in row or t < row["first"][0]:
+            row["first"] = point
+        if "last" not in row or t > row["last"][0]:
+            row["last"] = point
+
+    # ------------------------------------------------------------------------------- taking
+
+    def take(self, now: float | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """The rows changed since the last take (copies), then forgets rows past the horizon."""
+        taken = [(key, _copy(self.rows[key])) for key in sorted(self.dirty) if key in self.rows]
+        self.dirty.clear()
+        horizon = (now if now is not None else self.watermark or 0.0) - HORIZON_DAYS * 86_400
+        cutoff_day = _day(horizon) if horizon > 0 else ""
+        for key in [k for k, row in self.rows.items() if _row_day(row) < cutoff_day]:
+            del self.rows[key]
+        return taken
+
+
+def _row_day(row: dict[str, Any]) -> str:
+    """The last day a row covers ('~' sorts after every date: catalog rows never expire)."""
+    if row["kind"] == "claim":
+        return (_week_monday(row["week"]) + timedelta(days=6)).isoformat()
+    return str(row.get("day", "~"))
+
+
+def _week_monday(week: str) -> date:
+    year, number = week.split("-W")
+    return date.fromisocalendar(int(year), int(number), 1)
+
+
+def _copy(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            out[key] = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+        elif isinstance(value, list):
+            out[key] = list(value)
+        else:
+            out[key] = value
+    return out
