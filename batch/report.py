@@ -24,9 +24,8 @@ from batch.html import render_html
 from claimwatch.detect.risk import risk_level
 from claimwatch.detect.rollup import iso_week
 from claimwatch.detect.timeutil import rfc3339
-from claimwatch.ingest.readers import IngestResult, date_from_name
 from schemas.alerts import REVIEW_SEVERITIES, Alert
-from schemas.events import Event, QuarantineEntry
+from schemas.events import QuarantineEntry
 from schemas.report import WeeklyReport
 
 DAILY_SOURCES = ("reporting_api_claims", "studio_claims_csv", "channel_basic", "content_owner_basic", "platform_poll")
@@ -55,38 +54,6 @@ def week_days(week: str) -> list[str]:
 def last_complete_week(now: datetime) -> str:
     """The last ISO week (UTC) that has ended before ``now``: Monday's report is last week's."""
     return iso_week(now.astimezone(UTC) - timedelta(days=7))
-
-
-def file_rows(ingest: IngestResult, events: Iterable[Event] = ()) -> list[dict[str, Any]]:
-    """One row per file read: what it gave, the day it reports on, and its duplicate records."""
-    duplicates = duplicates_by_file(events)
-    rows = []
-    for f in ingest.files:
-        day = date_from_name(Path(f.path))
-        rows.append({
-            "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
-            "records": f.records, "accepted": f.accepted, "quarantined": len(f.quarantined), "events": len(f.events),
-            "duplicates": duplicates.get(f.path, 0),
-        })  # fmt: skip
-    return rows
-
-
-def duplicates_by_file(events: Iterable[Event]) -> Counter[str]:
-    """Records repeating an event already read (same event id), by the file of the repeat."""
-    seen: set[str] = set()
-    out: Counter[str] = Counter()
-    for e in events:
-        event_id = getattr(e, "event_id", None)
-        if event_id is None:
-            continue
-        if event_id in seen:
-            out[e.source_file] += 1
-        seen.add(event_id)
-    return out
-
-
-def file_key(row: dict[str, Any]) -> str:
-    return f"file|{row['path']}"
 
 
 @dataclass

@@ -286,13 +286,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_aws_setup(args: argparse.Namespace) -> int:
-    import boto3
+def cmd_report(args: argparse.Namespace) -> int:
+    from batch.job import JobError, run
 
-    s3, sns = boto3.client("s3"), boto3.client("sns")
+    try:
+        outcome = run(args.week, args.out, from_dir=args.from_dir, dry_run=args.dry_run, sns_topic=args.sns_topic)
+    except JobError as exc:
+        print(f"claimwatch: error: {exc}", file=sys.stderr)
+        return exc.code
+    if args.dry_run:
+        print(json.dumps(outcome.figures, sort_keys=True))
+    else:
+        state = "written" if outcome.changed else "unchanged (nothing written, no notification)"
+        print(f"Weekly report {state}: {outcome.location}")
+    return outcome.code
+
+
+def cmd_aws_setup(args: argparse.Namespace) -> int:
+    from claimwatch.aws import client as aws_client
+
+    s3, sns = aws_client("s3"), aws_client("sns")
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if args.bucket not in existing:
-        s3.create_bucket(Bucket=args.bucket)
+        region = s3.meta.region_name
+        if region and region != "us-east-1":
+            s3.create_bucket(Bucket=args.bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        else:
+            s3.create_bucket(Bucket=args.bucket)
     arn = sns.create_topic(Name=args.sns_topic)["TopicArn"]  # idempotent
     print(f"bucket s3://{args.bucket}\nsns topic {arn}")
     return 0
@@ -396,6 +416,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="topics, consumer-group lag and the last alert")
     p.set_defaults(func=cmd_status)
+
+    from batch.job import EXIT_CODES_HELP
+
+    p = sub.add_parser(
+        "report",
+        help="the weekly summary and dispute-risk report, from Kafka (or a run folder) to a folder or S3",
+        description="Build one ISO week's report from the stream's roll-ups, alerts and quarantine on Kafka "
+        "(or from an embedded run's output folder) and write it to a folder or s3://bucket/prefix, manifest "
+        "last, then notify SNS (CLAIMWATCH_SNS_TOPIC_ARN). Example: claimwatch report --week 2026-W46 "
+        "--from-dir claimwatch-out --out s3://reports/weekly",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last complete week, UTC)")
+    p.add_argument("--from-dir", help="an embedded run's output folder instead of Kafka")
+    p.add_argument("--out", default="claimwatch-reports", help="folder or s3://bucket/prefix (default: %(default)s)")
+    p.add_argument("--sns-topic", help="SNS topic ARN to notify (default: CLAIMWATCH_SNS_TOPIC_ARN)")
+    p.add_argument("--dry-run", action="store_true", help="read and build, print the headline figures, write nothing")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("aws", help="AWS helpers for local stacks")
     aws_sub = p.add_subparsers(dest="action", required=True)

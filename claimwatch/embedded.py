@@ -17,8 +17,6 @@ from batch.report import (
     ReportInputs,
     WeekIndex,
     build_report,
-    file_key,
-    file_rows,
     rollup_lines,
     write_report,
 )
@@ -26,6 +24,7 @@ from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import MonitorConfig, event_time_of
 from claimwatch.detect.routing import keyed
+from claimwatch.ingest.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.alerts import Alert
 from schemas.events import Event

@@ -272,11 +272,10 @@ class SnsSink(Sink):
     name = "sns"
 
     def __init__(self, topic_arn: str, client: Any | None = None) -> None:
-        import boto3
-        from botocore.config import Config
+        from claimwatch.aws import client as aws_client
 
         self.topic_arn = topic_arn
-        self.sns = client or boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+        self.sns = client or aws_client("sns", attempts=3)
 
     def _publish(self, subject: str, message: str, attributes: dict[str, str]) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

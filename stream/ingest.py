@@ -14,8 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from claimwatch.detect.routing import Router
 from claimwatch.embedded import order_events
+from claimwatch.ingest.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.events import CatalogItem, ClaimEvent, Event, QuarantineEntry, RightsRecord
 from stream.codec import decode_event, encode_event
@@ -126,6 +129,14 @@ async def publish(
                 value=entry.model_dump_json().encode(),
             )
             report.quarantined += 1
+        oversize = Counter(entry.source_file for entry in too_large)
+        for file_row in file_rows(result, result.events):
+            moved = oversize.get(file_row["path"], 0)  # read and accepted, then too large for a record
+            file_row.update(accepted=file_row["accepted"] - moved, events=file_row["events"] - moved)
+            file_row["quarantined"] += moved
+            value = orjson.dumps(file_row, option=orjson.OPT_SORT_KEYS)
+            await out.send(settings.topic("rollups"), key=file_key(file_row).encode(), value=value)
+            report.published["rollups"] += 1
         await out.flush()
     finally:
         await out.stop()

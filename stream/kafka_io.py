@@ -46,6 +46,15 @@ async def read_to_end(
 ) -> list[tuple[bytes | None, bytes | None]]:
     """Every record of a topic from the beginning to its current end (no consumer group); raises
     :class:`IncompleteRead` rather than return part of it."""
+    return await read_since(settings, topic, None, timeout_s)
+
+
+async def read_since(
+    settings: Settings, topic: str, since_ms: int | None, timeout_s: float = 300.0
+) -> list[tuple[bytes | None, bytes | None]]:
+    """The records of a topic from the first written at or after ``since_ms`` (its timestamp; None:
+    the beginning) to its current end, without a consumer group; :class:`IncompleteRead` rather
+    than part of it."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -55,8 +64,13 @@ async def read_to_end(
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
+        if since_ms is not None:
+            starts = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+            for tp in tps:
+                found = starts.get(tp)
+                consumer.seek(tp, found.offset if found is not None else ends[tp])
         out: list[tuple[bytes | None, bytes | None]] = []
-        remaining = {tp for tp in tps if ends[tp] > 0}
+        remaining = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
         deadline = asyncio.get_running_loop().time() + timeout_s
         while remaining and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500, max_records=10_000)

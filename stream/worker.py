@@ -66,6 +66,7 @@ class WorkerStats:
     checkpoints: int = 0
     state_records_written: int = 0
     state_bytes_written: int = 0
+    rollups_written: int = 0
     restore_seconds: float = 0.0
     restored_items: int = 0
     latency_sum: float = 0.0
@@ -98,6 +99,8 @@ class WorkerStats:
                     [f"claimwatch_state_bytes_written_total {self.state_bytes_written}"]),
             *family("claimwatch_state_records_written_total", "counter", "Item states written to the changelog.",
                     [f"claimwatch_state_records_written_total {self.state_records_written}"]),
+            *family("claimwatch_rollups_written_total", "counter", "Weekly report roll-up rows written.",
+                    [f"claimwatch_rollups_written_total {self.rollups_written}"]),
             *family("claimwatch_restore_seconds_total", "counter", "Time spent restoring state from the changelog.",
                     [f"claimwatch_restore_seconds_total {self.restore_seconds:.3f}"]),
             *family("claimwatch_restored_items_total", "counter", "Item states restored from the changelog.",
@@ -145,6 +148,7 @@ class WorkerLoop:
         self.alerts = app.topic(settings.topic("alerts"), key_type=bytes, value_type=bytes)
         self.quarantine = app.topic(settings.topic("quarantine"), key_type=bytes, value_type=bytes)
         self.state = app.topic(state_topic(settings), key_type=bytes, value_type=bytes)
+        self.rollups = app.topic(settings.topic("rollups"), key_type=bytes, value_type=bytes)
         self.pending: list[Any] = []  # events applied but not yet covered by a checkpoint
         self.last_checkpoint = time.monotonic()
         self.lock = asyncio.Lock()
@@ -241,10 +245,16 @@ class WorkerLoop:
             self.last_checkpoint = time.monotonic()
             written = 0
             for start in range(0, len(keys), CHECKPOINT_CHUNK):
-                for partition, key, blob in self.store.encode(keys[start : start + CHECKPOINT_CHUNK]):
+                chunk = keys[start : start + CHECKPOINT_CHUNK]
+                states = self.store.encode(chunk)
+                rows = self.store.take_rollups(chunk)  # after encode: see StateStore.take_rollups
+                for partition, key, blob in states:
                     await self.state.send(key=key.encode(), value=blob, partition=partition)
                     self.stats.state_bytes_written += len(blob)
                     written += 1
+                for partition, key, row in rows:
+                    await self.rollups.send(key=key.encode(), value=row, partition=partition)
+                    self.stats.rollups_written += 1
                 await asyncio.sleep(0)
             await self.app.producer.flush()
             for record in covered:

@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import orjson
+
 from claimwatch.detect import state
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
@@ -85,6 +87,18 @@ class StateStore:
                 out.append((self.partition_of[key], key, state.encode(monitor, self.applied[key])))
         return out
 
+    def take_rollups(self, keys: Iterable[str]) -> list[tuple[int, str, bytes]]:
+        """The roll-up rows these items changed since last taken: ``(partition, key, JSON)``.
+
+        Call it after :meth:`encode` for the same items: their stored state still lists these rows
+        as changed, so if the process dies before the rows are written, the restored items publish
+        them again (rows are idempotent: the latest per key wins)."""
+        keys = list(keys)
+        return [
+            (self.partition_of[key.rsplit("|@", 1)[1]], key, orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
+            for key, row in self.keyed.take_rollups(keys)
+        ]
+
     def restore(self, partition: int, records: Iterable[tuple[bytes | None, bytes | None]]) -> RestoreReport:
         """Load a partition's items from its changelog records (the latest per key wins)."""
         report = self.decode(records)
@@ -114,6 +128,8 @@ class StateStore:
             self.keyed.monitors[key] = monitor
             self.applied[key] = offset
             self.partition_of[key] = partition
+            if monitor.rollups.dirty:
+                self.dirty.add(key)  # roll-ups a checkpoint took but may not have written
         for reason in report.unreadable.values():
             self.unreadable_total[reason.split(":")[0][:60]] += 1
         self.restored_partitions.add(partition)

@@ -1,0 +1,373 @@
+"""``claimwatch report``: one week's summary and dispute-risk report, as the weekly batch task runs it.
+
+Input: Kafka (the roll-ups topic, read whole: it is compacted; the alerts and quarantine topics,
+from the offsets of one day before the week's start, looked up by timestamp, to their end) or the
+output folder of an embedded run (``--from-dir``). Both feed the same builder as the embedded run.
+
+Output: a folder or ``s3://bucket/prefix``: ``<prefix>/<week>/`` receives ``report.html``,
+``report.json`` and the CSV tables (content types set, server-side encrypted), then
+``manifest.json`` last (every key, size and sha256), so a reader that finds the manifest finds the
+whole report. A re-run that produces the same bytes writes nothing and sends no notification; a
+changed report first removes the old manifest, so a run that fails midway leaves none. Then one
+SNS notification with the headline figures and the location, when a topic is configured.
+
+Every stage logs one JSON line on stderr with its duration. Exit codes:
+
+- 0: written (or unchanged);
+- 2: wrong arguments (week, target);
+- 3: input unavailable (no broker, no such folder, no data for the week);
+- 4: partial data: the report was written, but the week has fewer than 7 days of data or rows
+  that could not be read (the report says so);
+- 5: output failed (S3, SNS or the folder): no manifest was left for the week.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from batch.report import (
+    ROLLUPS_FILE,
+    ReportInputs,
+    WeekIndex,
+    build_report,
+    last_complete_week,
+    read_run_folder,
+    render_files,
+    week_bounds,
+)
+from schemas.alerts import Alert
+from schemas.events import QuarantineEntry
+from schemas.report import WeeklyReport
+
+EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_PARTIAL, EXIT_OUTPUT = 0, 2, 3, 4, 5
+EXIT_CODES_HELP = """exit codes:
+  0  written (or unchanged since the last run: nothing written, no notification)
+  2  wrong arguments (week, output target)
+  3  input unavailable: no broker, no such run folder, or no data for the week
+  4  partial data: the report was written, but the week has fewer than 7 days of data
+     or records that could not be read
+  5  output failed (S3, SNS or the folder): no manifest is left for the week"""
+MANIFEST = "manifest.json"
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".csv": "text/csv; charset=utf-8"}
+WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+LOOKBACK = timedelta(days=1)  # alerts are produced at or after their data time, give or take clock skew
+
+
+class JobError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_week(text: str | None, now: datetime) -> str:
+    if text is None:
+        return last_complete_week(now)
+    match = WEEK.match(text.strip())
+    if not match:
+        raise JobError(EXIT_USAGE, f"--week {text!r} is not an ISO week like 2026-W47")
+    try:
+        date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        raise JobError(EXIT_USAGE, f"--week {text!r} does not exist") from None
+    return text.strip()
+
+
+def log_stage(stage: str, started: float, **fields: Any) -> None:
+    line = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "level": "INFO",
+        "logger": "claimwatch.report",
+        "stage": stage,
+        "seconds": round(time.perf_counter() - started, 3),
+        **fields,
+    }
+    print(json.dumps(line, sort_keys=True, default=str), file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------- input
+
+
+@dataclass
+class Loaded:
+    inputs: ReportInputs
+    source: str
+    unreadable: int = 0
+
+
+def load_folder(folder: Path) -> Loaded:
+    if not folder.is_dir():
+        raise JobError(EXIT_INPUT, f"--from-dir {folder}: no such folder")
+    if not (folder / ROLLUPS_FILE).is_file():
+        raise JobError(EXIT_INPUT, f"--from-dir {folder}: not the output of `claimwatch run` (no {ROLLUPS_FILE})")
+    try:
+        return Loaded(read_run_folder(folder), f"folder {folder}")
+    except (OSError, ValueError, KeyError) as exc:
+        raise JobError(EXIT_INPUT, f"--from-dir {folder}: unreadable: {exc}"[:300]) from None
+
+
+def load_kafka(week: str) -> Loaded:
+    from aiokafka.errors import KafkaError
+
+    from stream.kafka_io import IncompleteRead, read_since
+    from stream.settings import Settings
+
+    settings = Settings()
+    since_ms = int((week_bounds(week)[0] - LOOKBACK).timestamp() * 1000)
+
+    async def read() -> tuple[list[Any], list[Any], list[Any]]:
+        rows = await read_since(settings, settings.topic("rollups"), None)
+        alerts = await read_since(settings, settings.topic("alerts"), since_ms)
+        quarantine = await read_since(settings, settings.topic("quarantine"), since_ms)
+        return rows, alerts, quarantine
+
+    try:
+        rows, alerts, quarantine = asyncio.run(read())
+    except (KafkaError, IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
+        raise JobError(EXIT_INPUT, f"Kafka unavailable at {settings.bootstrap_servers}: {exc}"[:300]) from None
+    loaded = Loaded(ReportInputs(), f"kafka {settings.bootstrap_servers} ({settings.topic_prefix}.*)")
+    for key, value in rows:
+        if key is None:
+            continue
+        if value is None:
+            loaded.inputs.rows.pop(key.decode("utf-8", "replace"), None)  # a tombstone
+            continue
+        try:
+            row = json.loads(value)
+        except ValueError:
+            loaded.unreadable += 1
+            continue
+        if isinstance(row, dict):
+            loaded.inputs.rows[key.decode("utf-8", "replace")] = row
+        else:
+            loaded.unreadable += 1
+    start, end = week_bounds(week)
+    by_id: dict[str, Alert] = {}
+    for _, value in alerts:
+        try:
+            alert = Alert.model_validate_json(value or b"")
+        except ValueError:
+            loaded.unreadable += 1
+            continue
+        if start <= alert.event_time <= end:
+            by_id.setdefault(alert.alert_id, alert)  # a redelivered alert is the same alert
+    loaded.inputs.alerts = list(by_id.values())
+    for _, value in quarantine:
+        try:
+            loaded.inputs.quarantine.append(QuarantineEntry.model_validate_json(value or b""))
+        except ValueError:
+            loaded.unreadable += 1
+    return loaded
+
+
+# ---------------------------------------------------------------------------------------- output
+
+
+class Target(Protocol):
+    location: str
+
+    def read(self, name: str) -> bytes | None: ...
+    def put(self, name: str, body: bytes) -> None: ...
+    def delete(self, name: str) -> None: ...
+
+
+@dataclass
+class FolderTarget:
+    root: Path
+    week: str
+    location: str = ""
+
+    def __post_init__(self) -> None:
+        self.folder = self.root / self.week
+        self.location = str(self.folder)
+        if self.root.exists() and not self.root.is_dir():
+            raise JobError(EXIT_USAGE, f"--out {self.root}: exists and is not a folder")
+
+    def read(self, name: str) -> bytes | None:
+        path = self.folder / name
+        return path.read_bytes() if path.is_file() else None
+
+    def put(self, name: str, body: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.folder / f".{name}.partial"
+        partial.write_bytes(body)
+        partial.replace(self.folder / name)  # a reader never sees half a file
+
+    def delete(self, name: str) -> None:
+        (self.folder / name).unlink(missing_ok=True)
+
+
+@dataclass
+class S3Target:
+    bucket: str
+    prefix: str
+    week: str
+    client: Any = None
+    location: str = ""
+
+    def __post_init__(self) -> None:
+        from claimwatch.aws import client
+
+        self.client = self.client or client("s3")
+        base = f"{self.prefix.strip('/')}/{self.week}" if self.prefix.strip("/") else self.week
+        self.base = base
+        self.location = f"s3://{self.bucket}/{base}/"
+
+    def key(self, name: str) -> str:
+        return f"{self.base}/{name}"
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self.key(name))["Body"].read()
+            return body
+        except self.client.exceptions.NoSuchKey:
+            return None
+
+    def put(self, name: str, body: bytes) -> None:
+        extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
+        kms = os.environ.get("CLAIMWATCH_REPORT_KMS_KEY_ID", "").strip()
+        if kms:
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms}
+        content_type = CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+        self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=body, ContentType=content_type, **extra)
+
+    def delete(self, name: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(name))
+
+
+def make_target(out: str, week: str) -> Target:
+    if out.startswith("s3://"):
+        bucket, _, prefix = out[len("s3://") :].partition("/")
+        if not bucket:
+            raise JobError(EXIT_USAGE, f"--out {out!r}: no bucket (s3://bucket/prefix)")
+        return S3Target(bucket, prefix, week)
+    return FolderTarget(Path(out), week)
+
+
+def manifest(week: str, files: dict[str, bytes], headline: dict[str, Any]) -> bytes:
+    """What was written, without a timestamp: the same report gives the same manifest, byte for byte."""
+    body = {
+        "week": week,
+        "files": [
+            {
+                "name": name,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "content_type": CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream"),
+            }
+            for name, data in sorted(files.items())
+        ],
+        "headline": headline,
+    }
+    return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
+
+
+def headline(report: WeeklyReport) -> dict[str, Any]:
+    cs, dq = report.claims_summary, report.data_quality
+    return {
+        "claims_listed": cs["total"],
+        "new_claims": cs["new"],
+        "disputed": cs["disputed"],
+        "appealed": cs["appealed"],
+        "alerts": report.alerts_summary["total"],
+        "alerts_to_review": sum(len(g["alerts"]) for g in report.high_priority),
+        "high_dispute_risk": sum(1 for r in report.dispute_risk if r.get("level") == "high"),
+        "days_with_data": dq.get("days_with_data", 0),
+        "quarantined": dq.get("quarantined_total", 0),
+    }
+
+
+def notify(topic_arn: str, week: str, figures: dict[str, Any], location: str) -> None:
+    from claimwatch.aws import client
+
+    lines = [f"claimwatch weekly report {week}: {location}"]
+    lines += [f"  {name.replace('_', ' ')}: {value:,}" for name, value in figures.items()]
+    client("sns").publish(
+        TopicArn=topic_arn,
+        Subject=f"claimwatch weekly report {week}"[:100],
+        Message="\n".join(lines),
+        MessageAttributes={"type": {"DataType": "String", "StringValue": "weekly_report"}},
+    )
+
+
+# ------------------------------------------------------------------------------------------- run
+
+
+@dataclass
+class Outcome:
+    code: int
+    location: str = ""
+    changed: bool = False
+    notified: bool = False
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def run(
+    week_arg: str | None,
+    out: str,
+    from_dir: str | None = None,
+    dry_run: bool = False,
+    sns_topic: str | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    week = parse_week(week_arg, now or datetime.now(UTC))
+    started = time.perf_counter()
+    loaded = load_folder(Path(from_dir)) if from_dir else load_kafka(week)
+    log_stage("read", started, week=week, source=loaded.source, rows=len(loaded.inputs.rows),
+              alerts=len(loaded.inputs.alerts), quarantine=len(loaded.inputs.quarantine), unreadable=loaded.unreadable)  # fmt: skip
+    started = time.perf_counter()
+    index = WeekIndex.build(loaded.inputs)
+    if week not in index.weeks():
+        have = ", ".join(index.weeks()[-6:]) or "none"
+        raise JobError(EXIT_INPUT, f"no data for {week} in {loaded.source} (weeks with data: {have})")
+    report = build_report(index, week)
+    files = {name: text.encode("utf-8") for name, text in render_files(report).items()}
+    figures = headline(report)
+    partial = figures["days_with_data"] < 7 or loaded.unreadable > 0
+    log_stage("build", started, week=week, files=len(files), partial=partial, **figures)
+    code = EXIT_PARTIAL if partial else EXIT_OK
+    if dry_run:
+        log_stage("dry-run", time.perf_counter(), week=week, written=False)
+        return Outcome(code, figures=figures)
+    started = time.perf_counter()
+    try:
+        target = make_target(out, week)
+        new_manifest = manifest(week, files, figures)
+        if target.read(MANIFEST) == new_manifest:
+            log_stage("write", started, week=week, location=target.location, changed=False)
+            return Outcome(code, target.location, figures=figures)
+        target.delete(MANIFEST)  # from here until the new one is written, no manifest: no half report
+        for name, data in sorted(files.items()):
+            target.put(name, data)
+        target.put(MANIFEST, new_manifest)
+    except JobError:
+        raise
+    except Exception as exc:  # boto3/botocore or the file system: one line, the output-failure code
+        raise JobError(EXIT_OUTPUT, f"writing the report to {out} failed: {type(exc).__name__}: {exc}"[:400]) from None
+    log_stage("write", started, week=week, location=target.location, changed=True, files=len(files) + 1)
+    topic = sns_topic or os.environ.get("CLAIMWATCH_SNS_TOPIC_ARN", "").strip()
+    notified = False
+    if topic:
+        started = time.perf_counter()
+        try:
+            notify(topic, week, figures, target.location)
+        except Exception as exc:
+            # Without its notification the run failed: no manifest, so the retry writes and notifies.
+            try:
+                target.delete(MANIFEST)
+            except Exception:
+                pass
+            raise JobError(EXIT_OUTPUT, f"the notification failed, the run is to be retried: {exc}"[:400]) from None
+        notified = True
+        log_stage("notify", started, week=week, topic=topic)
+    return Outcome(code, target.location, changed=True, notified=notified, figures=figures)
