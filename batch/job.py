@@ -363,10 +363,8 @@ def run(
             notify(topic, week, figures, target.location)
         except Exception as exc:
             # Without its notification the run failed: no manifest, so the retry writes and notifies.
-            try:
+            with contextlib.suppress(Exception):  # the notification failure is the error to report
                 target.delete(MANIFEST)
-            except Exception:
-                pass
             raise JobError(EXIT_OUTPUT, f"the notification failed, the run is to be retried: {exc}"[:400]) from None
         notified = True
         log_stage("notify", started, week=week, topic=topic)
