@@ -287,7 +287,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import logging
+
     from batch.job import JobError, run
+
+    # The job logs its own JSON lines; an unreachable broker is its one-line error, not aiokafka's.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     try:
         outcome = run(args.week, args.out, from_dir=args.from_dir, dry_run=args.dry_run, sns_topic=args.sns_topic)

@@ -56,8 +56,8 @@ async def read_since(
     the beginning) to its current end, without a consumer group; :class:`IncompleteRead` rather
     than part of it."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         tps = await topic_partitions(consumer, topic)
         if not tps:
             return []

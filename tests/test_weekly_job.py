@@ -1,0 +1,244 @@
+"""``claimwatch report``: from a run folder or Kafka to S3 on moto's real HTTP server, boto3 unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from claimwatch.cli import BUNDLED_SAMPLE
+from claimwatch.ingest.readers import read_paths
+from stream.ingest import publish
+from tests.streamkit import env_for, free_port, isolated_settings, needs_kafka, setup_topics, start_worker, wait_drained
+
+WEEK = "2026-W45"  # a complete week of the bundled sample
+REPORT_FILES = {"report.html", "report.json", "dispute_risk.csv", "high_priority.csv", "claims_summary.csv"}
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", "run", "--quiet", "--out", str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    # Moto keeps its accounts in the process: start every test from an empty one.
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"), timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def aws_env(endpoint: str, **extra: str) -> dict[str, str]:
+    """Only the standard AWS variables (and PATH): what an ECS task or an operator's shell has."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        **extra,
+    }
+
+
+def aws(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+
+
+def report_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", "report", *args], env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def bucket_with_topic(endpoint: str) -> tuple[str, str]:
+    """A bucket, and an SNS topic with a queue subscribed (to count notifications)."""
+    aws("s3", endpoint).create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    sns, sqs = aws("sns", endpoint), aws("sqs", endpoint)
+    topic = sns.create_topic(Name="claimwatch-reports")["TopicArn"]
+    queue = sqs.create_queue(QueueName="weekly")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return topic, queue
+
+
+def notifications(endpoint: str, queue: str) -> list[str]:
+    sqs = aws("sqs", endpoint)
+    out = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        if not got:
+            return out
+        for message in got:
+            out.append(json.loads(message["Body"])["Message"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def check_objects(endpoint: str, prefix: str, expected_json: bytes) -> dict[str, Any]:
+    s3 = aws("s3", endpoint)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="reports", Prefix=prefix)["Contents"]}
+    assert keys == {f"{prefix}{name}" for name in REPORT_FILES | {"manifest.json"}}
+    manifest = json.loads(s3.get_object(Bucket="reports", Key=f"{prefix}manifest.json")["Body"].read())
+    for entry in manifest["files"]:
+        got = s3.get_object(Bucket="reports", Key=f"{prefix}{entry['name']}")
+        body = got["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == entry["sha256"] and len(body) == entry["size"]
+        assert got["ContentType"] == entry["content_type"]
+        assert got["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket="reports", Key=f"{prefix}report.json")["Body"].read() == expected_json
+    assert s3.get_object(Bucket="reports", Key=f"{prefix}report.html")["ContentType"].startswith("text/html")
+    return manifest  # type: ignore[no-any-return]
+
+
+def test_a_run_folder_goes_to_s3_once_with_one_notification(run_folder: Path, moto_endpoint: str) -> None:
+    topic, queue = bucket_with_topic(moto_endpoint)
+    env = aws_env(moto_endpoint, CLAIMWATCH_SNS_TOPIC_ARN=topic)
+    first = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", "s3://reports/weekly")
+    assert first.returncode == 0, first.stderr
+    stages = [json.loads(line)["stage"] for line in first.stderr.splitlines()]
+    assert stages == ["read", "build", "write", "notify"], "one JSON log line per stage"
+    expected = (run_folder / WEEK / "report.json").read_bytes()
+    manifest = check_objects(moto_endpoint, f"weekly/{WEEK}/", expected)
+    assert manifest["headline"]["days_with_data"] == 7
+    sent = notifications(moto_endpoint, queue)
+    assert len(sent) == 1 and f"s3://reports/weekly/{WEEK}/" in sent[0] and "new claims" in sent[0]
+
+    again = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", "s3://reports/weekly")
+    assert again.returncode == 0 and "unchanged" in again.stdout, again.stderr
+    check_objects(moto_endpoint, f"weekly/{WEEK}/", expected)
+    assert notifications(moto_endpoint, queue) == [], "an unchanged report is not announced twice"
+
+
+class FaultyS3(BaseHTTPRequestHandler):
+    """Forwards to moto, but answers 500 to every upload of report.html: S3 failing mid-report."""
+
+    upstream: tuple[str, int] = ("127.0.0.1", 0)
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.command == "PUT" and self.path.split("?")[0].endswith("/report.html"):
+            error = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(error)))
+            self.end_headers()
+            self.wfile.write(error)
+            return
+        connection = http.client.HTTPConnection(*self.upstream, timeout=30)
+        connection.request(self.command, self.path, body=body, headers=dict(self.headers))
+        answer = connection.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_s3_failure_midway_leaves_no_manifest(run_folder: Path, moto_endpoint: str, tmp_path: Path) -> None:
+    bucket_with_topic(moto_endpoint)
+    env = aws_env(moto_endpoint)
+    assert report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", "s3://reports/w").returncode == 0
+    changed = tmp_path / "changed"
+    shutil.copytree(run_folder, changed)
+    alerts = (changed / "alerts.jsonl").read_text().splitlines()
+    (changed / "alerts.jsonl").write_text("\n".join(alerts[1:]) + "\n")  # one alert fewer: a different report
+
+    host, port = moto_endpoint.removeprefix("http://").split(":")
+    handler = type("Handler", (FaultyS3,), {"upstream": (host, int(port))})
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        faulty = aws_env(f"http://127.0.0.1:{proxy.server_address[1]}")
+        failed = report_cli(faulty, "--week", WEEK, "--from-dir", str(changed), "--out", "s3://reports/w")
+    finally:
+        proxy.shutdown()
+    assert failed.returncode == 5, failed.stderr
+    errors = [line for line in failed.stderr.splitlines() if not line.startswith("{")]
+    assert len(errors) == 1 and "Traceback" not in failed.stderr and "report" in errors[0]
+    keys = {o["Key"] for o in aws("s3", moto_endpoint).list_objects_v2(Bucket="reports")["Contents"]}
+    assert f"w/{WEEK}/manifest.json" not in keys, "a failed run leaves no manifest behind"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--week", "2026-W99", "--from-dir", "."], 2, "does not exist"),
+        (["--week", "last week", "--from-dir", "."], 2, "ISO week"),
+        (["--week", WEEK, "--from-dir", "/nonexistent/run"], 3, "no such folder"),
+        (["--week", WEEK], 3, "Kafka unavailable"),
+    ],
+)
+def test_expected_failures_are_one_line_and_a_documented_code(args: list[str], code: int, says: str) -> None:
+    env = {"PATH": os.environ["PATH"], "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+    done = report_cli(env, *args)
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert done.returncode == code and len(errors) == 1 and says in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_dry_run_writes_nothing_and_a_partial_week_says_so(run_folder: Path, tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"]}
+    dry = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", str(tmp_path / "r"), "--dry-run")
+    assert dry.returncode == 0 and json.loads(dry.stdout)["days_with_data"] == 7 and not (tmp_path / "r").exists()
+    partial = report_cli(env, "--week", "2026-W46", "--from-dir", str(run_folder), "--out", str(tmp_path / "r"))
+    assert partial.returncode == 4, partial.stderr
+    assert json.loads((tmp_path / "r" / "2026-W46" / "manifest.json").read_text())["headline"]["days_with_data"] < 7
+
+
+@needs_kafka
+def test_the_week_read_back_from_kafka_equals_the_embedded_report(
+    run_folder: Path, moto_endpoint: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings()
+    setup_topics(settings)
+    report = asyncio.run(publish(read_paths([BUNDLED_SAMPLE]), settings))
+    assert report.reconciles() and report.published["rollups"] > 0
+    worker = start_worker(settings, tmp_path)
+    try:
+        wait_drained([worker])
+    finally:
+        worker.stop()  # a graceful stop checkpoints: every roll-up row is on the topic
+    topic, queue = bucket_with_topic(moto_endpoint)
+    env = aws_env(moto_endpoint, CLAIMWATCH_SNS_TOPIC_ARN=topic) | {
+        k: v for k, v in env_for(settings).items() if k.startswith(("KAFKA_", "CLAIMWATCH_"))
+    }
+    for attempt in range(2):
+        done = report_cli(env, "--week", WEEK, "--out", "s3://reports/kafka")
+        assert done.returncode == 0, done.stderr
+        check_objects(moto_endpoint, f"kafka/{WEEK}/", (run_folder / WEEK / "report.json").read_bytes())
+        assert len(notifications(moto_endpoint, queue)) == (1 if attempt == 0 else 0)
