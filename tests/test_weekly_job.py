@@ -92,7 +92,7 @@ def bucket_with_topic(endpoint: str) -> tuple[str, str]:
 
 def notifications(endpoint: str, queue: str) -> list[str]:
     sqs = aws("sqs", endpoint)
-    out = []
+    out: list[str] = []
     while True:
         got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
         if not got:
