@@ -1,4 +1,4 @@
-# claimwatch: one image for every job (embedded run, ingest, worker, alert sinks, weekly batch).
+# claimwatch: one image for every job (embedded run, ingest, worker, alert sinks, weekly report task).
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -9,7 +9,12 @@ COPY batch ./batch
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 claimwatch
+# tini as PID 1: SIGTERM from ECS or `docker stop` reaches claimwatch (and zombies are reaped), so a
+# worker checkpoints before it exits and a report run stops cleanly.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 claimwatch
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER claimwatch
@@ -17,5 +22,5 @@ WORKDIR /home/claimwatch
 ENV PYTHONUNBUFFERED=1
 # Faust's web server: /health and /metrics
 EXPOSE 6066
-ENTRYPOINT ["claimwatch"]
+ENTRYPOINT ["/usr/bin/tini", "--", "claimwatch"]
 CMD ["run"]

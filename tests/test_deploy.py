@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -20,7 +22,8 @@ def compose() -> dict:  # type: ignore[type-arg]
 def test_every_claimwatch_service_runs_a_real_subcommand() -> None:
     services = compose()["services"]
     ours = {name: s for name, s in services.items() if "build" in s}
-    assert {"topics", "worker", "ingest", "alerts-tail", "webhook-sink", "sns-sink"} <= ours.keys()
+    assert {"topics", "worker", "ingest", "alerts-tail", "webhook-sink", "sns-sink", "report"} <= ours.keys()
+    assert services["report"]["profiles"] == ["report"], "the report runs on demand, not with the stack"
     for name, service in ours.items():
         args = service["command"]
         parsed = build_parser().parse_args(args)  # exits (fails the test) on an unknown command or option
@@ -52,7 +55,7 @@ def test_dependencies_and_health_checks() -> None:
 def test_dockerfile_installs_the_package_and_fronts_the_cli() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.1[1-9]", text, re.M)
-    assert 'ENTRYPOINT ["claimwatch"]' in text and "USER claimwatch" in text
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--", "claimwatch"]' in text and "USER claimwatch" in text
     for folder in ("claimwatch", "schemas", "stream", "batch"):
         assert f"COPY {folder} ./{folder}" in text
     build_parser().parse_args(["run"])
@@ -68,3 +71,43 @@ def test_no_secrets_in_the_repository() -> None:
             and path.suffix in {".py", ".yml", ".yaml", ".toml", ".md", ".sh", ".cfg", ""}
         ):
             assert not pattern.search(path.read_text(errors="ignore")), path
+
+
+def template() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((ROOT / "infra" / "claims-report.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def test_the_report_template_passes_cfn_lint() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")  # installed with the dev extra, beside python
+    done = subprocess.run([str(cfn_lint), str(ROOT / "infra" / "claims-report.yaml")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_template_matches_the_operations_document() -> None:
+    resources = template()["Resources"]
+    rule = resources["WeeklySchedule"]["Properties"]
+    assert (rule["Name"], rule["ScheduleExpression"], rule["State"]) == ("dn-claims-report", "rate(7 days)", "ENABLED")
+    target = rule["Targets"][0]
+    ecs = target["EcsParameters"]
+    assert ecs["LaunchType"] == "FARGATE"
+    assert ecs["NetworkConfiguration"]["AwsVpcConfiguration"]["AssignPublicIp"] == "ENABLED"
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and "DeadLetterConfig" in target
+    task = resources["TaskDefinition"]["Properties"]
+    assert (task["Family"], task["Cpu"], task["Memory"], task["NetworkMode"]) == (
+        "dn-task-claims-report-process", "1024", "3072", "awsvpc",
+    )  # fmt: skip
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    container = task["ContainerDefinitions"][0]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    build_parser().parse_args([*container["Command"][:2], "s3://bucket/prefix"])  # a real subcommand
+    failed = resources["FailedRunRule"]["Properties"]["EventPattern"]
+    assert failed["detail"]["containers"]["exitCode"] == [{"anything-but": 0}]
+    assert resources["FailedRunAlarm"]["Properties"]["AlarmActions"]
+
+
+def test_the_task_role_may_write_only_under_the_report_prefix() -> None:
+    statements = template()["Resources"]["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket", "sns:Publish"}
+    objects = next(s for s in statements if s["Sid"] == "ReportObjects")
+    assert objects["Resource"]["Fn::Sub"].endswith("${ReportBucket}/${ReportPrefix}/*")
