@@ -242,3 +242,52 @@ def test_the_week_read_back_from_kafka_equals_the_embedded_report(
         assert done.returncode == 0, done.stderr
         check_objects(moto_endpoint, f"kafka/{WEEK}/", (run_folder / WEEK / "report.json").read_bytes())
         assert len(notifications(moto_endpoint, queue)) == (1 if attempt == 0 else 0)
+
+
+def test_headline_figures_match_a_recount_of_the_raw_files(run_folder: Path) -> None:
+    """An independent recount (gzip, csv and json only; not the readers) of the week's raw exports."""
+    import csv
+    import gzip
+    from datetime import date, datetime
+
+    week_days = {f"2026110{d}" for d in range(2, 9)}  # 2026-W45: Monday 2 to Sunday 8 November
+    claims: set[str] = set()
+    for path in sorted((BUNDLED_SAMPLE / "claims").glob("*.csv.gz")):
+        if path.name.rsplit("_", 1)[1][:8] in week_days:
+            with gzip.open(path, "rt", encoding="utf-8-sig") as fh:
+                rows = list(csv.reader(fh))
+            column = [name.lower().replace(" ", "_") for name in rows[0]].index("claim_id")
+            claims.update(row[column] for row in rows[1:])
+    third_party: set[str] = set()
+    for path in sorted((BUNDLED_SAMPLE / "claims").glob("claims_api_*.jsonl.gz")):
+        if path.name.rsplit("_", 1)[1][:8] in week_days:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                third_party |= {c["id"] for c in map(json.loads, fh) if c.get("thirdPartyClaim")}
+    polls: dict[tuple[str, str], list[tuple[datetime, int, int]]] = {}
+    for path in sorted((BUNDLED_SAMPLE / "polls").glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                poll = json.loads(line)
+                seen = datetime.fromisoformat(poll["observed_at"].replace("Z", "+00:00"))
+                if date(2026, 11, 2) <= seen.date() <= date(2026, 11, 8):
+                    engaged = sum(poll.get(f"{k}_total") or 0 for k in ("likes", "comments", "shares"))
+                    polls.setdefault((poll["platform"], poll["platform_content_id"]), []).append(
+                        (seen, poll.get("views_total") or 0, engaged)
+                    )
+    views: dict[str, int] = {}
+    engagements: dict[str, int] = {}
+    posts: dict[str, int] = {}
+    for (platform, _), points in polls.items():
+        first, last = min(points), max(points)
+        if last[0] > first[0]:
+            views[platform] = views.get(platform, 0) + max(0, last[1] - first[1])
+            engagements[platform] = engagements.get(platform, 0) + max(0, last[2] - first[2])
+            posts[platform] = posts.get(platform, 0) + 1
+
+    report = json.loads((run_folder / WEEK / "report.json").read_text())
+    assert report["claims_summary"]["third_party_claims"] == len(third_party) > 0, "theirs, not ours"
+    assert report["claims_summary"]["total"] == len(claims) > 1000
+    per_platform = report["trends"]["per_platform"]
+    assert {p: row["views"] for p, row in per_platform.items()} == views
+    assert {p: row["engagements"] for p, row in per_platform.items()} == engagements
+    assert {p: row["posts"] for p, row in per_platform.items()} == posts
