@@ -6,6 +6,7 @@ Every piece of data text goes through :func:`esc`: titles and channel names are 
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def table(header: list[str], rows: list[list[Any]], raw_columns: frozenset[int] 
         for row in rows[:MAX_ROWS]
     )
     more = f"<p class='muted'>{len(rows) - MAX_ROWS} more rows in the CSV files.</p>" if len(rows) > MAX_ROWS else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+    return f"<div class='wrap'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}"
 
 
 def badge(severity: str) -> str:
@@ -100,43 +101,104 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#212529;max-width:1100px}
 h1{margin-bottom:.2rem}h2{border-bottom:2px solid #dee2e6;padding-bottom:.3rem;margin-top:2.2rem}
 table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
-th,td{border-bottom:1px solid #e9ecef;padding:.35rem .5rem;text-align:left;vertical-align:top;word-break:break-word}
+th,td{border-bottom:1px solid #e9ecef;padding:.35rem .5rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f1f3f5}.muted{color:#868e96}.kpis{display:flex;gap:1rem;flex-wrap:wrap}
 .kpi{background:#f8f9fa;border-radius:8px;padding:.8rem 1.2rem;min-width:130px}
 .kpi b{display:block;font-size:1.6rem}.badge{color:#fff;border-radius:4px;padding:1px 6px;font-size:.8rem}
 .bar{display:inline-block;width:80px;height:9px;background:#e9ecef;border-radius:4px;vertical-align:middle}
 .bar span{display:block;height:9px;background:#d9480f;border-radius:4px}
 svg .ct{font-weight:600;font-size:13px}svg .cl{font-size:11px;fill:#495057}
+.wrap{overflow-x:auto}.kpi .d{display:block;color:#495057;font-size:.75rem}.badge{white-space:nowrap}
+.partial{background:#fff3bf;border-left:4px solid #f08c00;padding:.5rem .8rem}.charts{display:flex;flex-wrap:wrap;gap:1rem}
+a{color:#1864ab}dt{font-weight:600;margin-top:.5rem}dd{margin-left:1rem;color:#495057}
+@media (max-width:700px){body{margin:.8rem}.kpi{min-width:40%}svg{max-width:100%;height:auto}}
+@media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit;text-decoration:none}
+h2{break-after:avoid}tr,svg,.kpi{break-inside:avoid}.wrap{overflow:visible}}
 """
+
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def link(text: Any, url: str | None) -> str:
+    """Escaped text, linked when there is a URL (built only from ids checked by :data:`SAFE_ID`)."""
+    return f"<a href='{esc(url, 300)}' rel='noopener noreferrer'>{esc(text)}</a>" if url else esc(text)
+
+
+def video_url(video_id: Any) -> str | None:
+    return f"https://www.youtube.com/watch?v={video_id}" if video_id and SAFE_ID.match(str(video_id)) else None
+
+
+def studio_claim_url(video_id: Any) -> str | None:
+    """The video's copyright page in YouTube Studio, where its claims are reviewed."""
+    ok = video_id and SAFE_ID.match(str(video_id))
+    return f"https://studio.youtube.com/video/{video_id}/copyright" if ok else None
+
+
+def studio_asset_url(asset_id: Any) -> str | None:
+    return (
+        f"https://studio.youtube.com/asset/{asset_id}/overview" if asset_id and SAFE_ID.match(str(asset_id)) else None
+    )
+
+
+def named(content_id: Any, title: Any) -> str:
+    return f"{esc(title)} <span class='muted'>({esc(content_id)})</span>" if title else esc(content_id or "")
+
+
+def delta(row: dict[str, Any] | None) -> str:
+    """An arrow and the change against last week (per day of data for activity figures)."""
+    if not row:
+        return ""
+    pct = row.get("change_pct_per_day")
+    change = row.get("change", 0)
+    if pct is not None:
+        arrow = "▲" if pct > 0 else "▼" if pct < 0 else "="
+        return f"<small class='d'>{arrow} {pct:+.0f}%/day vs last week</small>"
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+    return f"<small class='d'>{arrow} {change:+,} vs last week</small>"
 
 
 def render_html(report: WeeklyReport) -> str:
     cs, trends, dq = report.claims_summary, report.trends, report.data_quality
+    extra = report.model_extra or {}
+    wow: dict[str, dict[str, Any]] = extra.get("week_over_week") or {}
     review = sum(len(g["alerts"]) for g in report.high_priority)
     high_risk = sum(1 for r in report.dispute_risk if r.get("level") == "high")
     kpis = [
-        ("claims seen", cs["total"]),
-        ("new claims", cs["new"]),
-        ("disputed", cs["disputed"]),
-        ("appealed", cs["appealed"]),
-        ("alerts to review", review),
-        ("high dispute risk", high_risk),
-        ("quarantined records", dq.get("quarantined_total", 0)),
+        ("claims listed", cs["total"], wow.get("total")),
+        ("new claims", cs["new"], wow.get("new")),
+        ("disputed", cs["disputed"], wow.get("disputed")),
+        ("appealed", cs["appealed"], wow.get("appealed")),
+        ("released", cs["released"], wow.get("released")),
+        ("alerts to review", review, None),
+        ("high dispute risk", high_risk, None),
+        ("quarantined records", dq.get("quarantined_total", 0), None),
     ]
     hp_rows = [
-        [badge(a["severity"]), a["type"], a["title"], g["subject_key"], a["event_time"][:16].replace("T", " ")]
+        [badge(a["severity"]), esc(a["type"].replace("_", " ")), esc(a["title"]),
+         named(g["subject"].get("content_id") or g["subject_key"], ""),
+         link(g["subject"].get("video_id") or "", video_url(g["subject"].get("video_id"))),
+         esc(a["event_time"][:16].replace("T", " "))]
         for g in report.high_priority
         for a in g["alerts"]
-    ]
+    ]  # fmt: skip
+    asset_rows = [
+        [link(r["asset_id"], studio_asset_url(r["asset_id"])), named(r.get("content_id"), r.get("title")),
+         score_bar(float(r["score"])), esc(r["level"]), esc(r["open_disputes_and_appeals"]), esc(r["claims"]),
+         esc("; ".join(f"{d['driver']} ({d['claims']})" for d in r.get("drivers", [])[:4]))]
+        for r in extra.get("dispute_risk_by_asset") or []
+    ]  # fmt: skip
     risk_rows = [
-        [r.get("claim_id"), r.get("video_title") or "", r.get("status"), score_bar(float(r.get("score", 0))),
-         r.get("level"), "; ".join(str(d["driver"]) for d in r.get("drivers", [])[:4])]
+        [link(r.get("claim_id"), studio_claim_url(r.get("video_id"))),
+         link(r.get("video_title") or r.get("video_id") or "", video_url(r.get("video_id"))),
+         named(r.get("content_id"), r.get("title")), esc(r.get("status")), score_bar(float(r.get("score", 0))),
+         esc(r.get("level")), esc("; ".join(str(d["driver"]) for d in r.get("drivers", [])[:4]))]
         for r in report.dispute_risk
     ]  # fmt: skip
     platform_rows = [
         [p, f"{row['views']:,}", f"{row['views_per_day']:,}",
          "" if row.get("views_per_day_last_week") is None else f"{row['views_per_day_last_week']:,}",
-         "" if row.get("change_pct") is None else f"{row['change_pct']:+.1f}%",
+         "" if row.get("change_pct") is None else f"{'▲' if row['change_pct'] > 0 else '▼'} {row['change_pct']:+.1f}%",
          "" if row.get("engagement_rate") is None else f"{row['engagement_rate']:.2%}", row["posts"]]
         for p, row in sorted(trends["per_platform"].items())
     ]  # fmt: skip
@@ -152,15 +214,43 @@ def render_html(report: WeeklyReport) -> str:
     ]  # fmt: skip
     quarantine_rows = [[k, v] for k, v in dq.get("quarantined_by_reason", {}).items()]
     missing_rows = [[s, ", ".join(d)] for s, d in dq.get("sources_missing_for_a_day", {}).items()]
+    read_rows = [
+        [source, r["files"], f"{r['records']:,}", f"{r['accepted']:,}", f"{r['quarantined']:,}"]
+        for source, r in dq.get("records_read_by_source", {}).items()
+    ]
     by_type = report.alerts_summary.get("by_type", {})
+    days = dq.get("days_with_data", 7)
+    partial = (
+        f"<p class='partial'>Partial week: {days} of 7 days of data so far. Counts cover those days only; "
+        "changes against last week are per day of data.</p>"
+        if extra.get("partial_week")
+        else ""
+    )
+    definitions = "".join(
+        f"<dt>{esc(k)}</dt><dd>{esc(v, 600)}</dd>" for k, v in (extra.get("definitions") or {}).items()
+    )
     sections = [
         f"<h1>claimwatch weekly report — {esc(report.week)}</h1>",
-        f"<p class='muted'>{esc(report.period.start.isoformat())} to {esc(report.period.end.isoformat())} (UTC)</p>",
-        "<div class='kpis'>" + "".join(f"<div class='kpi'><b>{v:,}</b>{esc(k)}</div>" for k, v in kpis) + "</div>",
+        f"<p class='muted'>{esc(report.period.start.date().isoformat())} to "
+        f"{esc(report.period.end.date().isoformat())} (UTC)</p>",
+        partial,
+        "<div class='kpis'>"
+        + "".join(f"<div class='kpi'><b>{v:,}</b>{esc(k)}{delta(d)}</div>" for k, v, d in kpis)
+        + "</div>",
         "<h2>Requires review (high and critical)</h2>",
-        table(["severity", "type", "what", "subject", "when"], hp_rows, raw_columns=frozenset({0})),
-        "<h2>Dispute risk</h2>",
-        table(["claim", "video", "status", "score", "level", "drivers"], risk_rows, raw_columns=frozenset({3})),
+        table(["severity", "type", "what", "item", "video", "when"], hp_rows, raw_columns=frozenset(range(6))),
+        "<h2>Dispute risk by asset</h2>",
+        table(
+            ["asset", "content", "risk", "level", "open disputes", "claims", "drivers (claims)"],
+            asset_rows,
+            raw_columns=frozenset(range(7)),
+        ),
+        "<h2>Dispute risk by claim</h2>",
+        table(
+            ["claim", "video", "content", "status", "risk", "level", "drivers"],
+            risk_rows,
+            raw_columns=frozenset(range(7)),
+        ),
         "<h2>Performance trends</h2>",
         f"<p class='muted'>{trends.get('days_with_polls', 0)} day(s) of polls this week; "
         "rates are per day so a partial week compares fairly.</p>",
@@ -174,20 +264,40 @@ def render_html(report: WeeklyReport) -> str:
         "<h3>Top movers vs last week</h3>",
         table(["platform", "post", "views/day", "last week", "ratio"], mover_rows),
         "<h2>Claims</h2>",
-        bar_chart({k: float(v) for k, v in cs["by_status"].items()}, "Claims by status"),
-        bar_chart({k: float(v) for k, v in by_type.items()}, "Alerts by type", colour="#d9480f"),
-        table(["asset", "claims"], [[r["asset_id"], r["claims"]] for r in cs["top_assets"]]),
+        "<div class='charts'>",
+        bar_chart({k: float(v) for k, v in cs["by_status"].items()}, "Claims listed, by status"),
+        bar_chart({k: float(v) for k, v in cs.get("by_policy", {}).items()}, "Claims listed, by policy"),
+        bar_chart({k: float(v) for k, v in cs.get("by_origin", {}).items()}, "Claims listed, by origin"),
+        bar_chart({k: float(v) for k, v in by_type.items()}, "Alerts this week, by type", colour="#d9480f"),
+        "</div>",
+        "<h3>Assets with the most claim activity</h3>",
         table(
-            ["channel", "name", "claims"],
+            ["asset", "content", "claims changed", "claims listed"],
+            [
+                [
+                    link(r["asset_id"], studio_asset_url(r["asset_id"])),
+                    named(r.get("content_id"), ""),
+                    esc(r["claims_changed"]),
+                    esc(r["claims"]),
+                ]
+                for r in cs["top_assets"]
+            ],
+            raw_columns=frozenset(range(4)),
+        ),
+        table(
+            ["channel", "name", "claims changed"],
             [[r["channel_id"], r["channel_title"], r["claims"]] for r in cs["top_channels"]],
         ),
-        "<h2>Data quality</h2>",
-        table(["quarantined: source, field, reason", "records"], quarantine_rows),
-        table(["late or duplicate", "count"], [[k, v] for k, v in dq.get("late_or_duplicate", {}).items()]),
+        "<h2>Data quality (this week's files)</h2>",
+        table(["source", "files", "records", "accepted", "quarantined"], read_rows),
+        table(["quarantined: source, reason", "records"], quarantine_rows),
+        table(["late, duplicate or suspect", "count"], [[k, v] for k, v in dq.get("late_or_duplicate", {}).items()]),
         table(["source missing", "days"], missing_rows),
+        f"<h2>How to read this report</h2><dl>{definitions}</dl>",
     ]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>claimwatch {esc(report.week)}</title><style>{CSS}</style></head><body>"
         + "\n".join(sections)

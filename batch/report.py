@@ -380,6 +380,75 @@ def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
     }
 
 
+def _risk_by_asset(index: WeekIndex, week: str) -> list[dict[str, Any]]:
+    """The dispute risk of each asset: its riskiest claim, its open disputes and appeals, and the
+    drivers that recur across its claims."""
+    assets: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in _ours(index.claims.get(week, {})):
+        if c.get("asset_id") and c.get("status") != "inactive":
+            assets[c["asset_id"]].append(c)
+    rows = []
+    for asset, claims in assets.items():
+        open_disputes = sum(1 for c in claims if c.get("status") in OPEN_DISPUTE)
+        top = max(float(c.get("risk", 0.0)) for c in claims)
+        if top < RISK_LISTED and not open_disputes:
+            continue
+        drivers: Counter[str] = Counter()
+        for c in claims:
+            if float(c.get("risk", 0.0)) >= RISK_LISTED or c.get("status") in OPEN_DISPUTE:
+                drivers.update(str(d.get("driver", "")).split(" (")[0] for d in c.get("risk_drivers", []))
+        content_id = next((c.get("content_id") for c in claims if c.get("content_id")), None)
+        rows.append({
+            "asset_id": asset, "content_id": content_id, "title": index.title(content_id), "claims": len(claims),
+            "open_disputes_and_appeals": open_disputes,
+            "new_claims": sum(c.get("transitions", {}).get("new", 0) for c in claims),
+            "score": round(top, 4), "level": risk_level(top),
+            "drivers": [{"driver": d, "claims": n} for d, n in sorted(drivers.items(), key=lambda x: (-x[1], x[0]))[:5]],
+        })  # fmt: skip
+    rows.sort(key=lambda r: (-r["score"], -r["open_disputes_and_appeals"], r["asset_id"]))
+    return rows[:MAX_RISK_ROWS]
+
+
+def _week_over_week(index: WeekIndex, week: str, summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The headline figures of this week beside last week's (when last week has data)."""
+    previous = iso_week(week_bounds(week)[0] - timedelta(days=1))
+    if previous not in index.weeks():
+        return {}
+    before = _claims_summary(index, previous)
+    days_now = max(1, _data_quality(index, week)["days_with_data"])
+    days_before = max(1, _data_quality(index, previous)["days_with_data"])
+    alerts_now, alerts_before = len(index.alerts.get(week, [])), len(index.alerts.get(previous, []))
+    out: dict[str, dict[str, Any]] = {}
+    for name, now, last in [
+        *((k, summary[k], before[k]) for k in ("total", "new", "released", "disputed", "appealed", "taken_down")),
+        ("alerts", alerts_now, alerts_before),
+    ]:
+        row: dict[str, Any] = {"this_week": now, "last_week": last, "change": now - last}
+        if name != "total":  # activity: compared per day of data, so a partial week is not a collapse
+            per_day_now, per_day_last = now / days_now, last / days_before
+            row["per_day"] = round(per_day_now, 2)
+            row["per_day_last_week"] = round(per_day_last, 2)
+            row["change_pct_per_day"] = round(100 * (per_day_now - per_day_last) / per_day_last, 1) if last else None
+        out[name] = row
+    return out
+
+
+DEFINITIONS = {
+    "claims listed": "Our claims on this week's daily claims reports (the inventory: every live claim is listed "
+    "every day). A third party's claim on our video is counted apart.",
+    "new claims": "Claims first seen this week that were created this week. Older claims seen for the first "
+    "time are counted apart (older claims first seen).",
+    "released, disputed, appealed, taken down": "Status changes this week (activity), counted once per change.",
+    "dispute risk": "A score from 0 to 1 per claim from its drivers (open dispute or appeal, views, origin, "
+    "reinstatements, timing); every open dispute and appeal is listed, other claims from 0.3. Per asset: "
+    "its riskiest claim, its open disputes, and the drivers that recur.",
+    "views and engagement": "Gained between each post's first and last poll of the week, per platform; per day "
+    "so that a partial week compares fairly with the last.",
+    "data quality": "This week's files only: records read, accepted and quarantined (by reason), duplicate "
+    "records, late or repeated polls and counter artefacts, and days a daily source did not arrive.",
+}
+
+
 def _reason_key(q: QuarantineEntry) -> str:
     return f"{q.source}: {q.reason_code}"
 
@@ -390,14 +459,20 @@ def build_report(index: WeekIndex, week: str) -> WeeklyReport:
     alerts = index.alerts.get(week, [])
     by_type = Counter(a.type for a in alerts)
     by_severity = Counter(a.severity for a in alerts)
+    summary = _claims_summary(index, week)
+    quality = _data_quality(index, week)
     return WeeklyReport(
         week=week,
         period={"start": start, "end": end},
-        claims_summary=_claims_summary(index, week),
+        partial_week=quality["days_with_data"] < 7,
+        week_over_week=_week_over_week(index, week, summary),
+        dispute_risk_by_asset=_risk_by_asset(index, week),
+        definitions=DEFINITIONS,
+        claims_summary=summary,
         high_priority=_high_priority(alerts),
         trends=_trends(index, week),
         dispute_risk=_dispute_risk(index, week),
-        data_quality=_data_quality(index, week),
+        data_quality=quality,
         alerts_summary={
             "total": len(alerts),
             "by_type": dict(sorted(by_type.items())),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 from batch.report import ReportInputs, WeekIndex, build_report, render_files, safe_cell
@@ -71,10 +72,14 @@ def test_html_escapes_titles_and_names_and_makes_no_external_request() -> None:
     page = render_files(build_report(index, week))["report.html"]
     assert HOSTILE not in page and "&lt;script&gt;" in page
     assert "<script" not in page.lower()
+    # Links are navigation, not requests: take them out, then nothing on the page may reach outside.
+    without_links = (
+        re.sub(r"href='[^']*'", "", page).replace("http://www.w3.org/2000/svg", "").replace("http://evil.example", "")
+    )
     for external in ("http://", "https://", "src=", "@import", "url("):
-        assert external not in page.replace("http://www.w3.org/2000/svg", "").replace("http://evil.example", ""), (
-            external
-        )
+        assert external not in without_links, external
+    for url in re.findall(r"href='([^']*)'", page):
+        assert url.startswith(("https://www.youtube.com/watch?v=", "https://studio.youtube.com/")), url
     assert "<svg" in page
 
 
@@ -100,3 +105,11 @@ def test_trends_compare_with_last_week() -> None:
     youtube = report.trends["per_platform"]["youtube"]
     assert youtube["views_per_day_last_week"] and abs(youtube["change_pct"]) < 20
     assert report.period.start == T0 + timedelta(days=7)
+
+
+def test_links_are_built_only_from_ids_that_cannot_break_out() -> None:
+    from batch.html import studio_asset_url, video_url
+
+    assert video_url("dQw4w9WgXcQ") == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    for hostile in ("x' onmouseover='alert(1)", "a/../../evil", "javascript:alert(1)", "", None, "x" * 65):
+        assert video_url(hostile) is None and studio_asset_url(hostile) is None
