@@ -72,7 +72,7 @@ class WeekIndex:
     claims: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     posts: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
-    )
+    )  # week → post → its rows (one per item that holds the post)
     late: Counter[str] = field(default_factory=Counter)  # week → records too late to roll up
     titles: dict[str, dict[str, str]] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
@@ -89,9 +89,7 @@ class WeekIndex:
                 claims = index.claims[row["week"]]
                 claims[row["claim_id"]] = _merge_claim(claims.get(row["claim_id"]), row)
             elif kind == "post":
-                index.posts[iso_week(date.fromisoformat(row["day"]))][
-                    (row["platform"], row["platform_content_id"])
-                ].append(row)
+                index.posts[row["week"]][(row["platform"], row["platform_content_id"])].append(row)
             elif kind == "late":
                 index.late[iso_week(date.fromisoformat(row["day"]))] += int(row["late_beyond_rollup"])
             elif kind == "catalog":
@@ -202,12 +200,10 @@ def _trends(index: WeekIndex, week: str) -> dict[str, Any]:
             entry["max_ratio"] = max(entry["max_ratio"], float(a.evidence.get("ratio", 0) or 0))
     daily_views: Counter[str] = Counter()
     poll_days: set[str] = set()
-    for days in index.posts.get(week, {}).values():
-        for d in days:
-            if "analytics_views" in d:
-                daily_views[d["day"]] += int(d["analytics_views"])
-            if "first" in d:
-                poll_days.add(d["day"])
+    for rows in index.posts.get(week, {}).values():
+        for d in rows:
+            daily_views.update(d.get("analytics_views", {}))
+            poll_days.update(d.get("days", {}).get("platform_poll", []))
     return {
         "per_platform": per_platform,
         "daily_views": {"youtube (analytics)": dict(sorted(daily_views.items()))} if daily_views else {},
@@ -349,12 +345,12 @@ def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
         records.update(c.get("records", {}))
         for source, source_days in c.get("days", {}).items():
             seen[SOURCE_FAMILIES.get(source, source)].update(source_days)
-    for post_days in index.posts.get(week, {}).values():
-        for d in post_days:
+    for post_rows in index.posts.get(week, {}).values():
+        for d in post_rows:
             records.update(d.get("records", {}))
             findings.update(d.get("findings", {}))
-            for source in d.get("records", {}):
-                seen[SOURCE_FAMILIES.get(source, source)].add(d["day"])
+            for source, source_days in d.get("days", {}).items():
+                seen[SOURCE_FAMILIES.get(source, source)].update(source_days)
     files = [f for f in index.files if f.get("day") in in_week]
     read: dict[str, dict[str, int]] = {}
     for f in sorted(files, key=lambda f: (f["source"], f["path"])):
