@@ -111,7 +111,9 @@ svg .ct{font-weight:600;font-size:13px}svg .cl{font-size:11px;fill:#495057}
 .wrap{overflow-x:auto}.kpi .d{display:block;color:#495057;font-size:.75rem}.badge{white-space:nowrap}
 .partial{background:#fff3bf;border-left:4px solid #f08c00;padding:.5rem .8rem}.charts{display:flex;flex-wrap:wrap;gap:1rem}
 a{color:#1864ab}dt{font-weight:600;margin-top:.5rem}dd{margin-left:1rem;color:#495057}
-@media (max-width:700px){body{margin:.8rem}.kpi{min-width:40%}svg{max-width:100%;height:auto}}
+td .muted{white-space:nowrap}
+@media (max-width:700px){body{margin:.8rem}.kpis{gap:.5rem}.kpi{min-width:0;flex:1 1 40%;padding:.5rem .7rem}
+svg{max-width:100%;height:auto}}
 @media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit;text-decoration:none}
 h2{break-after:avoid}tr,svg,.kpi{break-inside:avoid}.wrap{overflow:visible}}
 """
