@@ -183,7 +183,7 @@ class Monitor:
                 if a != b:
                     self.quality[name] += a - b
                     seen[name] = a - b
-            self.rollups.on_metric(event, content_id, seen)
+            self.rollups.on_metric(event, t, content_id, seen)
             return self._spike_candidates(event, post, findings)
         day = event.event_time.date().isoformat()
         restated = 0
@@ -192,7 +192,7 @@ class Monitor:
                 self.quality["restated_days"] += 1
                 restated = 1
             post.daily_views[day] = event.views
-        self.rollups.on_metric(event, content_id, {"restated_days": restated})
+        self.rollups.on_metric(event, t, content_id, {"restated_days": restated} if restated else {})
         fresh = post.last_time is not None and t - post.last_time < self.config.poll_fresh_hours * 3600
         if fresh:
             return []

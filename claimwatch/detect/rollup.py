@@ -27,7 +27,7 @@ the current day's row instead of overwriting a published row with a partial one.
 >>> book = RollupBook()
 >>> poll = MetricObservation(event_id="e1", source="platform_poll", granularity="cumulative",
 ...     platform="tiktok", platform_content_id="t1", event_time=datetime(2026, 11, 16, 9, tzinfo=UTC), views=10)
->>> book.on_metric(poll, "CW-1", {})
+>>> book.on_metric(poll, poll.event_time.timestamp(), "CW-1", {})
 >>> [(key, row["last"]) for key, row in book.take(poll.event_time.timestamp())]
 [('post|2026-W47|tiktok|t1', [1794819600.0, 10, 0])]
 """
@@ -35,7 +35,7 @@ the current day's row instead of overwriting a published row with a partial one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from claimwatch.detect.claims import ClaimState, Transition
@@ -50,8 +50,23 @@ def iso_week(moment: datetime | date) -> str:
     return f"{year}-W{week:02d}"
 
 
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_CALENDAR: dict[int, tuple[str, str, float]] = {}
+
+
+def _calendar(t: float) -> tuple[str, str, float]:
+    """``(day, ISO week, start of the week as epoch seconds)`` of a time in UTC; cached per day, since
+    every event asks (a dict lookup instead of a calendar computation on the hot path)."""
+    number = int(t // 86_400)
+    found = _CALENDAR.get(number)
+    if found is None:
+        day = date.fromordinal(EPOCH_ORDINAL + number)
+        found = _CALENDAR[number] = (day.isoformat(), iso_week(day), (number - day.weekday()) * 86_400.0)
+    return found
+
+
 def _day(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).date().isoformat()
+    return _calendar(t)[0]
 
 
 def _policy(event: ClaimEvent) -> str | None:
@@ -69,30 +84,27 @@ class RollupBook:
     dirty: set[str] = field(default_factory=set)
     watermark: float | None = None
 
-    def _row(self, key: str, t: float | None, fresh: dict[str, Any]) -> dict[str, Any] | None:
-        """The row to update, created when new; None when its time is past the horizon."""
-        if t is not None:
-            if self.watermark is None or t > self.watermark:
-                self.watermark = t
-            if t < self.watermark - HORIZON_DAYS * 86_400 and key not in self.rows:
-                day = _day(self.watermark)
-                late = self.rows.setdefault(f"late|{day}", {"kind": "late", "day": day, "late_beyond_rollup": 0})
-                late["late_beyond_rollup"] += 1
-                self.dirty.add(f"late|{day}")
-                return None
-        row = self.rows.get(key)
-        if row is None:
-            row = self.rows[key] = fresh
-        self.dirty.add(key)
-        return row
+    def _late(self, t: float) -> bool:
+        """Whether data of time ``t`` is past the horizon (then counted, not rolled up). Decided by
+        the data alone, never by whether a row is still in memory, so the outcome does not depend on
+        when rows were taken."""
+        if self.watermark is None or t > self.watermark:
+            self.watermark = t
+            return False
+        if t >= self.watermark - HORIZON_DAYS * 86_400:
+            return False
+        day = _calendar(self.watermark)[0]
+        late = self.rows.setdefault(f"late|{day}", {"kind": "late", "day": day, "late_beyond_rollup": 0})
+        late["late_beyond_rollup"] += 1
+        self.dirty.add(f"late|{day}")
+        return True
 
     # ------------------------------------------------------------------------------- updates
 
     def on_catalog(self, item: CatalogItem) -> None:
         key = f"catalog|{item.content_id}"
-        row = self._row(key, None, {"kind": "catalog", "content_id": item.content_id})
-        if row is not None:
-            row.update({"title": item.title, "artist": item.artist})
+        self.rows[key] = {"kind": "catalog", "content_id": item.content_id, "title": item.title, "artist": item.artist}
+        self.dirty.add(key)
 
     def on_claim(
         self, event: ClaimEvent, transitions: list[Transition], state: ClaimState | None, content_id: str | None
@@ -100,26 +112,27 @@ class RollupBook:
         if event.source == "video_metadata_report" or not event.claim_id:
             return
         t = event.event_time.timestamp()
-        week = iso_week(event.event_time)
-        key = f"claim|{week}|{event.claim_id}"
-        row = self._row(key, t, {
-            "kind": "claim", "week": week, "claim_id": event.claim_id, "status": event.status, "status_time": t,
-            "transitions": {}, "records": {}, "days": {},
-        })  # fmt: skip
-        if row is None:
+        if self._late(t):
             return
+        day, week, week_start = _calendar(t)
+        key = f"claim|{week}|{event.claim_id}"
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = {
+                "kind": "claim", "week": week, "claim_id": event.claim_id, "status": event.status, "status_time": t,
+                "transitions": {}, "records": {}, "days": {},
+            }  # fmt: skip
+        self.dirty.add(key)
         source = event.source
         row["records"][source] = row["records"].get(source, 0) + 1
         days = row["days"].setdefault(source, [])
-        day = event.event_time.date().isoformat()
         if day not in days:
             days.append(day)
             days.sort()
-        week_start_t = datetime.combine(_week_monday(week), datetime.min.time(), UTC).timestamp()
         for tr in transitions:
             if tr.old is not None:
                 label = tr.new
-            elif tr.claim.created_at is None or tr.claim.created_at >= week_start_t:
+            elif tr.claim.created_at is None or tr.claim.created_at >= week_start:
                 label = "new"
             else:
                 label = "seen_first_time"  # an older claim in the first report we read
@@ -148,36 +161,45 @@ class RollupBook:
                 if getattr(state, stamp) is not None:
                     row[stamp] = getattr(state, stamp)
 
-    def on_metric(self, event: MetricObservation, content_id: str | None, findings: dict[str, int]) -> None:
-        t = event.event_time.timestamp()
-        day = event.event_time.date().isoformat()
-        week = iso_week(event.event_time)
-        key = f"post|{week}|{event.platform}|{event.platform_content_id}"
-        row = self._row(key, t, {
-            "kind": "post", "week": week, "platform": event.platform, "platform_content_id": event.platform_content_id,
-            "records": {}, "days": {}, "findings": {},
-        })  # fmt: skip
-        if row is None:
+    def on_metric(self, event: MetricObservation, t: float, content_id: str | None, findings: dict[str, int]) -> None:
+        """One poll or analytics day (the hot path: most events are polls)."""
+        if self._late(t):
             return
-        row["records"][event.source] = row["records"].get(event.source, 0) + 1
-        days = row["days"].setdefault(event.source, [])
-        if day not in days:
+        day, week, _ = _calendar(t)
+        key = f"post|{week}|{event.platform}|{event.platform_content_id}"
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = {
+                "kind": "post", "week": week, "platform": event.platform,
+                "platform_content_id": event.platform_content_id, "records": {}, "days": {}, "findings": {},
+            }  # fmt: skip
+        self.dirty.add(key)
+        source = event.source
+        records = row["records"]
+        records[source] = records.get(source, 0) + 1
+        days = row["days"].get(source)
+        if days is None:
+            row["days"][source] = [day]
+        elif days[-1] != day and day not in days:
             days.append(day)
             days.sort()
         if content_id is not None:
             row["content_id"] = content_id
-        for name, n in findings.items():
-            if n:
-                row["findings"][name] = row["findings"].get(name, 0) + n
+        if findings:
+            found = row["findings"]
+            for name, n in findings.items():
+                if n:
+                    found[name] = found.get(name, 0) + n
         if event.granularity == "day":
             if event.views is not None:
                 row.setdefault("analytics_views", {})[day] = event.views  # a restated day replaces, never adds
             return
-        engaged = sum(v or 0 for v in (event.likes, event.comments, event.shares))
-        point = [t, event.views or 0, engaged]
-        if "first" not in row or t < row["first"][0]:
+        point = [t, event.views or 0, (event.likes or 0) + (event.comments or 0) + (event.shares or 0)]
+        first = row.get("first")
+        if first is None or t < first[0]:
             row["first"] = point
-        if "last" not in row or t > row["last"][0]:
+        last = row.get("last")
+        if last is None or t > last[0]:
             row["last"] = point
 
     # ------------------------------------------------------------------------------- taking
