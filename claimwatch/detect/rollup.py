@@ -99,6 +99,27 @@ class RollupBook:
         self.dirty.add(f"late|{day}")
         return True
 
+    def _open(self, t: float, kind: str, ident: str, source: str) -> tuple[dict[str, Any], float] | None:
+        """The week's row of ``kind|week|ident`` (created when new), with this record counted for its
+        source and day; and the week's start. None when the data is past the horizon."""
+        if self._late(t):
+            return None
+        day, week, week_start = _calendar(t)
+        key = f"{kind}|{week}|{ident}"
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = {"kind": kind, "week": week, "records": {}, "days": {}}
+        self.dirty.add(key)
+        records = row["records"]
+        records[source] = records.get(source, 0) + 1
+        days = row["days"].get(source)
+        if days is None:
+            row["days"][source] = [day]
+        elif days[-1] != day and day not in days:
+            days.append(day)
+            days.sort()
+        return row, week_start
+
     # ------------------------------------------------------------------------------- updates
 
     def on_catalog(self, item: CatalogItem) -> None:
@@ -112,23 +133,12 @@ class RollupBook:
         if event.source == "video_metadata_report" or not event.claim_id:
             return
         t = event.event_time.timestamp()
-        if self._late(t):
+        opened = self._open(t, "claim", event.claim_id, event.source)
+        if opened is None:
             return
-        day, week, week_start = _calendar(t)
-        key = f"claim|{week}|{event.claim_id}"
-        row = self.rows.get(key)
-        if row is None:
-            row = self.rows[key] = {
-                "kind": "claim", "week": week, "claim_id": event.claim_id, "status": event.status, "status_time": t,
-                "transitions": {}, "records": {}, "days": {},
-            }  # fmt: skip
-        self.dirty.add(key)
-        source = event.source
-        row["records"][source] = row["records"].get(source, 0) + 1
-        days = row["days"].setdefault(source, [])
-        if day not in days:
-            days.append(day)
-            days.sort()
+        row, week_start = opened
+        if "status" not in row:
+            row.update(claim_id=event.claim_id, status=event.status, status_time=t, transitions={})
         for tr in transitions:
             if tr.old is not None:
                 label = tr.new
@@ -163,26 +173,13 @@ class RollupBook:
 
     def on_metric(self, event: MetricObservation, t: float, content_id: str | None, findings: dict[str, int]) -> None:
         """One poll or analytics day (the hot path: most events are polls)."""
-        if self._late(t):
+        opened = self._open(t, "post", f"{event.platform}|{event.platform_content_id}", event.source)
+        if opened is None:
             return
-        day, week, _ = _calendar(t)
-        key = f"post|{week}|{event.platform}|{event.platform_content_id}"
-        row = self.rows.get(key)
-        if row is None:
-            row = self.rows[key] = {
-                "kind": "post", "week": week, "platform": event.platform,
-                "platform_content_id": event.platform_content_id, "records": {}, "days": {}, "findings": {},
-            }  # fmt: skip
-        self.dirty.add(key)
-        source = event.source
-        records = row["records"]
-        records[source] = records.get(source, 0) + 1
-        days = row["days"].get(source)
-        if days is None:
-            row["days"][source] = [day]
-        elif days[-1] != day and day not in days:
-            days.append(day)
-            days.sort()
+        row, _ = opened
+        if "platform" not in row:
+            row.update(platform=event.platform, platform_content_id=event.platform_content_id, findings={})
+        day = _calendar(t)[0]
         if content_id is not None:
             row["content_id"] = content_id
         if findings:
