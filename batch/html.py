@@ -178,7 +178,7 @@ def render_html(report: WeeklyReport) -> str:
     ]
     hp_rows = [
         [badge(a["severity"]), esc(a["type"].replace("_", " ")), esc(a["title"]),
-         named(g["subject"].get("content_id") or g["subject_key"], ""),
+         named(g["subject"].get("content_id") or g["subject_key"], g.get("title")),
          link(g["subject"].get("video_id") or "", video_url(g["subject"].get("video_id"))),
          esc(a["event_time"][:16].replace("T", " "))]
         for g in report.high_priority
@@ -270,6 +270,11 @@ def render_html(report: WeeklyReport) -> str:
         bar_chart({k: float(v) for k, v in cs["by_status"].items()}, "Claims listed, by status"),
         bar_chart({k: float(v) for k, v in cs.get("by_policy", {}).items()}, "Claims listed, by policy"),
         bar_chart({k: float(v) for k, v in cs.get("by_origin", {}).items()}, "Claims listed, by origin"),
+        bar_chart(
+            {k.replace("_", " "): float(v) for k, v in cs.get("released_by_outcome", {}).items()},
+            "Released this week, by outcome",
+            colour="#2f9e44",
+        ),
         bar_chart({k: float(v) for k, v in by_type.items()}, "Alerts this week, by type", colour="#d9480f"),
         "</div>",
         "<h3>Assets with the most claim activity</h3>",

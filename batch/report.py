@@ -246,7 +246,7 @@ def _claims_summary(index: WeekIndex, week: str) -> dict[str, Any]:
     inventory: Counter[str] = Counter()
     channel_titles: dict[str, str] = {}
     for c in ours:
-        changes = sum(c.get("transitions", {}).values()) - c.get("transitions", {}).get("seen_first_time", 0)
+        changes = sum(n for k, n in c.get("transitions", {}).items() if k != "seen_first_time" and ":" not in k)
         if c.get("asset_id"):
             inventory[c["asset_id"]] += 1
             activity[c["asset_id"]] += changes
@@ -268,7 +268,10 @@ def _claims_summary(index: WeekIndex, week: str) -> dict[str, Any]:
         "disputed": moves["disputed"],
         "appealed": moves["appealed"],
         "taken_down": sum(moves[s] for s in TAKEDOWN_STATES),
-        "status_changes": dict(sorted((k, v) for k, v in moves.items() if k not in ("new", "seen_first_time"))),
+        "released_by_outcome": {k.split(":", 1)[1]: v for k, v in sorted(moves.items()) if k.startswith("released:")},
+        "status_changes": dict(
+            sorted((k, v) for k, v in moves.items() if k not in ("new", "seen_first_time") and ":" not in k)
+        ),
         "third_party_claims": len(claims) - len(ours),
         "top_assets": [
             {
@@ -292,7 +295,7 @@ def _alert_row(a: Alert) -> dict[str, Any]:
     return row
 
 
-def _high_priority(alerts: list[Alert]) -> list[dict[str, Any]]:
+def _high_priority(index: WeekIndex, alerts: list[Alert]) -> list[dict[str, Any]]:
     groups: dict[str, list[Alert]] = defaultdict(list)
     for a in alerts:
         if a.severity in REVIEW_SEVERITIES:
@@ -307,6 +310,7 @@ def _high_priority(alerts: list[Alert]) -> list[dict[str, Any]]:
         out.append({
             "subject_key": key,
             "subject": group[0].subject.ids(),
+            "title": index.title(group[0].subject.content_id),
             "latest": rfc3339(group[0].event_time),
             "max_severity": "critical" if any(a.severity == "critical" for a in group) else "high",
             "alerts": [_alert_row(a) for a in group],
@@ -434,7 +438,9 @@ DEFINITIONS = {
     "every day). A third party's claim on our video is counted apart.",
     "new claims": "Claims first seen this week that were created this week. Older claims seen for the first "
     "time are counted apart (older claims first seen).",
-    "released, disputed, appealed, taken down": "Status changes this week (activity), counted once per change.",
+    "released, disputed, appealed, taken down": "Status changes this week (activity), counted once per change. "
+    "Released is split by the status the claim left: after a dispute or an appeal (the dispute was lost or "
+    "conceded), a potential claim not confirmed in review, or released by the owner or expired.",
     "dispute risk": "A score from 0 to 1 per claim from its drivers (open dispute or appeal, views, origin, "
     "reinstatements, timing); every open dispute and appeal is listed, other claims from 0.3. Per asset: "
     "its riskiest claim, its open disputes, and the drivers that recur.",
@@ -465,7 +471,7 @@ def build_report(index: WeekIndex, week: str) -> WeeklyReport:
         dispute_risk_by_asset=_risk_by_asset(index, week),
         definitions=DEFINITIONS,
         claims_summary=summary,
-        high_priority=_high_priority(alerts),
+        high_priority=_high_priority(index, alerts),
         trends=_trends(index, week),
         dispute_risk=_dispute_risk(index, week),
         data_quality=quality,

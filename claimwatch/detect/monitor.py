@@ -348,7 +348,7 @@ class Monitor:
             label = new.replace("_", " ")
             out.append(self._claim_candidate(
                 "content_id_flag", severity, min(1.0, 0.3 + views / 2_000_000), state, event,
-                f"Claim {state.claim_id} on video {state.video_id} is {label} ({views:,} views); "
+                f"Claim {state.claim_id}{_where(state)} is {label} ({views:,} views); "
                 "unreviewed claims expire after 30 days",
                 f"content_id_flag.{new}", (new,),
             ))  # fmt: skip
@@ -357,7 +357,7 @@ class Monitor:
             reason = f" ({state.dispute_reason})" if state.dispute_reason else ""
             out.append(self._claim_candidate(
                 "dispute_opened", severity, {"medium": 0.6, "high": 0.8}.get(severity, 0.95), state, event,
-                f"Claim {state.claim_id} on video {state.video_id} is now {new.replace('_', ' ')}{reason}",
+                f"Claim {state.claim_id}{_where(state)} is now {new.replace('_', ' ')}{reason}",
                 f"dispute_opened.{new}", (new,),
             ))  # fmt: skip
         if old == "active" and new == "inactive":
@@ -431,7 +431,7 @@ class Monitor:
             return []
         return [self._claim_candidate(
             "dispute_risk", "critical" if score >= 0.93 else "high", score, state, event,
-            f"Dispute risk of claim {state.claim_id} on video {state.video_id} is high ({score:.2f})",
+            f"Dispute risk of claim {state.claim_id}{_where(state)} is high ({score:.2f})",
             "dispute_risk.crossed_high", ("high",),
             extra={"level": "high", "drivers": drivers, "previous_score": previous},
         )]  # fmt: skip
@@ -605,6 +605,14 @@ def event_time_of(event: Event) -> datetime | None:
     if event.kind == "rights":
         return datetime.combine(event.valid_from, time(), tzinfo=UTC) if event.valid_from else None
     return event.event_time
+
+
+def _where(state: ClaimState) -> str:
+    """Where a claim is, for a title: its video, else its asset. A claim history event can arrive
+    before the day's claims report names the video; "on video None" helps nobody."""
+    if state.video_id:
+        return f" on video {state.video_id}"
+    return f" on asset {state.asset_id}" if state.asset_id else ""
 
 
 def _log10(x: float) -> float:

@@ -42,6 +42,14 @@ from claimwatch.detect.claims import ClaimState, Transition
 from schemas.events import CatalogItem, ClaimEvent, MetricObservation
 
 HORIZON_DAYS = 14
+# A release is counted once as "inactive" and once under its outcome, by the status it left.
+RELEASE_OUTCOMES = {
+    "disputed": "after_dispute",
+    "appealed": "after_appeal",
+    "pending": "potential_not_confirmed",
+    "potential": "potential_not_confirmed",
+    "routed_for_review": "potential_not_confirmed",
+}
 TAKEDOWN_STATES = ("takedown", "delayed_takedown", "takedown_under_review")
 
 
@@ -147,6 +155,9 @@ class RollupBook:
             else:
                 label = "seen_first_time"  # an older claim in the first report we read
             row["transitions"][label] = row["transitions"].get(label, 0) + 1
+            if tr.new == "inactive":  # why a claim was released: the status it left
+                outcome = "released:" + RELEASE_OUTCOMES.get(tr.old or "", "by_owner_or_expired")
+                row["transitions"][outcome] = row["transitions"].get(outcome, 0) + 1
         if t >= row["status_time"]:
             row["status"], row["status_time"] = (state.status if state else event.status), t
         for name, value in (
