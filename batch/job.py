@@ -41,7 +41,9 @@ from batch.report import (
     ReportInputs,
     WeekIndex,
     build_report,
+    keep_row,
     last_complete_week,
+    previous_week,
     read_run_folder,
     render_files,
     week_bounds,
@@ -105,13 +107,13 @@ class Loaded:
     unreadable: int = 0
 
 
-def load_folder(folder: Path) -> Loaded:
+def load_folder(folder: Path, week: str) -> Loaded:
     if not folder.is_dir():
         raise JobError(EXIT_INPUT, f"--from-dir {folder}: no such folder")
     if not (folder / ROLLUPS_FILE).is_file():
         raise JobError(EXIT_INPUT, f"--from-dir {folder}: not the output of `claimwatch run` (no {ROLLUPS_FILE})")
     try:
-        return Loaded(read_run_folder(folder), f"folder {folder}")
+        return Loaded(read_run_folder(folder, {week, previous_week(week)}), f"folder {folder}")
     except (OSError, ValueError, KeyError) as exc:
         raise JobError(EXIT_INPUT, f"--from-dir {folder}: unreadable: {exc}"[:300]) from None
 
@@ -136,11 +138,15 @@ def load_kafka(week: str) -> Loaded:
     except (KafkaError, IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
         raise JobError(EXIT_INPUT, f"Kafka unavailable at {settings.bootstrap_servers}: {exc}"[:300]) from None
     loaded = Loaded(ReportInputs(), f"kafka {settings.bootstrap_servers} ({settings.topic_prefix}.*)")
-    for key, value in rows:
-        if key is None:
+    wanted = {week, previous_week(week)}
+    for raw_key, value in rows:
+        if raw_key is None:
+            continue
+        key = raw_key.decode("utf-8", "replace")
+        if not keep_row(key, wanted, loaded.inputs.weeks_seen):
             continue
         if value is None:
-            loaded.inputs.rows.pop(key.decode("utf-8", "replace"), None)  # a tombstone
+            loaded.inputs.rows.pop(key, None)  # a tombstone
             continue
         try:
             row = json.loads(value)
@@ -148,7 +154,7 @@ def load_kafka(week: str) -> Loaded:
             loaded.unreadable += 1
             continue
         if isinstance(row, dict):
-            loaded.inputs.rows[key.decode("utf-8", "replace")] = row
+            loaded.inputs.rows[key] = row
         else:
             loaded.unreadable += 1
     start, end = week_bounds(week)
@@ -322,13 +328,13 @@ def run(
 ) -> Outcome:
     week = parse_week(week_arg, now or datetime.now(UTC))
     started = time.perf_counter()
-    loaded = load_folder(Path(from_dir)) if from_dir else load_kafka(week)
+    loaded = load_folder(Path(from_dir), week) if from_dir else load_kafka(week)
     log_stage("read", started, week=week, source=loaded.source, rows=len(loaded.inputs.rows),
               alerts=len(loaded.inputs.alerts), quarantine=len(loaded.inputs.quarantine), unreadable=loaded.unreadable)  # fmt: skip
     started = time.perf_counter()
     index = WeekIndex.build(loaded.inputs)
     if week not in index.weeks():
-        have = ", ".join(index.weeks()[-6:]) or "none"
+        have = ", ".join(sorted(loaded.inputs.weeks_seen)[-6:]) or "none"
         raise JobError(EXIT_INPUT, f"no data for {week} in {loaded.source} (weeks with data: {have})")
     report = build_report(index, week)
     files = {name: text.encode("utf-8") for name, text in render_files(report).items()}

@@ -63,6 +63,7 @@ class ReportInputs:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # roll-up and file rows, by key
     alerts: list[Alert] = field(default_factory=list)
     quarantine: list[QuarantineEntry] = field(default_factory=list)
+    weeks_seen: set[str] = field(default_factory=set)  # weeks of the rows read, kept or skipped
 
 
 @dataclass
@@ -576,10 +577,46 @@ def write_report(report: WeeklyReport, out_dir: Path) -> Path:
 ROLLUPS_FILE = "rollups.jsonl"
 
 
-def read_run_folder(folder: Path) -> ReportInputs:
-    """The inputs of the reports from an embedded run's output folder (``claimwatch run --out``)."""
+LINE_PREFIX = '{"key": "'  # how rollup_lines starts every line (keys sorted: "key" before "row")
+
+
+def row_week(key: str) -> str | None:
+    """The ISO week a roll-up row is about (claim, post and late rows); None for rows every week needs."""
+    kind, _, rest = key.partition("|")
+    if kind in ("claim", "post"):
+        return rest.partition("|")[0]
+    if kind == "late":
+        try:
+            return iso_week(date.fromisoformat(rest[:10]))
+        except ValueError:
+            return None
+    return None
+
+
+def previous_week(week: str) -> str:
+    return iso_week(week_bounds(week)[0] - timedelta(days=1))
+
+
+def keep_row(key: str, weeks: set[str] | None, seen: set[str]) -> bool:
+    """Whether a report of ``weeks`` needs this row (None: every week); notes the weeks seen. Rows of
+    other weeks are skipped before they are parsed: the compacted topic holds every week ever."""
+    week = row_week(key)
+    if week is None:
+        return True
+    seen.add(week)
+    return weeks is None or week in weeks
+
+
+def read_run_folder(folder: Path, weeks: set[str] | None = None) -> ReportInputs:
+    """The inputs of the reports from an embedded run's output folder (``claimwatch run --out``),
+    for these weeks only when given."""
     inputs = ReportInputs()
     for line in _lines(folder / ROLLUPS_FILE):
+        if line.startswith(LINE_PREFIX):
+            end = line.find('"', len(LINE_PREFIX))
+            key = line[len(LINE_PREFIX) : end]
+            if end > 0 and "\\" not in key and not keep_row(key, weeks, inputs.weeks_seen):
+                continue
         record = json.loads(line)
         inputs.rows[str(record["key"])] = record["row"]
     inputs.alerts = [Alert.model_validate_json(line) for line in _lines(folder / "alerts.jsonl")]
