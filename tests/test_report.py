@@ -113,3 +113,24 @@ def test_links_are_built_only_from_ids_that_cannot_break_out() -> None:
     assert video_url("dQw4w9WgXcQ") == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
     for hostile in ("x' onmouseover='alert(1)", "a/../../evil", "javascript:alert(1)", "", None, "x" * 65):
         assert video_url(hostile) is None and studio_asset_url(hostile) is None
+
+
+def test_a_report_reads_only_the_rows_of_its_week_and_the_week_before() -> None:
+    from batch.report import keep_row, row_week
+
+    seen: set[str] = set()
+    weeks = {"2026-W46", "2026-W45"}
+    table = [
+        ("claim|2026-W46|c1|@CW-1", True),
+        ("post|2026-W45|youtube|v1|@CW-1", True),
+        ("claim|2026-W12|c1|@CW-1", False),
+        ("late|2026-11-10|@CW-1", True),
+        ("late|2026-01-02|@CW-1", False),
+        ("catalog|CW-1|@CW-1", True),
+        ("file|/data/claims_20261110.csv", True),
+        ("late|not-a-day|@CW-1", True),
+    ]
+    for key, wanted in table:
+        assert keep_row(key, weeks, seen) is wanted, key
+    assert seen == {"2026-W46", "2026-W45", "2026-W12", "2026-W01"}
+    assert row_week("catalog|CW-1") is None
