@@ -406,12 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_alerts)
     k = alerts_sub.add_parser(
         "sink",
-        help="deliver alerts to a webhook or Amazon SNS (at least once, never dropped)",
+        help="deliver alerts to a webhook, Amazon SNS or Alertmanager (at least once, never dropped)",
         description="A new sink group starts from the earliest retained alert (or --since); a running one "
         "goes on from its committed offset. Delivery retries forever with capped backoff, honours "
         "Retry-After, and commits only after delivery; a storm about one subject becomes one digest.",
     )
-    k.add_argument("kind", choices=["webhook", "sns"])
+    k.add_argument("kind", choices=["webhook", "sns", "alertmanager"])
     k.add_argument("--min-severity", choices=SEVERITIES, default="info", help="deliver from this severity up")
     k.add_argument("--type", action="append", choices=ALERT_TYPES, help="deliver only these types (repeatable)")
     k.add_argument("--since", help="a new group starts at alerts written since this RFC 3339 time")

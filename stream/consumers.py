@@ -21,16 +21,19 @@ import email.utils
 import json
 import logging
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from claimwatch.detect.alerting import COOLDOWN
+from claimwatch.detect.timeutil import rfc3339
 from claimwatch.textsafe import safe_text, slack_escape
 from schemas.alerts import Alert, severity_rank
 from stream.codec import decode_alert
@@ -233,7 +236,7 @@ class WebhookSink(Sink):
         self.url = url
         self.timeout_s = timeout_s
 
-    async def post(self, payload: dict[str, Any]) -> None:
+    async def post(self, payload: dict[str, Any] | list[dict[str, Any]]) -> None:
         import aiohttp
 
         try:
@@ -255,6 +258,70 @@ class WebhookSink(Sink):
 
     async def send_digest(self, subject: str, alerts: list[Alert]) -> None:
         await self.post(digest_payload(subject, alerts))
+
+
+# -------------------------------------------------------------------------------- Alertmanager
+
+MIN_ACTIVE = timedelta(hours=1)  # an alert delivered late (a backfill) is still active for an hour
+SUBJECT_LABELS = ("content_id", "platform", "platform_content_id", "video_id", "asset_id", "claim_id", "channel_id")
+
+
+def alertmanager_alert(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+    """One alert in Alertmanager's API v2 form: routing, grouping, silences and inhibition match its
+    labels; ``endsAt`` is the end of the alert's cooldown (when it would be raised again), and at
+    least an hour from now, so an alert about older data still notifies once."""
+    now = now or datetime.now(UTC)
+    ends = max(alert.event_time + COOLDOWN.get(alert.type, timedelta(hours=24)), now + MIN_ACTIVE)
+    ids = alert.subject.ids()
+    labels = {"alertname": alert.type, "type": alert.type, "severity": alert.severity, "alert_id": alert.alert_id}
+    labels |= {name: _label_value(ids[name]) for name in SUBJECT_LABELS if name in ids}
+    evidence = alert.evidence
+    summary = "; ".join(
+        f"{name} {evidence[name]}" for name in ("rule", "observed", "expected", "ratio", "z") if name in evidence
+    )
+    body: dict[str, Any] = {
+        "labels": labels,
+        "annotations": {
+            "title": safe_text(alert.title)[:500],
+            "summary": safe_text(summary)[:500],
+            "score": f"{alert.score:.2f}",
+            "event_time": rfc3339(alert.event_time),
+        },
+        "startsAt": rfc3339(alert.event_time),
+        "endsAt": rfc3339(ends),
+    }
+    link = _watch_url(ids.get("video_id"))
+    if link:
+        body["generatorURL"] = link
+        body["annotations"]["video"] = link
+    return body
+
+
+def _label_value(value: str) -> str:
+    return safe_text(value)[:200]
+
+
+def _watch_url(video_id: str | None) -> str | None:
+    if video_id and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", video_id):
+        return f"https://www.youtube.com/watch?v={video_id}"
+    return None
+
+
+class AlertmanagerSink(WebhookSink):
+    """Posts alerts to Alertmanager (``/api/v2/alerts``), which routes them by severity and type,
+    groups, repeats, silences and inhibits: the on-call team's own rules, not a copy of them here.
+    A storm about one subject is posted as one request; Alertmanager's grouping makes it one page."""
+
+    name = "alertmanager"
+
+    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+        super().__init__(base_url.rstrip("/") + "/api/v2/alerts", timeout_s)
+
+    async def send(self, alert: Alert) -> None:
+        await self.post([alertmanager_alert(alert)])
+
+    async def send_digest(self, subject: str, alerts: list[Alert]) -> None:
+        await self.post([alertmanager_alert(a) for a in alerts])
 
 
 async def post_with_retries(
@@ -497,6 +564,12 @@ def run_sink(
         if not settings.webhook_url:
             raise ValueError("set CLAIMWATCH_WEBHOOK_URL for the webhook sink")
         sink = WebhookSink(settings.webhook_url)
+    elif kind == "alertmanager":
+        if not settings.alertmanager_url:
+            raise ValueError(
+                "set CLAIMWATCH_ALERTMANAGER_URL (e.g. http://alertmanager:9093) for the alertmanager sink"
+            )
+        sink = AlertmanagerSink(settings.alertmanager_url)
     else:
         if not settings.sns_topic_arn:
             raise ValueError("set CLAIMWATCH_SNS_TOPIC_ARN for the SNS sink")

@@ -25,6 +25,7 @@ ENV_NAMES = (
     "CLAIMWATCH_STATE_STORE",
     "CLAIMWATCH_WEBHOOK_URL",
     "CLAIMWATCH_SNS_TOPIC_ARN",
+    "CLAIMWATCH_ALERTMANAGER_URL",
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
@@ -71,6 +72,7 @@ class Settings:
     state_store: str = field(default_factory=lambda: _env("CLAIMWATCH_STATE_STORE", "memory://"))
     webhook_url: str = field(default_factory=lambda: _env("CLAIMWATCH_WEBHOOK_URL", ""))
     sns_topic_arn: str = field(default_factory=lambda: _env("CLAIMWATCH_SNS_TOPIC_ARN", ""))
+    alertmanager_url: str = field(default_factory=lambda: _env("CLAIMWATCH_ALERTMANAGER_URL", ""))
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"

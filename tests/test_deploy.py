@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from claimwatch.cli import build_parser
@@ -111,3 +113,14 @@ def test_the_task_role_may_write_only_under_the_report_prefix() -> None:
     assert actions == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket", "sns:Publish"}
     objects = next(s for s in statements if s["Sid"] == "ReportObjects")
     assert objects["Resource"]["Fn::Sub"].endswith("${ReportBucket}/${ReportPrefix}/*")
+
+
+def test_the_example_alertmanager_config_is_valid() -> None:
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("needs amtool (prometheus-alertmanager; scripts/test installs it)")
+    done = subprocess.run(
+        [amtool, "check-config", str(ROOT / "deploy" / "alertmanager.yml")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert compose()["services"]["alertmanager-sink"]["command"] == ["alerts", "sink", "alertmanager"]
