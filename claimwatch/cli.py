@@ -286,6 +286,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from stream.replay import main as replay_main
+    from stream.settings import Settings
+
+    since: datetime | int | None = None
+    if args.since is not None:
+        since = int(args.since) if args.since.isdigit() else _since(args.since)
+    if args.processes < 1:
+        raise ValueError("--processes must be 1 or more")
+    return replay_main(Settings(), args.generation, since, _since(args.to) if args.to else None, args.processes)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     import logging
 
@@ -421,6 +433,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="topics, consumer-group lag and the last alert")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "replay",
+        help="re-derive state, alerts and roll-ups from the event log into a new generation",
+        description="A bounded job: reads the event log from its beginning to the end offsets seen at start (or "
+        "--to), drives the detection core in process and writes generation N's alerts (<prefix>.alerts.gN), "
+        "roll-ups and state once at the end; a worker started with CLAIMWATCH_GENERATION=N continues from "
+        "there. The live generation is not touched. Example: claimwatch replay --generation 2 "
+        "--from 2026-11-10T00:00:00Z --processes 2",
+    )
+    p.add_argument("--generation", type=int, required=True, help="the generation to derive (2 or more)")
+    p.add_argument(
+        "--from", dest="since", help="raise alerts from this RFC 3339 time (log time) or offset; state is always "
+        "derived from the start of the log",
+    )  # fmt: skip
+    p.add_argument("--to", help="stop at this RFC 3339 time (log time; default: the end offsets at start)")
+    p.add_argument("--processes", type=int, default=1, help="processes over the partitions (default: 1)")
+    p.set_defaults(func=cmd_replay)
 
     from batch.job import EXIT_CODES_HELP
 

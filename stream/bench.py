@@ -6,6 +6,8 @@ Side by side, each over the same records:
 2. a minimal Faust agent with the worker's app settings (decode + dict update): Faust's floor;
 3. ``claimwatch worker``: decode, detect, alerts, checkpointed state;
 4. a quixstreams app doing the closest job (per-post EW z-score in its state store), if installed;
+5. the detection core in process over the same records, and ``claimwatch replay`` (the bounded job)
+   on one process and on two;
 
 then the worker's state changelog (records and bytes per input event, on disk when the broker's
 data folder is known), its peak RSS, the restart after kill -9 (seconds until it processes again,
@@ -316,6 +318,36 @@ def measure_worker(settings: Settings, records: int, tmp: Path) -> dict[str, Any
     }
 
 
+def core_rate(settings: Settings, repeats: int = 3) -> float:
+    """The detection core in process over the same records (decode + apply), events/s, median."""
+    from claimwatch.detect.store import StateStore
+    from stream.codec import decode_event
+
+    records = asyncio.run(read_to_end(settings, settings.topic("events")))
+    rates = []
+    for _ in range(repeats):
+        store = StateStore()
+        started = time.perf_counter()
+        for offset, (key, value) in enumerate(records):
+            store.apply((key or b"").decode(), 0, offset, decode_event(value or b""))
+        rates.append(len(records) / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def replay_rates(settings: Settings, generation: int) -> dict[str, Any]:
+    """The replay job over the same log: one process (its read-and-apply loop, and end to end with
+    start-up and the final writes) and two processes (end to end)."""
+    from stream.replay import replay
+
+    one = replay(settings, generation)
+    two = replay(settings, generation + 1, processes=2)
+    return {
+        "replay_1_process_loop_per_s": round(one.records / one.loop_seconds) if one.loop_seconds else None,
+        "replay_1_process_per_s": round(one.records / one.seconds),
+        "replay_2_processes_per_s": round(two.records / two.seconds),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     from claimwatch.cli import BUNDLED_SAMPLE
 
@@ -341,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     quix = None if args.no_quix else run_app("quix", settings, records)
     if quix:
         log(f"quixstreams app: {quix:,.0f} events/s")
+    core = core_rate(settings)
+    log(f"detection core in process: {core:,.0f} events/s")
+    replays = replay_rates(settings, generation=2)
+    log(f"replay: {replays}")
     rate = worker["worker_events_per_s"]
     summary = {
         "events": records,
@@ -351,6 +387,12 @@ def main(argv: list[str] | None = None) -> int:
         "worker_over_faust_floor": round(rate / floor, 3) if floor else None,
         "worker_over_raw": round(rate / raw_rate, 4),
         "worker_over_quixstreams": round(rate / quix, 3) if quix else None,
+        "core_in_process_per_s": round(core),
+        **replays,
+        "replay_loop_over_core": round(replays["replay_1_process_loop_per_s"] / core, 3)
+        if replays["replay_1_process_loop_per_s"]
+        else None,
+        "replay_over_quixstreams": round(replays["replay_1_process_per_s"] / quix, 3) if quix else None,
         **{k: v for k, v in worker.items() if k != "worker_events_per_s"},
     }
     if not args.json:

@@ -26,6 +26,7 @@ ENV_NAMES = (
     "CLAIMWATCH_WEBHOOK_URL",
     "CLAIMWATCH_SNS_TOPIC_ARN",
     "CLAIMWATCH_ALERTMANAGER_URL",
+    "CLAIMWATCH_GENERATION",
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
@@ -33,6 +34,9 @@ ENV_NAMES = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
 )
+
+
+GENERATED = frozenset({"alerts", "rollups"})  # topics a replay writes anew for its generation
 
 
 def _env(name: str, default: str) -> str:
@@ -73,6 +77,15 @@ class Settings:
     webhook_url: str = field(default_factory=lambda: _env("CLAIMWATCH_WEBHOOK_URL", ""))
     sns_topic_arn: str = field(default_factory=lambda: _env("CLAIMWATCH_SNS_TOPIC_ARN", ""))
     alertmanager_url: str = field(default_factory=lambda: _env("CLAIMWATCH_ALERTMANAGER_URL", ""))
+    # Which generation of derived data this process reads or writes: 1 is the first (and the names
+    # of its topics carry no suffix); a replay derives generation N from the event log.
+    generation: int = field(default_factory=lambda: _number("CLAIMWATCH_GENERATION", 1))
 
     def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}.{name}"
+        """A topic's name; the derived ones (alerts, roll-ups) carry the generation from the second on."""
+        base = f"{self.topic_prefix}.{name}"
+        return f"{base}.g{self.generation}" if name in GENERATED and self.generation > 1 else base
+
+    def worker_app_id(self) -> str:
+        """The worker's Faust app id (its consumer group and state changelog) for this generation."""
+        return self.app_id if self.generation == 1 else f"{self.app_id}-g{self.generation}"

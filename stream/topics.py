@@ -96,7 +96,7 @@ def state_topic(settings: Settings) -> str:
 
     Named by the worker's app id, like Faust's own changelogs, so a new app id (a replay's
     generation) starts with state of its own."""
-    return f"{settings.app_id}-state"
+    return f"{settings.worker_app_id()}-state"
 
 
 async def ensure_state_topic(settings: Settings) -> None:

@@ -363,7 +363,7 @@ class BrokerProbe:
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or Settings()
     app = faust.App(
-        settings.app_id,
+        settings.worker_app_id(),
         broker=f"kafka://{settings.bootstrap_servers}",
         store="memory://",
         key_serializer="raw",

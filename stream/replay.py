@@ -1,0 +1,228 @@
+"""``claimwatch replay``: re-derive state, alerts and roll-ups from the event log into a generation.
+
+A replay is a bounded job, run the way Flink runs a bounded stream in batch mode: it reads a fixed
+slice of the log (from the beginning of what the log retains to the end offsets it saw at start, or
+to ``--to``) with batched reads and no consumer group, drives the same
+:class:`~claimwatch.detect.store.StateStore` as the worker in process, and writes each item's state
+and roll-ups **once, at the end**, to generation N's own topics. Partitions are independent (an
+item lives in one), so ``--processes P`` splits them over P processes.
+
+- State is always derived from the start of the retained log (the detectors need the history);
+  ``--from`` says from when alerts are raised again: earlier events rebuild state silently.
+- Generation N writes ``<prefix>.alerts.gN``, ``<prefix>.rollups.gN`` and ``<app id>-gN-state``,
+  and commits the consumer group ``<app id>-gN`` at the offsets it stopped at: a worker started with
+  ``CLAIMWATCH_GENERATION=N`` restores the replayed state and continues from there. The live
+  generation's topics are never touched.
+- Records the core cannot decode are counted (the live worker already dead-lettered them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gc
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from claimwatch.detect.alerting import wall_clock
+from claimwatch.detect.monitor import MonitorConfig
+from claimwatch.detect.store import StateStore
+from stream.codec import decode_event, encode_alert
+from stream.kafka_io import producer, topic_partitions
+from stream.settings import Settings
+from stream.topics import create_topics, ensure_state_topic, state_topic
+
+BATCH = 10_000
+
+
+@dataclass
+class ReplayReport:
+    generation: int
+    records: int = 0
+    events: int = 0
+    undecodable: int = 0
+    alerts: int = 0
+    muted_alerts: int = 0  # raised by events before --from: state only
+    items: int = 0
+    rollups: int = 0
+    seconds: float = 0.0
+    loop_seconds: float = 0.0  # reading and applying, without start-up and the final writes
+    stop_offsets: dict[int, int] = field(default_factory=dict)
+
+    def add(self, other: ReplayReport) -> None:
+        for f in ("records", "events", "undecodable", "alerts", "muted_alerts", "items", "rollups"):
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+        self.loop_seconds = max(self.loop_seconds, other.loop_seconds)
+        self.stop_offsets.update(other.stop_offsets)
+
+    def line(self) -> str:
+        rate = self.records / self.seconds if self.seconds else 0.0
+        return (
+            f"generation {self.generation}: {self.records:,} records, {self.events:,} events, "
+            f"{self.undecodable:,} undecodable, {self.alerts:,} alerts ({self.muted_alerts:,} before --from, "
+            f"not raised), {self.items:,} items, {self.rollups:,} roll-up rows in {self.seconds:.1f}s "
+            f"({rate:,.0f} records/s)"
+        )
+
+
+async def _stop_offsets(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], to: datetime | None
+) -> dict[TopicPartition, int]:
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+    if to is None:
+        return ends
+    found = await consumer.offsets_for_times(dict.fromkeys(tps, int(to.timestamp() * 1000)))
+    return {tp: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in tps}
+
+
+async def replay_partitions(
+    settings: Settings,
+    partitions: list[int] | None,
+    since: datetime | int | None = None,
+    to: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ReplayReport:
+    """Replay these partitions of the event log (all when None) into ``settings.generation``; alerts
+    are raised from ``since`` on (a time, or an offset in every partition)."""
+    started = time.perf_counter()
+    report = ReplayReport(settings.generation)
+    store = StateStore(config=MonitorConfig(owner=settings.owner), clock=wall_clock)
+    since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
+    since_offset = since if isinstance(since, int) else None
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
+    )
+    out = producer(settings)
+    try:
+        await consumer.start()
+        await out.start()
+        every = await topic_partitions(consumer, settings.topic("events"))
+        tps = [tp for tp in every if partitions is None or tp.partition in partitions]
+        if not tps:
+            return report
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        stops = await _stop_offsets(consumer, tps, to)
+        remaining = {tp for tp in tps if stops[tp] > await consumer.position(tp)}
+        alerts_topic, last_note = settings.topic("alerts"), time.monotonic()
+        loop_started = time.perf_counter()
+        while remaining:
+            # Batch mode: what survives a batch is state that lives to the end of the job, so it is
+            # moved out of the collector's sight rather than scanned again and again (measured: at
+            # 100,000 items the cyclic collector made deriving 10x slower).
+            gc.freeze()
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset >= stops[tp]:
+                        remaining.discard(tp)
+                        break
+                    report.records += 1
+                    try:
+                        event = decode_event(record.value or b"")
+                    except ValueError:
+                        report.undecodable += 1
+                        continue
+                    key = (record.key or b"").decode("utf-8", "replace")
+                    try:
+                        found = store.apply(key, tp.partition, record.offset, event) or []
+                    except Exception:
+                        report.undecodable += 1  # a core error: the live worker dead-lettered it too
+                        continue
+                    report.events += 1
+                    if (since_ms is not None and record.timestamp < since_ms) or (
+                        since_offset is not None and record.offset < since_offset
+                    ):
+                        report.muted_alerts += len(found)
+                        continue
+                    for alert in found:
+                        await out.send(alerts_topic, key=alert.alert_id.encode(), value=encode_alert(alert))
+                        report.alerts += 1
+            for tp in list(remaining):
+                if await consumer.position(tp) >= stops[tp]:
+                    remaining.discard(tp)
+            if progress and time.monotonic() - last_note > 5:
+                last_note = time.monotonic()
+                progress(f"  partitions {sorted(tp.partition for tp in tps)}: {report.records:,} records")
+        report.loop_seconds = time.perf_counter() - loop_started
+        gc.unfreeze()
+        # The end: every item's state and roll-ups, once.
+        keys = store.take_dirty()
+        state_name, rollups_name = state_topic(settings), settings.topic("rollups")
+        for partition, key, blob in store.encode(keys):
+            await out.send(state_name, key=key.encode(), value=blob, partition=partition)
+        for partition, key, row in store.take_rollups(keys):
+            await out.send(rollups_name, key=key.encode(), value=row, partition=partition)
+            report.rollups += 1
+        await out.flush()
+        report.items = len(keys)
+        report.stop_offsets = {tp.partition: stops[tp] for tp in tps}
+        await _commit_for_worker(settings, {tp: stops[tp] for tp in tps})
+    finally:
+        await consumer.stop()
+        await out.stop()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _commit_for_worker(settings: Settings, offsets: dict[TopicPartition, int]) -> None:
+    """Commit the stop offsets for the generation's worker group: it resumes there, with the state."""
+    group = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=settings.worker_app_id(), enable_auto_commit=False
+    )
+    await group.start()
+    try:
+        group.assign(list(offsets))
+        await group.commit(offsets)
+    finally:
+        await group.stop()
+
+
+def _replay_in_child(args: tuple[dict[str, Any], list[int], datetime | int | None, datetime | None]) -> ReplayReport:
+    fields, partitions, since, to = args
+    return asyncio.run(replay_partitions(Settings(**fields), partitions, since, to))
+
+
+def replay(
+    settings: Settings,
+    generation: int,
+    since: datetime | int | None = None,
+    to: datetime | None = None,
+    processes: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> ReplayReport:
+    """Replay the whole event log into ``generation`` with ``processes`` processes."""
+    if generation < 2:
+        raise ValueError("--generation must be 2 or more: generation 1 is the first live derivation")
+    target = dataclasses.replace(settings, generation=generation)
+    asyncio.run(create_topics(target))
+    asyncio.run(ensure_state_topic(target))
+    started = time.perf_counter()
+    if processes <= 1:
+        report = asyncio.run(replay_partitions(target, None, since, to, progress))
+    else:
+        shares = [list(range(i, target.partitions, processes)) for i in range(processes)]
+        fields = dataclasses.asdict(target)
+        report = ReplayReport(generation)
+        with ProcessPoolExecutor(max_workers=processes) as pool:
+            for part in pool.map(_replay_in_child, [(fields, share, since, to) for share in shares if share]):
+                report.add(part)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def main(settings: Settings, generation: int, since: datetime | int | None, to: datetime | None, processes: int) -> int:
+    def note(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    note(f"replaying {settings.topic('events')} into generation {generation} with {processes} process(es)")
+    report = replay(settings, generation, since, to, processes, note)
+    print(report.line())
+    return 0
