@@ -121,6 +121,7 @@ def load_folder(folder: Path, week: str) -> Loaded:
 def load_kafka(week: str) -> Loaded:
     from aiokafka.errors import KafkaError
 
+    from stream.generations import for_readers
     from stream.kafka_io import IncompleteRead, read_since
     from stream.settings import Settings
 
@@ -134,10 +135,14 @@ def load_kafka(week: str) -> Loaded:
         return rows, alerts, quarantine
 
     try:
+        settings = for_readers(settings)  # the live generation, unless CLAIMWATCH_GENERATION pins one
         rows, alerts, quarantine = asyncio.run(read())
     except (KafkaError, IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
         raise JobError(EXIT_INPUT, f"Kafka unavailable at {settings.bootstrap_servers}: {exc}"[:300]) from None
-    loaded = Loaded(ReportInputs(), f"kafka {settings.bootstrap_servers} ({settings.topic_prefix}.*)")
+    loaded = Loaded(
+        ReportInputs(),
+        f"kafka {settings.bootstrap_servers} ({settings.topic_prefix}.*, generation {settings.generation})",
+    )
     wanted = {week, previous_week(week)}
     for raw_key, value in rows:
         if raw_key is None:

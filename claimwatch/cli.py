@@ -239,8 +239,11 @@ def _since(value: str | None) -> datetime | None:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from stream.consumers import tail
+    from stream.generations import for_readers
+    from stream.settings import Settings
 
     return tail(
+        settings=for_readers(Settings()),
         min_severity=args.min_severity,
         types=set(args.type or []),
         from_beginning=args.from_beginning,
@@ -252,9 +255,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def cmd_sink(args: argparse.Namespace) -> int:
     from stream.consumers import run_sink
+    from stream.generations import for_readers
+    from stream.settings import Settings
 
     return run_sink(
         args.kind,
+        settings=for_readers(Settings()),
         from_beginning=args.from_beginning,
         idle_exit_s=args.idle_exit,
         min_severity=args.min_severity,
@@ -283,6 +289,40 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Last alert: {when}  {safe_text(str(last['type']))}  {safe_text(str(last['title']))}")
     else:
         print("Last alert: none yet")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+
+    from stream.generations import promote
+    from stream.settings import Settings
+
+    previous = asyncio.run(promote(Settings(), args.generation, getpass.getuser()))
+    print(f"live generation: {previous} -> {args.generation} (restart the alert sinks to follow it)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import asyncio
+    import dataclasses
+
+    from stream.generations import UnknownGeneration, existing
+    from stream.kafka_io import read_to_end
+    from stream.settings import Settings
+
+    settings = dataclasses.replace(Settings(), generation=args.generation)
+    if not asyncio.run(existing(settings, args.generation)):
+        raise UnknownGeneration(f"generation {args.generation} does not exist")
+    seen: set[str] = set()
+    with Path(args.out).open("w", encoding="utf-8") as fh:
+        for _, value in asyncio.run(read_to_end(settings, settings.topic("alerts"))):
+            alert = Alert.model_validate_json(value or b"")
+            if alert.alert_id not in seen:  # a redelivered alert is the same alert
+                seen.add(alert.alert_id)
+                fh.write(alert.model_dump_json() + "\n")
+    print(f"{len(seen):,} alerts of generation {args.generation} written to {args.out}")
     return 0
 
 
@@ -409,6 +449,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("alerts", help="alert consumers")
     alerts_sub = p.add_subparsers(dest="action", required=True)
+    e = alerts_sub.add_parser(
+        "export",
+        help="write one generation's alerts as JSON Lines",
+        description="Example: claimwatch alerts export --generation 2 --out gen2.jsonl",
+    )
+    e.add_argument("--generation", type=int, required=True)
+    e.add_argument("--out", required=True, help="the JSON Lines file to write")
+    e.set_defaults(func=cmd_export)
+
     t = alerts_sub.add_parser("tail", help="print alerts as they arrive")
     t.add_argument("--min-severity", choices=SEVERITIES, default="info")
     t.add_argument("--type", action="append", choices=ALERT_TYPES)
@@ -433,6 +482,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="topics, consumer-group lag and the last alert")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "promote",
+        help="make a replayed generation the live one (what alerts tail, the sinks and the report read)",
+        description="Writes the live generation to the control topic and says what it replaced. "
+        "Example: claimwatch promote --generation 2",
+    )
+    p.add_argument("--generation", type=int, required=True)
+    p.set_defaults(func=cmd_promote)
 
     p = sub.add_parser(
         "replay",

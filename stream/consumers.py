@@ -549,6 +549,11 @@ def tail(
     return 0
 
 
+def sink_group(kind: str, settings: Settings) -> str:
+    """A sink's consumer group: one per generation, so a promoted generation is read from its start."""
+    return f"claimwatch-{kind}" if settings.generation == 1 else f"claimwatch-{kind}-g{settings.generation}"
+
+
 def run_sink(
     kind: str,
     from_beginning: bool = False,
@@ -582,7 +587,13 @@ def run_sink(
     try:
         asyncio.run(
             consume(
-                settings, f"claimwatch-{kind}", pipeline.handle, from_beginning, idle_exit_s, since, pipeline.counts
+                settings,
+                sink_group(kind, settings),
+                pipeline.handle,
+                from_beginning,
+                idle_exit_s,
+                since,
+                pipeline.counts,
             )
         )
     finally:

@@ -49,6 +49,7 @@ TOPICS = (
     TopicSpec("routing", "claim_id", "compact", None, doc="which content item each claim belongs to"),
     TopicSpec("quarantine", "source file", "delete", 90 * DAY_MS, partitioned=False, doc="unreadable records"),
     TopicSpec("alerts", "alert_id", "delete", 90 * DAY_MS, doc="alerts of the output contract"),
+    TopicSpec("control", "setting name", "compact", None, partitioned=False, doc="the live generation"),
     TopicSpec(
         "rollups",
         "row key |@ content item",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import subprocess
+import sys
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from stream.ingest import publish
 from stream.kafka_io import read_to_end, topic_partitions
 from stream.replay import replay
 from stream.settings import Settings
-from tests.streamkit import isolated_settings, needs_kafka, setup_topics, start_worker, wait_until
+from tests.streamkit import env_for, isolated_settings, needs_kafka, setup_topics, start_worker, wait_until
 from tests.test_stream_kafka import expected_alert_ids
 
 pytestmark = needs_kafka
@@ -90,3 +92,28 @@ def test_replay_is_exact_deterministic_and_the_generation_s_worker_continues(tmp
     finally:
         worker.stop()
     assert set(alert_ids(second)) == uninterrupted_alert_ids(settings), "as if nothing had been replayed"
+
+    # Export and promote: generation 2 becomes what the readers (tail, sinks, the report) see.
+    env = env_for(settings)
+    env.pop("CLAIMWATCH_GENERATION", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "claimwatch.cli", *args], env=env, capture_output=True, text=True)
+
+    exported = cli("alerts", "export", "--generation", "2", "--out", str(tmp_path / "g2.jsonl"))
+    assert exported.returncode == 0, exported.stderr
+    lines = (tmp_path / "g2.jsonl").read_text().splitlines()
+    assert {json.loads(line)["alert_id"] for line in lines} == set(alert_ids(second)) and len(lines) == len(set(lines))
+    unknown = cli("promote", "--generation", "9")
+    assert (
+        unknown.returncode == 2
+        and "generation 9 does not exist" in unknown.stderr
+        and "Traceback" not in unknown.stderr
+    )
+    promoted = cli("promote", "--generation", "2")
+    assert promoted.returncode == 0 and "live generation: 1 -> 2" in promoted.stdout, promoted.stderr
+    dry = cli("report", "--week", "2026-W45", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "generation 2" in json.loads(dry.stderr.splitlines()[0])["source"]
+    again = cli("promote", "--generation", "3")
+    assert "live generation: 2 -> 3" in again.stdout

@@ -1,0 +1,76 @@
+"""Generations of derived data, and which one is live.
+
+Generation 1 is the first derivation of the event log (its topics carry no suffix); a replay
+derives generation N into ``<prefix>.alerts.gN``, ``<prefix>.rollups.gN`` and ``<app id>-gN-state``.
+The live generation — what ``alerts tail``, the sinks and the weekly report read — is the latest
+``live_generation`` record of the compacted ``<prefix>.control`` topic (1 when there is none);
+``claimwatch promote`` writes it. ``CLAIMWATCH_GENERATION`` set in a process's environment pins
+that process to a generation instead (the worker of a replayed generation, or a look at an old one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+from datetime import UTC, datetime
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from stream.kafka_io import producer, read_to_end
+from stream.settings import Settings
+from stream.topics import create_topics, state_topic
+
+LIVE = b"live_generation"
+
+
+class UnknownGeneration(ValueError):
+    """A generation that no replay (or worker) has written."""
+
+
+async def live_generation(settings: Settings) -> int:
+    records = await read_to_end(settings, settings.topic("control"))
+    live = 1
+    for key, value in records:
+        if key == LIVE and value:
+            try:
+                live = int(json.loads(value)["generation"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a record that is not ours: the previous one stands
+    return live
+
+
+def for_readers(settings: Settings) -> Settings:
+    """The settings of a process that reads derived data: pinned by CLAIMWATCH_GENERATION, else the
+    live generation."""
+    if os.environ.get("CLAIMWATCH_GENERATION", "").strip():
+        return settings
+    return dataclasses.replace(settings, generation=asyncio.run(live_generation(settings)))
+
+
+async def existing(settings: Settings, generation: int) -> bool:
+    target = dataclasses.replace(settings, generation=generation)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        topics = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return target.topic("alerts") in topics and state_topic(target) in topics
+
+
+async def promote(settings: Settings, generation: int, who: str) -> int:
+    """Make ``generation`` the live one; returns the generation it replaces."""
+    if generation < 1 or not await existing(settings, generation):
+        raise UnknownGeneration(f"generation {generation} does not exist (replay it first: claimwatch replay)")
+    await create_topics(settings)
+    previous = await live_generation(settings)
+    out = producer(settings)
+    await out.start()
+    try:
+        record = {"generation": generation, "previous": previous, "by": who, "at": datetime.now(UTC).isoformat()}
+        await out.send_and_wait(settings.topic("control"), key=LIVE, value=json.dumps(record).encode())
+    finally:
+        await out.stop()
+    return previous
