@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -64,6 +65,10 @@ MANIFEST = "manifest.json"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".csv": "text/csv; charset=utf-8"}
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 LOOKBACK = timedelta(days=1)  # alerts are produced at or after their data time, give or take clock skew
+
+
+def is_file_row(key: bytes | None) -> bool:
+    return bool(key) and key.startswith(b"file|")  # type: ignore[union-attr]
 
 
 class JobError(Exception):
@@ -130,6 +135,9 @@ def load_kafka(week: str) -> Loaded:
 
     async def read() -> tuple[list[Any], list[Any], list[Any]]:
         rows = await read_since(settings, settings.topic("rollups"), None)
+        if settings.generation > 1:  # what was read from files is a fact of ingestion, not derived:
+            first = dataclasses.replace(settings, generation=1)  # ingest keeps it in generation 1's topic
+            rows = [r for r in await read_since(first, first.topic("rollups"), None) if is_file_row(r[0])] + rows
         alerts = await read_since(settings, settings.topic("alerts"), since_ms)
         quarantine = await read_since(settings, settings.topic("quarantine"), since_ms)
         return rows, alerts, quarantine

@@ -326,6 +326,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_impact(args: argparse.Namespace) -> int:
+    from batch.impact import impact, load_generation, write
+    from batch.job import parse_week
+
+    weeks = [parse_week(w, datetime.now()) for w in args.week or []]
+    before = load_generation(args.from_gen, set(weeks) or None)
+    after = load_generation(args.to_gen, set(weeks) or None)
+    result = impact(before, after, weeks)
+    write(result, Path(args.out))
+    print(
+        f"generation {args.to_gen} against {args.from_gen}: {len(result['added'])} alerts added, "
+        f"{len(result['removed'])} removed, {len(result['changed'])} changed, "
+        f"{len(result['dispute_risk_moves'])} dispute-risk moves; {args.out}/impact.html"
+    )
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from stream.replay import main as replay_main
     from stream.settings import Settings
@@ -484,6 +501,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
+        "impact",
+        help="what changed between two generations: alerts, dispute risk, weekly report figures",
+        description="Writes impact.json (added, removed, changed alerts; dispute_risk_moves; report_changes "
+        "per --week) and impact.html. Example: claimwatch impact --from-gen 1 --to-gen 2 --week 2026-W46 "
+        "--out impact-gen2",
+    )
+    p.add_argument("--from-gen", type=int, required=True)
+    p.add_argument("--to-gen", type=int, required=True)
+    p.add_argument("--week", action="append", help="ISO week whose report figures to compare (repeatable)")
+    p.add_argument("--out", required=True, help="folder for impact.json and impact.html")
+    p.set_defaults(func=cmd_impact)
+
+    p = sub.add_parser(
         "promote",
         help="make a replayed generation the live one (what alerts tail, the sinks and the report read)",
         description="Writes the live generation to the control topic and says what it replaced. "
@@ -553,10 +583,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from aiokafka.errors import KafkaError
 
+    from batch.job import JobError
     from stream.kafka_io import IncompleteRead
 
     try:
         return int(args.func(args))
+    except JobError as exc:
+        print(f"claimwatch: error: {exc}", file=sys.stderr)
+        return exc.code
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as exc:
         print(f"claimwatch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -117,3 +117,27 @@ def test_replay_is_exact_deterministic_and_the_generation_s_worker_continues(tmp
     assert "generation 2" in json.loads(dry.stderr.splitlines()[0])["source"]
     again = cli("promote", "--generation", "3")
     assert "live generation: 2 -> 3" in again.stdout
+
+
+def test_impact_names_the_alerts_a_generation_adds_and_removes(tmp_path: Path) -> None:
+    settings = isolated_settings()
+    setup_topics(settings)
+    assert asyncio.run(publish(read_paths([BUNDLED_SAMPLE]), settings)).reconciles()
+    replay(settings, 2)
+    asyncio.run(produce(settings, pending_claims(40, datetime(2031, 1, 1, tzinfo=UTC), "impact")))
+    replay(settings, 3)
+    env = env_for(settings)
+    env.pop("CLAIMWATCH_GENERATION", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", "impact", "--from-gen", "3", "--to-gen", "2", "--week", "2026-W45",
+         "--out", str(tmp_path / "impact")],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "impact" / "impact.json").read_text())
+    removed = {a["subject"]["claim_id"] for a in result["removed"]}
+    assert removed == {f"impact-claim-{i}" for i in range(40)}, "exactly the alerts of the extra records"
+    assert result["added"] == [] and result["changed"] == []
+    assert result["report_changes"] == {"2026-W45": []}, "a week the extra records do not touch is unchanged"
+    page = (tmp_path / "impact" / "impact.html").read_text()
+    assert "40 removed" in page and "<script" not in page
