@@ -11,17 +11,16 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-
 from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.detect.store import StateStore
 from claimwatch.ingest.readers import read_paths
 from stream.bench import pending_claims, produce
 from stream.codec import decode_event
 from stream.ingest import publish
-from stream.kafka_io import read_to_end, topic_partitions
+from stream.kafka_io import read_to_end
 from stream.replay import replay
 from stream.settings import Settings
+from stream.worker import read_partition
 from tests.streamkit import env_for, isolated_settings, needs_kafka, setup_topics, start_worker, wait_until
 from tests.test_stream_kafka import expected_alert_ids
 
@@ -36,20 +35,11 @@ def uninterrupted_alert_ids(settings: Settings) -> set[str]:
     """What one store applying the whole event log, partition by partition in offset order, raises."""
 
     async def read() -> list[tuple[int, int, bytes, bytes]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            tps = await topic_partitions(consumer, settings.topic("events"))
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            out = []
-            while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-                for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
-                    out += [(tp.partition, r.offset, r.key or b"", r.value or b"") for r in records]
-            return sorted(out)
-        finally:
-            await consumer.stop()
+        out = []
+        for partition in range(settings.partitions):
+            records = await read_partition(settings, settings.topic("events"), partition, with_offsets=True)
+            out += [(partition, offset, key or b"", value or b"") for key, value, offset in records]
+        return out
 
     store = StateStore()
     ids: set[str] = set()
