@@ -296,19 +296,47 @@ class WorkerLoop:
         return self.store.rebuild(partition, events, keys)
 
     async def lag(self) -> dict[int, int]:
-        """Events on the log not yet processed, per assigned partition; right after a restart too."""
+        """Events on the log not yet processed, per assigned partition; right after a restart or a
+        rebalance too. Where no event was processed since the partition was assigned, processing
+        resumes at the group's committed offset: lag counts from there, not from the consumer's
+        fetch position (which runs ahead into Faust's buffers) and never as "none" for want of a
+        high-water mark (both once let a test see two workers as drained while a partition they
+        had just been given was untouched)."""
         consumer = self.app.consumer
+        ours = [tp for tp in consumer.assignment() if tp.topic == self.events_topic.get_topic_name()]
+        ends = {tp: consumer.highwater(tp) for tp in ours}
+        unknown = [tp for tp, end in ends.items() if end is None]
+        if unknown:
+            with contextlib.suppress(Exception):  # the broker unreachable: /health says so separately
+                ends.update(await consumer.highwaters(*unknown))
+        fresh = [tp for tp in ours if tp.partition not in self.stats.next_offset]
+        committed = await self.committed(fresh) if fresh else {}
         lag: dict[int, int] = {}
-        for tp in consumer.assignment():
-            if tp.topic != self.events_topic.get_topic_name():
-                continue
-            highwater = consumer.highwater(tp)
-            position = self.stats.next_offset.get(tp.partition)
-            if position is None:
-                position = await consumer.position(tp)
-            if highwater is not None and position is not None:
-                lag[tp.partition] = max(0, highwater - position)
+        for tp in ours:
+            end = ends.get(tp)
+            if end is None:
+                continue  # unknown until the broker answers: not reported rather than reported as 0
+            position = self.stats.next_offset.get(tp.partition, committed.get(tp.partition, 0))
+            lag[tp.partition] = max(0, end - position)
         return lag
+
+    async def committed(self, partitions: list[Any]) -> dict[int, int]:
+        """The worker group's committed offsets of these partitions (a real request; public API)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            offsets = await admin.list_consumer_group_offsets(self.settings.worker_app_id(), partitions=partitions)
+            return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+        except Exception:
+            return {}
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    def on_assigned(self, partitions: set[int]) -> None:
+        """A partition (re)assigned resumes at its committed offset: what we knew of it is stale."""
+        for partition in partitions:
+            self.stats.next_offset.pop(partition, None)
 
 
 async def read_partition(
@@ -427,6 +455,11 @@ def create_app(settings: Settings | None = None) -> faust.App:
     async def watch_broker() -> None:
         if await probe.ok():
             stats.broker_ok_at = time.time()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust types a sync signature
+    async def on_assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        assigned: set[Any] = args[0] if args else kwargs.get("assigned", set())
+        loop.on_assigned({tp.partition for tp in assigned if tp.topic == loop.events_topic.get_topic_name()})
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types a sync signature
     async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
