@@ -44,6 +44,7 @@ from stream.topics import ensure_state_topic, state_topic
 
 log = logging.getLogger("claimwatch.worker")
 CHECKPOINT_CHUNK = 32  # items encoded between two yields to the event loop
+BROKER_ASK_S = 0.7  # what /health may wait for the broker; a frozen one must not freeze /health
 
 
 def _label(value: object) -> str:
@@ -307,8 +308,9 @@ class WorkerLoop:
         ends = {tp: consumer.highwater(tp) for tp in ours}
         unknown = [tp for tp, end in ends.items() if end is None]
         if unknown:
-            with contextlib.suppress(Exception):  # the broker unreachable: /health says so separately
-                ends.update(await consumer.highwaters(*unknown))
+            # Bounded: /health must answer while the broker is frozen (it says so separately).
+            with contextlib.suppress(Exception):
+                ends.update(await asyncio.wait_for(consumer.highwaters(*unknown), BROKER_ASK_S))
         fresh = [tp for tp in ours if tp.partition not in self.stats.next_offset]
         committed = await self.committed(fresh) if fresh else {}
         lag: dict[int, int] = {}
@@ -321,17 +323,22 @@ class WorkerLoop:
         return lag
 
     async def committed(self, partitions: list[Any]) -> dict[int, int]:
-        """The worker group's committed offsets of these partitions (a real request; public API)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers, request_timeout_ms=5000)
-        try:
+        """The worker group's committed offsets of these partitions (a real request, public API),
+        or nothing when the broker does not answer within :data:`BROKER_ASK_S`."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers, request_timeout_ms=2000)
+
+        async def ask() -> dict[int, int]:
             await admin.start()
             offsets = await admin.list_consumer_group_offsets(self.settings.worker_app_id(), partitions=partitions)
             return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+        try:
+            return await asyncio.wait_for(ask(), BROKER_ASK_S)
         except Exception:
             return {}
         finally:
             with contextlib.suppress(Exception):
-                await admin.close()
+                await asyncio.wait_for(admin.close(), 0.2)
 
     def on_assigned(self, partitions: set[int]) -> None:
         """A partition (re)assigned resumes at its committed offset: what we knew of it is stale."""
