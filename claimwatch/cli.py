@@ -356,12 +356,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import logging
-
     from batch.job import JobError, run
-
-    # The job logs its own JSON lines; an unreachable broker is its one-line error, not aiokafka's.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     try:
         outcome = run(args.week, args.out, from_dir=args.from_dir, dry_run=args.dry_run, sns_topic=args.sns_topic)
@@ -581,6 +576,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Every expected failure is one line on stderr and an exit code: 2 for wrong input or settings,
     3 when a service (the broker) is unavailable; never a traceback."""
     args = build_parser().parse_args(argv)
+    if args.command != "worker":
+        import logging
+
+        # One-shot commands: an unreachable broker is their one-line error below, not aiokafka's log.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     from aiokafka.errors import KafkaError
 
     from batch.job import JobError

@@ -222,6 +222,8 @@ def main(settings: Settings, generation: int, since: datetime | int | None, to: 
     def note(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if generation < 2:
+        raise ValueError("--generation must be 2 or more: generation 1 is the first live derivation")
     note(f"replaying {settings.topic('events')} into generation {generation} with {processes} process(es)")
     report = replay(settings, generation, since, to, processes, note)
     print(report.line())
