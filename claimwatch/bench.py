@@ -154,7 +154,7 @@ def _one_run(target: int, queue: multiprocessing.Queue) -> None:  # type: ignore
     )
 
 
-def main(events: int = 1_000_000, repeats: int = 3) -> int:
+def main(events: int = 1_000_000, repeats: int = 3, quiet: bool = False) -> int:
     if events < 1:
         raise ValueError("--events must be positive")
     context = multiprocessing.get_context("spawn")
@@ -166,12 +166,13 @@ def main(events: int = 1_000_000, repeats: int = 3) -> int:
         result = queue.get()
         process.join()
         runs.append(result)
-        print(
-            f"run {n + 1}: {result['events']:,} events in {result['seconds']:.2f}s = {result['events_per_s']:,.0f} ev/s "
-            f"({result['us_per_event']:.1f} µs/event), peak RSS {result['peak_rss_mb']:.0f} MB (input events included), "
-            f"model state {result['state_rss_mb']:.0f} MB",
-            file=sys.stderr,
-        )
+        if not quiet:
+            print(
+                f"run {n + 1}: {result['events']:,} events in {result['seconds']:.2f}s = "
+                f"{result['events_per_s']:,.0f} ev/s ({result['us_per_event']:.1f} µs/event), peak RSS "
+                f"{result['peak_rss_mb']:.0f} MB (input events included), model state {result['state_rss_mb']:.0f} MB",
+                file=sys.stderr,
+            )
     summary = {
         "events": runs[0]["events"],
         "posts": runs[0]["posts"],
@@ -190,7 +191,7 @@ def main(events: int = 1_000_000, repeats: int = 3) -> int:
     return 0
 
 
-def novelty_cost(series_dir: Path, repeats: int = 5) -> int:
+def novelty_cost(series_dir: Path, repeats: int = 5, quiet: bool = False) -> int:
     """Cost per value of the novelty detector over every series under ``series_dir`` (NAB's data)."""
     from claimwatch.detect.novelty import NoveltyDetector
     from claimwatch.evaluate import epoch_of, read_series
@@ -209,7 +210,8 @@ def novelty_cost(series_dir: Path, repeats: int = 5) -> int:
             for t, value in one:
                 detector.update(value, t)
         timings.append((time.perf_counter() - started) / values * 1e6)
-        print(f"run {n + 1}: {values:,} values, {timings[-1]:.2f} µs/value", file=sys.stderr)
+        if not quiet:
+            print(f"run {n + 1}: {values:,} values, {timings[-1]:.2f} µs/value", file=sys.stderr)
     sizes = []
     for one in series:
         detector = NoveltyDetector()

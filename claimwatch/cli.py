@@ -173,8 +173,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from claimwatch.bench import novelty_cost
 
     if args.series:
-        return novelty_cost(Path(args.series), repeats=args.repeats)
-    return bench_main(events=args.events, repeats=args.repeats)
+        return novelty_cost(Path(args.series), repeats=args.repeats, quiet=args.json)
+    return bench_main(events=args.events, repeats=args.repeats, quiet=args.json)
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
@@ -565,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--series", help="instead: cost per value of the novelty detector over these series (NAB's data)")
+    p.add_argument("--json", action="store_true", help="print only the summary, one JSON object (no per-run lines)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -158,3 +158,69 @@ def test_state_of_the_old_pickle_format_is_rebuilt_from_the_log(keyed_events: li
     rebuilt = second.rebuild(0, ((k, o, e) for o, (k, e) in enumerate(keyed_events[:half])), set(report.unreadable))  # type: ignore[misc]
     assert rebuilt == len(report.unreadable)
     assert run(second, keyed_events, start=half) == whole[len(run(StateStore(clock=lambda: T0), keyed_events[:half])) :]
+
+
+V1_RECORDS = Path(__file__).parent / "fixtures" / "state-v1-records.jsonl"
+
+
+def test_state_of_format_version_1_is_migrated_into_the_bounded_sketches() -> None:
+    """Version 1 kept every post's last 10,000 values; reading it replays them into the sketches.
+
+    The fixture is two items' state as the worker of version 1 wrote it (main before the bounded
+    detector), a few days into the sample. The value view of each migrated post must be exactly
+    the sketch the current code builds from the same values (its version 1 history), and the
+    migrated item must keep processing.
+    """
+    import base64
+    import json
+    from array import array
+
+    from claimwatch.detect.novelty import TailSketch
+
+    rows = [json.loads(line) for line in V1_RECORDS.read_text().splitlines()]
+    report = StateStore(clock=lambda: T0).restore(0, [(r["key"].encode(), r["state"].encode()) for r in rows])
+    assert report.loaded == len(rows) == 2 and not report.unreadable
+    checked = 0
+    for row in rows:
+        raw = json.loads(row["state"])
+        assert raw["version"] == 1
+        _, monitor = state.decode(row["state"].encode(), MonitorConfig())
+        stored_posts = [value for _, value in raw["monitor"]["f"]["posts"]["d"]]  # in the decoded order
+        assert len(stored_posts) == len(monitor.posts) > 0
+        for post, stored in zip(monitor.posts.values(), stored_posts, strict=True):
+            history = array("d", base64.b64decode(stored["f"]["novelty"]["f"]["value"]["f"]["history"]["qf"]))
+            rebuilt = TailSketch()
+            for x in history:
+                rebuilt.learn_one(x)
+            assert post.novelty.value == rebuilt
+            assert post.novelty.value.n == len(history) > 0
+            checked += 1
+        blob = state.encode(monitor, offset=1)
+        assert (
+            json.loads(blob)["version"] == state.VERSION
+            and state.decode(blob, MonitorConfig())[1].posts.keys() == monitor.posts.keys()
+        )
+    assert checked >= 2
+
+
+def test_a_post_model_stays_within_4_kb_however_long_its_history() -> None:
+    """A year of hourly polls and daily analytics: the stored post model does not grow with it."""
+    import math
+
+    from schemas.events import MetricObservation
+    from tests.builders import at, poll
+
+    monitor, views, sizes = Monitor(clock=lambda: T0), 1_000, []
+    for hour in range(24 * 400):
+        views += int(200 + 150 * math.sin(hour / 24 * 2 * math.pi)) + hour % 7
+        monitor.process(poll("p-long", at(hour), views, likes=views // 20))
+        if hour % 24 == 23:
+            monitor.process(
+                MetricObservation(
+                    event_id=f"a-{hour}", source="channel_basic", granularity="day", platform="youtube",
+                    platform_content_id="p-long", event_time=at(hour), views=5_000,
+                )
+            )  # fmt: skip
+        if hour in (24 * 260, 24 * 399):  # steady: past the first of the sketches' two generations
+            sizes.append(max(state.stored_size(post) for post in monitor.posts.values()))
+    assert sizes[1] <= 4096 and sizes[1] - sizes[0] < 64, sizes

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.metrics import BucketPolicy, PostModel
-from claimwatch.detect.novelty import NoveltyDetector, TailNovelty
+from claimwatch.detect.novelty import NoveltyDetector, TailSketch
 from claimwatch.detect.spike import CountRateModel, SpikeDetector
 from claimwatch.ingest.readers import ReadLimits, read_file
 from schemas import CatalogItem, ClaimEvent, MetricObservation, OwnershipConflict, RightsRecord
@@ -199,7 +199,7 @@ FLOATS = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
 @settings(max_examples=100, deadline=None)
 @given(st.lists(FLOATS, max_size=120))
 def test_detectors_learn_and_score_any_finite_values(values: list[float]) -> None:
-    novelty, tail, spike, rates = NoveltyDetector(), TailNovelty(), SpikeDetector(), CountRateModel()
+    novelty, tail, spike, rates = NoveltyDetector(), TailSketch(window=60), SpikeDetector(), CountRateModel()
     t = T0.timestamp()
     for i, x in enumerate(values):
         t += 1800

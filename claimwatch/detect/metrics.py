@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import ClassVar
 
 from claimwatch.detect.novelty import NoveltyDetector
-from claimwatch.detect.spike import CountRateModel, SpikeDetector, log_rate, z_to_score
+from claimwatch.detect.spike import CountRateModel, log_rate, z_to_score
 from claimwatch.detect.timeutil import from_epoch
 
 ENGAGEMENT = ("likes", "comments", "shares")
@@ -22,8 +23,6 @@ DROP_MIN_EXPECTED = 50.0  # a handful of missing views on a quiet post is noise,
 CUSUM_SLACK = 1.0
 CUSUM_ALERT = 5.0
 NOVEL_MIN_Z = 3.0  # an unprecedented rate still has to clear the rate model's noise
-ENGAGEMENT_MIN_COUNT = 40.0
-ENGAGEMENT_MAX_HOURS = 12.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,11 @@ class Finding:
     bucket_start: datetime
     episode_start: datetime | None = None
     novelty: float = 0.0
+    metric: str | None = None  # the reaction of an engagement spike: likes, comments or shares
+
+
+ANALYTICS_DAYS_KEPT = 62  # past the roll-ups' 14-day horizon with room to spare
+ANALYTICS_DAYS_MASK = (1 << ANALYTICS_DAYS_KEPT) - 1
 
 
 @dataclass
@@ -54,21 +58,103 @@ class BucketPolicy:
 
 
 @dataclass
+class ReactionRate:
+    """One kind of reaction (likes, comments or shares) per view, against its own baseline.
+
+    Reactions are counted over windows that close once :attr:`MIN_COUNT` of them (or
+    :attr:`MAX_HOURS`) have passed, so rare ones (shares) are judged over longer windows than
+    frequent ones (likes). The usual rate per view is the ratio of exponentially weighted
+    reactions and views, so a window's expected count is that rate times its views. A window is
+    judged on Anscombe's variance-stabilised difference, ``2(sqrt(c + 3/8) - sqrt(expected + 3/8))``,
+    which is close to a standard normal for Poisson counts however small; its spread beyond that
+    (``dispersion``) is learnt from the post's own windows, so a post with few reactions is neither
+    over-alerted nor deaf. A surge is ``z >= Z_ALERT`` at ``MIN_RATIO`` times the usual count or
+    more; it is winsorised when learnt, so it barely moves the baseline.
+
+    >>> r = ReactionRate()
+    >>> quiet = [r.observe(h * 3600.0, (h - 1) * 3600.0, 60.0, 0.3 + (h % 3) * 0.1) for h in range(1, 400)]
+    >>> any(quiet)
+    False
+    >>> surge = [r.observe(h * 3600.0, (h - 1) * 3600.0, 84.0, 2.8) for h in range(400, 410)]
+    >>> z, ratio, *_ = next(s for s in surge if s)
+    >>> round(ratio, 1), round(z, 1)  # the first window is partly the quiet hours before the surge
+    (3.6, 4.5)
+    """
+
+    usual_count: float = 0.0  # exponentially weighted reactions per window
+    usual_views: float = 0.0  # and views per window: their ratio is the usual rate per view
+    dispersion: float = 0.0  # EW mean of z**2 - 1: the spread beyond Poisson noise
+    seen: int = 0
+    start: float | None = None
+    views: float = 0.0
+    count: float = 0.0
+
+    MIN_COUNT: ClassVar[float] = 20.0
+    MAX_HOURS: ClassVar[float] = 12.0
+    WARMUP: ClassVar[int] = 6
+    LEVEL_ALPHA: ClassVar[float] = 0.1
+    DISPERSION_ALPHA: ClassVar[float] = 0.05
+    CLIP: ClassVar[float] = 2.5
+    Z_ALERT: ClassVar[float] = 4.0
+    MIN_RATIO: ClassVar[float] = 2.0
+
+    def observe(
+        self, t: float, start: float, views: float, count: float
+    ) -> tuple[float, float, float, float, float, float] | None:
+        """Add a bucket; when a window closes, ``(z, ratio, observed, expected, hours, start)`` of a surge."""
+        if self.start is None:
+            self.start = start
+        self.views += views
+        self.count += count
+        hours = (t - self.start) / 3600.0
+        if self.count < self.MIN_COUNT and hours < self.MAX_HOURS:
+            return None
+        views, count, begin = self.views, self.count, self.start
+        self.views = self.count = 0.0
+        self.start = t
+        if views <= 0:
+            return None
+        if self.seen == 0:
+            self.usual_count, self.usual_views, self.seen = count, views, 1
+            return None
+        expected = self.usual_count / self.usual_views * views if self.usual_views > 0 else 0.0
+        spread = math.sqrt(1.0 + max(0.0, self.dispersion))
+        raw = 2.0 * (math.sqrt(count + 0.375) - math.sqrt(expected + 0.375))
+        z = raw / spread
+        surge = None
+        ratio = (count + 1.0) / (expected + 1.0)
+        if self.seen >= self.WARMUP and z >= self.Z_ALERT and ratio >= self.MIN_RATIO:
+            surge = (z, ratio, count, expected, hours, begin)
+        # One odd window (a count of 3 where 11 were usual happens) must not make the post deaf for
+        # days: the spread is learnt from differences winsorised at the clip.
+        if abs(z) <= self.CLIP or self.seen < self.WARMUP:
+            bounded = max(-self.CLIP, min(self.CLIP, raw))
+            self.dispersion += self.DISPERSION_ALPHA * (bounded * bounded - 1.0 - self.dispersion)
+        else:  # a surge must not teach the baseline to expect surges: its count is learnt at the clip
+            edge = math.sqrt(expected + 0.375) + math.copysign(self.CLIP * spread / 2.0, raw)
+            count = max(0.0, edge * edge - 0.375)
+        self.usual_count += self.LEVEL_ALPHA * (count - self.usual_count)
+        self.usual_views += self.LEVEL_ALPHA * (views - self.usual_views)
+        self.seen += 1
+        return surge
+
+
+@dataclass
 class PostModel:
     """Everything known about one post on one platform."""
 
     views: CountRateModel = field(default_factory=CountRateModel)
-    novelty: NoveltyDetector = field(default_factory=NoveltyDetector)  # on the log view rate of each bucket
-    engagement: SpikeDetector = field(default_factory=lambda: SpikeDetector(warmup=6, min_std=0.1, slots=1))
+    # On the log view rate of each bucket; buckets are an hour or more, so hourly slots record the day.
+    novelty: NoveltyDetector = field(default_factory=lambda: NoveltyDetector(day_slots=24))
+    # Likes, comments and shares per view, each against its own baseline: one metric's surge is
+    # not diluted by the others (a share surge with flat views is the early sign of spreading).
+    reactions: dict[str, ReactionRate] = field(default_factory=dict)
     last_time: float | None = None
-    eng_start: float | None = None
     cusum: float = 0.0  # one-sided CUSUM of the views z-scores: evidence of a sustained rise
     run_start: float | None = None
     run_observed: float = 0.0
     run_expected: float = 0.0
     run_hours: float = 0.0
-    eng_views: float = 0.0
-    eng_count: float = 0.0
     last_totals: dict[str, int] = field(default_factory=dict)
     bucket_start: float | None = None
     bucket: dict[str, float] = field(default_factory=dict)
@@ -80,7 +166,28 @@ class PostModel:
     suspect_polls: int = 0  # polls in a row that were counter artefacts
     out_of_order: int = 0
     duplicates: int = 0
-    daily_views: dict[str, int] = field(default_factory=dict)
+    # The analytics days seen, as bits back from the newest (bit 0): a day seen again is restated.
+    analytics_days: int = 0
+    newest_analytics_day: int = 0  # its proleptic ordinal
+
+    def note_analytics_day(self, day: int) -> bool:
+        """Record a day of analytics; True when it had been recorded before (a restatement).
+
+        Only the last :data:`ANALYTICS_DAYS_KEPT` days are remembered, so the state stays bounded
+        however old the post; a restatement older than that is not recognised as one.
+        """
+        if day > self.newest_analytics_day:
+            shift = day - self.newest_analytics_day
+            self.analytics_days = (
+                (self.analytics_days << shift) & ANALYTICS_DAYS_MASK if shift < ANALYTICS_DAYS_KEPT else 0
+            )
+            self.newest_analytics_day = day
+        back = self.newest_analytics_day - day
+        if back >= ANALYTICS_DAYS_KEPT:
+            return False
+        seen = bool(self.analytics_days >> back & 1)
+        self.analytics_days |= 1 << back
+        return seen
 
     def observe_totals(self, t: float, totals: dict[str, int | None], policy: BucketPolicy) -> list[Finding]:
         """A poll of cumulative counters; returns what the closed bucket (if any) revealed.
@@ -201,7 +308,7 @@ class PostModel:
                 self._cusum_reset()  # a signalled rise starts a new run, or it would signal forever
             elif (z <= -z_alert or (novel and z <= -NOVEL_MIN_Z)) and ratio <= 0.25 and expected >= DROP_MIN_EXPECTED:
                 findings.append(self._finding("view_drop", t, z, ratio, views, expected, hours, start, novelty))
-        findings += self._engagement(t, views, sum(self.bucket.get(k, 0.0) for k in ENGAGEMENT), start)
+        findings += self._engagement(t, views, start)
         self.views.learn(views, mid, hours)
         self.bucket = {}
         self.bucket_start = t
@@ -224,40 +331,31 @@ class PostModel:
         self.cusum = 0.0
         self.run_start, self.run_observed, self.run_expected, self.run_hours = None, 0.0, 0.0, 0.0
 
-    def _engagement(self, t: float, views: float, engaged: float, start: float) -> list[Finding]:
-        """Engagement per view, over its own buckets: reactions are ~5 % of views, so they need longer."""
-        if self.eng_start is None:
-            self.eng_start = start
-        self.eng_views += views
-        self.eng_count += engaged
-        hours = (t - self.eng_start) / 3600.0
-        if self.eng_count < ENGAGEMENT_MIN_COUNT and hours < ENGAGEMENT_MAX_HOURS:
-            return []
-        views, engaged, begin = self.eng_views, self.eng_count, self.eng_start
-        self.eng_views = self.eng_count = 0.0
-        self.eng_start = t
-        if views <= 0:
-            return []
-        # A jump in reactions per view means people react more than they watch, which a view spike
-        # alone (reactions rising in step with views) does not show.
-        mid = (begin + t) / 2.0
-        log_rate = math.log((engaged + 1.0) / (views + 1.0))
-        noise = 1.0 / (engaged + 1.0) + 1.0 / (views + 1.0)
-        detector = self.engagement
+    def _engagement(self, t: float, views: float, start: float) -> list[Finding]:
+        """Each reaction per view, over its own windows (a share is rarer than a like)."""
         findings = []
-        if detector.ready:
-            z = detector.zscore(log_rate, mid, noise)
-            ratio = math.exp(log_rate - detector.baseline.expect(mid))
-            if z >= detector.z_alert and ratio >= 2.0:
-                findings.append(self._finding("engagement_spike", t, z, ratio, engaged, engaged / ratio, hours, begin))
-        detector.learn_one(log_rate, mid, noise)
-        return findings
+        for metric in ENGAGEMENT:
+            count = self.bucket.get(metric)
+            if count is None:
+                continue  # this platform does not report it
+            rate = self.reactions.get(metric)
+            if rate is None:
+                rate = self.reactions[metric] = ReactionRate()
+            surge = rate.observe(t, start, views, count)
+            if surge is not None:
+                z, ratio, observed, expected, hours, begin = surge
+                findings.append(
+                    self._finding("engagement_spike", t, z, ratio, observed, expected, hours, begin, metric=metric)
+                )
+        # Two reactions surging together are one episode: the strongest speaks for it.
+        return sorted(findings, key=lambda f: -f.z)[:1]
 
     def _finding(
         self, kind: str, t: float, z: float, ratio: float, observed: float, expected: float,
-        hours: float, start: float, novelty: float = 0.0,
+        hours: float, start: float, novelty: float = 0.0, metric: str | None = None,
     ) -> Finding:  # fmt: skip
         return Finding(
+            metric=metric,
             kind=kind,
             time=from_epoch(t),
             z=round(z, 3),

@@ -185,13 +185,10 @@ class Monitor:
                     seen[name] = a - b
             self.rollups.on_metric(event, t, content_id, seen)
             return self._spike_candidates(event, post, findings)
-        day = event.event_time.date().isoformat()
         restated = 0
-        if event.views is not None:
-            if day in post.daily_views:
-                self.quality["restated_days"] += 1
-                restated = 1
-            post.daily_views[day] = event.views
+        if event.views is not None and post.note_analytics_day(event.event_time.date().toordinal()):
+            self.quality["restated_days"] += 1
+            restated = 1
         self.rollups.on_metric(event, t, content_id, {"restated_days": restated} if restated else {})
         fresh = post.last_time is not None and t - post.last_time < self.config.poll_fresh_hours * 3600
         if fresh:
@@ -216,7 +213,7 @@ class Monitor:
                 title = f"Views of {event.platform} post {event.platform_content_id} fell to {f.ratio:.2f}x of usual"
                 severity = "medium" if f.bucket_hours >= 3 else "low"  # a fall can be a block or takedown
             else:
-                what = "Views" if f.kind == "view_spike" else "Engagement per view"
+                what = "Views" if f.kind == "view_spike" else f"{(f.metric or 'engagement').capitalize()} per view"
                 title = f"{what} of {event.platform} post {event.platform_content_id} at {f.ratio:.1f}x of usual"
                 severity = "low" if score < 0.6 or f.ratio < 2.2 else "high" if f.ratio >= 4 else "medium"
             evidence = {
@@ -226,6 +223,7 @@ class Monitor:
                 "ratio": f.ratio,
                 "z": f.z,
                 "novelty": f.novelty,
+                **({"metric": f.metric} if f.metric else {}),
                 "window": {"start": rfc3339(f.bucket_start), "end": rfc3339(f.time), "hours": f.bucket_hours},
                 "source": event.source,
             }

@@ -36,17 +36,18 @@ from pydantic import BaseModel, ValidationError
 from claimwatch.detect.alerting import DedupStage
 from claimwatch.detect.claims import AssetActivity, ClaimBook, ClaimState
 from claimwatch.detect.ewstats import EWMean
-from claimwatch.detect.metrics import PostModel
+from claimwatch.detect.metrics import PostModel, ReactionRate
 from claimwatch.detect.monitor import Monitor, MonitorConfig
-from claimwatch.detect.novelty import NoveltyDetector, TailNovelty
+from claimwatch.detect.novelty import DayRing, NoveltyDetector, TailSketch
 from claimwatch.detect.reference import CatalogIndex, RightsLedger
 from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.spike import CountRateModel, SeasonalBaseline, SpikeDetector
 from schemas.events import CatalogItem, RightsRecord
 
 FORMAT = "claimwatch-state"
-VERSION = 1
-MAX_STATE_BYTES = 16 << 20  # far above any real item (a busy post's history is ~250 KB)
+VERSION = 2  # 2: bounded novelty sketches (TailSketch, DayRing) instead of each post's full history
+READABLE = (1, 2)  # version 1 is migrated on reading: its histories are replayed into sketches
+MAX_STATE_BYTES = 16 << 20  # far above any real item (a post's models are ~4 KB)
 MAX_DEPTH = 24
 
 
@@ -69,12 +70,15 @@ SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
     "AssetActivity": (AssetActivity, _fields(AssetActivity)),
     "DedupStage": (DedupStage, _fields(DedupStage, "cooldown")),
     "PostModel": (PostModel, _fields(PostModel)),
+    "ReactionRate": (ReactionRate, _fields(ReactionRate)),
     "CountRateModel": (CountRateModel, _fields(CountRateModel)),
     "SpikeDetector": (SpikeDetector, _fields(SpikeDetector)),
     "SeasonalBaseline": (SeasonalBaseline, _fields(SeasonalBaseline)),
     "EWMean": (EWMean, _fields(EWMean)),
-    "NoveltyDetector": (NoveltyDetector, _fields(NoveltyDetector)),
-    "TailNovelty": (TailNovelty, _fields(TailNovelty, "ordered")),
+    # The detector's parameters are code (NoveltyDetector.PARAMETERS), never stored.
+    "NoveltyDetector": (NoveltyDetector, ("value", "mean", "change", "recent", "day", "resting")),
+    # TailSketch is packed (see _enc_sketch): three of them are most of a post's stored bytes.
+    "DayRing": (DayRing, _fields(DayRing, "period", "look")),  # its slots are the layout of its arrays
     "RollupBook": (RollupBook, _fields(RollupBook)),
 }
 MODELS: dict[str, type[BaseModel]] = {"CatalogItem": CatalogItem, "RightsRecord": RightsRecord}
@@ -112,6 +116,47 @@ def _enc_float(value: float) -> Any:
     return value if value == value and abs(value) != float("inf") else {"nf": repr(value)}
 
 
+def _enc_array(value: array[Any]) -> Any:
+    if value.typecode not in _ARRAY_TAGS:
+        raise TypeError(f"no stored form for array({value.typecode!r})")
+    return {_ARRAY_TAGS[value.typecode]: base64.b64encode(value.tobytes()).decode()}
+
+
+def _enc_sketch(value: TailSketch) -> Any:
+    """One sketch as its counts and one array of 32-bit floats: a third of the per-field form."""
+    parts = (value.high, value.low, value.sample, value.old_high, value.old_low, value.old_sample)
+    cells = array("f")
+    for part in parts:
+        cells.extend(part)
+    return {
+        "o": "TailSketch",
+        "p": [value.count, value.stride, value.old_count, value.old_stride, *(len(part) for part in parts)],
+        "a": base64.b64encode(cells.tobytes()).decode(),
+    }
+
+
+def _dec_sketch(value: dict[str, Any]) -> TailSketch:
+    counts, cells = value.get("p"), array("f")
+    if not (isinstance(counts, list) and len(counts) == 10 and all(type(c) is int and c >= 0 for c in counts)):
+        raise StateFormatError("a TailSketch without its counts")
+    cells.frombytes(base64.b64decode(str(value.get("a")), validate=True))
+    if sum(counts[4:]) != len(cells):
+        raise StateFormatError("a TailSketch whose arrays do not match its counts")
+    parts, start = [], 0
+    for length in counts[4:]:
+        parts.append(cells[start : start + length])
+        start += length
+    sketch = TailSketch(count=counts[0], stride=counts[1], old_count=counts[2], old_stride=counts[3])
+    sketch.high, sketch.low, sketch.sample, sketch.old_high, sketch.old_low, sketch.old_sample = parts
+    if sketch.stride < 1 or sketch.old_stride < 1:
+        raise StateFormatError("a TailSketch with a stride below 1")
+    return sketch
+
+
+_ARRAY_TAGS = {"f": "af", "B": "ab"}  # 32-bit floats, bytes: the sketches' compact arrays
+_ARRAY_CODES = {tag: code for code, tag in _ARRAY_TAGS.items()}
+
+
 def _enc_deque(value: deque[Any]) -> Any:
     if all(type(v) is float for v in value):
         return {"qf": base64.b64encode(array("d", value).tobytes()).decode(), "m": value.maxlen}
@@ -147,6 +192,8 @@ _ENCODERS: dict[type, Any] = {
     set: lambda value: {"s": sorted((_enc(v) for v in value), key=repr)},
     frozenset: lambda value: {"s": sorted((_enc(v) for v in value), key=repr)},
     deque: _enc_deque,
+    array: _enc_array,
+    TailSketch: _enc_sketch,
     datetime: lambda value: {"dt": value.isoformat()},
     date: lambda value: {"da": value.isoformat()},
     timedelta: lambda value: {"td": value.total_seconds()},
@@ -173,12 +220,16 @@ def _enc_by_kind(value: Any) -> Any:
         if all(type(v) is float for v in value):
             return {"qf": base64.b64encode(array("d", value).tobytes()).decode(), "m": value.maxlen}
         return {"q": [_enc(v) for v in value], "m": value.maxlen}
+    if isinstance(value, array):
+        return _enc_array(value)
     if isinstance(value, datetime):
         return {"dt": value.isoformat()}
     if isinstance(value, date):
         return {"da": value.isoformat()}
     if isinstance(value, timedelta):
         return {"td": value.total_seconds()}
+    if isinstance(value, TailSketch):
+        return _enc_sketch(value)
     tag = TAGS.get(type(value))
     if tag is not None:
         return {"o": tag, "f": {name: _enc(getattr(value, name)) for name in SCHEMA[tag][1]}}
@@ -203,8 +254,8 @@ def decode(blob: bytes, config: MonitorConfig) -> tuple[int, Monitor]:
         body = _loads_wide(blob)
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise StateFormatError("not a claimwatch state record")
-    if body.get("version") != VERSION:
-        raise StateFormatError(f"state format version {body.get('version')!r}; this worker reads {VERSION}")
+    if body.get("version") not in READABLE:
+        raise StateFormatError(f"state format version {body.get('version')!r}; this worker reads {READABLE}")
     offset = body.get("offset")
     if type(offset) is not int:
         raise StateFormatError("offset missing or not an integer")
@@ -263,6 +314,10 @@ def _dec(value: Any, depth: int) -> Any:
         floats = array("d")
         floats.frombytes(base64.b64decode(str(body), validate=True))
         return deque(floats, maxlen=_maxlen(value))
+    if kind in _ARRAY_CODES:
+        values = array(_ARRAY_CODES[kind])
+        values.frombytes(base64.b64decode(str(body), validate=True))
+        return values
     if kind == "dt":
         return datetime.fromisoformat(str(body))
     if kind == "da":
@@ -278,6 +333,10 @@ def _dec(value: Any, depth: int) -> Any:
 
 def _object(value: dict[str, Any], depth: int) -> Any:
     tag = value.get("o")
+    if tag == "TailSketch":
+        return _dec_sketch(value)
+    if tag == "TailNovelty":
+        return _migrated_tail(value, depth)
     entry = SCHEMA.get(tag) if isinstance(tag, str) else None
     if entry is None:
         raise StateFormatError(f"unknown object {str(tag)[:40]!r}")
@@ -292,10 +351,40 @@ def _object(value: dict[str, Any], depth: int) -> Any:
         if name in given:
             field_value = given[name]
             kwargs[name] = field_value if type(field_value) in _PLAIN_JSON else _dec(field_value, depth + 1)
-    obj = cls(**kwargs)
-    if isinstance(obj, TailNovelty):
-        obj.ordered = sorted(obj.history)
-    return obj
+    if cls is NoveltyDetector:
+        _migrate_detector(kwargs)
+    return cls(**kwargs)
+
+
+# ------------------------------------------------------------------------------------ migration
+# Version 1 kept each view's last 10,000 values (TailNovelty.history) and the last period's
+# (time, value) pairs (NoveltyDetector.day); replaying them into the bounded sketches gives the
+# state the current code would have built from the same values.
+
+
+def _migrated_tail(value: dict[str, Any], depth: int) -> TailSketch:
+    given = value.get("f")
+    history = _dec(given.get("history"), depth + 1) if isinstance(given, dict) else None
+    if not isinstance(history, deque) or not all(type(v) is float for v in history):
+        raise StateFormatError("a version 1 TailNovelty without its history")
+    sketch = TailSketch()
+    for x in history:
+        sketch.learn_one(x)
+    return sketch
+
+
+def _migrate_detector(fields: dict[str, Any]) -> None:
+    recent = fields.get("recent")
+    if isinstance(recent, deque):
+        fields["recent"] = array("f", recent)
+    day = fields.get("day")
+    if isinstance(day, deque):
+        ring = DayRing()
+        for pair in day:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and all(type(v) is float for v in pair)):
+                raise StateFormatError("a version 1 day record that is not (time, value) pairs")
+            ring.learn_one(pair[1], pair[0])
+        fields["day"] = ring
 
 
 def _key(value: Any, depth: int) -> Any:
