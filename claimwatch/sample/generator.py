@@ -49,6 +49,10 @@ PLATFORM_PHASE = {"youtube": 20.0, "tiktok": 22.0, "instagram": 19.0, "facebook"
 OTHER_OWNERS = ["Rival Music Group", "Indie Collective LLC", "Global Rights Admin", "SoundClaim Partners"]
 SPIKE_MIN_DAILY_VIEWS = 600.0  # below this a 3x rise is a few views: nobody acts on it, nothing can see it
 ENGAGEMENT_MIN_DAILY_VIEWS = 3000.0
+REACTIONS = {"likes": (0.02, 0.06), "comments": (0.002, 0.006), "shares": (0.002, 0.01)}  # per view
+# A surge of one reaction: shares x8 for ~10 hours while views rise x1.4, on a post with 60+ views
+# an hour. Summed with likes and comments it is ~1.3x: only a per-metric baseline sees it.
+SHARE_SURGE_MIN_DAILY_VIEWS = 1_440.0
 WARMUP_HOURS = 96  # models need a few days of history before scenarios start
 DECAY_HOURS = 4.0  # a spike fades over this long after its plateau: still part of the scenario
 
@@ -104,6 +108,7 @@ class Spike:
     plateau_h: float
     multiplier: float
     engagement_only: bool = False
+    metric: str | None = None  # an engagement spike of this reaction alone (likes, comments, shares)
 
     def factor(self, hours: np.ndarray) -> np.ndarray:
         rel = hours - self.start_h
@@ -413,6 +418,25 @@ class Generator:
         self._inject_discrepancies(max(2, n // 60))
         self._inject_third_party(max(1, n // 100))
         self._inject_risky_disputes(max(2, n // 80))
+        self._inject_share_surges(max(2, n // 80))
+
+    def _inject_share_surges(self, count: int) -> None:
+        for _ in range(count):
+            item = self._pick(lambda i: any(v >= SHARE_SURGE_MIN_DAILY_VIEWS for v in i.base_views.values()))
+            if item is None:
+                break
+            platform = self.rng.choice(
+                sorted(p for p, v in item.base_views.items() if v >= SHARE_SURGE_MIN_DAILY_VIEWS)
+            )
+            start = self._scenario_hour(30)
+            ramp, plateau = self.rng.uniform(1.0, 2.5), self.rng.uniform(8.0, 11.0)
+            shares = Spike(platform, start, ramp, plateau, self.rng.uniform(6.0, 9.0), engagement_only=True,
+                           metric="shares")  # fmt: skip
+            views = Spike(platform, start, ramp, plateau, self.rng.uniform(1.25, 1.5))
+            self.spikes.setdefault((item.content_id, platform), []).extend([shares, views])
+            self._spike_label(
+                "engagement_spike", item, shares, f"shares x{shares.multiplier:.1f}, views x{views.multiplier:.2f}"
+            )
 
     def _inject_claim_surges(self, count: int) -> None:
         for _ in range(count):
@@ -593,17 +617,18 @@ class Generator:
         trend = np.exp(np.cumsum(self.np.normal(0, 0.05 / math.sqrt(24), self.hours)))
         noise = np.exp(self.np.normal(0, 0.12, self.hours))
         rate = base * diurnal * weekly * trend * noise
-        engagement_factor = np.ones(self.hours)
+        reaction_factor = {name: np.ones(self.hours) for name in REACTIONS}
         for spike in self.spikes.get((item.content_id, platform), []):
             if spike.engagement_only:
-                engagement_factor *= spike.factor(hours)
+                for name in [spike.metric] if spike.metric else REACTIONS:
+                    reaction_factor[name] = reaction_factor[name] * spike.factor(hours)
             else:
                 rate = rate * spike.factor(hours)
         views = self.np.poisson(rate)
         out = {"views": views}
-        for name, (lo, hi) in {"likes": (0.02, 0.06), "comments": (0.002, 0.006), "shares": (0.002, 0.01)}.items():
+        for name, (lo, hi) in REACTIONS.items():
             p = self.rng.uniform(lo, hi)
-            out[name] = self.np.poisson(views * p * engagement_factor)
+            out[name] = self.np.poisson(views * p * reaction_factor[name])
         return out
 
     # ------------------------------------------------------------------------------ writing
