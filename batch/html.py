@@ -187,7 +187,8 @@ def render_html(report: WeeklyReport) -> str:
     asset_rows = [
         [link(r["asset_id"], studio_asset_url(r["asset_id"])), named(r.get("content_id"), r.get("title")),
          score_bar(float(r["score"])), esc(r["level"]), esc(r["open_disputes_and_appeals"]), esc(r["claims"]),
-         esc("; ".join(f"{d['driver']} ({d['claims']})" for d in r.get("drivers", [])[:4]))]
+         esc("; ".join([*r.get("asset_drivers", [])[:3],
+                        *(f"{d['driver']} ({d['claims']} claims)" for d in r.get("drivers", [])[:3])]))]
         for r in extra.get("dispute_risk_by_asset") or []
     ]  # fmt: skip
     risk_rows = [

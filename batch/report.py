@@ -74,6 +74,7 @@ class WeekIndex:
     posts: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )  # week → post → its rows (one per item that holds the post)
+    assets: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     late: Counter[str] = field(default_factory=Counter)  # week → records too late to roll up
     titles: dict[str, dict[str, str]] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
@@ -91,6 +92,14 @@ class WeekIndex:
                 claims[row["claim_id"]] = _merge_claim(claims.get(row["claim_id"]), row)
             elif kind == "post":
                 index.posts[row["week"]][(row["platform"], row["platform_content_id"])].append(row)
+            elif kind == "asset":
+                assets = index.assets[row["week"]]
+                known = assets.get(row["asset_id"])
+                if known is None or (row.get("risk_time", 0.0), row.get("risk", 0.0)) > (
+                    known.get("risk_time", 0.0),
+                    known.get("risk", 0.0),
+                ):  # two items holding the asset: its latest assessment counts
+                    assets[row["asset_id"]] = row
             elif kind == "late":
                 index.late[iso_week(date.fromisoformat(row["day"]))] += int(row["late_beyond_rollup"])
             elif kind == "catalog":
@@ -382,28 +391,35 @@ def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
 
 
 def _risk_by_asset(index: WeekIndex, week: str) -> list[dict[str, Any]]:
-    """The dispute risk of each asset: its riskiest claim, its open disputes and appeals, and the
-    drivers that recur across its claims."""
+    """The dispute risk of each asset: its own score from its context (conflicts, claim surges, open
+    disputes and appeals together), its riskiest claim, and the drivers that recur across its claims."""
     assets: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in _ours(index.claims.get(week, {})):
         if c.get("asset_id") and c.get("status") != "inactive":
             assets[c["asset_id"]].append(c)
+    assessed = index.assets.get(week, {})
     rows = []
-    for asset, claims in assets.items():
+    for asset in sorted(set(assets) | set(assessed)):
+        claims = assets.get(asset, [])
+        own = assessed.get(asset, {})
         open_disputes = sum(1 for c in claims if c.get("status") in OPEN_DISPUTE)
-        top = max(float(c.get("risk", 0.0)) for c in claims)
+        top_claim = max((float(c.get("risk", 0.0)) for c in claims), default=0.0)
+        asset_score = float(own.get("risk", 0.0))
+        top = max(top_claim, asset_score)
         if top < RISK_LISTED and not open_disputes:
             continue
         drivers: Counter[str] = Counter()
         for c in claims:
             if float(c.get("risk", 0.0)) >= RISK_LISTED or c.get("status") in OPEN_DISPUTE:
                 drivers.update(str(d.get("driver", "")).split(" (")[0] for d in c.get("risk_drivers", []))
-        content_id = next((c.get("content_id") for c in claims if c.get("content_id")), None)
+        content_id = own.get("content_id") or next((c.get("content_id") for c in claims if c.get("content_id")), None)
         rows.append({
             "asset_id": asset, "content_id": content_id, "title": index.title(content_id), "claims": len(claims),
             "open_disputes_and_appeals": open_disputes,
             "new_claims": sum(c.get("transitions", {}).get("new", 0) for c in claims),
             "score": round(top, 4), "level": risk_level(top),
+            "asset_score": round(asset_score, 4), "top_claim_score": round(top_claim, 4),
+            "asset_drivers": [str(d.get("driver", "")) for d in own.get("risk_drivers", [])][:5],
             "drivers": [{"driver": d, "claims": n} for d, n in sorted(drivers.items(), key=lambda x: (-x[1], x[0]))[:5]],
         })  # fmt: skip
     rows.sort(key=lambda r: (-r["score"], -r["open_disputes_and_appeals"], r["asset_id"]))
@@ -444,7 +460,8 @@ DEFINITIONS = {
     "conceded), a potential claim not confirmed in review, or released by the owner or expired.",
     "dispute risk": "A score from 0 to 1 per claim from its drivers (open dispute or appeal, views, origin, "
     "reinstatements, timing); every open dispute and appeal is listed, other claims from 0.3. Per asset: "
-    "its riskiest claim, its open disputes, and the drivers that recur.",
+    "the higher of its riskiest claim and its own score from its context (another owner, a claim surge in "
+    "the last 7 days, open disputes and appeals across its claims, timers, views), with both sets of drivers.",
     "views and engagement": "Gained between each post's first and last poll of the week, per platform; per day "
     "so that a partial week compares fairly with the last.",
     "data quality": "This week's files only: records read, accepted and quarantined (by reason), duplicate "
@@ -583,7 +600,7 @@ LINE_PREFIX = '{"key": "'  # how rollup_lines starts every line (keys sorted: "k
 def row_week(key: str) -> str | None:
     """The ISO week a roll-up row is about (claim, post and late rows); None for rows every week needs."""
     kind, _, rest = key.partition("|")
-    if kind in ("claim", "post"):
+    if kind in ("claim", "post", "asset"):
         return rest.partition("|")[0]
     if kind == "late":
         try:

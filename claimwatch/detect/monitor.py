@@ -23,7 +23,14 @@ from claimwatch.detect.claims import (
 )
 from claimwatch.detect.metrics import BucketPolicy, Finding, PostModel, spike_score
 from claimwatch.detect.reference import CatalogIndex, RightsLedger
-from claimwatch.detect.risk import RiskFeatures, dispute_risk, risk_level
+from claimwatch.detect.risk import (
+    ASSET_SURGE_DAYS,
+    AssetRiskFeatures,
+    RiskFeatures,
+    asset_dispute_risk,
+    dispute_risk,
+    risk_level,
+)
 from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.timeutil import from_epoch, rfc3339
 from schemas.alerts import Alert
@@ -69,6 +76,8 @@ class Monitor:
     dedup: DedupStage = field(default_factory=DedupStage)
     recent_spikes: dict[str, dict[str, datetime]] = field(default_factory=dict)
     conflicted_assets: set[str] = field(default_factory=set)
+    surged_assets: dict[str, float] = field(default_factory=dict)  # asset → end of its last claim-surge day
+    asset_risk: dict[str, float] = field(default_factory=dict)  # asset → its last dispute risk score
     watermark: datetime | None = None
     quality: Counter[str] = field(default_factory=Counter)
     rollups: RollupBook = field(default_factory=RollupBook)
@@ -127,7 +136,13 @@ class Monitor:
         self.claims.open_day = None
         self.dedup.expire(day_end)  # once a day: keeps the dedup state bounded, off the per-event path
         out = []
+        horizon = day_end.timestamp() - ASSET_SURGE_DAYS * DAY
+        self.surged_assets = {a: t for a, t in self.surged_assets.items() if t > horizon}  # bounded
+        surged: list[str] = []
         for burst in self.claims.close_day():
+            if burst.kind == "new_claims":
+                self.surged_assets[burst.asset_id] = day_end.timestamp()
+                surged.append(burst.asset_id)
             content_id = self.catalog.content_for_claim(burst.asset_id)
             ratio = burst.count / max(burst.expected, 1e-9)
             what = "new claims" if burst.kind == "new_claims" else "claims changing status"
@@ -157,6 +172,8 @@ class Monitor:
                     dedup_key=(burst.asset_id, burst.kind),
                 )
             )
+        for asset_id in surged:
+            out += self._asset_risk(asset_id, day_end)
         return out
 
     # ----------------------------------------------------------------------------------- metrics
@@ -323,9 +340,11 @@ class Monitor:
         if event.source in REPORT_SOURCES:
             self.claims.open_day = event.event_time.timestamp()
         out: list[Candidate] = []
+        disputes_moved = False
         for tr in self.claims.apply(event):
             transitions.append(tr)
             out += self._on_transition(tr, event)
+            disputes_moved |= tr.old in DISPUTE_STATES or tr.new in DISPUTE_STATES
         state = self.claims.claims[event.claim_id]
         out += self._claimed_vs_measured(state, event)
         if event.third_party_claim and self.catalog.is_our_video(state.video_id):
@@ -335,6 +354,8 @@ class Monitor:
                 "content_id_flag.third_party_on_own_video", ("third_party",),
             ))  # fmt: skip
         out += self._risk(state, event)
+        if disputes_moved:
+            out += self._asset_risk(state.asset_id, event.event_time)
         return out
 
     def _on_transition(self, tr: Transition, event: ClaimEvent) -> list[Candidate]:
@@ -434,6 +455,60 @@ class Monitor:
             extra={"level": "high", "drivers": drivers, "previous_score": previous},
         )]  # fmt: skip
 
+    def _asset_risk(self, asset_id: str | None, when: datetime) -> list[Candidate]:
+        """The asset's dispute risk from its context; a ``dispute_risk`` alert when it crosses high."""
+        if not asset_id:
+            return []
+        t = when.timestamp()
+        claims = [c for c in self.claims.claims.values() if c.asset_id == asset_id and c.status != "inactive"]
+        open_disputes = sorted(c.claim_id for c in claims if c.status == "disputed")
+        open_appeals = sorted(c.claim_id for c in claims if c.status == "appealed")
+        days_left = [
+            (7 if c.status == "appealed" else 30) - (t - stamp) / DAY
+            for c in claims
+            if (stamp := c.appeal_at if c.status == "appealed" else c.dispute_at if c.status == "disputed" else None)
+            is not None
+        ]
+        surge_at = self.surged_assets.get(asset_id)
+        features = AssetRiskFeatures(
+            conflicts=1 if asset_id in self.conflicted_assets else 0,
+            surged=surge_at is not None and t - surge_at <= ASSET_SURGE_DAYS * DAY,
+            open_disputes=len(open_disputes),
+            open_appeals=len(open_appeals),
+            takedowns=sum(1 for c in claims if c.status in DISPUTE_STATES - {"disputed", "appealed"}),
+            least_days_left=min(days_left) if days_left else None,
+            views_per_day=sum(c.views_per_day or 0.0 for c in claims),
+        )
+        score, drivers = asset_dispute_risk(features)
+        previous = self.asset_risk.get(asset_id, 0.0)
+        self.asset_risk[asset_id] = score
+        content_id = self.catalog.content_for_claim(asset_id)
+        self.rollups.on_asset_risk(t, asset_id, content_id, score, drivers)
+        if risk_level(score) != "high" or risk_level(previous) == "high":
+            return []
+        item = self.catalog.items.get(content_id or "")
+        named = f" ({item.title})" if item is not None and item.title else ""
+        return [
+            Candidate(
+                type="dispute_risk",
+                severity="critical" if score >= 0.93 else "high",
+                score=score,
+                subject={"asset_id": asset_id, "content_id": content_id},
+                event_time=when,
+                title=f"Dispute risk of asset {asset_id}{named} is high ({score:.2f})",
+                evidence={
+                    "rule": "dispute_risk.asset_crossed_high",
+                    "level": "high",
+                    "drivers": drivers,
+                    "previous_score": previous,
+                    "open_disputes": open_disputes[:10],
+                    "open_appeals": open_appeals[:10],
+                },
+                identity=(asset_id, "asset_risk", rfc3339(when)),
+                dedup_key=(asset_id, "asset_risk"),
+            )
+        ]
+
     def _claim_candidate(
         self, type_: str, severity: str, score: float, state: ClaimState, event: ClaimEvent, title: str,
         rule: str, identity: tuple[object, ...], dedup: tuple[object, ...] | None = None,
@@ -511,6 +586,9 @@ class Monitor:
 
     def _on_conflict(self, event: OwnershipConflict) -> list[Candidate]:
         self.conflicted_assets.add(event.asset_id)
+        return self._conflict_alert(event) + self._asset_risk(event.asset_id, event.event_time)
+
+    def _conflict_alert(self, event: OwnershipConflict) -> list[Candidate]:
         content_id = self.catalog.content_for_claim(event.asset_id, event.custom_id)
         our = self.rights.our_share(event.asset_id, self.config.owner)
         views = event.views_in_conflict or 0
@@ -565,7 +643,8 @@ class Monitor:
                     "owners": [{"owner": o, "share_pct": s} for o, s in worst.owners],
                 },
                 identity=(key, worst.right_type, "over_100", *(o for o, _ in worst.owners)),
-            )
+            ),
+            *self._asset_risk(record.asset_id, when),
         ]
 
     # -------------------------------------------------------------------------------- emitting

@@ -15,6 +15,9 @@ row for the same claim when its events were routed to both):
   reactions), its analytics views per day, the days and records seen per source, and the poll
   findings (late, duplicate, counter resets and jumps) of the week — one row a week, not a day, so
   a catalogue of 100,000 items on 4 platforms is 400,000 rows a week;
+- ``asset|<ISO week>|<asset id>``: the asset's dispute risk from its context (ownership
+  conflicts, claim surges, open disputes and appeals across its claims) as last computed in the
+  week, with its drivers;
 - ``catalog|<content id>``: the item's title and artist, so reports show names next to ids.
 
 Rows are updated as events are applied, so they depend on the events alone, not on when a
@@ -181,6 +184,19 @@ class RollupBook:
             for stamp in ("dispute_at", "appeal_at"):
                 if getattr(state, stamp) is not None:
                     row[stamp] = getattr(state, stamp)
+
+    def on_asset_risk(
+        self, t: float, asset_id: str, content_id: str | None, score: float, drivers: list[dict[str, object]]
+    ) -> None:
+        """An asset's dispute risk from its context (conflicts, surges, open disputes), as last computed."""
+        opened = self._open(t, "asset", asset_id, "asset_risk")
+        if opened is None:
+            return
+        row, _ = opened
+        if t >= row.get("risk_time", -1.0):
+            row.update(asset_id=asset_id, risk=score, risk_drivers=[dict(d) for d in drivers], risk_time=t)
+            if content_id is not None:
+                row["content_id"] = content_id
 
     def on_metric(self, event: MetricObservation, t: float, content_id: str | None, findings: dict[str, int]) -> None:
         """One poll or analytics day (the hot path: most events are polls)."""

@@ -419,6 +419,54 @@ class Generator:
         self._inject_third_party(max(1, n // 100))
         self._inject_risky_disputes(max(2, n // 80))
         self._inject_share_surges(max(2, n // 80))
+        self._inject_asset_risk(max(1, n // 100))
+
+    def _inject_asset_risk(self, count: int) -> None:
+        """An asset whose context adds up: another owner, then a surge of claims, then a dispute.
+
+        No single claim is risky (one ordinary dispute); the asset is, and only the asset-level
+        score sees it.
+        """
+        for _ in range(count):
+            item = self._pick(lambda i: True)
+            if item is None:
+                return
+            item.claim_rate = max(item.claim_rate, 1.0)
+            day = self._day(5, 3)
+            when = self._time(day * 24)
+            subject = {"asset_id": item.asset_id, "content_id": item.content_id}
+            owner = self.rng.choice(OTHER_OWNERS)
+            self.conflict_rows.setdefault(day, []).append(
+                {
+                    "asset_id": item.asset_id,
+                    "custom_id": item.custom_id,
+                    "conflicting_owner": owner,
+                    "conflicting_country_code": "|".join(self.rng.sample(COUNTRIES, 3)),
+                    "approx_daily_views": str(int(item.base_views.get("youtube", 500))),
+                    "active_claims": str(self.rng.randrange(1, 40)),
+                    "lifetime_views_in_conflict": str(self.rng.randrange(10_000, 900_000)),
+                    "ownership_last_updated": when.date().isoformat(),
+                    "match_policy": "Monetize in all countries",
+                }
+            )
+            self._label(
+                "rights_conflict", subject, when, _day_end(when) + timedelta(hours=12), f"asset conflict with {owner}"
+            )
+            surge_day = day + 1
+            extra = max(15, round(item.claim_rate * self.rng.uniform(5, 8)))
+            for _ in range(extra):
+                self.claims.append(self._ugc_claim(item, self._time(surge_day * 24 + self.rng.uniform(0, 24))))
+            surge_start = self._time(surge_day * 24)
+            self._label("claim_surge", subject, surge_start, surge_start + timedelta(hours=36),
+                        f"{extra} extra new claims after a conflict")  # fmt: skip
+            disputed = self._ugc_claim(item, self._time((day - 3) * 24 + self.rng.uniform(0, 24)))
+            self.claims.append(disputed)
+            dispute_at = self._time((surge_day + 1) * 24 + self.rng.uniform(2, 20))
+            disputed.plan.append((dispute_at, "dispute", {"reason": "original_content"}))
+            self._label("dispute_opened", {"claim_id": disputed.claim_id, "video_id": disputed.video_id},
+                        dispute_at, _day_end(dispute_at) + timedelta(hours=12), "disputed amid the conflict")  # fmt: skip
+            self._label("dispute_risk", subject, when, _day_end(dispute_at) + timedelta(hours=12),
+                        f"asset risk: conflict with {owner}, {extra} new claims, then a dispute")  # fmt: skip
 
     def _inject_share_surges(self, count: int) -> None:
         for _ in range(count):
