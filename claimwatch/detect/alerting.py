@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from claimwatch.ingest.normalize import stable_id
-from schemas.alerts import Alert, Subject, severity_rank
+from schemas.alerts import Alert, AlertType, Severity, Subject, severity_rank
 
 Clock = Callable[[], datetime]
 
@@ -26,8 +26,8 @@ def wall_clock() -> datetime:
 class Candidate:
     """A detector's finding, ready to be an alert: what, about whom, how sure, and why."""
 
-    type: str
-    severity: str
+    type: AlertType
+    severity: Severity
     score: float
     subject: dict[str, str | None]
     event_time: datetime
@@ -52,7 +52,7 @@ def build(candidate: Candidate, clock: Clock = wall_clock) -> Alert:
     )
 
 
-COOLDOWN = {
+COOLDOWN: dict[AlertType, timedelta] = {
     "view_spike": timedelta(hours=24),
     "engagement_spike": timedelta(hours=24),
     "viral_propagation": timedelta(hours=48),
@@ -69,7 +69,7 @@ COOLDOWN = {
 class DedupStage:
     """One alert per finding: drops repeats inside the cooldown unless the severity rises."""
 
-    cooldown: dict[str, timedelta] = field(default_factory=lambda: dict(COOLDOWN))
+    cooldown: dict[AlertType, timedelta] = field(default_factory=lambda: dict(COOLDOWN))
     seen: dict[tuple[object, ...], tuple[datetime, int]] = field(default_factory=dict)
 
     def admit(self, candidate: Candidate) -> bool:

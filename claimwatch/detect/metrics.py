@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from claimwatch.detect.novelty import NoveltyDetector
 from claimwatch.detect.spike import CountRateModel, log_rate, z_to_score
 from claimwatch.detect.timeutil import from_epoch
 
+FindingKind = Literal["view_spike", "engagement_spike", "view_drop"]
 ENGAGEMENT = ("likes", "comments", "shares")
 COUNTERS = ("views", *ENGAGEMENT)
 SPIKE_MIN_RATIO = 1.8
@@ -29,7 +30,7 @@ NOVEL_MIN_Z = 3.0  # an unprecedented rate still has to clear the rate model's n
 class Finding:
     """A metric anomaly, before it becomes an alert."""
 
-    kind: str  # "view_spike" | "engagement_spike" | "view_drop"
+    kind: FindingKind
     time: datetime
     z: float
     ratio: float
@@ -351,7 +352,7 @@ class PostModel:
         return sorted(findings, key=lambda f: -f.z)[:1]
 
     def _finding(
-        self, kind: str, t: float, z: float, ratio: float, observed: float, expected: float,
+        self, kind: FindingKind, t: float, z: float, ratio: float, observed: float, expected: float,
         hours: float, start: float, novelty: float = 0.0, metric: str | None = None,
     ) -> Finding:  # fmt: skip
         return Finding(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from claimwatch.detect import policy
 from claimwatch.detect.alerting import Candidate, Clock, DedupStage, build, wall_clock
 from claimwatch.detect.claims import (
     DISPUTE_STATES,
@@ -33,14 +34,12 @@ from claimwatch.detect.risk import (
 )
 from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.timeutil import from_epoch, rfc3339
-from schemas.alerts import Alert
+from schemas.alerts import Alert, AlertType, Severity
 from schemas.events import ClaimEvent, Event, MetricObservation, OwnershipConflict, RightsRecord
 
 DAY = 86_400.0
 PROPAGATION_WINDOW = timedelta(hours=48)
 RELEASE_VIEWS_MEDIUM = 1_000_000
-FLAG_VIEWS_MEDIUM = 100_000
-FLAG_VIEWS_HIGH = 1_000_000
 DAILY_SERIES = "youtube-daily"  # daily analytics of a video, a series of its own beside its polls
 REPORT_SOURCES = frozenset({"reporting_api_claims", "studio_claims_csv"})
 
@@ -150,7 +149,7 @@ class Monitor:
             out.append(
                 Candidate(
                     type="claim_surge",
-                    severity="high" if ratio >= 5 and burst.count >= 15 else "medium",
+                    severity=policy.surge_severity(ratio, burst.count),
                     score=score,
                     subject={"asset_id": burst.asset_id, "content_id": content_id},
                     event_time=day_end,
@@ -225,14 +224,14 @@ class Monitor:
                 "channel_id": event.channel_id,
             }
             score = spike_score(f)
-            kind = "view_spike" if f.kind == "view_drop" else f.kind
+            kind: AlertType = "engagement_spike" if f.kind == "engagement_spike" else "view_spike"  # a drop too
             if f.kind == "view_drop":
                 title = f"Views of {event.platform} post {event.platform_content_id} fell to {f.ratio:.2f}x of usual"
-                severity = "medium" if f.bucket_hours >= 3 else "low"  # a fall can be a block or takedown
+                severity = policy.drop_severity(f.bucket_hours)
             else:
                 what = "Views" if f.kind == "view_spike" else f"{(f.metric or 'engagement').capitalize()} per view"
                 title = f"{what} of {event.platform} post {event.platform_content_id} at {f.ratio:.1f}x of usual"
-                severity = "low" if score < 0.6 or f.ratio < 2.2 else "high" if f.ratio >= 4 else "medium"
+                severity = policy.spike_severity(score, f.ratio)
             evidence = {
                 "rule": f"metrics.{f.kind}",
                 "observed": f.observed,
@@ -280,7 +279,7 @@ class Monitor:
         return [
             Candidate(
                 type="viral_propagation",
-                severity="critical" if len(earlier) >= 2 else "high",
+                severity=policy.propagation_severity(len(earlier)),
                 score=min(1.0, 0.7 + 0.1 * len(earlier) + min(f.ratio, 10) / 50),
                 subject={**subject, "asset_id": item.asset_id if item else None},
                 event_time=f.time,
@@ -307,7 +306,7 @@ class Monitor:
         return [
             Candidate(
                 type="performance_discrepancy",
-                severity="high",
+                severity=policy.VIRAL_WITHOUT_CLAIM,
                 score=0.85,
                 subject={
                     "content_id": content_id,
@@ -349,7 +348,7 @@ class Monitor:
         out += self._claimed_vs_measured(state, event)
         if event.third_party_claim and self.catalog.is_our_video(state.video_id):
             out.append(self._claim_candidate(
-                "content_id_flag", "high", 0.9, state, event,
+                "content_id_flag", policy.THIRD_PARTY_ON_OWN_VIDEO, 0.9, state, event,
                 f"Third-party claim {state.claim_id} on our own video {state.video_id}",
                 "content_id_flag.third_party_on_own_video", ("third_party",),
             ))  # fmt: skip
@@ -363,7 +362,7 @@ class Monitor:
         views = state.views or 0
         out: list[Candidate] = []
         if new in PENDING_REVIEW and old not in PENDING_REVIEW:
-            severity = "high" if views >= FLAG_VIEWS_HIGH else "medium" if views >= FLAG_VIEWS_MEDIUM else "low"
+            severity = policy.flag_severity(views)
             label = new.replace("_", " ")
             out.append(self._claim_candidate(
                 "content_id_flag", severity, min(1.0, 0.3 + views / 2_000_000), state, event,
@@ -372,7 +371,7 @@ class Monitor:
                 f"content_id_flag.{new}", (new,),
             ))  # fmt: skip
         if new in DISPUTE_STATES and old != new:
-            severity = {"disputed": "medium", "appealed": "high"}.get(new, "critical")
+            severity = policy.dispute_opened_severity(new)
             reason = f" ({state.dispute_reason})" if state.dispute_reason else ""
             out.append(self._claim_candidate(
                 "dispute_opened", severity, {"medium": 0.6, "high": 0.8}.get(severity, 0.95), state, event,
@@ -383,7 +382,7 @@ class Monitor:
             ours = self.catalog.is_our_video(state.video_id)
             if ours or views >= RELEASE_VIEWS_MEDIUM:
                 out.append(self._claim_candidate(
-                    "performance_discrepancy", "high" if ours else "medium", 0.8 if ours else 0.6, state, event,
+                    "performance_discrepancy", policy.release_severity(ours), 0.8 if ours else 0.6, state, event,
                     f"Revenue-bearing claim {state.claim_id} released on "
                     f"{'our own' if ours else 'a'} video {state.video_id} ({views:,} views)",
                     "performance_discrepancy.revenue_bearing_released", ("released",),
@@ -406,7 +405,7 @@ class Monitor:
         if 0.5 <= ratio <= 2.0:
             return []
         return [self._claim_candidate(
-            "performance_discrepancy", "high" if ratio < 0.25 or ratio > 4 else "medium",
+            "performance_discrepancy", policy.discrepancy_severity(ratio),
             min(1.0, 0.55 + abs(_log10(ratio)) / 2), state, event,
             f"Claim {state.claim_id} reports {claimed:,} views; video {state.video_id} measures {measured:,}",
             "performance_discrepancy.claimed_vs_measured_views", ("claimed_vs_measured", event.event_time.date()),
@@ -449,7 +448,7 @@ class Monitor:
         if risk_level(score) != "high" or risk_level(previous) == "high":
             return []
         return [self._claim_candidate(
-            "dispute_risk", "critical" if score >= 0.93 else "high", score, state, event,
+            "dispute_risk", policy.risk_severity(score), score, state, event,
             f"Dispute risk of claim {state.claim_id}{_where(state)} is high ({score:.2f})",
             "dispute_risk.crossed_high", ("high",),
             extra={"level": "high", "drivers": drivers, "previous_score": previous},
@@ -491,7 +490,7 @@ class Monitor:
         return [
             Candidate(
                 type="dispute_risk",
-                severity="critical" if score >= 0.93 else "high",
+                severity=policy.risk_severity(score),
                 score=score,
                 subject={"asset_id": asset_id, "content_id": content_id},
                 event_time=when,
@@ -510,7 +509,7 @@ class Monitor:
         ]
 
     def _claim_candidate(
-        self, type_: str, severity: str, score: float, state: ClaimState, event: ClaimEvent, title: str,
+        self, type_: AlertType, severity: Severity, score: float, state: ClaimState, event: ClaimEvent, title: str,
         rule: str, identity: tuple[object, ...], dedup: tuple[object, ...] | None = None,
         extra: dict[str, object] | None = None,
     ) -> Candidate:  # fmt: skip
@@ -561,7 +560,7 @@ class Monitor:
         return [
             Candidate(
                 type="rights_conflict",
-                severity="high" if views >= 100_000 else "medium",
+                severity=policy.other_owners_severity(views),
                 score=min(1.0, 0.6 + views / 5_000_000),
                 subject={
                     "content_id": content_id,
@@ -596,7 +595,7 @@ class Monitor:
         return [
             Candidate(
                 type="rights_conflict",
-                severity="high" if our >= 100 or views >= 10_000 else "medium",
+                severity=policy.conflict_severity(our, views),
                 score=min(1.0, 0.65 + (0.2 if our >= 100 else 0) + views / 1_000_000),
                 subject={"asset_id": event.asset_id, "content_id": content_id},
                 event_time=event.event_time,
@@ -627,7 +626,7 @@ class Monitor:
         return [
             Candidate(
                 type="rights_conflict",
-                severity="high",
+                severity=policy.OVER_100_PERCENT,
                 score=min(1.0, 0.7 + (worst.total_pct - 100) / 500),
                 subject={"asset_id": record.asset_id, "content_id": content_id},
                 event_time=when,

@@ -1,0 +1,99 @@
+"""Every severity ladder, pinned at each of its boundaries: a one-line change of a tier fails here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from claimwatch.detect import policy
+from claimwatch.detect.alerting import COOLDOWN
+from claimwatch.detect.risk import HIGH, MEDIUM, risk_level
+from schemas.alerts import ALERT_TYPES
+
+LADDERS: list[tuple[Any, tuple[Any, ...], str]] = [
+    # spikes: score >= 0.6 and ratio >= 2.2 to be medium; ratio >= 4 for high
+    (policy.spike_severity, (0.59, 9.0), "low"),
+    (policy.spike_severity, (0.6, 2.19), "low"),
+    (policy.spike_severity, (0.6, 2.2), "medium"),
+    (policy.spike_severity, (0.99, 3.99), "medium"),
+    (policy.spike_severity, (0.6, 4.0), "high"),
+    (policy.drop_severity, (2.99,), "low"),
+    (policy.drop_severity, (3.0,), "medium"),
+    (policy.propagation_severity, (1,), "high"),
+    (policy.propagation_severity, (2,), "critical"),
+    # claims
+    (policy.flag_severity, (99_999,), "low"),
+    (policy.flag_severity, (100_000,), "medium"),
+    (policy.flag_severity, (999_999,), "medium"),
+    (policy.flag_severity, (1_000_000,), "high"),
+    (policy.dispute_opened_severity, ("disputed",), "medium"),
+    (policy.dispute_opened_severity, ("appealed",), "high"),
+    (policy.dispute_opened_severity, ("takedown",), "critical"),
+    (policy.dispute_opened_severity, ("delayed_takedown",), "critical"),
+    (policy.release_severity, (True,), "high"),
+    (policy.release_severity, (False,), "medium"),
+    (policy.discrepancy_severity, (0.2499,), "high"),
+    (policy.discrepancy_severity, (0.25,), "medium"),
+    (policy.discrepancy_severity, (4.0,), "medium"),
+    (policy.discrepancy_severity, (4.0001,), "high"),
+    (policy.surge_severity, (5.0, 15), "high"),
+    (policy.surge_severity, (4.99, 100), "medium"),
+    (policy.surge_severity, (50.0, 14), "medium"),
+    # rights
+    (policy.conflict_severity, (100.0, 0), "high"),
+    (policy.conflict_severity, (99.9, 9_999), "medium"),
+    (policy.conflict_severity, (0.0, 10_000), "high"),
+    (policy.other_owners_severity, (99_999,), "medium"),
+    (policy.other_owners_severity, (100_000,), "high"),
+    # risk
+    (policy.risk_severity, (0.9299,), "high"),
+    (policy.risk_severity, (0.93,), "critical"),
+    (risk_level, (HIGH,), "high"),
+    (risk_level, (HIGH - 1e-9,), "medium"),
+    (risk_level, (MEDIUM,), "medium"),
+    (risk_level, (MEDIUM - 1e-9,), "low"),
+]
+
+
+@pytest.mark.parametrize(("ladder", "args", "severity"), LADDERS, ids=lambda v: getattr(v, "__name__", repr(v)))
+def test_each_ladder_at_each_boundary(ladder: Any, args: tuple[Any, ...], severity: str) -> None:
+    assert ladder(*args) == severity
+
+
+def test_the_fixed_severities() -> None:
+    assert policy.THIRD_PARTY_ON_OWN_VIDEO == "high"
+    assert policy.VIRAL_WITHOUT_CLAIM == "high"
+    assert policy.OVER_100_PERCENT == "high"
+
+
+def test_every_alert_type_has_a_cooldown() -> None:
+    assert set(COOLDOWN) == set(ALERT_TYPES)
+    assert all(c.total_seconds() > 0 for c in COOLDOWN.values())
+
+
+def _ledger(*records: tuple[str, float, str]) -> list[tuple[str, float]]:
+    from claimwatch.detect.reference import RightsLedger
+    from tests.builders import rights
+
+    ledger, found = RightsLedger(), []
+    for owner, share, territories in records:
+        found = ledger.add(rights(owner, share, territories))
+    return [(o.territory, o.total_pct) for o in found]
+
+
+@pytest.mark.parametrize(
+    ("records", "over"),
+    [
+        # An owner's explicit territory share overrides its worldwide one, whichever came first:
+        # in the US "us" holds 20 (not 60), so 20 + 70 is no conflict.
+        ([("us", 60.0, "WW"), ("us", 20.0, "US"), ("them", 70.0, "US")], []),
+        ([("us", 20.0, "US"), ("us", 60.0, "WW"), ("them", 70.0, "US")], []),
+        ([("us", 60.0, "WW"), ("them", 60.0, "US"), ("us", 50.0, "US")], [("US", 110.0)]),
+        # Exactly 100 % is whole ownership, not a conflict; a hair over is.
+        ([("us", 60.0, "WW"), ("them", 40.0, "WW")], []),
+        ([("us", 60.0, "WW"), ("them", 40.01, "WW")], [("WW", 100.01)]),
+    ],
+)
+def test_ownership_over_100_percent(records: list[tuple[str, float, str]], over: list[tuple[str, float]]) -> None:
+    assert _ledger(*records) == over
