@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from claimwatch.detect.alerting import Candidate, DedupStage, build
+from schemas.alerts import Severity
 from tests.builders import T0
 
 
-def candidate(severity: str = "medium", hours: float = 0, identity: tuple[object, ...] = ("x",)) -> Candidate:
+def candidate(severity: Severity = "medium", hours: float = 0, identity: tuple[object, ...] = ("x",)) -> Candidate:
     return Candidate(
         type="view_spike", severity=severity, score=0.5, subject={"content_id": "CW-1", "video_id": None},
         event_time=T0 + timedelta(hours=hours), title="t", evidence={}, identity=identity, dedup_key=("post",),

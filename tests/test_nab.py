@@ -211,7 +211,8 @@ def test_no_look_ahead_a_score_depends_on_earlier_values_only() -> None:
 def test_the_day_ring_answers_as_a_full_record_of_the_period_would() -> None:
     """The latest value at or before a period ago within 30 minutes, else the earliest after it."""
     rng = random.Random(14)
-    ring, pairs, t = DayRing(), [], 1_000_000.0
+    ring, t = DayRing(), 1_000_000.0
+    pairs: list[tuple[float, float]] = []
     answered = 0
     for _ in range(3000):
         t += rng.choice((300.0, 330.0, 600.0, 900.0, 2400.0, 7200.0))  # irregular, with gaps

@@ -45,7 +45,7 @@ def test_the_asset_ladder(features: AssetRiskFeatures, level: str) -> None:
 def test_the_asset_weights_are_the_named_ones() -> None:
     """A change of a weight changes a named constant, which the ladder above pins."""
     _, drivers = asset_dispute_risk(F(conflicts=1, surged=True, open_disputes=2, open_appeals=3, takedowns=1))
-    weights = {d["driver"].split(" (")[0].split(" in ")[0]: d["weight"] for d in drivers}
+    weights = {str(d["driver"]).split(" (")[0].split(" in ")[0]: d["weight"] for d in drivers}
     assert weights == {
         "ownership conflict": risk.ASSET_CONFLICT,
         "claim surge": risk.ASSET_SURGE,
