@@ -26,12 +26,16 @@ import json
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.monitor import MonitorConfig
@@ -47,14 +51,19 @@ CHECKPOINT_CHUNK = 32  # items encoded between two yields to the event loop
 BROKER_ASK_S = 0.7  # what /health may wait for the broker; a frozen one must not freeze /health
 
 
-def _label(value: object) -> str:
-    """A Prometheus label value, escaped: data can never break out of its quotes."""
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+# Processing time of one event, apply and send: most take well under a millisecond; a checkpoint
+# or a slow broker shows in the upper buckets.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 @dataclass
 class WorkerStats:
-    """What /metrics and /health report: counters since start, and when the agent last made progress."""
+    """What /metrics and /health report: counters since start, and when the agent last made progress.
+
+    The counters are plain fields (the hot path adds to them without a lock); a collector turns them
+    into Prometheus families at each scrape, beside the processing-time histogram and the process
+    metrics (memory, CPU, open files) of ``prometheus_client``.
+    """
 
     events_in: Counter[str] = field(default_factory=Counter)
     quarantined: Counter[str] = field(default_factory=Counter)
@@ -70,57 +79,73 @@ class WorkerStats:
     rollups_written: int = 0
     restore_seconds: float = 0.0
     restored_items: int = 0
-    latency_sum: float = 0.0
-    latency_count: int = 0
     last_progress: float = field(default_factory=time.time)
     broker_ok_at: float = field(default_factory=time.time)
     next_offset: dict[int, int] = field(default_factory=dict)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    latency: Histogram = field(init=False)
+    lag: dict[int, int] = field(default_factory=dict)  # as last asked, for the scrape being served
+
+    def __post_init__(self) -> None:
+        self.latency = Histogram(
+            "claimwatch_processing_seconds", "Time to apply one event and send its alerts.",
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        ProcessCollector(registry=self.registry)
+        self.registry.register(_StatsCollector(self))
 
     def prometheus(self, lag: dict[int, int]) -> str:
-        def family(name: str, kind: str, doc: str, rows: list[str]) -> list[str]:
-            return [f"# HELP {name} {doc}", f"# TYPE {name} {kind}", *rows]
-
-        lines = [
-            *family("claimwatch_events_in_total", "counter", "Events applied, by kind.",
-                    [f'claimwatch_events_in_total{{kind="{_label(k)}"}} {v}' for k, v in sorted(self.events_in.items())]),
-            *family("claimwatch_alerts_out_total", "counter", "Alerts sent, by type and severity.",
-                    [f'claimwatch_alerts_out_total{{type="{_label(t)}",severity="{_label(s)}"}} {v}'
-                     for (t, s), v in sorted(self.alerts_out.items())]),
-            *family("claimwatch_quarantined_total", "counter", "Records on the quarantine topic, by source.",
-                    [f'claimwatch_quarantined_total{{source="{_label(k)}"}} {v}' for k, v in sorted(self.quarantined.items())]),
-            *family("claimwatch_dead_letters_total", "counter", "Events the core could not decode or process.",
-                    [f'claimwatch_dead_letters_total{{reason="{_label(k)}"}} {v}' for k, v in sorted(self.dead_letters.items())]),
-            *family("claimwatch_redelivered_skipped_total", "counter", "Redelivered events already applied.",
-                    [f"claimwatch_redelivered_skipped_total {self.skipped_redelivered}"]),
-            *family("claimwatch_state_unreadable_total", "counter", "Stored item states that did not parse (rebuilt).",
-                    [f"claimwatch_state_unreadable_total {self.state_unreadable}"]),
-            *family("claimwatch_checkpoints_total", "counter", "Checkpoints completed.",
-                    [f"claimwatch_checkpoints_total {self.checkpoints}"]),
-            *family("claimwatch_state_bytes_written_total", "counter", "Bytes of item state written to the changelog.",
-                    [f"claimwatch_state_bytes_written_total {self.state_bytes_written}"]),
-            *family("claimwatch_state_records_written_total", "counter", "Item states written to the changelog.",
-                    [f"claimwatch_state_records_written_total {self.state_records_written}"]),
-            *family("claimwatch_rollups_written_total", "counter", "Weekly report roll-up rows written.",
-                    [f"claimwatch_rollups_written_total {self.rollups_written}"]),
-            *family("claimwatch_restore_seconds_total", "counter", "Time spent restoring state from the changelog.",
-                    [f"claimwatch_restore_seconds_total {self.restore_seconds:.3f}"]),
-            *family("claimwatch_restored_items_total", "counter", "Item states restored from the changelog.",
-                    [f"claimwatch_restored_items_total {self.restored_items}"]),
-            *family("claimwatch_rebuilt_items_total", "counter", "Items rebuilt from the event log.",
-                    [f"claimwatch_rebuilt_items_total {self.rebuilt_items}"]),
-            *family("claimwatch_processing_seconds", "summary", "Time to apply one event and send its alerts.",
-                    [f"claimwatch_processing_seconds_sum {self.latency_sum:.6f}",
-                     f"claimwatch_processing_seconds_count {self.latency_count}"]),
-            *family("claimwatch_consumer_lag", "gauge", "Events on the log not yet processed, by partition.",
-                    [f'claimwatch_consumer_lag{{partition="{p}"}} {v}' for p, v in sorted(lag.items())]),
-            *family("claimwatch_seconds_since_progress", "gauge", "Seconds since the last event was applied.",
-                    [f"claimwatch_seconds_since_progress {time.time() - self.last_progress:.1f}"]),
-        ]  # fmt: skip
-        return "\n".join(lines) + "\n"
+        """The Prometheus text exposition of everything, with ``lag`` per partition."""
+        self.lag = dict(lag)
+        return generate_latest(self.registry).decode()
 
     def dead_letters_in(self, seconds: float) -> int:
         since = time.time() - seconds
         return sum(1 for t in self.dead_letter_times if t >= since)
+
+
+class _StatsCollector(Collector):
+    """The worker's counters and gauges, read from :class:`WorkerStats` at each scrape."""
+
+    def __init__(self, stats: WorkerStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stats
+        yield _counter("claimwatch_events_in", "Events applied, by kind.", ["kind"], s.events_in.items())
+        yield _counter("claimwatch_alerts_out", "Alerts sent, by type and severity.", ["type", "severity"],
+                       ((list(k), v) for k, v in s.alerts_out.items()))  # fmt: skip
+        yield _counter("claimwatch_quarantined", "Records on the quarantine topic, by source.", ["source"],
+                       s.quarantined.items())  # fmt: skip
+        yield _counter("claimwatch_dead_letters", "Events the core could not decode or process, by reason.",
+                       ["reason"], s.dead_letters.items())  # fmt: skip
+        for name, doc, value in (
+            ("claimwatch_redelivered_skipped", "Redelivered events already applied.", s.skipped_redelivered),
+            ("claimwatch_state_unreadable", "Stored item states that did not parse (rebuilt).", s.state_unreadable),
+            ("claimwatch_checkpoints", "Checkpoints completed.", s.checkpoints),
+            ("claimwatch_state_bytes_written", "Bytes of item state written to the changelog.", s.state_bytes_written),
+            ("claimwatch_state_records_written", "Item states written to the changelog.", s.state_records_written),
+            ("claimwatch_rollups_written", "Weekly report roll-up rows written.", s.rollups_written),
+            ("claimwatch_restore_seconds", "Time spent restoring state from the changelog.", s.restore_seconds),
+            ("claimwatch_restored_items", "Item states restored from the changelog.", s.restored_items),
+            ("claimwatch_rebuilt_items", "Items rebuilt from the event log.", s.rebuilt_items),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        lag = GaugeMetricFamily("claimwatch_consumer_lag", "Events on the log not yet processed, by partition.",
+                                labels=["partition"])  # fmt: skip
+        for partition, value in sorted(s.lag.items()):
+            lag.add_metric([str(partition)], value)
+        yield lag
+        yield GaugeMetricFamily("claimwatch_seconds_since_progress", "Seconds since the last event was applied.",
+                                value=round(time.time() - s.last_progress, 1))  # fmt: skip
+
+
+def _counter(name: str, doc: str, labels: list[str], rows: Iterable[tuple[Any, int]]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for key, value in sorted(rows, key=lambda r: str(r[0])):
+        # Label values are data (sources, reasons): the client escapes them, and they are cut short.
+        family.add_metric([str(v)[:120] for v in (key if isinstance(key, list) else [key])], value)
+    return family
 
 
 def health_problems(stats: WorkerStats, lag: dict[int, int], settings: Settings) -> list[str]:
@@ -181,8 +206,7 @@ class WorkerLoop:
                     if found:
                         await self.send_alerts(found)
         self.pending.append(record)
-        self.stats.latency_sum += time.perf_counter() - started
-        self.stats.latency_count += 1
+        self.stats.latency.observe(time.perf_counter() - started)
         self.stats.last_progress = time.time()
         self.maybe_checkpoint()
 
@@ -502,7 +526,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.text(stats.prometheus(await loop.lag()), content_type="text/plain; version=0.0.4")
+        return web.text(stats.prometheus(await loop.lag()), content_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -84,7 +84,9 @@ class WorkerProcess:
         except OSError:
             return None
         values = [
-            int(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("claimwatch_consumer_lag{")
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith("claimwatch_consumer_lag{")
         ]
         return sum(values) if values else None
 

@@ -290,3 +290,28 @@ def test_alert_ids_are_derived_from_data_only() -> None:
     first = run_events(events, Monitor(clock=lambda: T0))
     second = run_events(events, Monitor(clock=lambda: T0 + timedelta(days=3)))
     assert [a.alert_id for a in first] == [a.alert_id for a in second] and first
+
+
+def test_a_window_across_a_gap_in_the_polls_is_judged_against_the_same_hours_usually() -> None:
+    """Eight hours without polls, from the quiet night into the busy morning: the usual count is
+    summed hour by hour at each hour's time of day, so an ordinary morning is no "spike"."""
+    import math
+
+    from claimwatch.detect.metrics import BucketPolicy, PostModel
+
+    def rate(hour: float) -> float:  # views an hour: 40 at night, 400 by day
+        return 40.0 if (hour % 24) < 8 else 400.0
+
+    post, views, findings = PostModel(), 0.0, []
+    day0 = 1_800_000_000.0 - 1_800_000_000.0 % 86_400.0
+    hours = [h for h in range(24 * 14) if not (24 * 13 + 2 <= h < 24 * 13 + 10)]  # the gap: 02:00-10:00
+    last = None
+    for h in hours:
+        views += sum(rate(x) for x in range(last + 1, h + 1)) if last is not None else 0.0
+        last = h
+        findings += post.observe_totals(day0 + h * 3600.0, {"views": int(views)}, BucketPolicy())
+    across = [f for f in findings if f.bucket_hours >= 7.5]
+    assert not [f for f in findings if f.kind == "view_spike" and f.time.timestamp() >= day0 + 24 * 13 * 3600.0]
+    expected = post.views.expected_between(day0 + (24 * 13 + 1) * 3600.0, day0 + (24 * 13 + 10) * 3600.0)
+    actual = sum(rate(x) for x in range(24 * 13 + 2, 24 * 13 + 11))
+    assert expected is not None and abs(math.log(expected / actual)) < math.log(1.3), (expected, actual, across)

@@ -279,12 +279,13 @@ class PostModel:
         start = self.bucket_start if self.bucket_start is not None else t
         views = self.bucket.get("views", 0.0)
         findings: list[Finding] = []
-        expected = self.views.expected(mid, hours)
+        # Like with like: the usual count over exactly this window, each hour at its time of day.
+        expected = self.views.expected_between(start, t) if t - start >= 1800.0 else self.views.expected(mid, hours)
         rate = log_rate(views, hours)
         novelty = self.novelty.update(rate, mid)  # learning now is safe: nothing below reads it
         novel = self.novelty.is_alert(novelty)
         if expected is not None:
-            z = self.views.zscore(views, mid, hours)
+            z = self.views.zscore(views, mid, hours, expected)
             ratio = (views + 1.0) / (expected + 1.0)
             self._cusum(z, views, expected, hours, start)
             run_ratio = (self.run_observed + 1.0) / (self.run_expected + 1.0)

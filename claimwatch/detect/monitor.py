@@ -240,6 +240,7 @@ class Monitor:
                 "z": f.z,
                 "novelty": f.novelty,
                 **({"metric": f.metric} if f.metric else {}),
+                "expected_basis": _expected_basis(f),
                 "window": {"start": rfc3339(f.bucket_start), "end": rfc3339(f.time), "hours": f.bucket_hours},
                 "source": event.source,
             }
@@ -693,3 +694,16 @@ def _where(state: ClaimState) -> str:
 
 def _log10(x: float) -> float:
     return math.log10(max(x, 1e-300))
+
+
+def _expected_basis(f: Finding) -> str:
+    """How "usual" was computed, in the alert's words: the reader should not have to guess."""
+    if f.kind == "engagement_spike":
+        return (
+            f"the post's usual {f.metric or 'reactions'} per view (exponentially weighted over its past "
+            f"windows) times the views of this {f.bucket_hours:g}-hour window"
+        )
+    return (
+        f"the post's usual views per hour at each time of day (six 4-hour parts, learnt from its own "
+        f"polls), summed over exactly this {f.bucket_hours:g}-hour window"
+    )

@@ -151,8 +151,36 @@ class CountRateModel:
             return None
         return math.exp(self.detector.baseline.expect(t)) * hours
 
-    def zscore(self, count: float, t: float, hours: float) -> float:
-        expected = self.expected(t, hours)
+    def expected_between(self, start: float, end: float) -> float | None:
+        """The usual count over exactly ``[start, end]``: the usual rate of each part of the day it
+        covers, times the hours it spends there. A window across a night and a morning expects the
+        night's rate for its night hours, not the rate of its middle for all of them.
+
+        >>> m = CountRateModel(SpikeDetector(slots=2, warmup=1))
+        >>> for day in range(30):  # 10 an hour at night (00-12), 100 an hour by day (12-24)
+        ...     m.learn(10.0 * 12, (day * 24 + 6) * 3600.0, 12.0)
+        ...     m.learn(100.0 * 12, (day * 24 + 18) * 3600.0, 12.0)
+        >>> day0 = 30 * 86_400.0
+        >>> night, day = m.expected(day0 + 6 * 3600.0, 1.0), m.expected(day0 + 18 * 3600.0, 1.0)
+        >>> across = m.expected_between(day0 + 8 * 3600.0, day0 + 16 * 3600.0)  # 4 night hours, 4 day hours
+        >>> round(across) == round(4 * night + 4 * day), round(m.expected(day0 + 12 * 3600.0, 8.0)) == round(8 * day)
+        (True, True)
+        """
+        if not self.detector.ready or end <= start:
+            return None
+        baseline = self.detector.baseline
+        part = baseline.period / baseline.slots
+        total, at = 0.0, start
+        while at < end:
+            edge = min(end, (math.floor(at / part) + 1) * part)
+            total += math.exp(baseline.expect(at)) * (edge - at) / 3600.0
+            at = edge
+        return total
+
+    def zscore(self, count: float, t: float, hours: float, expected: float | None = None) -> float:
+        """How far ``count`` is from ``expected`` (by default, the usual for ``hours`` around ``t``)."""
+        if expected is None:
+            expected = self.expected(t, hours)
         if expected is None:
             return 0.0
         spread = self.detector.std(1.0 / (expected + 1.0))
