@@ -33,7 +33,7 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -53,6 +53,9 @@ BROKER_ASK_S = 0.7  # what /health may wait for the broker; a frozen one must no
 
 # Processing time of one event, apply and send: most take well under a millisecond; a checkpoint
 # or a slow broker shows in the upper buckets.
+# What generate_latest writes is Prometheus' text format 0.0.4; aiohttp adds "charset=utf-8" itself
+# (and refuses a content type that already has one).
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -526,7 +529,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.text(stats.prometheus(await loop.lag()), content_type=CONTENT_TYPE_LATEST)
+        return web.text(stats.prometheus(await loop.lag()), content_type=METRICS_CONTENT_TYPE)
 
     return app
 

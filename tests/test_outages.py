@@ -256,9 +256,11 @@ def test_poison_events_and_crafted_state_do_not_stop_the_worker(tmp_path: Path) 
         health = worker.health() or {}
         with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=3) as response:
             metrics = response.read().decode()
+            content_type = response.headers["Content-Type"]
     finally:
         worker.stop()
     assert not Marker.path.exists(), "nothing in the changelog was executed"
+    assert content_type.startswith("text/plain; version=0.0.4"), content_type
     if shutil.which("promtool"):  # a real scrape passes Prometheus' own checker
         checked = subprocess.run(["promtool", "check", "metrics"], input=metrics, capture_output=True, text=True)
         assert checked.returncode == 0 and not checked.stdout.strip(), checked
