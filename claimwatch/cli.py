@@ -237,6 +237,61 @@ def _since(value: str | None) -> datetime | None:
         raise ValueError(f"--since: {exc.reason}") from None
 
 
+def _time_arg(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    from claimwatch.ingest.normalize import FieldError, parse_datetime
+
+    try:
+        return parse_datetime(value, name)
+    except FieldError as exc:
+        raise ValueError(f"{name}: {exc.reason}") from None
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from claimwatch import quarantine as q
+
+    where = q.Filter(
+        sources=frozenset(args.source or []),
+        reasons=frozenset(args.reason or []),
+        since=_time_arg(args.since, "--since"),
+        until=_time_arg(args.until, "--until"),
+        file_contains=args.file,
+    )
+    if args.from_dir:
+        entries = q.select(q.from_run_folder(Path(args.from_dir)), where)
+    else:
+        import asyncio
+
+        from stream.kafka_io import read_timed
+        from stream.settings import Settings
+
+        settings = Settings()
+        since_ms = int(where.since.timestamp() * 1000) if where.since else None
+        records = asyncio.run(read_timed(settings, settings.topic("quarantine"), since_ms))
+        entries = q.select(q.from_records(records), where)
+    if args.action == "list":
+        for entry in entries[: args.limit]:
+            print(q.list_line(entry))
+        if len(entries) > args.limit:
+            print(f"... {len(entries) - args.limit:,} more (--limit, or export them)")
+        print(q.summary(entries))
+    elif args.action == "show":
+        wanted = set(args.ids)
+        found = [e for e in entries if e.entry_id in wanted]
+        for entry in found:
+            print(q.show(entry) + "\n")
+        missing = wanted - {e.entry_id for e in found}
+        if missing:
+            raise ValueError(
+                f"no quarantine entry {', '.join(sorted(missing))} (ids come from `claimwatch quarantine list`)"
+            )
+    else:
+        q.export(entries, Path(args.out))
+        print(f"{len(entries):,} quarantined records written to {args.out}")
+    return 0
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     from stream.consumers import tail
     from stream.generations import for_readers
@@ -458,6 +513,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="the Faust stream worker (detection core over the event log)")
     p.add_argument("--loglevel", default="info")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser(
+        "quarantine",
+        help="list, show or export quarantined records (Kafka topic, or a run folder with --from-dir)",
+        description="Every record that could not be read, with its file, line, field and reason code. Filters "
+        "combine; --since/--until use when a record was quarantined (Kafka only). Examples: claimwatch quarantine "
+        "list --reason encoding; claimwatch quarantine export --from-dir out --out fix-me.csv",
+    )
+    quarantine_sub = p.add_subparsers(dest="action", required=True)
+    for action, text in (("list", "one line per record, then counts by source and reason"),
+                         ("show", "every field of the given entries"),
+                         ("export", "CSV (for spreadsheets) or JSON Lines, by the file's extension")):  # fmt: skip
+        a = quarantine_sub.add_parser(action, help=text)
+        a.add_argument("--from-dir", help="an embedded run's output folder (default: the Kafka quarantine topic)")
+        a.add_argument("--source", action="append", help="only this source (repeatable), e.g. polls, claims_studio")
+        a.add_argument("--reason", action="append", help="only this reason code (repeatable), e.g. encoding")
+        a.add_argument("--since", help="quarantined at or after this RFC 3339 time (Kafka only)")
+        a.add_argument("--until", help="quarantined before this RFC 3339 time (Kafka only)")
+        a.add_argument("--file", help="only records from files whose path contains this")
+        if action == "list":
+            a.add_argument("--limit", type=int, default=50, help="records to print (the counts cover all)")
+        if action == "show":
+            a.add_argument("ids", nargs="+", help="entry ids (q-…) from `claimwatch quarantine list`")
+        if action == "export":
+            a.add_argument("--out", required=True, help="FILE.csv or FILE.jsonl")
+        a.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("alerts", help="alert consumers")
     alerts_sub = p.add_subparsers(dest="action", required=True)

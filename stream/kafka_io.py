@@ -55,6 +55,13 @@ async def read_since(
     """The records of a topic from the first written at or after ``since_ms`` (its timestamp; None:
     the beginning) to its current end, without a consumer group; :class:`IncompleteRead` rather
     than part of it."""
+    return [(key, value) for _, key, value in await read_timed(settings, topic, since_ms, timeout_s)]
+
+
+async def read_timed(
+    settings: Settings, topic: str, since_ms: int | None, timeout_s: float = 300.0
+) -> list[tuple[int, bytes | None, bytes | None]]:
+    """As :func:`read_since`, with each record's timestamp (ms): ``(timestamp, key, value)``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
         await consumer.start()
@@ -69,13 +76,13 @@ async def read_since(
             for tp in tps:
                 found = starts.get(tp)
                 consumer.seek(tp, found.offset if found is not None else ends[tp])
-        out: list[tuple[bytes | None, bytes | None]] = []
+        out: list[tuple[int, bytes | None, bytes | None]] = []
         remaining = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
         deadline = asyncio.get_running_loop().time() + timeout_s
         while remaining and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
             for records in batch.values():
-                out.extend((r.key, r.value) for r in records)
+                out.extend((r.timestamp, r.key, r.value) for r in records)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)

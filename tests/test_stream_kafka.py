@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from stream.kafka_io import read_to_end
 from stream.settings import Settings
 from tests.streamkit import (
     alert_ids,
+    env_for,
     isolated_settings,
     needs_kafka,
     setup_topics,
@@ -136,6 +139,20 @@ def test_bad_records_reach_quarantine_and_counts_reconcile(tmp_path: Path) -> No
     ]
     events = asyncio.run(read_to_end(settings, settings.topic("events")))
     assert sorted(k.decode() for k, _ in events if k) == ["CW-1", "CW-1"]
+    # The people's view of the same topic: `claimwatch quarantine`, filtered and exported.
+    cli = [sys.executable, "-m", "claimwatch.cli", "quarantine"]
+    env = env_for(settings)
+    listed = subprocess.run([*cli, "list", "--source", "polls"], env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert "2 quarantined records" in listed.stdout and "polls.jsonl:2 [observed_at]" in listed.stdout
+    recent = subprocess.run([*cli, "list", "--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z"],
+                            env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert recent.returncode == 0 and "0 quarantined records" in recent.stdout
+    out = tmp_path / "fix-me.jsonl"
+    exported = subprocess.run([*cli, "export", "--out", str(out)], env=env, capture_output=True, text=True, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 3 and all(r["quarantined_at"] and r["entry_id"].startswith("q-") for r in rows)
 
 
 def test_follow_mode_publishes_files_once_they_stop_growing(tmp_path: Path) -> None:

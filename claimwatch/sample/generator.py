@@ -435,23 +435,7 @@ class Generator:
             day = self._day(5, 3)
             when = self._time(day * 24)
             subject = {"asset_id": item.asset_id, "content_id": item.content_id}
-            owner = self.rng.choice(OTHER_OWNERS)
-            self.conflict_rows.setdefault(day, []).append(
-                {
-                    "asset_id": item.asset_id,
-                    "custom_id": item.custom_id,
-                    "conflicting_owner": owner,
-                    "conflicting_country_code": "|".join(self.rng.sample(COUNTRIES, 3)),
-                    "approx_daily_views": str(int(item.base_views.get("youtube", 500))),
-                    "active_claims": str(self.rng.randrange(1, 40)),
-                    "lifetime_views_in_conflict": str(self.rng.randrange(10_000, 900_000)),
-                    "ownership_last_updated": when.date().isoformat(),
-                    "match_policy": "Monetize in all countries",
-                }
-            )
-            self._label(
-                "rights_conflict", subject, when, _day_end(when) + timedelta(hours=12), f"asset conflict with {owner}"
-            )
+            owner = self._add_conflict(item, day, when)
             surge_day = day + 1
             extra = max(15, round(item.claim_rate * self.rng.uniform(5, 8)))
             for _ in range(extra):
@@ -525,27 +509,7 @@ class Generator:
                     "rights_conflict", subject, when, when + timedelta(days=1), f"{owner} registers a share: over 100%"
                 )
             elif kind == 1:
-                owner = self.rng.choice(OTHER_OWNERS)
-                self.conflict_rows.setdefault(day, []).append(
-                    {
-                        "asset_id": item.asset_id,
-                        "custom_id": item.custom_id,
-                        "conflicting_owner": owner,
-                        "conflicting_country_code": "|".join(self.rng.sample(COUNTRIES, 3)),
-                        "approx_daily_views": str(int(item.base_views.get("youtube", 500))),
-                        "active_claims": str(self.rng.randrange(1, 40)),
-                        "lifetime_views_in_conflict": str(self.rng.randrange(10_000, 900_000)),
-                        "ownership_last_updated": when.date().isoformat(),
-                        "match_policy": "Monetize in all countries",
-                    }
-                )
-                self._label(
-                    "rights_conflict",
-                    subject,
-                    when,
-                    _day_end(when) + timedelta(hours=12),
-                    f"asset conflict with {owner}",
-                )
+                self._add_conflict(item, day, when)
             else:
                 if "youtube" not in item.platform_ids:
                     item.platform_ids["youtube"] = self._token(11)
@@ -561,6 +525,28 @@ class Generator:
                     _day_end(when) + timedelta(hours=12),
                     f"{', '.join(owners)} claim our video",
                 )
+
+    def _add_conflict(self, item: Item, day: int, when: datetime) -> str:
+        """Another owner in the asset conflicts report of ``day``, labelled; returns the owner."""
+        owner = self.rng.choice(OTHER_OWNERS)
+        self.conflict_rows.setdefault(day, []).append(
+            {
+                "asset_id": item.asset_id,
+                "custom_id": item.custom_id,
+                "conflicting_owner": owner,
+                "conflicting_country_code": "|".join(self.rng.sample(COUNTRIES, 3)),
+                "approx_daily_views": str(int(item.base_views.get("youtube", 500))),
+                "active_claims": str(self.rng.randrange(1, 40)),
+                "lifetime_views_in_conflict": str(self.rng.randrange(10_000, 900_000)),
+                "ownership_last_updated": when.date().isoformat(),
+                "match_policy": "Monetize in all countries",
+            }
+        )
+        subject = {"asset_id": item.asset_id, "content_id": item.content_id}
+        self._label(
+            "rights_conflict", subject, when, _day_end(when) + timedelta(hours=12), f"asset conflict with {owner}"
+        )
+        return owner
 
     def _inject_discrepancies(self, count: int) -> None:
         for k in range(count):

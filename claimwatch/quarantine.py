@@ -1,0 +1,178 @@
+"""The quarantine as something people can work with: list, show and export, with filters.
+
+Every record that could not be read is a :class:`~schemas.QuarantineEntry` (file, line, field,
+reason code, the raw text), on the Kafka quarantine topic or in an embedded run's
+``quarantine.jsonl``. This module gives each entry a stable id (``q-…``, from where it was and
+why, so the same bad record has the same id on every run), filters them by source, reason code and
+time, counts them, and exports them to CSV or JSON Lines for the people who fix them.
+
+Text from the records is hostile (terminal escapes, formulas, bidi overrides): printing goes
+through :func:`~claimwatch.textsafe.safe_text` and CSV cells through the report's formula guard.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from claimwatch.ingest.normalize import stable_id
+from claimwatch.textsafe import safe_text
+from schemas.events import QuarantineEntry
+
+EXPORT_FIELDS = ("entry_id", "quarantined_at", "source", "source_file", "line", "field", "reason_code", "reason", "raw")
+MAX_RAW = 100_000  # a 5 MB line is quarantined whole; an export keeps what a person can read
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """One entry, with its id and (on Kafka) when it was quarantined."""
+
+    entry: QuarantineEntry
+    at: datetime | None = None
+
+    @property
+    def entry_id(self) -> str:
+        e = self.entry
+        return "q-" + stable_id(e.source, e.source_file, e.line, e.field, e.reason_code)
+
+    def row(self) -> dict[str, Any]:
+        e = self.entry
+        return {
+            "entry_id": self.entry_id,
+            "quarantined_at": self.at.isoformat().replace("+00:00", "Z") if self.at else None,
+            "source": e.source,
+            "source_file": e.source_file,
+            "line": e.line,
+            "field": e.field,
+            "reason_code": e.reason_code,
+            "reason": e.reason,
+            "raw": e.raw[:MAX_RAW],
+        }
+
+
+@dataclass(frozen=True)
+class Filter:
+    sources: frozenset[str] = frozenset()
+    reasons: frozenset[str] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+    file_contains: str | None = None
+
+    def admits(self, q: Quarantined) -> bool:
+        e = q.entry
+        if self.sources and e.source not in self.sources:
+            return False
+        if self.reasons and e.reason_code not in self.reasons:
+            return False
+        if self.file_contains and self.file_contains not in e.source_file:
+            return False
+        if self.since is not None or self.until is not None:
+            if q.at is None:
+                return False  # an entry without a time cannot be placed in a window
+            if self.since is not None and q.at < self.since:
+                return False
+            if self.until is not None and q.at >= self.until:
+                return False
+        return True
+
+
+def from_run_folder(folder: Path) -> Iterator[Quarantined]:
+    """The entries of an embedded run (``claimwatch run --out FOLDER``), in file order."""
+    path = folder / "quarantine.jsonl" if folder.is_dir() else folder
+    if not path.exists():
+        raise FileNotFoundError(f"no quarantine.jsonl in {folder} (is it a `claimwatch run --out` folder?)")
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                yield Quarantined(_entry(line, f"{path}:{number}"))
+
+
+def from_records(records: Iterable[tuple[int, bytes | None, bytes | None]]) -> Iterator[Quarantined]:
+    """The entries of the quarantine topic's records ``(timestamp ms, key, value)``."""
+    for timestamp, _, value in records:
+        if value:
+            yield Quarantined(_entry(value, "quarantine topic"), datetime.fromtimestamp(timestamp / 1000, tz=UTC))
+
+
+def _entry(text: str | bytes, where: str) -> QuarantineEntry:
+    try:
+        return QuarantineEntry.model_validate_json(text)
+    except ValidationError:
+        # Not an entry (written by hand, or by another tool): shown as what it is, not dropped.
+        raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        return QuarantineEntry(source="unknown", source_file=where, line=0, reason="not a quarantine entry",
+                               reason_code="unreadable_entry", raw=raw[:MAX_RAW])  # fmt: skip
+
+
+def select(entries: Iterable[Quarantined], where: Filter) -> list[Quarantined]:
+    """The admitted entries, each once (an entry published twice after a retry is one entry)."""
+    seen: set[str] = set()
+    out = []
+    for q in entries:
+        if where.admits(q) and q.entry_id not in seen:
+            seen.add(q.entry_id)
+            out.append(q)
+    return out
+
+
+def summary(entries: list[Quarantined]) -> str:
+    """Counts by source and by reason code, as a short table."""
+    by_source = Counter(q.entry.source for q in entries)
+    by_reason = Counter(q.entry.reason_code for q in entries)
+    lines = [f"{len(entries):,} quarantined records"]
+    for title, counts in (("by source", by_source), ("by reason", by_reason)):
+        lines.append(f"  {title}:")
+        lines += [
+            f"    {safe_text(name, 60):40} {n:>8,}" for name, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+        ]
+    return "\n".join(lines)
+
+
+def list_line(q: Quarantined) -> str:
+    e = q.entry
+    when = q.at.strftime("%Y-%m-%d %H:%M") if q.at else "-"
+    where = f"{Path(e.source_file).name}:{e.line}" + (f" [{e.field}]" if e.field else "")
+    return f"{q.entry_id}  {when:16}  {safe_text(e.source, 24):24}  {safe_text(e.reason_code, 22):22}  {safe_text(where, 60)}"
+
+
+def show(q: Quarantined) -> str:
+    row = q.row()
+    width = max(len(k) for k in row)
+    lines = [f"{k:{width}}  {safe_text(str(v) if v is not None else '-', 2_000)}" for k, v in row.items() if k != "raw"]
+    lines.append(f"{'raw':{width}}  {safe_text(row['raw'], 2_000)!s}")
+    return "\n".join(lines)
+
+
+def export(entries: list[Quarantined], path: Path) -> None:
+    """CSV (for spreadsheets: UTF-8 with BOM, CRLF, formulas defused) or JSON Lines, by extension."""
+    from batch.report import safe_cell
+
+    if path.suffix.lower() == ".csv":
+        buffer = io.StringIO()
+        buffer.write("\ufeff")
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(EXPORT_FIELDS)
+        for q in entries:
+            row = q.row()
+            writer.writerow([safe_cell(row[k]) if k != "raw" else _defused(row[k]) for k in EXPORT_FIELDS])
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+    elif path.suffix.lower() in (".jsonl", ".json"):
+        with path.open("w", encoding="utf-8") as fh:
+            for q in entries:
+                fh.write(json.dumps(q.row(), ensure_ascii=False) + "\n")
+    else:
+        raise ValueError(f"--out must end in .csv or .jsonl, got {path.name!r}")
+
+
+def _defused(raw: str) -> str:
+    """The raw record, whole (people fix it from this), but never run as a spreadsheet formula."""
+    return "'" + raw if raw.startswith(("=", "+", "-", "@", "\t", "\r")) else raw
