@@ -11,29 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from claimwatch.textsafe import safe_text
+from claimwatch.sample import BUNDLED_SAMPLE
+from claimwatch.textsafe import format_alert, safe_text
 from schemas.alerts import ALERT_TYPES, SEVERITIES, Alert
 
-BUNDLED_SAMPLE = Path(__file__).parent / "sample" / "data"
-COLOURS = {
-    "critical": "\033[1;97;41m",
-    "high": "\033[1;31m",
-    "medium": "\033[33m",
-    "low": "\033[36m",
-    "info": "\033[2m",
-}
-RESET = "\033[0m"
-
-
-def _colour(enabled: bool, severity: str, text: str) -> str:
-    return f"{COLOURS.get(severity, '')}{text}{RESET}" if enabled else text
-
-
-def format_alert(alert: Alert, colour: bool = False) -> str:
-    when = alert.event_time.strftime("%Y-%m-%d %H:%M")
-    flag = "!!" if alert.severity in ("high", "critical") else "  "
-    head = _colour(colour, alert.severity, f"{flag} {alert.severity.upper():8}")
-    return f"{head} {when}  {alert.type:24} {safe_text(alert.title)}"
+__all__ = ["BUNDLED_SAMPLE", "build_parser", "format_alert", "main"]
 
 
 def print_counts(counts: dict[str, dict[str, int]]) -> None:
@@ -452,8 +434,18 @@ KIND_SOURCES = {
 }
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("claimwatch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="claimwatch", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"claimwatch {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="embedded run: read files, detect, write alerts and weekly reports")
@@ -468,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--items", type=int, default=300)
-    p.add_argument("--days", type=int, default=21)
+    p.add_argument("--days", type=int, default=21, help="days of data, at least 8: four of warm-up, then the scenarios")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="recall, precision and delay of alerts against labels")

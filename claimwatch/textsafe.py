@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from schemas.alerts import Alert
+
 # Bidirectional controls: embeddings, overrides, isolates and marks. A right-to-left override can make
 # a title read as something else; unicodedata puts them in "Cf" (format), with harmless ones such as
 # the zero-width joiner used in emoji, which stay.
@@ -44,3 +46,28 @@ def slack_escape(text: str) -> str:
     '&lt;!channel&gt; A &amp; B &lt;http://x|bank&gt;'
     """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ------------------------------------------------------------------------------------ alerts
+# One line per alert on a terminal: the CLI, `alerts tail` and the stream benchmark print the same.
+
+COLOURS = {
+    "critical": "\033[1;97;41m",
+    "high": "\033[1;31m",
+    "medium": "\033[33m",
+    "low": "\033[36m",
+    "info": "\033[2m",
+}
+RESET = "\033[0m"
+
+
+def colour(enabled: bool, severity: str, text: str) -> str:
+    return f"{COLOURS.get(severity, '')}{text}{RESET}" if enabled else text
+
+
+def format_alert(alert: Alert, coloured: bool = False) -> str:
+    """``!! HIGH     2026-11-06 12:43  view_spike  Views of …``: the title made safe to print."""
+    when = alert.event_time.strftime("%Y-%m-%d %H:%M")
+    flag = "!!" if alert.severity in ("high", "critical") else "  "
+    head = colour(coloured, alert.severity, f"{flag} {alert.severity.upper():8}")
+    return f"{head} {when}  {alert.type:24} {safe_text(alert.title)}"

@@ -374,7 +374,7 @@ def child(args: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from claimwatch.cli import BUNDLED_SAMPLE
+    from claimwatch.sample import BUNDLED_SAMPLE
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:

@@ -534,7 +534,7 @@ def tail(
     settings: Settings | None = None,
     since: datetime | None = None,
 ) -> int:
-    from claimwatch.cli import format_alert
+    from claimwatch.textsafe import format_alert
 
     settings = settings or Settings()
     wanted = AlertFilter(min_severity, frozenset(types or ()))
