@@ -230,6 +230,37 @@ def _time_arg(value: str | None, name: str) -> datetime | None:
         raise ValueError(f"{name}: {exc.reason}") from None
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+    import tempfile
+
+    from claimwatch import quarantine as q
+
+    corrections = q.load_corrections(Path(args.file))
+    if not corrections:
+        raise ValueError(f"{args.file}: no corrected records in it")
+    with tempfile.TemporaryDirectory(prefix="claimwatch-release-") as workdir:
+        again = q.reread(corrections, Path(workdir))
+    if again.still_bad:
+        for correction, entry in again.still_bad:
+            print(f"{correction.entry_id}: still {entry.reason_code}: {safe_text(entry.reason, 200)}", file=sys.stderr)
+        print(f"{len(again.still_bad)} corrected record(s) still fail; nothing released", file=sys.stderr)
+        return EXIT_PARTIAL
+    by = args.by or os.environ.get("CLAIMWATCH_OPERATOR") or getpass.getuser()
+    entries = len(set(again.replaces.values()))
+    if args.dry_run:
+        print(f"{len(again.events):,} events from {entries:,} corrected records would be released (dry run)")
+        return 0
+    from stream.ingest import publish_released
+    from stream.settings import Settings
+
+    published = asyncio.run(publish_released(again.events, again.replaces, by, Settings()))
+    print(f"released {entries:,} corrected records as {published['events']:,} events, by {safe_text(by, 80)}; "
+          "each event names the entry it replaces in its Kafka headers")  # fmt: skip
+    return 0
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from claimwatch import quarantine as q
 
@@ -531,6 +562,18 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "export":
             a.add_argument("--out", required=True, help="FILE.csv or FILE.jsonl")
         a.set_defaults(func=cmd_quarantine)
+    r = quarantine_sub.add_parser(
+        "release",
+        help="re-publish corrected records (an export whose raw column people fixed) to the event log",
+        description="Each corrected record is read again with its original file's reader (CSV needs the original "
+        "file for its header). If any still fails, nothing is published and each is named. Released events keep "
+        "their original file and line, and carry who released them, when, and the entry they replace in Kafka "
+        "headers. Exit 4: some records still fail. For an embedded run, add the corrected file to --input instead.",
+    )
+    r.add_argument("file", help="the corrected export, FILE.csv or FILE.jsonl")
+    r.add_argument("--by", help="who releases them (default: CLAIMWATCH_OPERATOR or the login name)")
+    r.add_argument("--dry-run", action="store_true", help="read them again and say what would be released")
+    r.set_defaults(func=cmd_release)
 
     p = sub.add_parser("alerts", help="alert consumers")
     alerts_sub = p.add_subparsers(dest="action", required=True)
@@ -643,7 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_USAGE, EXIT_UNAVAILABLE = 2, 3
+EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_PARTIAL = 2, 3, 4
 
 
 def main(argv: Sequence[str] | None = None) -> int:

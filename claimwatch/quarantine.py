@@ -176,3 +176,100 @@ def export(entries: list[Quarantined], path: Path) -> None:
 def _defused(raw: str) -> str:
     """The raw record, whole (people fix it from this), but never run as a spreadsheet formula."""
     return "'" + raw if raw.startswith(("=", "+", "-", "@", "\t", "\r")) else raw
+
+
+# ------------------------------------------------------------------------------------ release
+# A person fixes the ``raw`` of exported entries; release reads each corrected record again, with
+# the reader of its original file (the same header, the same name), and hands back events that
+# say where they came from: the original file and line. Nothing is published while any corrected
+# record still fails: the person sees which and why, and fixes them first.
+
+LINE_FORMATS = (".csv", ".jsonl", ".ndjson")
+
+
+@dataclass(frozen=True)
+class Correction:
+    entry_id: str
+    source_file: str
+    line: int
+    raw: str
+
+
+@dataclass
+class Reread:
+    events: list[Any]  # schemas.events.Event, with the original file and line
+    replaces: dict[tuple[str, int], str]  # (original file, line) → the entry id it replaces
+    still_bad: list[tuple[Correction, QuarantineEntry]]
+
+
+def load_corrections(path: Path) -> list[Correction]:
+    """The rows of an export (CSV or JSON Lines) that people corrected: id, file, line, raw."""
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    else:
+        with path.open(encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+    out = []
+    for n, row in enumerate(rows, start=2 if path.suffix.lower() == ".csv" else 1):
+        try:
+            raw = str(row["raw"])
+            if path.suffix.lower() == ".csv" and raw.startswith("'") and raw[1:2] in ("=", "+", "-", "@"):
+                raw = raw[1:]  # the export's formula guard, taken off again
+            out.append(Correction(str(row["entry_id"]), str(row["source_file"]), int(row["line"]), raw))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}:{n}: needs entry_id, source_file, line and raw ({exc})") from None
+    return out
+
+
+def reread(corrections: list[Correction], workdir: Path) -> Reread:
+    """Read corrected records again, each with its original file's reader and header."""
+    from claimwatch.ingest.readers import read_paths
+
+    by_file: dict[str, list[Correction]] = {}
+    for c in corrections:
+        by_file.setdefault(c.source_file, []).append(c)
+    place: dict[tuple[str, int], Correction] = {}
+    for n, (source_file, group) in enumerate(sorted(by_file.items())):
+        name = Path(source_file).name.removesuffix(".gz")
+        if not name.lower().endswith(LINE_FORMATS):
+            raise ValueError(f"{source_file}: only line-based files (CSV, JSON Lines) can be released record by record")
+        lines = []
+        if name.lower().endswith(".csv"):
+            lines.append(_header_of(Path(source_file)))
+        folder = workdir / f"f{n}"
+        folder.mkdir(parents=True)
+        for c in group:
+            lines.append(c.raw.replace("\r", " ").replace("\n", " "))
+            place[(str(folder / name), len(lines))] = c
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = read_paths([workdir])
+    events, replaces = [], {}
+    for event in result.events:
+        found = place.get((event.source_file, event.source_line))
+        if found is None:
+            continue  # a header line is not a record
+        events.append(event.model_copy(update={"source_file": found.source_file, "source_line": found.line}))
+        replaces[(found.source_file, found.line)] = found.entry_id
+    still_bad = [(place[(q.source_file, q.line)], q) for q in result.quarantined if (q.source_file, q.line) in place]
+    unplaced = [q for q in result.quarantined if (q.source_file, q.line) not in place]
+    still_bad += [(next(iter(place.values())), q) for q in unplaced]  # e.g. a file no reader recognises
+    answered = {(c.source_file, c.line) for c, _ in still_bad} | set(replaces)
+    for c in corrections:  # a blank correction reads as nothing at all: say so, never skip it silently
+        if (c.source_file, c.line) not in answered:
+            nothing = QuarantineEntry(source="release", source_file=c.source_file, line=c.line,
+                                      reason="the corrected text holds no record", reason_code="no_record")  # fmt: skip
+            still_bad.append((c, nothing))
+    return Reread(events, replaces, still_bad)
+
+
+def _header_of(path: Path) -> str:
+    """The first line of the original file: the header its records are read with."""
+    import gzip
+
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+            return str(fh.readline()).rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"{path}: the original file is needed for its header ({exc.strerror})") from None

@@ -12,9 +12,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from claimwatch.detect.routing import Router
 from claimwatch.embedded import order_events
@@ -72,6 +74,60 @@ def oversized(event: Event, size: int) -> QuarantineEntry:
     )
 
 
+async def _send_event(
+    out: AIOKafkaProducer,
+    settings: Settings,
+    router: Router,
+    known_claims: dict[str, str],
+    event: Event,
+    value: bytes,
+    published: Counter[str],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """One event onto the log (keyed by its item), and onto the compacted topic of its kind."""
+    await out.send(settings.topic("events"), key=router.key(event).encode(), value=value, headers=headers)
+    published["events"] += 1
+    if isinstance(event, CatalogItem):
+        await out.send(settings.topic("catalog"), key=event.content_id.encode(), value=value)
+        published["catalog"] += 1
+    elif isinstance(event, RightsRecord):
+        rights_key = "|".join((event.key(), event.owner, event.right_type, ",".join(event.territories)))
+        await out.send(settings.topic("rights"), key=rights_key.encode(), value=value)
+        published["rights"] += 1
+    elif isinstance(event, ClaimEvent) and event.claim_id:
+        placed = router.by_claim.get(event.claim_id)
+        if placed is not None and known_claims.get(event.claim_id) != placed:
+            known_claims[event.claim_id] = placed
+            await out.send(settings.topic("routing"), key=event.claim_id.encode(), value=placed.encode())
+            published["routing"] += 1
+
+
+async def publish_released(
+    events: list[Event], replaces: dict[tuple[str, int], str], released_by: str, settings: Settings
+) -> Counter[str]:
+    """Corrected records' events onto the log, each with its provenance in Kafka headers: who released
+    it, when, and the quarantine entry it replaces."""
+    router = await load_router(settings)
+    router.prime(events)
+    released_at = datetime.now(tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z").encode()
+    published: Counter[str] = Counter()
+    out = producer(settings, settings.ingest_deadline_seconds)
+    await out.start()
+    try:
+        for event in events:
+            headers = [
+                ("claimwatch-released-by", released_by.encode()[:200]),
+                ("claimwatch-released-at", released_at),
+                ("claimwatch-replaces", replaces.get((event.source_file, event.source_line), "").encode()),
+            ]
+            await _send_event(out, settings, router, dict(router.by_claim), event, encode_event(event), published,
+                              headers)  # fmt: skip
+        await out.flush()
+    finally:
+        await out.stop()
+    return published
+
+
 async def publish(
     result: IngestResult,
     settings: Settings,
@@ -100,26 +156,10 @@ async def publish(
     out = producer(settings, deadline_s or settings.ingest_deadline_seconds)
     await out.start()
     try:
-        topic_events = settings.topic("events")
         for n, (event, value) in enumerate(sized, start=1):
             if len(value) > MAX_RECORD_BYTES:
                 continue
-            key = router.key(event)
-            await out.send(topic_events, key=key.encode(), value=value)
-            report.published["events"] += 1
-            if isinstance(event, CatalogItem):
-                await out.send(settings.topic("catalog"), key=event.content_id.encode(), value=value)
-                report.published["catalog"] += 1
-            elif isinstance(event, RightsRecord):
-                rights_key = "|".join((event.key(), event.owner, event.right_type, ",".join(event.territories)))
-                await out.send(settings.topic("rights"), key=rights_key.encode(), value=value)
-                report.published["rights"] += 1
-            elif isinstance(event, ClaimEvent) and event.claim_id:
-                placed = router.by_claim.get(event.claim_id)
-                if placed is not None and known_claims.get(event.claim_id) != placed:
-                    known_claims[event.claim_id] = placed
-                    await out.send(settings.topic("routing"), key=event.claim_id.encode(), value=placed.encode())
-                    report.published["routing"] += 1
+            await _send_event(out, settings, router, known_claims, event, value, report.published)
             if on_progress and n % 20_000 == 0:
                 on_progress(n, len(events))
         for entry in quarantine:

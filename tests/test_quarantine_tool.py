@@ -80,3 +80,67 @@ def test_export_to_csv_and_jsonl_round_trips_without_formulas(run_folder: Path, 
     formula = next(r for r in lines if "HYPERLINK" in r["raw"])
     assert formula["raw"].startswith("{") and "views_total" in formula["raw"]  # JSON Lines keeps the record as read
     assert main(["quarantine", "export", "--from-dir", str(run_folder), "--out", str(tmp_path / "q.xlsx")]) == 2
+
+
+def _fixed(run_folder: Path, tmp_path: Path, fix: bool) -> Path:
+    """The export of the polls entries, with the unparseable time corrected when ``fix``."""
+    main(["quarantine", "export", "--from-dir", str(run_folder), "--source", "polls", "--reason", "invalid_value",
+          "--out", str(tmp_path / "polls.jsonl")])  # fmt: skip
+    rows = [json.loads(line) for line in (tmp_path / "polls.jsonl").read_text().splitlines()]
+    soon = [r for r in rows if '"soon"' in r["raw"]]
+    assert len(soon) == 1
+    if fix:
+        soon[0]["raw"] = soon[0]["raw"].replace('"soon"', '"2026-11-03T06:00:00Z"')
+    path = tmp_path / "corrected.jsonl"
+    path.write_text(json.dumps(soon[0]) + "\n")
+    return path
+
+
+def test_a_corrected_record_is_read_again_with_its_original_place(run_folder: Path, tmp_path: Path) -> None:
+    path = _fixed(run_folder, tmp_path, fix=True)
+    corrections = q.load_corrections(path)
+    again = q.reread(corrections, tmp_path / "work")
+    assert not again.still_bad and len(again.events) == 1
+    event = again.events[0]
+    assert event.source_file == corrections[0].source_file and event.source_line == corrections[0].line
+    assert again.replaces == {(event.source_file, event.source_line): corrections[0].entry_id}
+    assert main(["quarantine", "release", str(path), "--dry-run"]) == 0
+
+
+def test_a_record_that_still_fails_releases_nothing(run_folder: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    path = _fixed(run_folder, tmp_path, fix=False)
+    capsys.readouterr()
+    assert main(["quarantine", "release", str(path), "--dry-run"]) == 4
+    err = capsys.readouterr().err
+    assert "still invalid_value" in err and "nothing released" in err
+
+
+def test_a_csv_record_is_read_with_its_original_header(tmp_path: Path) -> None:
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "catalog.csv").write_text("content_id,title,youtube\nCW-1,Song,yt1\n,nameless,yt2\n")
+    assert main(["run", "--input", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    main(["quarantine", "export", "--from-dir", str(tmp_path / "out"), "--out", str(tmp_path / "q.csv")])
+    with (tmp_path / "q.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["raw"] for r in rows] == [",nameless,yt2"]
+    rows[0]["raw"] = "CW-2,nameless,yt2"
+    with (tmp_path / "fixed.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    again = q.reread(q.load_corrections(tmp_path / "fixed.csv"), tmp_path / "work")
+    assert not again.still_bad
+    assert [(e.content_id, e.source_line) for e in again.events] == [("CW-2", 3)]
+
+
+def test_a_broken_line_is_exported_as_read_and_a_blank_correction_is_refused(run_folder: Path, tmp_path: Path) -> None:
+    broken = [e for e in q.from_run_folder(run_folder) if e.entry.reason_code == "invalid_json"]
+    assert broken and "not json at all" in broken[0].entry.raw, "the text as read, to fix"
+    blank = q.Correction(broken[0].entry_id, broken[0].entry.source_file, broken[0].entry.line, "   ")
+    again = q.reread([blank], tmp_path / "work")
+    # Alone in its file, a blank line makes an empty file; beside others it would be "no_record".
+    assert not again.events and [(c.entry_id, e.reason_code) for c, e in again.still_bad] == [
+        (broken[0].entry_id, "empty_file")
+    ]

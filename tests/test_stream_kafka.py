@@ -153,6 +153,23 @@ def test_bad_records_reach_quarantine_and_counts_reconcile(tmp_path: Path) -> No
     assert exported.returncode == 0, exported.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 3 and all(r["quarantined_at"] and r["entry_id"].startswith("q-") for r in rows)
+    # People fix two of them and release those: they reach the log with their provenance.
+    fixed = [r for r in rows if r["raw"] != "not json"]
+    for r in fixed:
+        r["raw"] = r["raw"].replace('"soon"', '"2026-11-10T01:00:00Z"').replace(",nameless,", "CW-2,nameless,")
+    corrected = tmp_path / "fixed.jsonl"
+    corrected.write_text("".join(json.dumps(r) + "\n" for r in fixed))
+    released = subprocess.run([*cli, "release", str(corrected), "--by", "rights-ops"], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+    assert released.returncode == 0, released.stderr
+    provenance = asyncio.run(read_headers(settings, settings.topic("events")))
+    marked = [h for h in provenance if "claimwatch-replaces" in h]
+    assert sorted(h["claimwatch-replaces"] for h in marked) == sorted(r["entry_id"] for r in fixed), (
+        marked,
+        fixed,
+        released.stdout,
+    )
+    assert all(h["claimwatch-released-by"] == "rights-ops" and h["claimwatch-released-at"] for h in marked)
 
 
 def test_follow_mode_publishes_files_once_they_stop_growing(tmp_path: Path) -> None:
@@ -186,3 +203,25 @@ def test_an_event_too_large_for_kafka_is_quarantined_not_fatal(tmp_path: Path) -
     assert report.reconciles() and report.published["events"] == 1 and report.quarantined == 1
     (entry,) = [json.loads(v) for _, v in asyncio.run(read_to_end(settings, settings.topic("quarantine"))) if v]
     assert entry["reason_code"] == "record_too_large" and entry["line"] == 2
+
+
+async def read_headers(settings: Settings, topic: str) -> list[dict[str, str]]:
+    """The headers of every record of a topic, decoded."""
+    from aiokafka import AIOKafkaConsumer
+
+    from stream.kafka_io import topic_partitions
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = await topic_partitions(consumer, topic)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[dict[str, str]] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                out += [{k: v.decode() for k, v in (r.headers or ())} for r in records]
+        return out
+    finally:
+        await consumer.stop()

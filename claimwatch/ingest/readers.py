@@ -36,7 +36,7 @@ from schemas.events import (
 )
 
 MAX_FIELD_CHARS = 100_000  # a longer CSV cell is a broken or hostile file, not data
-MAX_RAW_IN_QUARANTINE = 500
+MAX_RAW_IN_QUARANTINE = 8_000  # whole records, for people to fix and release; bounded all the same
 csv.field_size_limit(MAX_FIELD_CHARS)
 
 SOURCES = (
@@ -304,10 +304,20 @@ def _json_depth(text: str, limit: int) -> int:
     return deepest
 
 
+def _csv_raw(row: list[str]) -> str:
+    """A CSV row as text that reads back as the same cells (quoted where a cell needs it)."""
+    if not any(("," in cell or '"' in cell or "\n" in cell or "\r" in cell) for cell in row):
+        return ",".join(row)[:MAX_RAW_IN_QUARANTINE]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(row)
+    return buffer.getvalue()[:MAX_RAW_IN_QUARANTINE]
+
+
 # ---------------------------------------------------------------------------- record streams
 
-# (line or record number, record, raw text or the problem) — a problem is (reason code, reason).
-Record = tuple[int, dict[str, Any] | None, "str | tuple[str, str]"]
+# (line or record number, record, raw text or the problem) — a problem is (reason code, reason), and
+# the record's text when there is one to show.
+Record = tuple[int, dict[str, Any] | None, "str | tuple[str, str] | tuple[str, str, str]"]
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
@@ -461,11 +471,11 @@ def _csv_records(path: Path, kind: str, limits: ReadLimits) -> Iterator[Record]:
         feed.fresh_row = True
         if not any(cell.strip() for cell in row):
             continue
-        raw = ",".join(row)
+        raw = _csv_raw(row)
         if header_problem is not None:
-            yield line, None, header_problem
+            yield line, None, (*header_problem, raw)
         elif len(row) != len(headers):
-            yield line, None, ("cell_count", f"{len(row)} cells for {len(headers)} columns")
+            yield line, None, ("cell_count", f"{len(row)} cells for {len(headers)} columns", raw)
         else:
             yield line, {h: cell for h, cell in zip(headers, row, strict=True) if h}, raw
 
@@ -509,16 +519,16 @@ def _json_lines(path: Path, limits: ReadLimits) -> Iterator[Record]:
             continue
         if not line.strip():
             continue
+        raw = line.rstrip("\r\n")[:MAX_RAW_IN_QUARANTINE]
         try:
             value = _json_value(line, limits)
         except _Quarantine as q:
-            yield number, None, (q.code, q.reason)
+            yield number, None, (q.code, q.reason, raw)  # the text as read: people fix it from this
             continue
         records = _json_records(value)
         if not records:
-            yield number, None, ("not_an_object", "JSON line is not an object")
+            yield number, None, ("not_an_object", "JSON line is not an object", raw)
             continue
-        raw = line.rstrip("\r\n")[:MAX_RAW_IN_QUARANTINE]
         for record in records:
             yield number, record, raw
 
@@ -1022,8 +1032,11 @@ def _read_unrecognised(path: Path, result: FileResult, limits: ReadLimits) -> No
 def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult) -> None:
     for line, record, raw in records:
         if record is None:
-            code, reason = raw if isinstance(raw, tuple) else ("invalid_value", raw)
-            _quarantine(result, line, None, reason, "", code)
+            if isinstance(raw, tuple):
+                code, reason, shown = raw[0], raw[1], raw[2] if len(raw) > 2 else ""
+            else:
+                code, reason, shown = "invalid_value", raw, ""
+            _quarantine(result, line, None, reason, shown, code)
             continue
         text = raw if isinstance(raw, str) else ""
         try:
