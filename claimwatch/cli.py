@@ -110,7 +110,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from claimwatch.evaluate import backtest_folder
 
     started = time.perf_counter()
-    written = backtest_folder(Path(args.series), Path(args.out))
+    series = Path(args.series)
+    if not series.is_dir():
+        raise FileNotFoundError(f"no such folder: {series}")
+    written = backtest_folder(series, Path(args.out))
+    if not written:
+        raise ValueError(f"no timestamp,value CSV files under {series}")
     elapsed = time.perf_counter() - started
     print(f"Scored {len(written)} series into {args.out} in {elapsed:.1f}s")
     if args.score:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +35,53 @@ def test_every_subcommand_has_help(command: tuple[str, ...], capsys: pytest.Capt
         main([*command, "--help"])
     out = capsys.readouterr().out
     assert done.value.code == 0 and out.startswith("usage: claimwatch " + " ".join(command))
+
+
+# Every subcommand with a wrong input: no broker, a bad setting, a missing path. Each must end in
+# one line on stderr (no traceback) and the documented exit code: 2 usage and input, 3 unavailable.
+NO_BROKER = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+WRONG: list[tuple[list[str], dict[str, str], int]] = [
+    *[
+        (command, NO_BROKER, 3)
+        for command in (
+            ["topics", "describe"],
+            ["topics", "create"],
+            ["status"],
+            ["alerts", "tail", "--idle-exit", "1"],
+            ["alerts", "export", "--generation", "2", "--out", "x.jsonl"],
+            ["alerts", "sink", "webhook", "--idle-exit", "1"],
+            ["quarantine", "list"],
+            ["promote", "--generation", "2"],
+            ["replay", "--generation", "2"],
+            ["report", "--week", "2026-W46", "--out", "rep"],
+            ["impact", "--from-gen", "1", "--to-gen", "2", "--out", "imp"],
+        )
+    ],
+    (["status"], {"CLAIMWATCH_PARTITIONS": "abc"}, 2),
+    (["topics", "create"], {"CLAIMWATCH_WEB_PORT": "-5"}, 2),
+    (["alerts", "tail"], {"CLAIMWATCH_GENERATION": "x"}, 2),
+    (["ingest", "missing-folder"], NO_BROKER, 2),
+    (["run", "--input", "missing-folder", "--out", "o"], {}, 2),
+    (["eval", "--alerts", "missing.jsonl", "--labels", "missing.json"], {}, 2),
+    (["backtest", "--series", "missing-folder", "--out", "b"], {}, 2),
+    (["quarantine", "export", "--from-dir", "missing-folder", "--out", "q.csv"], {}, 2),
+    (["quarantine", "release", "missing.jsonl"], {}, 2),
+    (["sample", "--out", "s", "--days", "3"], {}, 2),
+    (["report", "--week", "2026-W99", "--from-dir", "missing-folder", "--out", "rep"], {}, 2),
+    (["nab-score", "--results", "missing-folder", "--labels", "missing.json"], {}, 2),
+]
+
+
+@pytest.mark.parametrize(("command", "env", "code"), WRONG, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_a_wrong_input_is_one_line_and_a_documented_exit_code(
+    command: list[str], env: dict[str, str], code: int, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", *command],
+        env={**os.environ, "CLAIMWATCH_WEBHOOK_URL": "http://127.0.0.1:9/hook", **env},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == code, (done.returncode, done.stderr)
+    assert len(lines) <= 2 and lines[-1].startswith("claimwatch: error: "), done.stderr

@@ -1137,7 +1137,7 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
         elif p.exists():
             found.append(p)
         else:
-            raise FileNotFoundError(p)
+            raise FileNotFoundError(f"no such file or folder: {p}")
     return [f for f in found if f.name not in ("labels.json", "README.md", "MANIFEST.json")]
 
 
