@@ -327,10 +327,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
+    from claimwatch.envconfig import positive_number
     from stream.consumers import run_sink
     from stream.generations import for_readers
     from stream.settings import Settings
 
+    positive_number("CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS", 30.0, float)  # a bad value says so before any broker
     return run_sink(
         args.kind,
         settings=for_readers(Settings()),

@@ -20,7 +20,6 @@ import asyncio
 import email.utils
 import json
 import logging
-import os
 import re
 import time
 from collections import OrderedDict
@@ -34,6 +33,7 @@ from pydantic import ValidationError
 
 from claimwatch.detect.alerting import COOLDOWN
 from claimwatch.detect.timeutil import rfc3339
+from claimwatch.envconfig import positive_number
 from claimwatch.textsafe import safe_text, slack_escape
 from schemas.alerts import Alert, severity_rank
 from stream.codec import decode_alert
@@ -582,7 +582,7 @@ def run_sink(
     pipeline = SinkPipeline(
         sink,
         AlertFilter(min_severity, frozenset(types)),
-        backoff=Backoff(cap_s=float(os.environ.get("CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS", "30") or 30)),
+        backoff=Backoff(cap_s=float(positive_number("CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS", 30.0, float))),
     )
     try:
         asyncio.run(

@@ -60,6 +60,11 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["status"], {"CLAIMWATCH_PARTITIONS": "abc"}, 2),
     (["topics", "create"], {"CLAIMWATCH_WEB_PORT": "-5"}, 2),
     (["alerts", "tail"], {"CLAIMWATCH_GENERATION": "x"}, 2),
+    (
+        ["alerts", "sink", "webhook", "--idle-exit", "1"],
+        {**NO_BROKER, "CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS": "soon"},
+        2,
+    ),
     (["ingest", "missing-folder"], NO_BROKER, 2),
     (["run", "--input", "missing-folder", "--out", "o"], {}, 2),
     (["eval", "--alerts", "missing.jsonl", "--labels", "missing.json"], {}, 2),
