@@ -123,7 +123,12 @@ def load_folder(folder: Path, week: str) -> Loaded:
         raise JobError(EXIT_INPUT, f"--from-dir {folder}: unreadable: {exc}"[:300]) from None
 
 
-def load_kafka(week: str) -> Loaded:
+Records = list[tuple[bytes | None, bytes | None]]
+
+
+def kafka_records(since_ms: int) -> tuple[str, Records, Records, Records]:
+    """From the live generation: every roll-up row, and the alerts and quarantine entries written
+    since ``since_ms``; with a description of where they came from."""
     from aiokafka.errors import KafkaError
 
     from stream.generations import for_readers
@@ -131,9 +136,8 @@ def load_kafka(week: str) -> Loaded:
     from stream.settings import Settings
 
     settings = Settings()
-    since_ms = int((week_bounds(week)[0] - LOOKBACK).timestamp() * 1000)
 
-    async def read() -> tuple[list[Any], list[Any], list[Any]]:
+    async def read() -> tuple[Records, Records, Records]:
         rows = await read_since(settings, settings.topic("rollups"), None)
         if settings.generation > 1:  # what was read from files is a fact of ingestion, not derived:
             first = dataclasses.replace(settings, generation=1)  # ingest keeps it in generation 1's topic
@@ -147,10 +151,14 @@ def load_kafka(week: str) -> Loaded:
         rows, alerts, quarantine = asyncio.run(read())
     except (KafkaError, IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
         raise JobError(EXIT_INPUT, f"Kafka unavailable at {settings.bootstrap_servers}: {exc}"[:300]) from None
-    loaded = Loaded(
-        ReportInputs(),
-        f"kafka {settings.bootstrap_servers} ({settings.topic_prefix}.*, generation {settings.generation})",
-    )
+    where = f"kafka {settings.bootstrap_servers} ({settings.topic_prefix}.*, generation {settings.generation})"
+    return where, rows, alerts, quarantine
+
+
+def load_kafka(week: str) -> Loaded:
+    since_ms = int((week_bounds(week)[0] - LOOKBACK).timestamp() * 1000)
+    where, rows, alerts, quarantine = kafka_records(since_ms)
+    loaded = Loaded(ReportInputs(), where)
     wanted = {week, previous_week(week)}
     for raw_key, value in rows:
         if raw_key is None:

@@ -349,6 +349,28 @@ def _dispute_risk(index: WeekIndex, week: str) -> list[dict[str, Any]]:
     return sorted(disputes + others, key=lambda r: (-r["score"], r["claim_id"]))
 
 
+def files_quality(
+    index: WeekIndex, days: set[str], by_day: bool = False
+) -> tuple[dict[str, Any], list[QuarantineEntry]]:
+    """What the files of these days gave, per source (and per day when ``by_day``), and the quarantine
+    entries of those files: the weekly report and the monthly audit count with this one function."""
+    files = [f for f in index.files if f.get("day") in days]
+    read: dict[str, Any] = {}
+    for f in sorted(files, key=lambda f: (f["source"], f["path"])):
+        if by_day:
+            row = read.setdefault(f["source"], {}).setdefault(
+                f["day"], {"files": 0, "records": 0, "accepted": 0, "quarantined": 0, "duplicates": 0}
+            )
+            row["duplicates"] += int(f.get("duplicates", 0))
+        else:
+            row = read.setdefault(f["source"], {"files": 0, "records": 0, "accepted": 0, "quarantined": 0})
+        row["files"] += 1
+        for name in ("records", "accepted", "quarantined"):
+            row[name] += int(f[name])
+    paths = {f["path"] for f in files}
+    return read, [q for q in index.quarantine if q.source_file in paths]
+
+
 def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
     days = week_days(week)
     in_week = set(days)
@@ -365,17 +387,9 @@ def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
             findings.update(d.get("findings", {}))
             for source, source_days in d.get("days", {}).items():
                 seen[SOURCE_FAMILIES.get(source, source)].update(source_days)
-    files = [f for f in index.files if f.get("day") in in_week]
-    read: dict[str, dict[str, int]] = {}
-    for f in sorted(files, key=lambda f: (f["source"], f["path"])):
-        row = read.setdefault(f["source"], {"files": 0, "records": 0, "accepted": 0, "quarantined": 0})
-        row["files"] += 1
-        for name in ("records", "accepted", "quarantined"):
-            row[name] += int(f[name])
-        findings["duplicate_records"] += int(f.get("duplicates", 0))
+    read, quarantined = files_quality(index, in_week)
+    findings["duplicate_records"] += sum(int(f.get("duplicates", 0)) for f in index.files if f.get("day") in in_week)
     findings["late_beyond_rollup"] += index.late.get(week, 0)
-    paths = {f["path"] for f in files}
-    quarantined = [q for q in index.quarantine if q.source_file in paths]
     active = [d for d in days if any(d in s for s in seen.values())]
     families = sorted({SOURCE_FAMILIES.get(s, s) for s in DAILY_SOURCES} & set(seen))
     missing = {f: [d for d in active if d not in seen[f]] for f in families}

@@ -235,6 +235,23 @@ def _time_arg(value: str | None, name: str) -> datetime | None:
         raise ValueError(f"{name}: {exc.reason}") from None
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from batch.audit import build_audit, load_inputs, parse_month, write_audit
+    from claimwatch.detect.alerting import wall_clock
+
+    month = parse_month(args.month, wall_clock())
+    inputs, where = load_inputs(month, Path(args.from_dir) if args.from_dir else None)
+    audit = build_audit(inputs, month)
+    written = write_audit(audit, Path(args.out))
+    cur = audit["current"]
+    rate = cur["quarantine_rate"]
+    print(f"Audit {month} from {where}: {cur['records_read']:,} records on {cur['days_with_data']} days, "
+          f"{cur['quarantined_total']:,} quarantined ({'-' if rate is None else f'{rate * 100:.3f} %'}), "
+          f"{cur['missing_source_days']} source-days missing")  # fmt: skip
+    print("Wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     import asyncio
     import getpass
@@ -581,6 +598,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--by", help="who releases them (default: CLAIMWATCH_OPERATOR or the login name)")
     r.add_argument("--dry-run", action="store_true", help="read them again and say what would be released")
     r.set_defaults(func=cmd_release)
+
+    p = sub.add_parser(
+        "audit",
+        help="the monthly data-quality audit: completeness per source and day, quarantine, duplicates, trend",
+        description="From Kafka's live generation (or an embedded run's folder). Example: claimwatch audit "
+        "--month 2026-11 --from-dir claimwatch-out --out audit-2026-11",
+    )
+    p.add_argument("--month", help="YYYY-MM (default: the last complete month, UTC)")
+    p.add_argument("--from-dir", help="an embedded run's output folder instead of Kafka")
+    p.add_argument("--out", required=True, help="folder for audit.json and audit.html")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("alerts", help="alert consumers")
     alerts_sub = p.add_subparsers(dest="action", required=True)

@@ -55,6 +55,7 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
             ["replay", "--generation", "2"],
             ["report", "--week", "2026-W46", "--out", "rep"],
             ["impact", "--from-gen", "1", "--to-gen", "2", "--out", "imp"],
+            ["audit", "--month", "2026-11", "--out", "audit"],
         )
     ],
     (["status"], {"CLAIMWATCH_PARTITIONS": "abc"}, 2),
@@ -74,6 +75,8 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["sample", "--out", "s", "--days", "3"], {}, 2),
     (["report", "--week", "2026-W99", "--from-dir", "missing-folder", "--out", "rep"], {}, 2),
     (["nab-score", "--results", "missing-folder", "--labels", "missing.json"], {}, 2),
+    (["audit", "--month", "November", "--out", "audit"], {}, 2),
+    (["audit", "--month", "2026-11", "--from-dir", "missing-folder", "--out", "audit"], {}, 3),
 ]
 
 

@@ -1,0 +1,241 @@
+"""The monthly data-quality audit: completeness, quarantine and duplicate rates, and the trend.
+
+The operations procedure asks for a monthly review of the data itself, apart from what it says
+about claims: did every daily export arrive every day, how much of it could not be read and why,
+how much arrived twice or too late, and is that better or worse than the month before. The figures
+come from the same roll-up rows, file rows and quarantine entries as the weekly report, through
+the same per-day helper (:func:`batch.report.files_quality`), so the weekly report's data-quality
+section and the audit agree on every day they share.
+
+``claimwatch audit --month 2026-11 [--from-dir DIR] --out DIR`` writes ``audit.json`` and a
+self-contained ``audit.html``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import json
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from batch.report import ReportInputs, WeekIndex, files_quality
+from claimwatch.detect.rollup import iso_week
+
+RATE_DIGITS = 5
+# Exports people make by hand when needed, not every day: their absence on a day is not a gap.
+NOT_DAILY = frozenset({"claims_studio", "catalog", "rights"})
+
+
+def parse_month(text: str | None, now: datetime) -> str:
+    """``YYYY-MM``; by default the last complete month (UTC)."""
+    if not text:
+        first = now.astimezone(UTC).date().replace(day=1)
+        return (first - timedelta(days=1)).strftime("%Y-%m")
+    try:
+        parsed = datetime.strptime(text.strip(), "%Y-%m")
+    except ValueError:
+        raise ValueError(f"--month must look like 2026-11, got {text[:20]!r}") from None
+    return parsed.strftime("%Y-%m")
+
+
+def month_days(month: str) -> list[str]:
+    year, number = (int(x) for x in month.split("-"))
+    return [date(year, number, d).isoformat() for d in range(1, calendar.monthrange(year, number)[1] + 1)]
+
+
+def previous_month(month: str) -> str:
+    first = date.fromisoformat(month + "-01")
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+def month_quality(index: WeekIndex, inputs: ReportInputs, month: str) -> dict[str, Any]:
+    """One month's figures: per source and day what arrived; what could not be read, by reason."""
+    days = month_days(month)
+    read_by_day, quarantined = files_quality(index, set(days), by_day=True)
+    sources = sorted(read_by_day)
+    with_data = sorted({d for per_day in read_by_day.values() for d in per_day})
+    # A source is expected every day from the month's first day with any data to its last (a month
+    # still running, or a catalogue that began mid-month, is not "missing" its future or its past).
+    span = [d for d in days if with_data and with_data[0] <= d <= with_data[-1]]
+    completeness = {}
+    totals: dict[str, dict[str, int]] = {}
+    for source in sources:
+        per_day = read_by_day[source]
+        total = totals[source] = {k: sum(v[k] for v in per_day.values()) for k in ("files", "records", "accepted",
+                                                                                   "quarantined", "duplicates")}  # fmt: skip
+        daily = source not in NOT_DAILY
+        missing = [d for d in span if d not in per_day] if daily else []
+        completeness[source] = {
+            "daily": daily,
+            "days_expected": len(span) if daily else None,
+            "days_with_files": len(span) - len(missing),
+            "missing_days": missing,
+            "records_by_day": {d: per_day[d]["records"] for d in sorted(per_day)},
+        }
+        total["missing_days"] = len(missing)
+    records = sum(t["records"] for t in totals.values())
+    by_reason = Counter(q.reason_code for q in quarantined)
+    late = sum(int(r.get("late_beyond_rollup", 0)) for r in inputs.rows.values()
+               if r.get("kind") == "late" and str(r.get("day", ""))[:7] == month)  # fmt: skip
+    findings: Counter[str] = Counter()
+    weeks = sorted({iso_week(date.fromisoformat(d)) for d in days})
+    for week in weeks:  # poll findings are kept per post and week: the weeks the month touches
+        for rows in index.posts.get(week, {}).values():
+            for row in rows:
+                findings.update(row.get("findings", {}))
+    duplicates = sum(t["duplicates"] for t in totals.values())
+    return {
+        "month": month,
+        "days_with_data": len(with_data),
+        "records_read": records,
+        "by_source": totals,
+        "completeness": completeness,
+        "quarantined_total": len(quarantined),
+        "quarantined_by_reason": dict(sorted(by_reason.items(), key=lambda x: (-x[1], x[0]))),
+        "quarantine_rate": _rate(len(quarantined), records),
+        "quarantine_rate_by_reason": {r: _rate(n, records) for r, n in sorted(by_reason.items())},
+        "duplicate_records": duplicates,
+        "duplicate_rate": _rate(duplicates, records),
+        "late_beyond_rollup": late,
+        "late_rate": _rate(late, records),
+        "poll_findings_in_weeks": {"weeks": weeks, **dict(sorted(findings.items()))},
+        "missing_source_days": sum(t["missing_days"] for t in totals.values()),
+    }
+
+
+def _rate(count: int, of: int) -> float | None:
+    return round(count / of, RATE_DIGITS) if of else None
+
+
+TREND_FIGURES = ("records_read", "quarantine_rate", "duplicate_rate", "late_rate", "missing_source_days")
+
+
+def build_audit(inputs: ReportInputs, month: str) -> dict[str, Any]:
+    index = WeekIndex.build(inputs)
+    current = month_quality(index, inputs, month)
+    before = month_quality(index, inputs, previous_month(month))
+    trend = {}
+    for name in TREND_FIGURES:
+        now, then = current[name], before[name]
+        change = None if now is None or then is None or not before["records_read"] else round(now - then, RATE_DIGITS)
+        trend[name] = {"this_month": now, "previous_month": then, "change": change,
+                       "direction": _direction(name, change)}  # fmt: skip
+    return {"month": month, "current": current, "previous": before, "trend": trend}
+
+
+def _direction(name: str, change: float | None) -> str:
+    if change is None:
+        return "no previous month"
+    if change == 0:
+        return "same"
+    better = change > 0 if name == "records_read" else change < 0
+    return "better" if better else "worse"
+
+
+def audit_json(audit: dict[str, Any]) -> bytes:
+    return (json.dumps(audit, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def audit_html(audit: dict[str, Any]) -> str:
+    """One self-contained page: the trend, completeness per source and day, reasons."""
+    cur = audit["current"]
+    esc = html.escape
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{value * 100:.3f} %"
+
+    trend_rows = "".join(
+        f"<tr><td>{esc(name.replace('_', ' '))}</td><td>{esc(_shown(t['this_month'], name))}</td>"
+        f"<td>{esc(_shown(t['previous_month'], name))}</td><td>{esc(t['direction'])}</td></tr>"
+        for name, t in audit["trend"].items()
+    )
+    days = month_days(audit["month"])
+    head = "".join(f"<th>{int(d[-2:])}</th>" for d in days)
+    grid = ""
+    for source, c in cur["completeness"].items():
+        cells = "".join(
+            f"<td class='{'miss' if d in c['missing_days'] else 'ok' if d in c['records_by_day'] else ''}' "
+            f"title='{esc(d)}: {c['records_by_day'].get(d, 0):,} records'></td>"
+            for d in days
+        )
+        expected = c["days_expected"] if c["daily"] else "not daily"
+        grid += f"<tr><th>{esc(source)}</th>{cells}<td>{c['days_with_files']}/{expected}</td></tr>"
+    reasons = (
+        "".join(
+            f"<tr><td>{esc(r)}</td><td>{n:,}</td><td>{pct(cur['quarantine_rate_by_reason'].get(r))}</td></tr>"
+            for r, n in cur["quarantined_by_reason"].items()
+        )
+        or "<tr><td colspan='3'>nothing quarantined</td></tr>"
+    )
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Data-quality audit {esc(audit["month"])}</title>
+<style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}th{{text-align:left}}
+.grid td{{width:1.1em;height:1.1em;padding:0}}.ok{{background:#2e7d32}}.miss{{background:#c62828}}
+@media print{{body{{margin:0}}}}</style></head><body>
+<h1>Data-quality audit, {esc(audit["month"])}</h1>
+<p>{cur["records_read"]:,} records read on {cur["days_with_data"]} days; {cur["quarantined_total"]:,} quarantined
+({pct(cur["quarantine_rate"])}); {cur["duplicate_records"]:,} duplicates ({pct(cur["duplicate_rate"])});
+{cur["late_beyond_rollup"]:,} too late to roll up; {cur["missing_source_days"]} source-days missing.</p>
+<h2>Trend against {esc(audit["previous"]["month"])}</h2>
+<table><tr><th>figure</th><th>this month</th><th>previous month</th><th></th></tr>{trend_rows}</table>
+<h2>Completeness: files per source and day</h2>
+<table class="grid"><tr><th>source</th>{head}<th>days</th></tr>{grid}</table>
+<p>Green: files that day; red: a day the source is missing between the month's first and last day of data.</p>
+<h2>Quarantined records by reason</h2>
+<table><tr><th>reason</th><th>records</th><th>rate</th></tr>{reasons}</table>
+</body></html>
+"""
+
+
+def _shown(value: Any, name: str) -> str:
+    if value is None:
+        return "–"
+    if name.endswith("_rate"):
+        return f"{float(value) * 100:.3f} %"
+    return f"{value:,}"
+
+
+def load_inputs(month: str, from_dir: Path | None) -> tuple[ReportInputs, str]:
+    """Every roll-up row and the quarantine entries since the previous month began, from a run
+    folder or from Kafka's live generation; with where they came from."""
+    from batch.job import EXIT_INPUT, JobError, kafka_records
+    from batch.report import ROLLUPS_FILE, read_run_folder
+    from schemas.events import QuarantineEntry
+
+    if from_dir is not None:
+        if not (from_dir / ROLLUPS_FILE).is_file():
+            raise JobError(EXIT_INPUT, f"--from-dir {from_dir}: not the output of `claimwatch run` (no {ROLLUPS_FILE})")
+        return read_run_folder(from_dir), f"folder {from_dir}"
+    since = datetime.fromisoformat(previous_month(month) + "-01T00:00:00+00:00") - timedelta(days=1)
+    where, rows, _, quarantine = kafka_records(int(since.timestamp() * 1000))
+    inputs = ReportInputs()
+    for key, value in rows:
+        if key is None:
+            continue
+        if value is None:
+            inputs.rows.pop(key.decode("utf-8", "replace"), None)  # a tombstone
+            continue
+        try:
+            row = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            inputs.rows[key.decode("utf-8", "replace")] = row
+    for _, value in quarantine:
+        try:
+            inputs.quarantine.append(QuarantineEntry.model_validate_json(value or b""))
+        except ValueError:
+            continue
+    return inputs, where
+
+
+def write_audit(audit: dict[str, Any], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "audit.json").write_bytes(audit_json(audit))
+    (out / "audit.html").write_text(audit_html(audit), encoding="utf-8")
+    return [out / "audit.json", out / "audit.html"]
