@@ -242,6 +242,16 @@ def test_the_week_read_back_from_kafka_equals_the_embedded_report(
         assert done.returncode == 0, done.stderr
         check_objects(moto_endpoint, f"kafka/{WEEK}/", (run_folder / WEEK / "report.json").read_bytes())
         assert len(notifications(moto_endpoint, queue)) == (1 if attempt == 0 else 0)
+    # The monthly audit reads the same topics: the same bytes as from the run folder.
+    audits = {}
+    for name, extra in (("kafka", []), ("folder", ["--from-dir", str(run_folder)])):
+        done = subprocess.run(
+            [sys.executable, "-m", "claimwatch.cli", "audit", "--month", "2026-11", "--out", str(tmp_path / name), *extra],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        audits[name] = (tmp_path / name / "audit.json").read_bytes()
+    assert audits["kafka"] == audits["folder"] and json.loads(audits["kafka"])["current"]["records_read"] > 0
 
 
 def test_headline_figures_match_a_recount_of_the_raw_files(run_folder: Path) -> None:
