@@ -252,6 +252,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from claimwatch import config
+
+    config.check()  # a bad value: one line naming the variable (exit 2)
+    rows = config.rows()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:{width}}  {safe_text(str(r['value']), 60):30}  {r['from']:11}  {r['doc']}")
+    return 0
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     import asyncio
     import getpass
@@ -609,6 +623,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-dir", help="an embedded run's output folder instead of Kafka")
     p.add_argument("--out", required=True, help="folder for audit.json and audit.html")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("config", help="settings: every environment variable, its value in effect and meaning")
+    config_sub = p.add_subparsers(dest="action", required=True)
+    c = config_sub.add_parser(
+        "show",
+        help="each variable with its value (secrets masked), whether set or default, and what it does",
+        description="Checks every setting first: a bad value is one line naming the variable (exit 2).",
+    )
+    c.add_argument("--json", action="store_true", help="one JSON array instead of the table")
+    c.set_defaults(func=cmd_config)
 
     p = sub.add_parser("alerts", help="alert consumers")
     alerts_sub = p.add_subparsers(dest="action", required=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,7 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["report", "--week", "2026-W99", "--from-dir", "missing-folder", "--out", "rep"], {}, 2),
     (["nab-score", "--results", "missing-folder", "--labels", "missing.json"], {}, 2),
     (["audit", "--month", "November", "--out", "audit"], {}, 2),
+    (["config", "show"], {"CLAIMWATCH_CHECKPOINT_SECONDS": "often"}, 2),
     (["audit", "--month", "2026-11", "--from-dir", "missing-folder", "--out", "audit"], {}, 3),
 ]
 
@@ -93,3 +95,60 @@ def test_a_wrong_input_is_one_line_and_a_documented_exit_code(
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == code, (done.returncode, done.stderr)
     assert len(lines) <= 2 and lines[-1].startswith("claimwatch: error: "), done.stderr
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_variable_the_code_reads_is_in_the_settings_registry() -> None:
+    import re
+
+    from claimwatch import config
+
+    read = set()
+    for folder in ("claimwatch", "stream", "batch", "schemas", "scripts"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_file() and path.suffix in (".py", "") and "__pycache__" not in path.parts:
+                read |= set(re.findall(r"\b((?:CLAIMWATCH|KAFKA|AWS)_[A-Z_]+)\b", path.read_text(errors="replace")))
+    read -= {"CLAIMWATCH_UNSET_FOR_DOCTEST"}  # envconfig's doctest
+    registered = {v.name for v in config.VARIABLES}
+    assert read <= registered, sorted(read - registered)
+
+
+def test_the_registry_defaults_are_the_code_s_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from claimwatch import config
+    from claimwatch.ingest.readers import ReadLimits
+    from stream.settings import Settings
+
+    for v in config.VARIABLES:
+        monkeypatch.delenv(v.name, raising=False)
+    settings, limits = Settings(), ReadLimits.from_env()
+    actual = {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "CLAIMWATCH_TOPIC_PREFIX": settings.topic_prefix,
+        "CLAIMWATCH_PARTITIONS": settings.partitions, "CLAIMWATCH_APP_ID": settings.app_id,
+        "CLAIMWATCH_GENERATION": settings.generation, "CLAIMWATCH_OWNER": settings.owner,
+        "CLAIMWATCH_WEB_PORT": settings.web_port, "CLAIMWATCH_WEB_BIND": settings.web_bind,
+        "CLAIMWATCH_CHECKPOINT_EVENTS": settings.checkpoint_events,
+        "CLAIMWATCH_CHECKPOINT_SECONDS": settings.checkpoint_seconds,
+        "CLAIMWATCH_STALL_SECONDS": settings.stall_seconds, "CLAIMWATCH_DEAD_LETTER_LIMIT": settings.dead_letter_limit,
+        "CLAIMWATCH_SESSION_TIMEOUT_SECONDS": settings.session_timeout_seconds,
+        "CLAIMWATCH_STATE_STORE": settings.state_store,
+        "CLAIMWATCH_INGEST_DEADLINE_SECONDS": settings.ingest_deadline_seconds,
+        "CLAIMWATCH_MAX_LINE_BYTES": limits.max_line_bytes, "CLAIMWATCH_MAX_DOCUMENT_BYTES": limits.max_document_bytes,
+        "CLAIMWATCH_MAX_FILE_BYTES": limits.max_file_bytes,
+    }  # fmt: skip
+    registry = {v.name: v.default for v in config.VARIABLES}
+    assert {name: str(value) for name, value in actual.items()} == {name: registry[name] for name in actual}
+
+
+def test_config_show_masks_secrets(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-print-me")
+    monkeypatch.setenv("CLAIMWATCH_TOPIC_PREFIX", "prod")
+    assert main(["config", "show", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["AWS_SECRET_ACCESS_KEY"]["value"] == "****"
+    assert (rows["CLAIMWATCH_TOPIC_PREFIX"]["value"], rows["CLAIMWATCH_TOPIC_PREFIX"]["from"]) == (
+        "prod",
+        "environment",
+    )
+    assert rows["CLAIMWATCH_PARTITIONS"]["from"] == "default"
