@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -29,13 +30,44 @@ def print_counts(counts: dict[str, dict[str, int]]) -> None:
         )
 
 
+RUN_OUTPUT_FILES = frozenset({"alerts.jsonl", "quarantine.jsonl", "rollups.jsonl", "files.jsonl"})
+SAMPLE_OUTPUT = frozenset({"analytics", "catalog", "claims", "conflicts", "polls", "rights", "videos", "labels.json"})
+
+
+def _is_week_folder(path: Path) -> bool:
+    name = path.name
+    return path.is_dir() and len(name) == 8 and name[:4].isdigit() and name[4:6] == "-W" and name[6:].isdigit()
+
+
+def _clear_previous_output(out: Path, ours: Callable[[Path], bool], what: str) -> None:
+    """Make ``out`` ready: new, empty, or holding only a previous output of ours (removed, so no stale
+    week or file of it survives). Anything else in it is someone else's, and refused."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file; it must be a folder")
+    entries = sorted(out.iterdir())
+    foreign = [e.name for e in entries if not ours(e)]
+    if foreign:
+        raise ValueError(
+            f"--out {out} holds files that are not {what} ({', '.join(foreign[:3])}"
+            f"{', …' if len(foreign) > 3 else ''}); choose a new or empty folder"
+        )
+    for entry in entries:
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from claimwatch.embedded import run, summarise
 
     inputs = [Path(p) for p in args.input] if args.input else [BUNDLED_SAMPLE]
     if not args.input:
         print(f"claimwatch: no --input given, running on the bundled sample ({BUNDLED_SAMPLE})", file=sys.stderr)
+    for path in inputs:
+        if path.is_dir() and any((path / name).exists() for name in ("rollups.jsonl", "alerts.jsonl")):
+            raise ValueError(f"{path} is the output of a claimwatch run, not exports to read")
     out = Path(args.out)
+    _clear_previous_output(out, lambda e: e.name in RUN_OUTPUT_FILES or _is_week_folder(e), "a claimwatch run's output")
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     min_rank = SEVERITIES.index(args.min_severity)
     started = time.perf_counter()
@@ -66,6 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from claimwatch.sample.generator import generate
 
+    _clear_previous_output(Path(args.out), lambda e: e.name in SAMPLE_OUTPUT, "a claimwatch sample")
     counts = generate(Path(args.out), seed=args.seed, items=args.items, days=args.days)
     for name, n in counts.items():
         print(f"  {name:22} {n:>9,}")
@@ -383,6 +416,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from stream.status import status
 
     found = asyncio.run(status(Settings()))
+    if args.json:
+        print(json.dumps(found, indent=1, default=str))
+        return 0
     print("Topics")
     for t in found["topics"]:
         print(f"  {t['topic']:28} {'exists' if t['exists'] else 'MISSING':8} partitions={t['partitions']}")
@@ -667,7 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--idle-exit", type=float, default=0.0, help="stop after this many idle seconds (0: never)")
     k.set_defaults(func=cmd_sink)
 
-    p = sub.add_parser("status", help="topics, consumer-group lag and the last alert")
+    p = sub.add_parser("status", help="topics, consumer-group lag (claimwatch's groups only) and the last alert")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(

@@ -76,6 +76,13 @@ def run(
     clock: Clock = wall_clock,
 ) -> RunResult:
     ingest = read_paths(inputs)
+    unrecognised = {q.source_file for q in ingest.quarantined if q.reason_code in ("unrecognised_file", "empty_file")}
+    if not ingest.events and ingest.files and all(f.path in unrecognised for f in ingest.files):
+        names = ", ".join(Path(f.path).name for f in ingest.files[:3]) + (", …" if len(ingest.files) > 3 else "")
+        raise ValueError(
+            f"no claimwatch export among the {len(ingest.files)} file(s) read ({names}): none is a known claims "
+            "report, analytics report, poll log, catalog or rights file (see the input contract)"
+        )
     events, duplicates = order_events(ingest.events)
     monitors = KeyedMonitors(config=MonitorConfig(owner=owner), clock=clock)
     alerts: list[Alert] = []

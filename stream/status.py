@@ -14,6 +14,9 @@ from stream.topics import describe_topics
 
 
 async def group_lag(settings: Settings) -> list[dict[str, Any]]:
+    """Lag of every consumer group on claimwatch's topics (other teams' groups on the same cluster,
+    an MSK cluster is often shared, are none of our business and are left out)."""
+    ours = settings.topic_prefix + "."
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
@@ -22,6 +25,7 @@ async def group_lag(settings: Settings) -> list[dict[str, Any]]:
         rows = []
         for group, _protocol in sorted(await admin.list_consumer_groups()):
             offsets = await admin.list_consumer_group_offsets(group)
+            offsets = {tp: meta for tp, meta in offsets.items() if tp.topic.startswith(ours)}
             if not offsets:
                 continue
             ends = await consumer.end_offsets(list(offsets))

@@ -152,3 +152,51 @@ def test_config_show_masks_secrets(capsys: pytest.CaptureFixture[str], monkeypat
         "environment",
     )
     assert rows["CLAIMWATCH_PARTITIONS"]["from"] == "default"
+
+
+def test_run_into_its_previous_output_leaves_nothing_stale(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "2025-W01").mkdir(parents=True)  # a week of an earlier run, on other data
+    (out / "2025-W01" / "report.json").write_text("{}")
+    (out / "alerts.jsonl").write_text('{"old": true}\n')
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "catalog.csv").write_text("content_id,title,youtube\nCW-1,Song,yt1\n")
+    assert main(["run", "--input", str(data), "--out", str(out), "--quiet"]) == 0
+    assert not (out / "2025-W01").exists() and "old" not in (out / "alerts.jsonl").read_text()
+
+
+@pytest.mark.parametrize(
+    ("setup", "command", "says"),
+    [
+        ("foreign", ["run", "--input", "{in}", "--out", "{out}"], "not a claimwatch run's output"),
+        ("own-output", ["run", "--input", "{own}", "--out", "{out2}"], "the output of a claimwatch run"),
+        ("no-export", ["run", "--input", "{junk}", "--out", "{out2}"], "no claimwatch export among the 2 file(s)"),
+        ("foreign", ["sample", "--out", "{out}"], "not a claimwatch sample"),
+    ],
+)
+def test_run_and_sample_refuse_what_they_should_in_one_line(
+    setup: str, command: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folders = {name: tmp_path / name for name in ("in", "out", "out2", "own", "junk")}
+    folders["in"].mkdir()
+    (folders["in"] / "catalog.csv").write_text("content_id,title,youtube\nCW-1,Song,yt1\n")
+    folders["out"].mkdir()
+    (folders["out"] / "thesis.docx").write_text("someone's work")
+    folders["own"].mkdir()
+    (folders["own"] / "alerts.jsonl").write_text("")
+    folders["junk"].mkdir()
+    (folders["junk"] / "notes.txt").write_text("shopping list\n")
+    (folders["junk"] / "photo.bin").write_bytes(b"\x89PNG\r\n")
+    capsys.readouterr()
+    assert main([part.format(**{k: str(v) for k, v in folders.items()}) for part in command]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1, err
+    assert (folders["out"] / "thesis.docx").exists(), "nothing of someone else's is touched"
+
+
+def test_sample_into_its_previous_output_replaces_it(tmp_path: Path) -> None:
+    assert main(["sample", "--out", str(tmp_path / "s"), "--items", "40", "--days", "8", "--seed", "1"]) == 0
+    (tmp_path / "s" / "polls" / "polls_19990101.jsonl").write_text("{}\n")  # would be stale
+    assert main(["sample", "--out", str(tmp_path / "s"), "--items", "40", "--days", "8", "--seed", "2"]) == 0
+    assert not (tmp_path / "s" / "polls" / "polls_19990101.jsonl").exists()

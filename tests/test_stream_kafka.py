@@ -225,3 +225,41 @@ async def read_headers(settings: Settings, topic: str) -> list[dict[str, str]]:
         return out
     finally:
         await consumer.stop()
+
+
+def test_status_lists_only_claimwatch_s_groups_and_speaks_json(tmp_path: Path) -> None:
+    """A shared cluster (MSK often is) holds other teams' groups: status shows ours, as JSON too."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    settings = isolated_settings(partitions=2)
+    setup_topics(settings)
+    foreign = f"other-team-{settings.topic_prefix}"
+
+    async def groups() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(foreign, 1, 1)])
+        finally:
+            await admin.close()
+        for group, topic in ((f"{settings.app_id}-probe", settings.topic("events")), ("someone-else", foreign)):
+            consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group,
+                                        enable_auto_commit=False)  # fmt: skip
+            await consumer.start()
+            try:
+                tp = TopicPartition(topic, 0)
+                consumer.assign([tp])
+                await consumer.commit({tp: 0})
+            finally:
+                await consumer.stop()
+
+    asyncio.run(groups())
+    done = subprocess.run([sys.executable, "-m", "claimwatch.cli", "status", "--json"], env=env_for(settings),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    seen = {g["group"] for g in found["consumer_groups"]}
+    assert f"{settings.app_id}-probe" in seen and "someone-else" not in seen
+    assert all(g["topic"].startswith(settings.topic_prefix + ".") for g in found["consumer_groups"])
+    assert {t["topic"] for t in found["topics"]} >= {settings.topic("events")}
