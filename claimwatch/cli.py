@@ -247,17 +247,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    from claimwatch.ingest.normalize import FieldError, parse_datetime
-
-    try:
-        return parse_datetime(value, "--since")
-    except FieldError as exc:
-        raise ValueError(f"--since: {exc.reason}") from None
+    return _time_arg(value, "--since")
 
 
 def _time_arg(value: str | None, name: str) -> datetime | None:
+    """An RFC 3339 time given on the command line; a bad one is a one-line error naming ``name``."""
     if not value:
         return None
     from claimwatch.ingest.normalize import FieldError, parse_datetime
