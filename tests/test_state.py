@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import pickle
 import random
+import zlib
 from pathlib import Path
 
 import pytest
@@ -120,6 +123,11 @@ class Boom:
 MARKER = Path("/tmp/claimwatch-state-marker")
 
 
+def _deflated(raw: bytes) -> bytes:
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return deflater.compress(raw) + deflater.flush()
+
+
 @pytest.mark.parametrize(
     "blob",
     [
@@ -132,6 +140,11 @@ MARKER = Path("/tmp/claimwatch-state-marker")
         b'{"format":"claimwatch-state","version":1,"offset":1,"monitor":' + b"[" * 5000 + b"]" * 5000 + b"}",
         b"\x00\xff garbage",
         b"",
+        # a deflated array that would inflate to 64 MiB, and one that does not inflate at all
+        b'{"format":"claimwatch-state","version":3,"offset":1,"monitor":{"afz":"'
+        + base64.b64encode(_deflated(bytes(64 << 20)))
+        + b'"}}',
+        b'{"format":"claimwatch-state","version":3,"offset":1,"monitor":{"abz":"AAAAAAAA"}}',
     ],
 )
 def test_a_crafted_state_record_is_rejected_and_nothing_runs(blob: bytes) -> None:
@@ -224,3 +237,69 @@ def test_a_post_model_stays_within_4_kb_however_long_its_history() -> None:
         if hour in (24 * 260, 24 * 399):  # steady: past the first of the sketches' two generations
             sizes.append(max(state.stored_size(post) for post in monitor.posts.values()))
     assert sizes[1] <= 4096 and sizes[1] - sizes[0] < 64, sizes
+
+
+V2_RECORDS = Path(__file__).parent / "fixtures" / "state-v2-records.jsonl"
+
+
+def test_state_of_format_version_2_is_read_and_continues(keyed_events: list[tuple[str, object]]) -> None:
+    """Version 2 stored every array plainly and sketches with 16 extremes a side.
+
+    The fixture is two items of the bundled sample, 60 % through, as version 2 wrote them. They
+    load, keep processing, and are written back as the current version with the same content.
+    """
+    rows = [json.loads(line) for line in V2_RECORDS.read_text().splitlines()]
+    report = StateStore(clock=lambda: T0).restore(0, [(r["key"].encode(), r["state"].encode()) for r in rows])
+    assert report.loaded == len(rows) == 2 and not report.unreadable
+    for row in rows:
+        assert json.loads(row["state"])["version"] == 2
+        offset, monitor = state.decode(row["state"].encode(), MonitorConfig())
+        assert offset > 0 and monitor.posts
+        for post in monitor.posts.values():
+            assert len(post.novelty.value.high) <= 16 < post.novelty.value.extremes
+        again = state.decode(state.encode(monitor, offset), MonitorConfig())[1]
+        assert json.loads(state.encode(again, offset))["version"] == state.VERSION
+        assert state.encode(again, offset) == state.encode(monitor, offset)
+
+
+def test_a_generation_restored_with_fewer_extremes_keeps_its_counts_exact() -> None:
+    """A v2 generation holds 16 extremes; the running code keeps 24. It must not mix the two."""
+    from array import array
+
+    from claimwatch.detect.novelty import TailSketch
+
+    rng = random.Random(4)
+    values = [rng.gauss(0, 1) for _ in range(9_000)]
+    old_kind, restored = TailSketch(window=10_000, extremes=16), TailSketch(window=10_000, extremes=16)
+    for x in values[:3_000]:
+        old_kind.learn_one(x)
+        restored.learn_one(x)
+    restored.extremes = 24  # what reading it with the current defaults does
+    for x in values[3_000:4_999]:
+        old_kind.learn_one(x)
+        restored.learn_one(x)
+        assert restored.high == old_kind.high and restored.low == old_kind.low
+    for probe in (2.5, 3.0, 3.5, -2.5, -3.5):
+        assert restored.log_p(probe) == old_kind.log_p(probe)
+    for x in values[4_999:]:  # past the generation: the new one keeps 24
+        restored.learn_one(x)
+    assert len(restored.high) == 24 and len(restored.old_high) == 16
+    assert restored.high == array("f", sorted(values[5_000:])[-24:])
+
+
+@pytest.mark.parametrize("typecode", ["f", "B"])
+def test_arrays_are_deflated_only_when_that_pays_and_read_back_exactly(typecode: str) -> None:
+    from array import array
+
+    rng = random.Random(1)
+    regular = array(typecode, [7] * 300)
+    noisy = (
+        array(typecode, [rng.randrange(256) for _ in range(300)])
+        if typecode == "B"
+        else array("f", [rng.gauss(0, 1) for _ in range(300)])
+    )
+    short = array(typecode, [7] * 10)
+    for value, deflated in ((regular, True), (noisy, False), (short, False)):
+        stored = state._enc(value)
+        assert next(iter(stored)).endswith("z") == deflated
+        assert state._dec(stored, 0) == value

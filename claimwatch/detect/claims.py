@@ -79,17 +79,24 @@ def _sf_tail(k: int, lam: float) -> float:
         log_term += math.log(lam) - math.log(i)
 
 
+ASSET_RATE_ALPHA = 0.25  # the usual daily claims of an asset: about the last week weighs most
+
+
 @dataclass
 class AssetActivity:
     """Usual daily new claims and status flips of one asset; today's counts."""
 
-    new_rate: EWMean = field(default_factory=lambda: EWMean(fading_factor=0.25))
-    flip_rate: EWMean = field(default_factory=lambda: EWMean(fading_factor=0.25))
+    new_rate: EWMean = field(default_factory=lambda: EWMean(fading_factor=ASSET_RATE_ALPHA))
+    flip_rate: EWMean = field(default_factory=lambda: EWMean(fading_factor=ASSET_RATE_ALPHA))
     days: int = 0
     new_today: int = 0
     flips_today: int = 0
     new_channels_today: set[str] = field(default_factory=set)
     known_channels: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # A parameter, not state: a restored asset takes this code's rate.
+        self.new_rate.fading_factor = self.flip_rate.fading_factor = ASSET_RATE_ALPHA
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ class TailSketch:
     """
 
     window: int = 10_000
-    extremes: int = 16
+    extremes: int = 24
     sample_size: int = 16
     tolerance: float = 0.02
     min_history: int = 20
@@ -96,9 +96,11 @@ class TailSketch:
             self.old_count, self.old_high, self.old_low = self.count, self.high, self.low
             self.old_sample, self.old_stride = self.sample, self.stride
             self.count, self.high, self.low, self.sample, self.stride = 0, _f32s(), _f32s(), _f32s(), 1
-        self.count += 1
         high, low = self.high, self.low
-        if len(high) < self.extremes:
+        # Fill up while every value of the generation is kept. A generation restored from state
+        # written with fewer extremes keeps that many until it is dropped: its counts stay exact.
+        self.count += 1
+        if len(high) == self.count - 1 and len(high) < self.extremes:
             bisect.insort(high, x)
             bisect.insort(low, x)
         else:
@@ -135,7 +137,7 @@ class TailSketch:
         if lowest <= x <= highest:
             return log_p
         floor = 1e-3 * ((self.quantile(0.9) - self.quantile(0.1)) or (highest - lowest) or 1e-6)
-        k = min(self.extremes, max(3, n // 100))
+        k = min(self.extremes, max(3, n // 100), len(high) + len(self.old_high))
         if x > highest:
             tail = max(highest - sorted([*high, *self.old_high])[-k], floor)
             return log_p - (x - highest) / tail
