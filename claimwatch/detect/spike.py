@@ -8,7 +8,11 @@ it. Both learn one observation at a time and keep a few floats per series.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any
+
+from river.base import AnomalyDetector
 
 from claimwatch.detect.ewstats import EWMean
 
@@ -47,6 +51,11 @@ class SeasonalBaseline:
             self.level = _ew(self.level_alpha)
         if not self.shape:
             self.shape = [None] * self.slots
+        # The rates are parameters, not state: restored means take this code's values.
+        self.level.fading_factor = self.level_alpha
+        for offset in self.shape:
+            if offset is not None:
+                offset.fading_factor = self.shape_alpha
 
     def slot(self, t: float) -> int:
         return int((t % self.period) / self.period * self.slots) % self.slots
@@ -66,21 +75,29 @@ class SeasonalBaseline:
         self.seen += 1
 
 
-@dataclass
-class SpikeDetector:
+@dataclass(eq=True)
+class SpikeDetector(AnomalyDetector):
     """Robust z-score of a value against :class:`SeasonalBaseline`, with outlier protection.
 
-    ``score_one`` maps the z-score to [0, 1] (0.5 at ``z_alert / 2``, graded, never saturating at
-    exactly 1), ``learn_one`` winsorises the residual at ``clip`` standard deviations so a spike
+    ``score`` maps the z-score to [0, 1] (0.5 at ``z_alert / 2``, graded, never saturating at
+    exactly 1), ``learn`` winsorises the residual at ``clip`` standard deviations so a spike
     barely moves the baseline while a lasting level change is still learnt over a few steps.
     ``extra_var`` lets the caller add sampling noise it knows about (Poisson noise of a count).
+    As a river ``AnomalyDetector`` it also takes ``{"value": x, "t": epoch seconds}`` (and
+    optionally ``"extra_var"``) in ``learn_one`` / ``score_one``, so river's filters work with it.
 
     >>> d = SpikeDetector(warmup=5)
     >>> for i in range(48):
-    ...     d.learn_one(10.0 + (i % 3) * 0.1, i * 3600.0)
+    ...     d.learn(10.0 + (i % 3) * 0.1, i * 3600.0)
     >>> d.zscore(10.1, 48 * 3600.0) < 2
     True
     >>> d.zscore(14.0, 48 * 3600.0) > 8
+    True
+    >>> from river import anomaly
+    >>> gate = anomaly.ThresholdFilter(SpikeDetector(warmup=5), threshold=0.5)
+    >>> for i in range(48):
+    ...     gate.learn_one({"value": 10.0 + (i % 3) * 0.1, "t": i * 3600.0})
+    >>> gate.classify(gate.score_one({"value": 14.0, "t": 48 * 3600.0}))
     True
     """
 
@@ -98,6 +115,7 @@ class SpikeDetector:
             self.baseline = SeasonalBaseline(slots=self.slots)
         if self.residual_var is None:
             self.residual_var = _ew(self.var_alpha)
+        self.residual_var.fading_factor = self.var_alpha
 
     @property
     def ready(self) -> bool:
@@ -111,10 +129,16 @@ class SpikeDetector:
             return 0.0
         return (x - self.baseline.expect(t)) / self.std(extra_var)
 
-    def score_one(self, x: float, t: float, extra_var: float = 0.0) -> float:
+    def score_one(self, x: dict[Hashable, Any]) -> float:  # river's protocol
+        return self.score(float(x["value"]), float(x["t"]), float(x.get("extra_var", 0.0)))
+
+    def learn_one(self, x: dict[Hashable, Any]) -> None:  # river's protocol
+        self.learn(float(x["value"]), float(x["t"]), float(x.get("extra_var", 0.0)))
+
+    def score(self, x: float, t: float, extra_var: float = 0.0) -> float:
         return z_to_score(self.zscore(x, t, extra_var), self.z_alert)
 
-    def learn_one(self, x: float, t: float, extra_var: float = 0.0) -> None:
+    def learn(self, x: float, t: float, extra_var: float = 0.0) -> None:
         if self.baseline.seen == 0:
             self.baseline.learn_one(x, t)
             return
@@ -188,7 +212,7 @@ class CountRateModel:
 
     def learn(self, count: float, t: float, hours: float) -> None:
         expected = self.expected(t, hours)
-        self.detector.learn_one(log_rate(count, hours), t, 1.0 / (expected + 1.0) if expected is not None else 0.0)
+        self.detector.learn(log_rate(count, hours), t, 1.0 / (expected + 1.0) if expected is not None else 0.0)
 
 
 def log_rate(count: float, hours: float) -> float:
