@@ -206,7 +206,7 @@ def test_detectors_learn_and_score_any_finite_values(values: list[float]) -> Non
         assert 0.0 <= novelty.update(x, t) <= 1.0
         tail.learn_one(x)
         assert tail.log_p(x) <= 0.0
-        spike.learn_one(x, t, 1.0)
+        spike.learn(x, t, 1.0)
         spike.zscore(x, t, 1.0)
         count = abs(x) if i % 2 else 0.0
         rates.zscore(count, t, 0.5)

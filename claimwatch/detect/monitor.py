@@ -6,23 +6,20 @@ state (posts, claims, assets) lives in plain dataclasses so a worker can keep it
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from claimwatch.detect import policy
 from claimwatch.detect.alerting import Candidate, Clock, DedupStage, build, wall_clock
 from claimwatch.detect.claims import (
     DISPUTE_STATES,
     MANUAL_ORIGINS,
-    PENDING_REVIEW,
     ClaimBook,
     ClaimState,
     Transition,
 )
-from claimwatch.detect.metrics import BucketPolicy, Finding, PostModel, spike_score
+from claimwatch.detect.metrics import BucketPolicy, Finding, PostModel
 from claimwatch.detect.reference import CatalogIndex, RightsLedger
 from claimwatch.detect.risk import (
     ASSET_SURGE_DAYS,
@@ -33,13 +30,16 @@ from claimwatch.detect.risk import (
     risk_level,
 )
 from claimwatch.detect.rollup import RollupBook
-from claimwatch.detect.timeutil import from_epoch, rfc3339
-from schemas.alerts import Alert, AlertType, Severity
+from claimwatch.detect.rules import claims as claims_rules
+from claimwatch.detect.rules import rights as rights_rules
+from claimwatch.detect.rules import risk as risk_rules
+from claimwatch.detect.rules import spikes
+from claimwatch.detect.timeutil import from_epoch
+from schemas.alerts import Alert
 from schemas.events import ClaimEvent, Event, MetricObservation, OwnershipConflict, RightsRecord
 
 DAY = 86_400.0
 PROPAGATION_WINDOW = timedelta(hours=48)
-RELEASE_VIEWS_MEDIUM = 1_000_000
 DAILY_SERIES = "youtube-daily"  # daily analytics of a video, a series of its own beside its polls
 REPORT_SOURCES = frozenset({"reporting_api_claims", "studio_claims_csv"})
 
@@ -142,35 +142,7 @@ class Monitor:
             if burst.kind == "new_claims":
                 self.surged_assets[burst.asset_id] = day_end.timestamp()
                 surged.append(burst.asset_id)
-            content_id = self.catalog.content_for_claim(burst.asset_id)
-            ratio = burst.count / max(burst.expected, 1e-9)
-            what = "new claims" if burst.kind == "new_claims" else "claims changing status"
-            score = min(1.0, 0.5 + min(-_log10(burst.p_value), 30.0) / 60.0)
-            out.append(
-                Candidate(
-                    type="claim_surge",
-                    severity=policy.surge_severity(ratio, burst.count),
-                    score=score,
-                    subject={"asset_id": burst.asset_id, "content_id": content_id},
-                    event_time=day_end,
-                    title=f"{burst.count} {what} on asset {burst.asset_id} in one day (usually {burst.expected:.1f})",
-                    evidence={
-                        "rule": f"claim_surge.{burst.kind}",
-                        "observed": burst.count,
-                        "expected": burst.expected,
-                        "ratio": round(ratio, 2),
-                        "p_value": float(f"{burst.p_value:.3g}"),
-                        "new_claimants": burst.new_claimants,
-                        "history_days": burst.days_of_history,
-                        "window": {
-                            "start": rfc3339(day_end - timedelta(seconds=DAY - 1)),
-                            "end": rfc3339(day_end),
-                        },
-                    },
-                    identity=(burst.asset_id, burst.kind, rfc3339(day_end)),
-                    dedup_key=(burst.asset_id, burst.kind),
-                )
-            )
+            out.append(claims_rules.surge_alert(burst, self.catalog.content_for_claim(burst.asset_id), day_end))
         for asset_id in surged:
             out += self._asset_risk(asset_id, day_end)
         return out
@@ -216,87 +188,23 @@ class Monitor:
         out: list[Candidate] = []
         for f in findings:
             content_id = self.catalog.content_for_post(event.platform, event.platform_content_id)
-            subject = {
-                "content_id": content_id,
-                "platform": event.platform,
-                "platform_content_id": event.platform_content_id,
-                "video_id": event.platform_content_id if event.platform == "youtube" else None,
-                "channel_id": event.channel_id,
-            }
-            score = spike_score(f)
-            kind: AlertType = "engagement_spike" if f.kind == "engagement_spike" else "view_spike"  # a drop too
-            if f.kind == "view_drop":
-                title = f"Views of {event.platform} post {event.platform_content_id} fell to {f.ratio:.2f}x of usual"
-                severity = policy.drop_severity(f.bucket_hours)
-            else:
-                what = "Views" if f.kind == "view_spike" else f"{(f.metric or 'engagement').capitalize()} per view"
-                title = f"{what} of {event.platform} post {event.platform_content_id} at {f.ratio:.1f}x of usual"
-                severity = policy.spike_severity(score, f.ratio)
-            evidence = {
-                "rule": f"metrics.{f.kind}",
-                "observed": f.observed,
-                "expected": f.expected,
-                "ratio": f.ratio,
-                "z": f.z,
-                "novelty": f.novelty,
-                **({"metric": f.metric} if f.metric else {}),
-                "expected_basis": _expected_basis(f),
-                "window": {"start": rfc3339(f.bucket_start), "end": rfc3339(f.time), "hours": f.bucket_hours},
-                "source": event.source,
-            }
-            episode = rfc3339(f.episode_start or f.time)
-            out.append(
-                Candidate(
-                    type=kind,
-                    severity=severity,
-                    score=score,
-                    subject=subject,
-                    event_time=f.time,
-                    title=title,
-                    evidence=evidence,
-                    identity=(event.platform, event.platform_content_id, f.kind, episode),
-                    dedup_key=(event.platform, event.platform_content_id, f.kind),
-                )
-            )
-            if f.kind == "view_spike" and severity != "low" and content_id:
-                out += self._propagation(content_id, event, f, subject)
+            alert = spikes.metric_alert(f, event, content_id)
+            out.append(alert)
+            if f.kind == "view_spike" and alert.severity != "low" and content_id:
+                out += self._propagation(content_id, event, f)
                 if event.platform == "youtube":
                     out += self._viral_without_claim(content_id, event, f)
         return out
 
-    def _propagation(
-        self, content_id: str, event: MetricObservation, f: Finding, subject: dict[str, str | None]
-    ) -> list[Candidate]:
-        spikes = self.recent_spikes.setdefault(content_id, {})
-        earlier = {p: t for p, t in spikes.items() if p != event.platform and f.time - t <= PROPAGATION_WINDOW}
-        spikes.setdefault(event.platform, f.time)
-        if f.time - spikes[event.platform] > PROPAGATION_WINDOW:
-            spikes[event.platform] = f.time
+    def _propagation(self, content_id: str, event: MetricObservation, f: Finding) -> list[Candidate]:
+        spikes_seen = self.recent_spikes.setdefault(content_id, {})
+        earlier = {p: t for p, t in spikes_seen.items() if p != event.platform and f.time - t <= PROPAGATION_WINDOW}
+        spikes_seen.setdefault(event.platform, f.time)
+        if f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW:
+            spikes_seen[event.platform] = f.time
         if not earlier:
             return []
-        first_platform, first_time = min(earlier.items(), key=lambda kv: (kv[1], kv[0]))
-        lag_h = (f.time - first_time).total_seconds() / 3600
-        item = self.catalog.items.get(content_id)
-        return [
-            Candidate(
-                type="viral_propagation",
-                severity=policy.propagation_severity(len(earlier)),
-                score=min(1.0, 0.7 + 0.1 * len(earlier) + min(f.ratio, 10) / 50),
-                subject={**subject, "asset_id": item.asset_id if item else None},
-                event_time=f.time,
-                title=(f"Content {content_id} spiking on {event.platform} {lag_h:.0f}h after {first_platform}"),
-                evidence={
-                    "rule": "viral_propagation.second_platform_within_48h",
-                    "platforms": sorted([*earlier, event.platform]),
-                    "first_platform": first_platform,
-                    "first_spike_at": rfc3339(first_time),
-                    "lag_hours": round(lag_h, 1),
-                    "ratio": f.ratio,
-                },
-                identity=(content_id, event.platform, rfc3339(f.episode_start or f.time)),
-                dedup_key=(content_id,),
-            )
-        ]
+        return [spikes.propagation_alert(content_id, event, f, earlier, self.catalog.asset_of(content_id))]
 
     def _viral_without_claim(self, content_id: str, event: MetricObservation, f: Finding) -> list[Candidate]:
         claim_ids = self.claims.by_video.get(event.platform_content_id, set())
@@ -304,33 +212,8 @@ class Monitor:
         claims = [c for c in claims if not c.third_party]
         if not claims or any(c.status == "active" for c in claims):
             return []
-        return [
-            Candidate(
-                type="performance_discrepancy",
-                severity=policy.VIRAL_WITHOUT_CLAIM,
-                score=0.85,
-                subject={
-                    "content_id": content_id,
-                    "platform": "youtube",
-                    "video_id": event.platform_content_id,
-                    "asset_id": self.catalog.asset_of(content_id),
-                    "claim_id": claims[0].claim_id,
-                },
-                event_time=f.time,
-                title=f"Video {event.platform_content_id} is spiking ({f.ratio:.1f}x) with no active claim",
-                evidence={
-                    "rule": "performance_discrepancy.viral_without_active_claim",
-                    "claims": {c.claim_id: c.status for c in claims},
-                    "ratio": f.ratio,
-                },
-                identity=(
-                    event.platform_content_id,
-                    "viral_without_claim",
-                    rfc3339(f.episode_start or f.time),
-                ),
-                dedup_key=(event.platform_content_id, "viral_without_claim"),
-            )
-        ]
+        statuses = {c.claim_id: c.status for c in claims}
+        return [spikes.viral_without_claim_alert(content_id, event, f, statuses, self.catalog.asset_of(content_id))]
 
     # ------------------------------------------------------------------------------------ claims
 
@@ -348,47 +231,15 @@ class Monitor:
         state = self.claims.claims[event.claim_id]
         out += self._claimed_vs_measured(state, event)
         if event.third_party_claim and self.catalog.is_our_video(state.video_id):
-            out.append(self._claim_candidate(
-                "content_id_flag", policy.THIRD_PARTY_ON_OWN_VIDEO, 0.9, state, event,
-                f"Third-party claim {state.claim_id} on our own video {state.video_id}",
-                "content_id_flag.third_party_on_own_video", ("third_party",),
-            ))  # fmt: skip
+            out.append(claims_rules.third_party_alert(state, event, self._content_of(state, event)))
         out += self._risk(state, event)
         if disputes_moved:
             out += self._asset_risk(state.asset_id, event.event_time)
         return out
 
     def _on_transition(self, tr: Transition, event: ClaimEvent) -> list[Candidate]:
-        state, old, new = tr.claim, tr.old, tr.new
-        views = state.views or 0
-        out: list[Candidate] = []
-        if new in PENDING_REVIEW and old not in PENDING_REVIEW:
-            severity = policy.flag_severity(views)
-            label = new.replace("_", " ")
-            out.append(self._claim_candidate(
-                "content_id_flag", severity, min(1.0, 0.3 + views / 2_000_000), state, event,
-                f"Claim {state.claim_id}{_where(state)} is {label} ({views:,} views); "
-                "unreviewed claims expire after 30 days",
-                f"content_id_flag.{new}", (new,),
-            ))  # fmt: skip
-        if new in DISPUTE_STATES and old != new:
-            severity = policy.dispute_opened_severity(new)
-            reason = f" ({state.dispute_reason})" if state.dispute_reason else ""
-            out.append(self._claim_candidate(
-                "dispute_opened", severity, {"medium": 0.6, "high": 0.8}.get(severity, 0.95), state, event,
-                f"Claim {state.claim_id}{_where(state)} is now {new.replace('_', ' ')}{reason}",
-                f"dispute_opened.{new}", (new,),
-            ))  # fmt: skip
-        if old == "active" and new == "inactive":
-            ours = self.catalog.is_our_video(state.video_id)
-            if ours or views >= RELEASE_VIEWS_MEDIUM:
-                out.append(self._claim_candidate(
-                    "performance_discrepancy", policy.release_severity(ours), 0.8 if ours else 0.6, state, event,
-                    f"Revenue-bearing claim {state.claim_id} released on "
-                    f"{'our own' if ours else 'a'} video {state.video_id} ({views:,} views)",
-                    "performance_discrepancy.revenue_bearing_released", ("released",),
-                ))  # fmt: skip
-        return out
+        our_video = self.catalog.is_our_video(tr.claim.video_id)
+        return claims_rules.transition_alerts(tr, event, self._content_of(tr.claim, event), our_video)
 
     def _claimed_vs_measured(self, state: ClaimState, event: ClaimEvent) -> list[Candidate]:
         if event.views_lifetime is None or not state.video_id or event.source not in REPORT_SOURCES:
@@ -396,23 +247,10 @@ class Monitor:
         post = self.posts.get(("youtube", state.video_id))
         if post is None or post.last_time is None or "views" not in post.last_totals:
             return []
-        if abs(post.last_time - event.event_time.timestamp()) > 12 * 3600:
-            return []
-        measured = post.last_totals["views"]
-        claimed = event.views_lifetime
-        if measured < 10_000 or abs(measured - claimed) < 5_000:
-            return []
-        ratio = (claimed + 1) / (measured + 1)
-        if 0.5 <= ratio <= 2.0:
-            return []
-        return [self._claim_candidate(
-            "performance_discrepancy", policy.discrepancy_severity(ratio),
-            min(1.0, 0.55 + abs(_log10(ratio)) / 2), state, event,
-            f"Claim {state.claim_id} reports {claimed:,} views; video {state.video_id} measures {measured:,}",
-            "performance_discrepancy.claimed_vs_measured_views", ("claimed_vs_measured", event.event_time.date()),
-            dedup=("claimed_vs_measured",),
-            extra={"claimed_views": claimed, "measured_views": measured, "ratio": round(ratio, 3)},
-        )]  # fmt: skip
+        found = claims_rules.discrepancy_alert(
+            state, event, self._content_of(state, event), int(post.last_totals["views"]), post.last_time
+        )
+        return [found] if found is not None else []
 
     def _risk(self, state: ClaimState, event: ClaimEvent) -> list[Candidate]:
         if state.status not in DISPUTE_STATES and not state.reinstatements:
@@ -443,17 +281,10 @@ class Monitor:
             views_per_day=velocity,
             dispute_reason=state.dispute_reason,
         )
-        score, drivers = dispute_risk(features)
         previous = state.risk
-        state.risk, state.risk_drivers = score, drivers
-        if risk_level(score) != "high" or risk_level(previous) == "high":
-            return []
-        return [self._claim_candidate(
-            "dispute_risk", policy.risk_severity(score), score, state, event,
-            f"Dispute risk of claim {state.claim_id}{_where(state)} is high ({score:.2f})",
-            "dispute_risk.crossed_high", ("high",),
-            extra={"level": "high", "drivers": drivers, "previous_score": previous},
-        )]  # fmt: skip
+        state.risk, state.risk_drivers = dispute_risk(features)
+        found = risk_rules.claim_risk_alert(state, event, self._content_of(state, event), previous)
+        return [found] if found is not None else []
 
     def _asset_risk(self, asset_id: str | None, when: datetime) -> list[Candidate]:
         """The asset's dispute risk from its context; a ``dispute_risk`` alert when it crosses high."""
@@ -484,65 +315,15 @@ class Monitor:
         self.asset_risk[asset_id] = score
         content_id = self.catalog.content_for_claim(asset_id)
         self.rollups.on_asset_risk(t, asset_id, content_id, score, drivers)
-        if risk_level(score) != "high" or risk_level(previous) == "high":
-            return []
         item = self.catalog.items.get(content_id or "")
-        named = f" ({item.title})" if item is not None and item.title else ""
-        return [
-            Candidate(
-                type="dispute_risk",
-                severity=policy.risk_severity(score),
-                score=score,
-                subject={"asset_id": asset_id, "content_id": content_id},
-                event_time=when,
-                title=f"Dispute risk of asset {asset_id}{named} is high ({score:.2f})",
-                evidence={
-                    "rule": "dispute_risk.asset_crossed_high",
-                    "level": "high",
-                    "drivers": drivers,
-                    "previous_score": previous,
-                    "open_disputes": open_disputes[:10],
-                    "open_appeals": open_appeals[:10],
-                },
-                identity=(asset_id, "asset_risk", rfc3339(when)),
-                dedup_key=(asset_id, "asset_risk"),
-            )
-        ]
+        found = risk_rules.asset_risk_alert(
+            asset_id, content_id, item.title if item is not None else None, when, score, previous, drivers,
+            open_disputes, open_appeals,
+        )  # fmt: skip
+        return [found] if found is not None else []
 
-    def _claim_candidate(
-        self, type_: AlertType, severity: Severity, score: float, state: ClaimState, event: ClaimEvent, title: str,
-        rule: str, identity: tuple[object, ...], dedup: tuple[object, ...] | None = None,
-        extra: dict[str, object] | None = None,
-    ) -> Candidate:  # fmt: skip
-        content_id = self.catalog.content_for_claim(state.asset_id, event.custom_id, event.isrc)
-        return Candidate(
-            type=type_,
-            severity=severity,
-            score=score,
-            subject={
-                "claim_id": state.claim_id or None,
-                "asset_id": state.asset_id,
-                "video_id": state.video_id,
-                "channel_id": state.channel_id,
-                "content_id": content_id,
-                "platform": "youtube",
-            },
-            event_time=event.event_time,
-            title=title,
-            evidence={
-                "rule": rule,
-                "status": state.status,
-                "status_raw": event.status_raw,
-                "source": event.source,
-                "source_file": event.source_file,
-                "source_line": event.source_line,
-                "views": state.views,
-                "origin": state.origin,
-                **(extra or {}),
-            },
-            identity=(state.claim_id or state.video_id, *identity),
-            dedup_key=(state.claim_id or state.video_id, *(dedup or identity)),
-        )
+    def _content_of(self, state: ClaimState, event: ClaimEvent) -> str | None:
+        return self.catalog.content_for_claim(state.asset_id, event.custom_id, event.isrc)
 
     # ------------------------------------------------------------------------- rights / conflicts
 
@@ -556,33 +337,7 @@ class Monitor:
             return []
         if event.asset_id:
             self.conflicted_assets.add(event.asset_id)
-        views = event.views_lifetime or 0
-        others = ", ".join(event.other_owners_claiming[:5])
-        return [
-            Candidate(
-                type="rights_conflict",
-                severity=policy.other_owners_severity(views),
-                score=min(1.0, 0.6 + views / 5_000_000),
-                subject={
-                    "content_id": content_id,
-                    "video_id": event.video_id,
-                    "asset_id": event.asset_id,
-                    "claim_id": event.claim_id or None,
-                    "channel_id": event.channel_id,
-                    "platform": "youtube",
-                },
-                event_time=event.event_time,
-                title=f"Other owners ({others}) claim our video {event.video_id}",
-                evidence={
-                    "rule": "rights_conflict.other_owners_claiming_our_video",
-                    "other_owners": event.other_owners_claiming,
-                    "views": views,
-                    "source_file": event.source_file,
-                    "source_line": event.source_line,
-                },
-                identity=(event.video_id, "other_owners", *sorted(event.other_owners_claiming)),
-            )
-        ]
+        return [rights_rules.other_owners_alert(event, content_id)]
 
     def _on_conflict(self, event: OwnershipConflict) -> list[Candidate]:
         self.conflicted_assets.add(event.asset_id)
@@ -590,60 +345,20 @@ class Monitor:
 
     def _conflict_alert(self, event: OwnershipConflict) -> list[Candidate]:
         content_id = self.catalog.content_for_claim(event.asset_id, event.custom_id)
-        our = self.rights.our_share(event.asset_id, self.config.owner)
-        views = event.views_in_conflict or 0
-        territories = ",".join(event.territories[:10]) or "unknown territories"
-        return [
-            Candidate(
-                type="rights_conflict",
-                severity=policy.conflict_severity(our, views),
-                score=min(1.0, 0.65 + (0.2 if our >= 100 else 0) + views / 1_000_000),
-                subject={"asset_id": event.asset_id, "content_id": content_id},
-                event_time=event.event_time,
-                title=f"{event.conflicting_owner} claims ownership of asset {event.asset_id} in {territories}",
-                evidence={
-                    "rule": "rights_conflict.asset_ownership_conflict",
-                    "conflicting_owner": event.conflicting_owner,
-                    "territories": event.territories,
-                    "our_share_pct": our,
-                    "daily_views_in_conflict": views,
-                    "right_type": event.right_type,
-                },
-                identity=(event.asset_id, "asset_conflict", event.conflicting_owner),
-            )
-        ]
+        our_share = self.rights.our_share(event.asset_id, self.config.owner)
+        return [rights_rules.conflict_alert(event, content_id, our_share)]
 
     def _on_rights(self, record: RightsRecord) -> list[Candidate]:
         found = self.rights.add(record)
         if not found:
             return []
-        key = record.key()
-        self.conflicted_assets.add(key)
+        self.conflicted_assets.add(record.key())
         content_id = self.catalog.content_for_claim(record.asset_id, record.custom_id, record.isrc)
-        worst = max(found, key=lambda o: (o.total_pct, o.territory))
         when = event_time_of(record) or self.watermark
         if when is None:
             return []
         return [
-            Candidate(
-                type="rights_conflict",
-                severity=policy.OVER_100_PERCENT,
-                score=min(1.0, 0.7 + (worst.total_pct - 100) / 500),
-                subject={"asset_id": record.asset_id, "content_id": content_id},
-                event_time=when,
-                title=(
-                    f"Ownership of {key} ({worst.right_type}) adds up to {worst.total_pct:g}% "
-                    f"in {len(found)} territor{'y' if len(found) == 1 else 'ies'}"
-                ),
-                evidence={
-                    "rule": "rights_conflict.ownership_over_100_pct",
-                    "right_type": worst.right_type,
-                    "territories": [o.territory for o in found][:50],
-                    "total_pct": worst.total_pct,
-                    "owners": [{"owner": o, "share_pct": s} for o, s in worst.owners],
-                },
-                identity=(key, worst.right_type, "over_100", *(o for o, _ in worst.owners)),
-            ),
+            rights_rules.over_ownership_alert(record, found, content_id, when),
             *self._asset_risk(record.asset_id, when),
         ]
 
@@ -682,28 +397,3 @@ def event_time_of(event: Event) -> datetime | None:
     if event.kind == "rights":
         return datetime.combine(event.valid_from, time(), tzinfo=UTC) if event.valid_from else None
     return event.event_time
-
-
-def _where(state: ClaimState) -> str:
-    """Where a claim is, for a title: its video, else its asset. A claim history event can arrive
-    before the day's claims report names the video; "on video None" helps nobody."""
-    if state.video_id:
-        return f" on video {state.video_id}"
-    return f" on asset {state.asset_id}" if state.asset_id else ""
-
-
-def _log10(x: float) -> float:
-    return math.log10(max(x, 1e-300))
-
-
-def _expected_basis(f: Finding) -> str:
-    """How "usual" was computed, in the alert's words: the reader should not have to guess."""
-    if f.kind == "engagement_spike":
-        return (
-            f"the post's usual {f.metric or 'reactions'} per view (exponentially weighted over its past "
-            f"windows) times the views of this {f.bucket_hours:g}-hour window"
-        )
-    return (
-        f"the post's usual views per hour at each time of day (six 4-hour parts, learnt from its own "
-        f"polls), summed over exactly this {f.bucket_hours:g}-hour window"
-    )

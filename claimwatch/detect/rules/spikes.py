@@ -1,0 +1,135 @@
+"""Rules for a post's views and reactions: spikes, falls, a spike spreading across platforms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from claimwatch.detect import policy
+from claimwatch.detect.alerting import Candidate
+from claimwatch.detect.metrics import Finding, spike_score
+from claimwatch.detect.timeutil import rfc3339
+from schemas.alerts import AlertType
+from schemas.events import MetricObservation
+
+
+def post_subject(event: MetricObservation, content_id: str | None) -> dict[str, str | None]:
+    return {
+        "content_id": content_id,
+        "platform": event.platform,
+        "platform_content_id": event.platform_content_id,
+        "video_id": event.platform_content_id if event.platform == "youtube" else None,
+        "channel_id": event.channel_id,
+    }
+
+
+def metric_alert(f: Finding, event: MetricObservation, content_id: str | None) -> Candidate:
+    """A view spike, a view drop or a one-reaction engagement spike of one post.
+
+    >>> from datetime import UTC, datetime
+    >>> t, start = datetime(2026, 11, 2, 10, tzinfo=UTC), datetime(2026, 11, 2, 6, tzinfo=UTC)
+    >>> poll = MetricObservation(event_id="e1", source="platform_poll", granularity="cumulative",
+    ...     platform="youtube", platform_content_id="p1", event_time=t, views=50_000)
+    >>> f = Finding("view_spike", t, z=6.1, ratio=9.0, observed=9_000.0, expected=1_000.0,
+    ...     bucket_hours=4.0, bucket_start=start, novelty=0.7)
+    >>> c = metric_alert(f, poll, "CW-1")
+    >>> c.type, c.severity, c.title
+    ('view_spike', 'high', 'Views of youtube post p1 at 9.0x of usual')
+    """
+    score = spike_score(f)
+    kind: AlertType = "engagement_spike" if f.kind == "engagement_spike" else "view_spike"  # a drop too
+    if f.kind == "view_drop":
+        title = f"Views of {event.platform} post {event.platform_content_id} fell to {f.ratio:.2f}x of usual"
+        severity = policy.drop_severity(f.bucket_hours)
+    else:
+        what = "Views" if f.kind == "view_spike" else f"{(f.metric or 'engagement').capitalize()} per view"
+        title = f"{what} of {event.platform} post {event.platform_content_id} at {f.ratio:.1f}x of usual"
+        severity = policy.spike_severity(score, f.ratio)
+    evidence = {
+        "rule": f"metrics.{f.kind}",
+        "observed": f.observed,
+        "expected": f.expected,
+        "ratio": f.ratio,
+        "z": f.z,
+        "novelty": f.novelty,
+        **({"metric": f.metric} if f.metric else {}),
+        "expected_basis": expected_basis(f),
+        "window": {"start": rfc3339(f.bucket_start), "end": rfc3339(f.time), "hours": f.bucket_hours},
+        "source": event.source,
+    }
+    return Candidate(
+        type=kind,
+        severity=severity,
+        score=score,
+        subject=post_subject(event, content_id),
+        event_time=f.time,
+        title=title,
+        evidence=evidence,
+        identity=(event.platform, event.platform_content_id, f.kind, rfc3339(f.episode_start or f.time)),
+        dedup_key=(event.platform, event.platform_content_id, f.kind),
+    )
+
+
+def propagation_alert(
+    content_id: str,
+    event: MetricObservation,
+    f: Finding,
+    earlier: dict[str, datetime],
+    asset_id: str | None,
+) -> Candidate:
+    """Content spiking on ``event.platform`` after spiking on the ``earlier`` platforms (name → when)."""
+    first_platform, first_time = min(earlier.items(), key=lambda kv: (kv[1], kv[0]))
+    lag_h = (f.time - first_time).total_seconds() / 3600
+    return Candidate(
+        type="viral_propagation",
+        severity=policy.propagation_severity(len(earlier)),
+        score=min(1.0, 0.7 + 0.1 * len(earlier) + min(f.ratio, 10) / 50),
+        subject={**post_subject(event, content_id), "asset_id": asset_id},
+        event_time=f.time,
+        title=f"Content {content_id} spiking on {event.platform} {lag_h:.0f}h after {first_platform}",
+        evidence={
+            "rule": "viral_propagation.second_platform_within_48h",
+            "platforms": sorted([*earlier, event.platform]),
+            "first_platform": first_platform,
+            "first_spike_at": rfc3339(first_time),
+            "lag_hours": round(lag_h, 1),
+            "ratio": f.ratio,
+        },
+        identity=(content_id, event.platform, rfc3339(f.episode_start or f.time)),
+        dedup_key=(content_id,),
+    )
+
+
+def viral_without_claim_alert(
+    content_id: str, event: MetricObservation, f: Finding, claims: dict[str, str], asset_id: str | None
+) -> Candidate:
+    """A YouTube video spiking while none of our claims on it (id → status, first id first) is active."""
+    return Candidate(
+        type="performance_discrepancy",
+        severity=policy.VIRAL_WITHOUT_CLAIM,
+        score=0.85,
+        subject={
+            "content_id": content_id,
+            "platform": "youtube",
+            "video_id": event.platform_content_id,
+            "asset_id": asset_id,
+            "claim_id": next(iter(claims)),
+        },
+        event_time=f.time,
+        title=f"Video {event.platform_content_id} is spiking ({f.ratio:.1f}x) with no active claim",
+        evidence={"rule": "performance_discrepancy.viral_without_active_claim", "claims": claims, "ratio": f.ratio},
+        identity=(event.platform_content_id, "viral_without_claim", rfc3339(f.episode_start or f.time)),
+        dedup_key=(event.platform_content_id, "viral_without_claim"),
+    )
+
+
+def expected_basis(f: Finding) -> str:
+    """How "usual" was computed, in the alert's words: the reader should not have to guess."""
+    if f.kind == "engagement_spike":
+        return (
+            f"the post's usual {f.metric or 'reactions'} per view (exponentially weighted over its past "
+            f"windows) times the views of this {f.bucket_hours:g}-hour window"
+        )
+    return (
+        f"the post's usual views per hour at each time of day (six 4-hour parts, learnt from its own "
+        f"polls), summed over exactly this {f.bucket_hours:g}-hour window"
+    )
