@@ -28,6 +28,50 @@ class Generation:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class InputRecord:
+    """A record on the log that one generation's derivation saw and another's did not: retracted (skipped
+    by replay) or released (a correction put on the log)."""
+
+    kind: str  # "retracted" | "released"
+    source_file: str
+    line: int
+    entry_id: str
+    by: str
+    ids: tuple[tuple[str, str], ...] = ()
+
+    def brief(self) -> dict[str, Any]:
+        return {"kind": self.kind, "source_file": self.source_file, "line": self.line, "entry_id": self.entry_id}
+
+
+STRONG_IDS = ("claim_id", "video_id", "platform_content_id")  # an asset has many claims: too loose to blame
+MAX_CAUSES = 5
+
+
+def causes(alert: Alert, records: list[InputRecord]) -> list[dict[str, Any]]:
+    """The input records that explain an alert's change: the record it was raised on (its evidence
+    names the file and line), else records about the same claim or video."""
+    evidence = alert.evidence or {}
+    place = (str(evidence.get("source_file", "")), evidence.get("source_line"))
+    exact = [r for r in records if (r.source_file, r.line) == place]
+    if exact:
+        return [r.brief() for r in exact[:MAX_CAUSES]]
+    subject = {(k, v) for k, v in alert.subject.ids().items() if k in STRONG_IDS and v}
+    related = [r for r in records if subject & {(k, v) for k, v in r.ids if k in STRONG_IDS}]
+    return [r.brief() for r in related[:MAX_CAUSES]]
+
+
+def input_summary(records: list[InputRecord]) -> list[dict[str, Any]]:
+    """Retracted and released records per file: what the operator changed in the log."""
+    by_file: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        row = by_file.setdefault((r.source_file, r.kind), {"source_file": r.source_file, "kind": r.kind,
+                                                            "records": 0, "by": set()})  # fmt: skip
+        row["records"] += 1
+        row["by"].add(r.by)
+    return [{**row, "by": sorted(row["by"])} for _, row in sorted(by_file.items())]
+
+
 def _brief(alert: Alert) -> dict[str, Any]:
     return {
         "alert_id": alert.alert_id,
@@ -40,16 +84,23 @@ def _brief(alert: Alert) -> dict[str, Any]:
     }
 
 
-def alert_changes(before: Generation, after: Generation) -> dict[str, list[dict[str, Any]]]:
-    added = [_brief(after.alerts[i]) for i in sorted(set(after.alerts) - set(before.alerts))]
-    removed = [_brief(before.alerts[i]) for i in sorted(set(before.alerts) - set(after.alerts))]
+def alert_changes(
+    before: Generation, after: Generation, records: list[InputRecord] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    records = records or []
+
+    def brief(alert: Alert) -> dict[str, Any]:
+        return {**_brief(alert), "caused_by": causes(alert, records)} if records else _brief(alert)
+
+    added = [brief(after.alerts[i]) for i in sorted(set(after.alerts) - set(before.alerts))]
+    removed = [brief(before.alerts[i]) for i in sorted(set(before.alerts) - set(after.alerts))]
     changed = []
     for alert_id in sorted(set(before.alerts) & set(after.alerts)):
         a, b = before.alerts[alert_id], after.alerts[alert_id]
         fields = {name: (getattr(a, name), getattr(b, name)) for name in ("severity", "score", "title")}
         moved = {name: {"from": x, "to": y} for name, (x, y) in fields.items() if x != y}
         if moved:
-            changed.append({**_brief(b), "changes": moved})
+            changed.append({**brief(b), "changes": moved})
     return {"added": added, "removed": removed, "changed": changed}
 
 
@@ -106,12 +157,15 @@ def report_changes(before: Generation, after: Generation, week: str) -> list[dic
     ]
 
 
-def impact(before: Generation, after: Generation, weeks: list[str]) -> dict[str, Any]:
+def impact(
+    before: Generation, after: Generation, weeks: list[str], records: list[InputRecord] | None = None
+) -> dict[str, Any]:
     return {
         "from_generation": before.number,
         "to_generation": after.number,
         "weeks": weeks,
-        **alert_changes(before, after),
+        "input_records": input_summary(records or []),
+        **alert_changes(before, after, records),
         "dispute_risk_moves": risk_moves(before, after, set(weeks) if weeks else None),
         "report_changes": {week: report_changes(before, after, week) for week in weeks},
     }
@@ -127,16 +181,21 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def render_html(result: dict[str, Any]) -> str:
     def alert_rows(items: list[dict[str, Any]]) -> list[list[Any]]:
-        return [[a["severity"], a["type"], a["title"], a["event_time"][:16], a["alert_id"]] for a in items]
+        return [[a["severity"], a["type"], a["title"], a["event_time"][:16], _caused(a), a["alert_id"]] for a in items]
 
     sections = [
         f"<h1>Impact of generation {result['to_generation']} against {result['from_generation']}</h1>",
         f"<p>{len(result['added'])} alerts added, {len(result['removed'])} removed, {len(result['changed'])} "
         f"changed; {len(result['dispute_risk_moves'])} dispute-risk moves.</p>",
+        "<h2>Records retracted and released on the log</h2>",
+        _table(
+            ["file", "what", "records", "by"],
+            [[r["source_file"], r["kind"], r["records"], ", ".join(r["by"])] for r in result.get("input_records", [])],
+        ),
         "<h2>Removed alerts</h2>",
-        _table(["severity", "type", "what", "when", "id"], alert_rows(result["removed"])),
+        _table(["severity", "type", "what", "when", "caused by", "id"], alert_rows(result["removed"])),
         "<h2>Added alerts</h2>",
-        _table(["severity", "type", "what", "when", "id"], alert_rows(result["added"])),
+        _table(["severity", "type", "what", "when", "caused by", "id"], alert_rows(result["added"])),
         "<h2>Changed alerts</h2>",
         _table(
             ["type", "what", "changes", "id"],
@@ -162,6 +221,69 @@ def render_html(result: dict[str, Any]) -> str:
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>claimwatch impact</title><style>{css}</style></head><body>" + "\n".join(sections) + "</body></html>\n"
     )
+
+
+def _caused(alert: dict[str, Any]) -> str:
+    found = alert.get("caused_by") or []
+    return "; ".join(f"{c['kind']} {Path(c['source_file']).name}:{c['line']}" for c in found) or "-"
+
+
+def load_input_records() -> list[InputRecord]:
+    """Every retracted record (the retractions topic) and released one (events carrying the release
+    headers): what separates a replayed generation from the one before the incident."""
+    import asyncio
+
+    from schemas.events import Retraction
+    from stream.kafka_io import read_to_end
+    from stream.settings import Settings
+
+    settings = Settings()
+    records: dict[tuple[str, str, int], InputRecord] = {}
+    for _, value in asyncio.run(read_to_end(settings, settings.topic("retractions"))):
+        try:
+            r = Retraction.model_validate_json(value or b"")
+        except ValueError:
+            continue
+        records.setdefault(("retracted", r.source_file, r.line),
+                           InputRecord("retracted", r.source_file, r.line, r.entry_id, r.by, tuple(sorted(r.ids.items()))))  # fmt: skip
+    for record in asyncio.run(_released(settings)):
+        records.setdefault((record.kind, record.source_file, record.line), record)
+    return [records[k] for k in sorted(records)]
+
+
+async def _released(settings: Any) -> list[InputRecord]:
+    from aiokafka import AIOKafkaConsumer
+
+    from stream.codec import decode_event
+    from stream.kafka_io import topic_partitions
+    from stream.retract import event_ids
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    out: list[InputRecord] = []
+    await consumer.start()
+    try:
+        tps = await topic_partitions(consumer, settings.topic("events"))
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
+            for tp, found in batch.items():
+                for record in found:
+                    headers = dict(record.headers or ())
+                    if "claimwatch-released-by" in headers and record.offset < ends[tp]:
+                        event = decode_event(record.value or b"")
+                        by = headers["claimwatch-released-by"].decode("utf-8", "replace")
+                        entry = headers.get("claimwatch-replaces", b"").decode("utf-8", "replace")
+                        out.append(InputRecord("released", event.source_file, event.source_line, entry, by,
+                                               tuple(sorted(event_ids(event).items()))))  # fmt: skip
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return out
 
 
 def write(result: dict[str, Any], out: Path) -> None:

@@ -49,8 +49,8 @@ from batch.report import (
     render_files,
     week_bounds,
 )
+from claimwatch.quarantine import open_entries
 from schemas.alerts import Alert
-from schemas.events import QuarantineEntry
 from schemas.report import WeeklyReport
 
 EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_PARTIAL, EXIT_OUTPUT = 0, 2, 3, 4, 5
@@ -189,11 +189,10 @@ def load_kafka(week: str) -> Loaded:
         if start <= alert.event_time <= end:
             by_id.setdefault(alert.alert_id, alert)  # a redelivered alert is the same alert
     loaded.inputs.alerts = list(by_id.values())
-    for _, value in quarantine:
-        try:
-            loaded.inputs.quarantine.append(QuarantineEntry.model_validate_json(value or b""))
-        except ValueError:
-            loaded.unreadable += 1
+    # Entries whose corrected record was released are dealt with: the report counts the open ones.
+    entries, unreadable = open_entries(value for _, value in quarantine)
+    loaded.inputs.quarantine.extend(entries)
+    loaded.unreadable += unreadable
     return loaded
 
 

@@ -324,6 +324,18 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retract(args: argparse.Namespace) -> int:
+    import getpass
+
+    from stream.retract import main
+    from stream.settings import Settings
+
+    by = args.by or os.environ.get("CLAIMWATCH_OPERATOR") or getpass.getuser()
+    if not args.reason.strip():
+        raise ValueError("--reason must say what is wrong with the file")
+    return main(Settings(), args.file, args.reason.strip(), by)
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from claimwatch import quarantine as q
 
@@ -333,6 +345,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         since=_time_arg(args.since, "--since"),
         until=_time_arg(args.until, "--until"),
         file_contains=args.file,
+        include_resolved=args.all,
     )
     if args.from_dir:
         entries = q.select(q.from_run_folder(Path(args.from_dir)), where)
@@ -463,18 +476,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
-    from batch.impact import impact, load_generation, write
+    from batch.impact import impact, load_generation, load_input_records, write
     from batch.job import parse_week
 
     weeks = [parse_week(w, datetime.now()) for w in args.week or []]
     before = load_generation(args.from_gen, set(weeks) or None)
     after = load_generation(args.to_gen, set(weeks) or None)
-    result = impact(before, after, weeks)
+    records = load_input_records()
+    result = impact(before, after, weeks, records)
     write(result, Path(args.out))
     print(
         f"generation {args.to_gen} against {args.from_gen}: {len(result['added'])} alerts added, "
         f"{len(result['removed'])} removed, {len(result['changed'])} changed, "
-        f"{len(result['dispute_risk_moves'])} dispute-risk moves; {args.out}/impact.html"
+        f"{len(result['dispute_risk_moves'])} dispute-risk moves; {len(records):,} records retracted or released "
+        f"on the log; {args.out}/impact.html"
     )
     return 0
 
@@ -623,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("--since", help="quarantined at or after this RFC 3339 time (Kafka only)")
         a.add_argument("--until", help="quarantined before this RFC 3339 time (Kafka only)")
         a.add_argument("--file", help="only records from files whose path contains this")
+        a.add_argument("--all", action="store_true", help="also entries already released (corrected)")
         if action == "list":
             a.add_argument("--limit", type=int, default=50, help="records to print (the counts cover all)")
         if action == "show":
@@ -638,6 +654,21 @@ def build_parser() -> argparse.ArgumentParser:
         "their original file and line, and carry who released them, when, and the entry they replace in Kafka "
         "headers. Exit 4: some records still fail. For an embedded run, add the corrected file to --input instead.",
     )
+    t = quarantine_sub.add_parser(
+        "retract",
+        help="take a published file's events out of every replay and quarantine its records for correction",
+        description="For a file that was read and published but is wrong (two columns swapped, a day of views "
+        "multiplied): every event on the log that came from it is recorded on the retractions topic, so "
+        "`claimwatch replay` skips it, and each of its records becomes a quarantine entry (reason `retracted`) "
+        "holding the line as the file has it. Then: export, correct, release, replay into a new generation, "
+        "`claimwatch impact`, promote. The live generation keeps what it derived until a replayed one is promoted. "
+        "Example: claimwatch quarantine retract content_owner_active_claims_a3_20261109.csv.gz "
+        "--reason 'views and video_duration_sec swapped'",
+    )
+    t.add_argument("file", help="the file's name, or its path as ingest read it")
+    t.add_argument("--reason", required=True, help="what is wrong with it, for the people who correct it")
+    t.add_argument("--by", help="who retracts it (default: CLAIMWATCH_OPERATOR or the login name)")
+    t.set_defaults(func=cmd_retract)
     r.add_argument("file", help="the corrected export, FILE.csv or FILE.jsonl")
     r.add_argument("--by", help="who releases them (default: CLAIMWATCH_OPERATOR or the login name)")
     r.add_argument("--dry-run", action="store_true", help="read them again and say what would be released")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 
 from claimwatch.ingest.normalize import stable_id
 from claimwatch.textsafe import safe_text
-from schemas.events import QuarantineEntry
+from schemas.events import QuarantineEntry, QuarantineResolution
 
 EXPORT_FIELDS = ("entry_id", "quarantined_at", "source", "source_file", "line", "field", "reason_code", "reason", "raw")
 MAX_RAW = 100_000  # a 5 MB line is quarantined whole; an export keeps what a person can read
@@ -38,6 +39,7 @@ class Quarantined:
 
     entry: QuarantineEntry
     at: datetime | None = None
+    resolved: QuarantineResolution | None = None  # its corrected record was released
 
     @property
     def entry_id(self) -> str:
@@ -56,6 +58,11 @@ class Quarantined:
             "reason_code": e.reason_code,
             "reason": e.reason,
             "raw": e.raw[:MAX_RAW],
+            "resolved": (
+                f"released by {self.resolved.by} at {self.resolved.at.isoformat().replace('+00:00', 'Z')}"
+                if self.resolved
+                else None
+            ),
         }
 
 
@@ -66,9 +73,12 @@ class Filter:
     since: datetime | None = None
     until: datetime | None = None
     file_contains: str | None = None
+    include_resolved: bool = False  # entries whose corrected record was released are done: hidden
 
     def admits(self, q: Quarantined) -> bool:
         e = q.entry
+        if q.resolved is not None and not self.include_resolved:
+            return False
         if self.sources and e.source not in self.sources:
             return False
         if self.reasons and e.reason_code not in self.reasons:
@@ -97,10 +107,43 @@ def from_run_folder(folder: Path) -> Iterator[Quarantined]:
 
 
 def from_records(records: Iterable[tuple[int, bytes | None, bytes | None]]) -> Iterator[Quarantined]:
-    """The entries of the quarantine topic's records ``(timestamp ms, key, value)``."""
+    """The entries of the quarantine topic's records ``(timestamp ms, key, value)``, each with its
+    resolution if one of the topic's resolution records names it."""
+    entries: list[Quarantined] = []
+    resolutions: dict[str, QuarantineResolution] = {}
     for timestamp, _, value in records:
-        if value:
-            yield Quarantined(_entry(value, "quarantine topic"), datetime.fromtimestamp(timestamp / 1000, tz=UTC))
+        if not value:
+            continue
+        resolution = _resolution(value)
+        if resolution is not None:
+            resolutions.setdefault(resolution.resolves, resolution)
+            continue
+        entries.append(Quarantined(_entry(value, "quarantine topic"), datetime.fromtimestamp(timestamp / 1000, tz=UTC)))
+    for q in entries:
+        yield Quarantined(q.entry, q.at, resolutions.get(q.entry_id)) if q.entry_id in resolutions else q
+
+
+def open_entries(values: Iterable[bytes | None]) -> tuple[list[QuarantineEntry], int]:
+    """The entries of quarantine records not yet resolved, and how many records were unreadable:
+    what the weekly report and the audit count as quarantined."""
+    quarantined = list(from_records((0, None, v) for v in values))
+    unreadable = sum(1 for q in quarantined if q.entry.reason_code == "unreadable_entry")
+    return [
+        q.entry for q in quarantined if q.resolved is None and q.entry.reason_code != "unreadable_entry"
+    ], unreadable
+
+
+def _resolution(value: bytes) -> QuarantineResolution | None:
+    if b'"resolution"' not in value:
+        return None
+    try:
+        return QuarantineResolution.model_validate_json(value)
+    except ValidationError:
+        return None
+
+
+def resolutions_for(entry_ids: Iterable[str], by: str, at: datetime) -> list[QuarantineResolution]:
+    return [QuarantineResolution(resolves=i, by=by[:200], at=at) for i in sorted(set(entry_ids))]
 
 
 def _entry(text: str | bytes, where: str) -> QuarantineEntry:
@@ -141,7 +184,11 @@ def list_line(q: Quarantined) -> str:
     e = q.entry
     when = q.at.strftime("%Y-%m-%d %H:%M") if q.at else "-"
     where = f"{Path(e.source_file).name}:{e.line}" + (f" [{e.field}]" if e.field else "")
-    return f"{q.entry_id}  {when:16}  {safe_text(e.source, 24):24}  {safe_text(e.reason_code, 22):22}  {safe_text(where, 60)}"
+    done = "  (released)" if q.resolved else ""
+    return (
+        f"{q.entry_id}  {when:16}  {safe_text(e.source, 24):24}  {safe_text(e.reason_code, 22):22}  "
+        f"{safe_text(where, 60)}{done}"
+    )
 
 
 def show(q: Quarantined) -> str:
@@ -185,6 +232,7 @@ def _defused(raw: str) -> str:
 # record still fails: the person sees which and why, and fixes them first.
 
 LINE_FORMATS = (".csv", ".jsonl", ".ndjson")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the readers count as the end of a line
 
 
 @dataclass(frozen=True)
@@ -239,9 +287,15 @@ def reread(corrections: list[Correction], workdir: Path) -> Reread:
             lines.append(_header_of(Path(source_file)))
         folder = workdir / f"f{n}"
         folder.mkdir(parents=True)
+        csv_file = name.lower().endswith(".csv")
+        next_line = len(lines) + 1
         for c in group:
-            lines.append(c.raw.replace("\r", " ").replace("\n", " "))
-            place[(str(folder / name), len(lines))] = c
+            # A CSV record may span lines (a quoted title with a line break): kept as it is, and the
+            # record is placed by the line it starts on. A JSON line cannot: a break is a typo there.
+            text = c.raw if csv_file else c.raw.replace("\r", " ").replace("\n", " ")
+            lines.append(text)
+            place[(str(folder / name), next_line)] = c
+            next_line += len(LINE_BREAK.findall(text)) + 1
         (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = read_paths([workdir])
     events, replaces = [], {}

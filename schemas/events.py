@@ -262,3 +262,40 @@ class QuarantineEntry(BaseModel):
     # counting; ``reason`` says the same for people.
     reason_code: str = "invalid_value"
     raw: str = ""
+
+
+class QuarantineResolution(BaseModel):
+    """A quarantine entry dealt with: its corrected record released to the event log (by whom, when).
+
+    Written to the quarantine topic beside the entries; readers of the quarantine (``quarantine
+    list``, the weekly report, the audit) count an entry as open until one of these names it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["resolution"] = "resolution"
+    resolves: str  # the entry id (q-…)
+    how: Literal["released"] = "released"
+    by: str = Field(max_length=200)
+    at: datetime
+
+
+class Retraction(BaseModel):
+    """An event on the log that was read and published but is wrong: every re-derivation skips it.
+
+    Keyed ``<partition>:<offset>`` on the compacted retractions topic; the record it names is also a
+    quarantine entry (reason ``retracted``), so people can correct it and release it again.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    event_id: str
+    entry_id: str
+    source_file: str
+    line: int
+    by: str = Field(max_length=200)
+    at: datetime
+    reason: str = Field(max_length=1_000)
+    ids: dict[str, str] = Field(default_factory=dict)  # the event's claim, video, asset ids: what it was about

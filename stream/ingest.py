@@ -106,10 +106,16 @@ async def publish_released(
     events: list[Event], replaces: dict[tuple[str, int], str], released_by: str, settings: Settings
 ) -> Counter[str]:
     """Corrected records' events onto the log, each with its provenance in Kafka headers: who released
-    it, when, and the quarantine entry it replaces."""
+    it, when, and the quarantine entry it replaces; then a resolution of each of those entries on the
+    quarantine topic, so the quarantine's readers count them as dealt with. Events go out in the
+    order ingest would have published them (data time), so a replay applies them as it would have."""
+    from claimwatch.quarantine import resolutions_for
+
+    events, _ = order_events(events)
     router = await load_router(settings)
     router.prime(events)
-    released_at = datetime.now(tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z").encode()
+    now = datetime.now(tz=UTC)
+    released_at = now.isoformat(timespec="seconds").replace("+00:00", "Z").encode()
     published: Counter[str] = Counter()
     out = producer(settings, settings.ingest_deadline_seconds)
     await out.start()
@@ -122,6 +128,11 @@ async def publish_released(
             ]
             await _send_event(out, settings, router, dict(router.by_claim), event, encode_event(event), published,
                               headers)  # fmt: skip
+        await out.flush()  # the events first: an entry is resolved only once its correction is on the log
+        for resolution in resolutions_for(replaces.values(), released_by, now):
+            await out.send(settings.topic("quarantine"), key=resolution.resolves.encode(),
+                           value=resolution.model_dump_json().encode())  # fmt: skip
+            published["resolutions"] += 1
         await out.flush()
     finally:
         await out.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -91,6 +92,29 @@ async def read_timed(
             for tp in remaining:
                 missing += ends[tp] - await consumer.position(tp)
             raise IncompleteRead(f"{topic}: {missing:,} records not read within {timeout_s:.0f}s")
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def read_partition(
+    settings: Settings, topic: str, partition: int, end: int | None = None, with_offsets: bool = False
+) -> list[Any]:
+    """Records of one partition from its start to ``end`` (default: its end now), without a group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        stop = end if end is not None else (await consumer.end_offsets([tp]))[tp]
+        out: list[Any] = []
+        while await consumer.position(tp) < stop:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+            for record in batch.get(tp, []):
+                if record.offset >= stop:
+                    break
+                out.append((record.key, record.value, record.offset) if with_offsets else (record.key, record.value))
         return out
     finally:
         await consumer.stop()

@@ -14,6 +14,9 @@ item lives in one), so ``--processes P`` splits them over P processes.
   ``CLAIMWATCH_GENERATION=N`` restores the replayed state and continues from there. The live
   generation's topics are never touched.
 - Records the core cannot decode are counted (the live worker already dead-lettered them).
+- Events an operator retracted (``claimwatch quarantine retract``) are skipped and counted: a
+  replay after a data-quality incident derives the generation without them, and with the corrected
+  records ``quarantine release`` put back on the log.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.store import StateStore
 from stream.codec import decode_event, encode_alert
 from stream.kafka_io import producer, topic_partitions
+from stream.retract import load_retracted
 from stream.settings import Settings
 from stream.topics import create_topics, ensure_state_topic, state_topic
 
@@ -48,6 +52,7 @@ class ReplayReport:
     records: int = 0
     events: int = 0
     undecodable: int = 0
+    retracted: int = 0  # events an operator retracted (claimwatch quarantine retract): skipped
     alerts: int = 0
     muted_alerts: int = 0  # raised by events before --from: state only
     items: int = 0
@@ -57,7 +62,7 @@ class ReplayReport:
     stop_offsets: dict[int, int] = field(default_factory=dict)
 
     def add(self, other: ReplayReport) -> None:
-        for f in ("records", "events", "undecodable", "alerts", "muted_alerts", "items", "rollups"):
+        for f in ("records", "events", "undecodable", "retracted", "alerts", "muted_alerts", "items", "rollups"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.loop_seconds = max(self.loop_seconds, other.loop_seconds)
         self.stop_offsets.update(other.stop_offsets)
@@ -66,7 +71,7 @@ class ReplayReport:
         rate = self.records / self.seconds if self.seconds else 0.0
         return (
             f"generation {self.generation}: {self.records:,} records, {self.events:,} events, "
-            f"{self.undecodable:,} undecodable, {self.alerts:,} alerts ({self.muted_alerts:,} before --from, "
+            f"{self.undecodable:,} undecodable, {self.retracted:,} retracted (skipped), {self.alerts:,} alerts ({self.muted_alerts:,} before --from, "
             f"not raised), {self.items:,} items, {self.rollups:,} roll-up rows in {self.seconds:.1f}s "
             f"({rate:,.0f} records/s)"
         )
@@ -107,6 +112,7 @@ async def replay_partitions(
         tps = [tp for tp in every if partitions is None or tp.partition in partitions]
         if not tps:
             return report
+        retracted = await load_retracted(settings)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         stops = await _stop_offsets(consumer, tps, to)
@@ -125,6 +131,9 @@ async def replay_partitions(
                         remaining.discard(tp)
                         break
                     report.records += 1
+                    if retracted and (tp.partition, record.offset) in retracted:
+                        report.retracted += 1
+                        continue
                     try:
                         event = decode_event(record.value or b"")
                     except ValueError:

@@ -51,6 +51,14 @@ TOPICS = (
     TopicSpec("alerts", "alert_id", "delete", 90 * DAY_MS, doc="alerts of the output contract"),
     TopicSpec("control", "setting name", "compact", None, partitioned=False, doc="the live generation"),
     TopicSpec(
+        "retractions",
+        "partition:offset of the event",
+        "compact",
+        None,
+        partitioned=False,
+        doc="events on the log that are wrong: replay skips them",
+    ),
+    TopicSpec(
         "rollups",
         "row key |@ content item",
         "compact",

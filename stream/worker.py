@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -43,6 +42,7 @@ from claimwatch.detect.store import StateStore
 from schemas.alerts import Alert
 from schemas.events import QuarantineEntry
 from stream.codec import decode_event, encode_alert
+from stream.kafka_io import read_partition
 from stream.settings import Settings
 from stream.topics import ensure_state_topic, state_topic
 
@@ -371,29 +371,6 @@ class WorkerLoop:
         """A partition (re)assigned resumes at its committed offset: what we knew of it is stale."""
         for partition in partitions:
             self.stats.next_offset.pop(partition, None)
-
-
-async def read_partition(
-    settings: Settings, topic: str, partition: int, end: int | None = None, with_offsets: bool = False
-) -> list[Any]:
-    """Records of one partition from its start to ``end`` (default: its end now), without a group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        stop = end if end is not None else (await consumer.end_offsets([tp]))[tp]
-        out: list[Any] = []
-        while await consumer.position(tp) < stop:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
-            for record in batch.get(tp, []):
-                if record.offset >= stop:
-                    break
-                out.append((record.key, record.value, record.offset) if with_offsets else (record.key, record.value))
-        return out
-    finally:
-        await consumer.stop()
 
 
 class BrokerProbe:

@@ -17,10 +17,9 @@ from claimwatch.ingest.readers import read_paths
 from stream.bench import pending_claims, produce
 from stream.codec import decode_event
 from stream.ingest import publish
-from stream.kafka_io import read_to_end
+from stream.kafka_io import read_partition, read_to_end
 from stream.replay import replay
 from stream.settings import Settings
-from stream.worker import read_partition
 from tests.streamkit import env_for, isolated_settings, needs_kafka, setup_topics, start_worker, wait_until
 from tests.test_stream_kafka import expected_alert_ids
 

@@ -309,8 +309,10 @@ def _csv_raw(row: list[str]) -> str:
     if not any(("," in cell or '"' in cell or "\n" in cell or "\r" in cell) for cell in row):
         return ",".join(row)[:MAX_RAW_IN_QUARANTINE]
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(row)
-    return buffer.getvalue()[:MAX_RAW_IN_QUARANTINE]
+    # The writer quotes a cell holding its line terminator; with an empty terminator a line break
+    # inside a cell went unquoted and the text read back as two records.
+    csv.writer(buffer, lineterminator="\r\n").writerow(row)
+    return buffer.getvalue().removesuffix("\r\n")[:MAX_RAW_IN_QUARANTINE]
 
 
 # ---------------------------------------------------------------------------- record streams
@@ -531,6 +533,23 @@ def _json_lines(path: Path, limits: ReadLimits) -> Iterator[Record]:
             continue
         for record in records:
             yield number, record, raw
+
+
+def record_texts(path: Path) -> dict[int, str]:
+    """Each readable record of a line-based file (CSV, JSON Lines) by its line, as text that reads
+    back as the same record: what a person corrects when a file turns out wrong after it was read."""
+    kind = recognise(path)
+    name = path.name.lower().removesuffix(".gz")
+    limits = ReadLimits()
+    if kind is None:
+        return {}
+    if name.endswith(".csv"):
+        records = _csv_records(path, kind, limits)
+    elif name.endswith((".jsonl", ".ndjson")):
+        records = _json_lines(path, limits)
+    else:
+        return {}
+    return {line: raw for line, record, raw in records if record is not None and isinstance(raw, str)}
 
 
 def _json_document(path: Path, limits: ReadLimits) -> Iterator[Record]:
