@@ -95,7 +95,9 @@ def run(
                 on_alert(alert)
 
     for n, (key, event) in enumerate(keyed(events), start=1):
-        deliver(monitors.step(key, event).alerts)
+        step = monitors.step(key, event)
+        deliver(step.alerts)
+        report_inputs.quarantine += step.suspect  # left out by the core as impossible: quarantined, with why
         if n % ROLLUP_EVERY == 0:  # what the worker's checkpoints do: rows leave memory past the horizon
             report_inputs.rows.update(monitors.take_rollups())
         if on_progress and (n % 20_000 == 0 or n == len(events)):
@@ -113,7 +115,7 @@ def run(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_jsonl(out / "alerts.jsonl", (a.model_dump(mode="json") for a in alerts))
-        write_jsonl(out / "quarantine.jsonl", (q.model_dump(mode="json") for q in ingest.quarantined))
+        write_jsonl(out / "quarantine.jsonl", (q.model_dump(mode="json") for q in report_inputs.quarantine))
         write_jsonl(out / ROLLUPS_FILE, rollup_lines(report_inputs.rows))
         write_jsonl(
             out / "files.jsonl",

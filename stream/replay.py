@@ -53,6 +53,7 @@ class ReplayReport:
     events: int = 0
     undecodable: int = 0
     retracted: int = 0  # events an operator retracted (claimwatch quarantine retract): skipped
+    suspect: int = 0  # records the core left out as impossible: quarantined with the reason
     alerts: int = 0
     muted_alerts: int = 0  # raised by events before --from: state only
     items: int = 0
@@ -62,7 +63,8 @@ class ReplayReport:
     stop_offsets: dict[int, int] = field(default_factory=dict)
 
     def add(self, other: ReplayReport) -> None:
-        for f in ("records", "events", "undecodable", "retracted", "alerts", "muted_alerts", "items", "rollups"):
+        for f in ("records", "events", "undecodable", "retracted", "suspect", "alerts", "muted_alerts", "items",
+                  "rollups"):  # fmt: skip
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.loop_seconds = max(self.loop_seconds, other.loop_seconds)
         self.stop_offsets.update(other.stop_offsets)
@@ -71,7 +73,7 @@ class ReplayReport:
         rate = self.records / self.seconds if self.seconds else 0.0
         return (
             f"generation {self.generation}: {self.records:,} records, {self.events:,} events, "
-            f"{self.undecodable:,} undecodable, {self.retracted:,} retracted (skipped), {self.alerts:,} alerts ({self.muted_alerts:,} before --from, "
+            f"{self.undecodable:,} undecodable, {self.retracted:,} retracted (skipped), {self.suspect:,} left out as suspect (quarantined), {self.alerts:,} alerts ({self.muted_alerts:,} before --from, "
             f"not raised), {self.items:,} items, {self.rollups:,} roll-up rows in {self.seconds:.1f}s "
             f"({rate:,.0f} records/s)"
         )
@@ -118,6 +120,7 @@ async def replay_partitions(
         stops = await _stop_offsets(consumer, tps, to)
         remaining = {tp for tp in tps if stops[tp] > await consumer.position(tp)}
         alerts_topic, last_note = settings.topic("alerts"), time.monotonic()
+        quarantine_topic = settings.topic("quarantine")
         loop_started = time.perf_counter()
         while remaining:
             # Batch mode: what survives a batch is state that lives to the end of the job, so it is
@@ -141,11 +144,19 @@ async def replay_partitions(
                         continue
                     key = (record.key or b"").decode("utf-8", "replace")
                     try:
-                        found = store.apply(key, tp.partition, record.offset, event) or []
+                        step = store.apply_step(key, tp.partition, record.offset, event)
                     except Exception:
                         report.undecodable += 1  # a core error: the live worker dead-lettered it too
                         continue
                     report.events += 1
+                    found = step.alerts if step is not None else []
+                    for entry in step.suspect if step is not None else []:
+                        # The same entries (the same ids) the live worker wrote for the same records: a
+                        # generation derived from a corrected log has its own, and readers count each once.
+                        await out.send(
+                            quarantine_topic, key=entry.source_file.encode(), value=entry.model_dump_json().encode()
+                        )
+                        report.suspect += 1
                     if (since_ms is not None and record.timestamp < since_ms) or (
                         since_offset is not None and record.offset < since_offset
                     ):

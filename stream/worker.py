@@ -72,6 +72,7 @@ class WorkerStats:
     quarantined: Counter[str] = field(default_factory=Counter)
     alerts_out: Counter[tuple[str, str]] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)
+    suspect: Counter[str] = field(default_factory=Counter)  # records the core left out, by reason code
     dead_letter_times: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     skipped_redelivered: int = 0
     state_unreadable: int = 0
@@ -122,6 +123,8 @@ class _StatsCollector(Collector):
                        s.quarantined.items())  # fmt: skip
         yield _counter("claimwatch_dead_letters", "Events the core could not decode or process, by reason.",
                        ["reason"], s.dead_letters.items())  # fmt: skip
+        yield _counter("claimwatch_suspect_records", "Records the core left out as impossible (quarantined), by reason.",
+                       ["reason"], s.suspect.items())  # fmt: skip
         for name, doc, value in (
             ("claimwatch_redelivered_skipped", "Redelivered events already applied.", s.skipped_redelivered),
             ("claimwatch_state_unreadable", "Stored item states that did not parse (rebuilt).", s.state_unreadable),
@@ -197,17 +200,22 @@ class WorkerLoop:
             await self.dead_letter(record, "undecodable_event", f"not an event: {exc}")
         else:
             try:
-                found = self.store.apply(key, partition, offset, event)
+                step = self.store.apply_step(key, partition, offset, event)
             except Exception as exc:
                 log.exception("the core failed on partition=%s offset=%s key=%r", partition, offset, key)
                 await self.dead_letter(record, "core_error", f"{type(exc).__name__}: {exc}")
             else:
-                if found is None:
+                if step is None:
                     self.stats.skipped_redelivered += 1
                 else:
                     self.stats.events_in[event.kind] += 1
-                    if found:
-                        await self.send_alerts(found)
+                    if step.alerts:
+                        await self.send_alerts(step.alerts)
+                    for entry in step.suspect:  # left out by the core: quarantined with the reason
+                        await self.quarantine.send(
+                            key=entry.source_file.encode(), value=entry.model_dump_json().encode()
+                        )
+                        self.stats.suspect[entry.reason_code] += 1
         self.pending.append(record)
         self.stats.latency.observe(time.perf_counter() - started)
         self.stats.last_progress = time.time()

@@ -35,8 +35,9 @@ from claimwatch.detect.rules import rights as rights_rules
 from claimwatch.detect.rules import risk as risk_rules
 from claimwatch.detect.rules import spikes
 from claimwatch.detect.timeutil import from_epoch
+from claimwatch.detect.validation import SUSPECT_REASONS, suspect_entry
 from schemas.alerts import Alert
-from schemas.events import ClaimEvent, Event, MetricObservation, OwnershipConflict, RightsRecord
+from schemas.events import ClaimEvent, Event, MetricObservation, OwnershipConflict, QuarantineEntry, RightsRecord
 
 DAY = 86_400.0
 PROPAGATION_WINDOW = timedelta(hours=48)
@@ -54,6 +55,8 @@ class Step:
 
     alerts: list[Alert]
     transitions: list[Transition]
+    # Records the core left out as impossible against the item's history, quarantined with the reason.
+    suspect: list[QuarantineEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -91,12 +94,13 @@ class Monitor:
         """What one event did: its alerts, and the claim status changes it caused (for the report)."""
         candidates: list[Candidate] = []
         transitions: list[Transition] = []
+        suspect: list[QuarantineEntry] = []
         time = event_time_of(event)
         if time is not None:
             candidates += self._advance(time)
         # By the event's tag, most frequent first: isinstance on pydantic models goes through ABCMeta.
         if event.kind == "metric":
-            candidates += self._on_metric(event)
+            candidates += self._on_metric(event, suspect)
         elif event.kind == "claim":
             candidates += self._on_claim(event, transitions)
             self.rollups.on_claim(
@@ -112,7 +116,7 @@ class Monitor:
             candidates += self._on_rights(event)
         elif event.kind == "conflict":
             candidates += self._on_conflict(event)
-        return Step(self._emit(candidates), transitions)
+        return Step(self._emit(candidates), transitions, suspect)
 
     def flush(self) -> list[Alert]:
         """End of input: close the open snapshot day."""
@@ -149,7 +153,7 @@ class Monitor:
 
     # ----------------------------------------------------------------------------------- metrics
 
-    def _on_metric(self, event: MetricObservation) -> list[Candidate]:
+    def _on_metric(self, event: MetricObservation, suspect: list[QuarantineEntry]) -> list[Candidate]:
         key = (event.platform, event.platform_content_id)
         post = self.posts.get(key)
         if post is None:
@@ -171,6 +175,7 @@ class Monitor:
                 if a != b:
                     self.quality[name] += a - b
                     seen[name] = a - b
+                    suspect.append(suspect_entry(event, SUSPECT_REASONS[name][0]))
             self.rollups.on_metric(event, t, content_id, seen)
             return self._spike_candidates(event, post, findings)
         restated = 0

@@ -28,7 +28,7 @@ import orjson
 from claimwatch.detect import state
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
-from claimwatch.detect.monitor import Monitor, MonitorConfig
+from claimwatch.detect.monitor import Monitor, MonitorConfig, Step
 from schemas.alerts import Alert
 from schemas.events import Event
 
@@ -59,12 +59,17 @@ class StateStore:
 
     def apply(self, key: str, partition: int, offset: int, event: Event) -> list[Alert] | None:
         """The event's alerts, or None when this item already applied it (a redelivery)."""
+        step = self.apply_step(key, partition, offset, event)
+        return None if step is None else step.alerts
+
+    def apply_step(self, key: str, partition: int, offset: int, event: Event) -> Step | None:
+        """What applying the event did (alerts, records left out as suspect), or None for a redelivery."""
         if offset <= self.applied.get(key, -1):
             return None
         self.partition_of[key] = partition
         self.applied[key] = offset
         self.dirty.add(key)
-        return self.keyed.process(key, event)
+        return self.keyed.step(key, event)
 
     def checkpoint(self) -> list[tuple[int, str, bytes]]:
         """Every item changed since the last checkpoint, once: ``(partition, key, encoded state)``."""

@@ -1,0 +1,62 @@
+"""Records the core refuses to use are quarantined with a reason code, never silently dropped or used."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from claimwatch.detect.monitor import Monitor
+from claimwatch.detect.validation import SUSPECT_REASONS
+from claimwatch.embedded import run
+from tests.builders import T0, at, poll
+
+CASES = [
+    # what follows a steady hour of polls → the reason code of the record left out
+    ("a counter goes down", lambda: poll("p1", at(1.5), 900), "counter_decrease"),
+    ("a jump no post can make", lambda: poll("p1", at(1.5), 10**12), "counter_jump"),
+    ("a poll older than the latest", lambda: poll("p1", at(0.5) - timedelta(minutes=1), 1_500), "late_poll"),
+    ("a second poll at the same instant", lambda: poll("p1", at(1), 1_500), "duplicate_poll"),
+]
+
+
+@pytest.mark.parametrize(("what", "make", "code"), CASES, ids=[c[0] for c in CASES])
+def test_a_suspect_poll_is_left_out_and_quarantined_with_its_reason(what: str, make: object, code: str) -> None:
+    monitor = Monitor(clock=lambda: T0)
+    for quarter in range(5):  # 0:00 .. 1:00, 1,000 views then +100 a quarter
+        assert monitor.step(poll("p1", at(quarter / 4), 1_000 + 100 * quarter)).suspect == []
+    suspect = make()  # type: ignore[operator]
+    step = monitor.step(suspect)
+    assert [e.reason_code for e in step.suspect] == [code], what
+    entry = step.suspect[0]
+    assert (entry.source, entry.field) == ("platform_poll", "validation") and step.alerts == []
+    assert json.loads(entry.raw)["views"] == suspect.views, "the record as the core saw it"
+    good = monitor.step(poll("p1", at(2), 1_800))
+    assert good.suspect == [], "the next good poll is measured from the last good one"
+
+
+def test_every_poll_finding_has_a_reason_code() -> None:
+    from claimwatch.detect.monitor import POLL_FINDINGS
+
+    assert set(SUSPECT_REASONS) == set(POLL_FINDINGS)
+    assert len({code for code, _ in SUSPECT_REASONS.values()}) == len(SUSPECT_REASONS)
+
+
+def test_the_embedded_run_quarantines_them_and_the_report_counts_them(tmp_path: Path) -> None:
+    polls = tmp_path / "in" / "polls"
+    polls.mkdir(parents=True)
+    lines = []
+    for quarter in range(12):
+        views = 1_000 + 100 * quarter if quarter != 6 else 50  # one collector glitch
+        stamp = (T0 + timedelta(minutes=15 * quarter)).isoformat().replace("+00:00", "Z")
+        lines.append(json.dumps({"platform": "youtube", "platform_content_id": "v1", "observed_at": stamp,
+                                 "views_total": views, "collector": "poller-1"}))  # fmt: skip
+    (polls / "polls_20261102.jsonl").write_text("\n".join(lines) + "\n")
+    result = run([tmp_path / "in"], tmp_path / "out", clock=lambda: T0)
+    entries = [json.loads(line) for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
+    assert [(e["reason_code"], e["line"]) for e in entries] == [("counter_decrease", 7)]
+    assert result.ingest.files[0].reconciles(), "the reader accepted it: suspect is the core's finding"
+    week = json.loads(next((tmp_path / "out").glob("2026-W*/report.json")).read_text())
+    assert week["data_quality"]["quarantined_by_reason"] == {"platform_poll: counter_decrease": 1}
