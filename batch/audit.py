@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from batch.report import ReportInputs, WeekIndex, files_quality
+from batch.report import ReportInputs, WeekIndex, files_quality, schema_drift
 from claimwatch.detect.rollup import iso_week
 
 RATE_DIGITS = 5
@@ -103,6 +103,7 @@ def month_quality(index: WeekIndex, inputs: ReportInputs, month: str) -> dict[st
         "late_rate": _rate(late, records),
         "poll_findings_in_weeks": {"weeks": weeks, **dict(sorted(findings.items()))},
         "missing_source_days": sum(t["missing_days"] for t in totals.values()),
+        "schema_drift": schema_drift(index.files, set(days)),
     }
 
 
@@ -170,6 +171,14 @@ def audit_html(audit: dict[str, Any]) -> str:
         )
         or "<tr><td colspan='3'>nothing quarantined</td></tr>"
     )
+    drift = (
+        "".join(
+            f"<tr><td>{esc(d['day'])}</td><td>{esc(d['family'])}</td><td>{esc(', '.join(d['new_columns']))}</td>"
+            f"<td>{esc(', '.join(d['missing_columns']))}</td></tr>"
+            for d in cur.get("schema_drift", [])
+        )
+        or "<tr><td colspan='4'>no report family changed its columns</td></tr>"
+    )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Data-quality audit {esc(audit["month"])}</title>
@@ -188,6 +197,8 @@ td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}th{{text-align:
 <p>Green: files that day; red: a day the source is missing between the month's first and last day of data.</p>
 <h2>Quarantined records by reason</h2>
 <table><tr><th>reason</th><th>records</th><th>rate</th></tr>{reasons}</table>
+<h2>Report layouts that changed (schema drift)</h2>
+<table><tr><th>day</th><th>report family</th><th>new columns</th><th>columns gone</th></tr>{drift}</table>
 </body></html>
 """
 

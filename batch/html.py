@@ -217,6 +217,10 @@ def render_html(report: WeeklyReport) -> str:
     ]  # fmt: skip
     quarantine_rows = [[k, v] for k, v in dq.get("quarantined_by_reason", {}).items()]
     missing_rows = [[s, ", ".join(d)] for s, d in dq.get("sources_missing_for_a_day", {}).items()]
+    drift_rows = [
+        [d["family"], d["file"], ", ".join(d["new_columns"]), ", ".join(d["missing_columns"]), d["since"]]
+        for d in dq.get("schema_drift", [])
+    ]
     read_rows = [
         [source, r["files"], f"{r['records']:,}", f"{r['accepted']:,}", f"{r['quarantined']:,}"]
         for source, r in dq.get("records_read_by_source", {}).items()
@@ -301,6 +305,7 @@ def render_html(report: WeeklyReport) -> str:
         table(["quarantined: source, reason", "records"], quarantine_rows),
         table(["late, duplicate or suspect", "count"], [[k, v] for k, v in dq.get("late_or_duplicate", {}).items()]),
         table(["source missing", "days"], missing_rows),
+        table(["layout changed: family", "file", "new columns", "columns gone", "since"], drift_rows),
         f"<h2>How to read this report</h2><dl>{definitions}</dl>",
     ]
     return (

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -401,7 +403,39 @@ def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
         "quarantined_total": len(quarantined),
         "late_or_duplicate": dict(sorted(findings.items())),
         "sources_missing_for_a_day": {f: d for f, d in missing.items() if d},
+        "schema_drift": schema_drift(index.files, in_week),
     }
+
+
+def report_family(path: str) -> str:
+    """A report's family from its file name, without its date and version: ``content_owner_active_claims``
+    for ``content_owner_active_claims_a3_20261109.csv.gz``. A new version is drift within the family."""
+    name = Path(path).name.lower()
+    for suffix in (".gz", ".csv", ".jsonl", ".ndjson", ".json"):
+        name = name.removesuffix(suffix)
+    return re.sub(r"(_a\d+)?(_\d{8})?$", "", name)
+
+
+def schema_drift(files: list[dict[str, Any]], days: set[str]) -> list[dict[str, Any]]:
+    """Deliveries of these days whose columns differ from the family's previous delivery: a column
+    added, renamed or gone upstream. Readers keep unknown columns and quarantine rows that lack a
+    required one; this says when the layout itself moved, which people should hear about."""
+    by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in files:
+        if f.get("columns"):
+            by_family[report_family(str(f["path"]))].append(f)
+    out = []
+    for family, rows in sorted(by_family.items()):
+        rows.sort(key=lambda r: (str(r.get("day") or ""), str(r["path"])))
+        for before, after in itertools.pairwise(rows):
+            old, new = set(before["columns"]), set(after["columns"])
+            if old != new and after.get("day") in days:
+                out.append({
+                    "family": family, "file": Path(str(after["path"])).name, "day": after["day"],
+                    "since": Path(str(before["path"])).name, "new_columns": sorted(new - old)[:50],
+                    "missing_columns": sorted(old - new)[:50],
+                })  # fmt: skip
+    return out
 
 
 def _risk_by_asset(index: WeekIndex, week: str) -> list[dict[str, Any]]:
@@ -479,7 +513,8 @@ DEFINITIONS = {
     "views and engagement": "Gained between each post's first and last poll of the week, per platform; per day "
     "so that a partial week compares fairly with the last.",
     "data quality": "This week's files only: records read, accepted and quarantined (by reason), duplicate "
-    "records, late or repeated polls and counter artefacts, and days a daily source did not arrive.",
+    "records, late or repeated polls and counter artefacts (quarantined too, with the reason), days a daily "
+    "source did not arrive, and deliveries whose columns differ from their report family's previous one.",
 }
 
 

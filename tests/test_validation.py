@@ -60,3 +60,33 @@ def test_the_embedded_run_quarantines_them_and_the_report_counts_them(tmp_path: 
     assert result.ingest.files[0].reconciles(), "the reader accepted it: suspect is the core's finding"
     week = json.loads(next((tmp_path / "out").glob("2026-W*/report.json")).read_text())
     assert week["data_quality"]["quarantined_by_reason"] == {"platform_poll: counter_decrease": 1}
+
+
+def test_a_report_family_whose_layout_changes_is_named_in_the_report(tmp_path: Path) -> None:
+    """Schema drift: the day the claims report gains a column and loses one, the report says so."""
+    import gzip
+    import shutil
+
+    from claimwatch.cli import BUNDLED_SAMPLE
+
+    data = tmp_path / "in"
+    shutil.copytree(BUNDLED_SAMPLE, data)
+    changed = data / "claims" / "content_owner_active_claims_a3_20261106.csv.gz"
+    with gzip.open(changed, "rt", encoding="utf-8", newline="") as fh:
+        text = fh.read()
+    header, rest = text.split("\n", 1)
+    header = header.replace("is_shorts_eligible", "is_short").replace("engaged_views", "engaged_view_count")
+    with gzip.open(changed, "wt", encoding="utf-8", newline="") as fh:
+        fh.write(header + "\n" + rest)
+    run([data], tmp_path / "out", clock=lambda: T0)
+    week = json.loads((tmp_path / "out" / "2026-W45" / "report.json").read_text())
+    drift = week["data_quality"]["schema_drift"]
+    assert [(d["file"], d["new_columns"], d["missing_columns"]) for d in drift] == [
+        (changed.name, ["engaged_view_count", "is_short"], ["engaged_views", "is_shorts_eligible"]),
+        # and back the next day: the layout moved again
+        ("content_owner_active_claims_a3_20261107.csv.gz", ["engaged_views", "is_shorts_eligible"],
+         ["engaged_view_count", "is_short"]),
+    ]  # fmt: skip
+    assert drift[0]["family"] == "content_owner_active_claims" and drift[0]["since"].endswith("20261105.csv.gz")
+    page = (tmp_path / "out" / "2026-W45" / "report.html").read_text()
+    assert "layout changed" in page and "is_short" in page

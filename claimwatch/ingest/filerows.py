@@ -22,7 +22,7 @@ def file_rows(ingest: IngestResult, events: Iterable[Event] = ()) -> list[dict[s
         rows.append({
             "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
             "records": f.records, "accepted": f.accepted, "quarantined": len(f.quarantined), "events": len(f.events),
-            "duplicates": duplicates.get(f.path, 0),
+            "duplicates": duplicates.get(f.path, 0), **({"columns": f.columns} if f.columns else {}),
         })  # fmt: skip
     return rows
 

@@ -87,6 +87,7 @@ class FileResult:
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     records: int = 0
     accepted: int = 0
+    columns: list[str] = field(default_factory=list)  # a CSV's normalised header: its layout, for drift
 
     def reconciles(self) -> bool:
         return self.records == self.accepted + len(self.quarantined)
@@ -1023,16 +1024,29 @@ def read_file(path: Path | str, kind: str | None = None, limits: ReadLimits | No
         if detected is None:
             _read_unrecognised(path, result, limits)
         elif detected == "analytics":
+            result.columns = _csv_columns(path)
             _read_analytics(path, result, limits)
         else:
             mapper = _mapper(detected, path)
             json_file = detected in ("claim_api", "claim_history") or _peek(path, 64).lstrip()[:1] in ("{", "[")
+            if not json_file:
+                result.columns = _csv_columns(path)
             records = _json_stream(path, limits) if json_file else _csv_records(path, detected, limits)
             _consume(records, mapper, result)
     except OSError as exc:
         # The file went away or cannot be opened: the file itself is the one record we can account for.
         _quarantine(result, 0, None, f"file unreadable: {exc.strerror or exc}", "", "unreadable_file")
     return result
+
+
+def _csv_columns(path: Path) -> list[str]:
+    """The normalised header of a CSV, sorted: its layout, compared across a report family's
+    deliveries to notice schema drift (a column added, renamed or gone)."""
+    try:
+        header = next(csv.reader(io.StringIO(_peek(path))), [])
+    except csv.Error:
+        return []
+    return sorted({n.norm_header(h) for h in header if h.strip()})[:500]
 
 
 def _read_unrecognised(path: Path, result: FileResult, limits: ReadLimits) -> None:
