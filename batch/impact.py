@@ -252,37 +252,19 @@ def load_input_records() -> list[InputRecord]:
 
 
 async def _released(settings: Any) -> list[InputRecord]:
-    from aiokafka import AIOKafkaConsumer
-
     from stream.codec import decode_event
-    from stream.kafka_io import topic_partitions
+    from stream.kafka_io import read_records
     from stream.retract import event_ids
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     out: list[InputRecord] = []
-    await consumer.start()
-    try:
-        tps = await topic_partitions(consumer, settings.topic("events"))
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
-            for tp, found in batch.items():
-                for record in found:
-                    headers = dict(record.headers or ())
-                    if "claimwatch-released-by" in headers and record.offset < ends[tp]:
-                        event = decode_event(record.value or b"")
-                        by = headers["claimwatch-released-by"].decode("utf-8", "replace")
-                        entry = headers.get("claimwatch-replaces", b"").decode("utf-8", "replace")
-                        out.append(InputRecord("released", event.source_file, event.source_line, entry, by,
-                                               tuple(sorted(event_ids(event).items()))))  # fmt: skip
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        await consumer.stop()
+    for record in await read_records(settings, settings.topic("events")):
+        headers = dict(record.headers or ())
+        if "claimwatch-released-by" in headers:
+            event = decode_event(record.value or b"")
+            by = headers["claimwatch-released-by"].decode("utf-8", "replace")
+            entry = headers.get("claimwatch-replaces", b"").decode("utf-8", "replace")
+            out.append(InputRecord("released", event.source_file, event.source_line, entry, by,
+                                   tuple(sorted(event_ids(event).items()))))  # fmt: skip
     return out
 
 

@@ -24,7 +24,7 @@ def producer(settings: Settings, deadline_s: float = 40.0) -> AIOKafkaProducer:
     retries on its own, in order, without duplicates.
     """
     return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         enable_idempotence=True,
         acks="all",
         linger_ms=20,
@@ -63,7 +63,14 @@ async def read_timed(
     settings: Settings, topic: str, since_ms: int | None, timeout_s: float = 300.0
 ) -> list[tuple[int, bytes | None, bytes | None]]:
     """As :func:`read_since`, with each record's timestamp (ms): ``(timestamp, key, value)``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    return [(r.timestamp, r.key, r.value) for r in await read_records(settings, topic, since_ms, timeout_s)]
+
+
+async def read_records(
+    settings: Settings, topic: str, since_ms: int | None = None, timeout_s: float = 300.0
+) -> list[Any]:
+    """As :func:`read_since`, the whole records (offsets, timestamps, headers)."""
+    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
     try:
         await consumer.start()
         tps = await topic_partitions(consumer, topic)
@@ -77,13 +84,13 @@ async def read_timed(
             for tp in tps:
                 found = starts.get(tp)
                 consumer.seek(tp, found.offset if found is not None else ends[tp])
-        out: list[tuple[int, bytes | None, bytes | None]] = []
+        out: list[Any] = []
         remaining = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
         deadline = asyncio.get_running_loop().time() + timeout_s
         while remaining and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
             for records in batch.values():
-                out.extend((r.timestamp, r.key, r.value) for r in records)
+                out.extend(records)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
@@ -101,7 +108,7 @@ async def read_partition(
     settings: Settings, topic: str, partition: int, end: int | None = None, with_offsets: bool = False
 ) -> list[Any]:
     """Records of one partition from its start to ``end`` (default: its end now), without a group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
