@@ -6,7 +6,7 @@ COPY claimwatch ./claimwatch
 COPY schemas ./schemas
 COPY stream ./stream
 COPY batch ./batch
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[msk]"
 
 FROM python:3.11-slim
 # tini as PID 1: SIGTERM from ECS or `docker stop` reaches claimwatch (and zombies are reaped), so a

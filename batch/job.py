@@ -49,6 +49,7 @@ from batch.report import (
     render_files,
     week_bounds,
 )
+from claimwatch.logs import generation
 from claimwatch.quarantine import open_entries
 from schemas.alerts import Alert
 from schemas.report import WeeklyReport
@@ -95,6 +96,7 @@ def log_stage(stage: str, started: float, **fields: Any) -> None:
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "level": "INFO",
         "logger": "claimwatch.report",
+        "generation": generation(),
         "stage": stage,
         "seconds": round(time.perf_counter() - started, 3),
         **fields,

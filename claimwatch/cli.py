@@ -227,6 +227,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"  … published {done:,}/{total:,} events", file=sys.stderr, flush=True)
 
     if args.follow:
+        from claimwatch.logs import setup as setup_logs
+
+        setup_logs()  # a long-running command: JSON logs, like the worker's
         return watch([Path(p) for p in args.paths], settings, kind, on_progress, poll_s=args.poll_seconds)
     report = ingest([Path(p) for p in args.paths], settings, kind, on_progress)
     print_counts(report.by_source)
@@ -404,6 +407,9 @@ def cmd_sink(args: argparse.Namespace) -> int:
     from stream.settings import Settings
 
     positive_number("CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS", 30.0, float)  # a bad value says so before any broker
+    from claimwatch.logs import setup as setup_logs
+
+    setup_logs()  # a long-running command: JSON logs, like the worker's
     return run_sink(
         args.kind,
         settings=for_readers(Settings()),
@@ -503,6 +509,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         since = int(args.since) if args.since.isdigit() else _since(args.since)
     if args.processes < 1:
         raise ValueError("--processes must be 1 or more")
+    from claimwatch.logs import setup as setup_logs
+
+    setup_logs()  # progress as JSON logs; the counts at the end on stdout
     return replay_main(Settings(), args.generation, since, _since(args.to) if args.to else None, args.processes)
 
 

@@ -34,6 +34,43 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "KAFKA_BOOTSTRAP_SERVERS", "text", "127.0.0.1:9092", "the brokers, host:port[,host:port]", "every Kafka command"
     ),
+    Variable(
+        "KAFKA_SECURITY_PROTOCOL",
+        "text",
+        "PLAINTEXT",
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (MSK: SSL, or SASL_SSL for SCRAM and IAM)",
+        "every Kafka command",
+    ),
+    Variable(
+        "KAFKA_SSL_CAFILE",
+        "text",
+        "",
+        "CA bundle that signed the brokers' certificates (empty: the system's)",
+        "every Kafka command",
+    ),
+    Variable(
+        "KAFKA_SASL_MECHANISM",
+        "text",
+        "PLAIN",
+        "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or OAUTHBEARER (MSK IAM, signed with the AWS credentials)",
+        "every Kafka command",
+    ),
+    Variable("KAFKA_SASL_USERNAME", "text", "", "SASL user (PLAIN, SCRAM)", "every Kafka command"),
+    Variable("KAFKA_SASL_PASSWORD", "secret", "", "SASL password (PLAIN, SCRAM)", "every Kafka command"),
+    Variable(
+        "CLAIMWATCH_REPLICATION_FACTOR",
+        "whole number",
+        "1",
+        "replicas of our topics and changelogs (MSK: 3)",
+        "topics create, worker, replay",
+    ),
+    Variable(
+        "CLAIMWATCH_MIN_INSYNC_REPLICAS",
+        "whole number",
+        "1",
+        "min.insync.replicas of our topics (MSK: 2)",
+        "topics create, worker, replay",
+    ),
     Variable("CLAIMWATCH_TOPIC_PREFIX", "text", "claimwatch", "prefix of every topic", "every Kafka command"),
     Variable(
         "CLAIMWATCH_PARTITIONS", "whole number", "4", "partitions of the keyed topics when created", "topics create"

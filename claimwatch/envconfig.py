@@ -21,3 +21,17 @@ def positive_number(name: str, default: float, kind: type[int] | type[float] = i
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {raw[:40]!r}")
     return value
+
+
+def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """``os.environ[name]`` (upper-cased) if set, else ``default``; one of ``allowed`` or ValueError.
+
+    >>> choice("CLAIMWATCH_UNSET_FOR_DOCTEST", "SSL", ("PLAINTEXT", "SSL"))
+    'SSL'
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.upper() not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {raw[:40]!r}")
+    return raw.upper()

@@ -131,7 +131,7 @@ class Worker:
 async def raw_consume_rate(settings: Settings, repeats: int = 3) -> tuple[float, int]:
     rates, count = [], 0
     for _ in range(repeats):
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
         await consumer.start()
         try:
             tps = await topic_partitions(consumer, settings.topic("events"))
@@ -207,7 +207,7 @@ async def latency_at(settings: Settings, rate: float, seconds: float, tag: str =
     out = producer(settings)
     await out.start()
     alerts = AIOKafkaConsumer(
-        settings.topic("alerts"), bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="latest",
+        settings.topic("alerts"), **settings.client_options(), auto_offset_reset="latest",
         group_id=f"bench-latency-{time.time_ns()}",
     )  # fmt: skip
     await alerts.start()

@@ -46,7 +46,7 @@ class Clock:
 def faust_floor(settings: Settings, target: int) -> None:
     import faust
 
-    from stream.worker import create_app, run_faust
+    from stream.worker import create_app, faust_credentials, run_faust
 
     reference = create_app(settings)  # the worker's exact app settings, not its agents
     conf = {k: getattr(reference.conf, k) for k in ("broker_commit_every", "broker_commit_interval",
@@ -55,6 +55,7 @@ def faust_floor(settings: Settings, target: int) -> None:
     app = faust.App(
         f"{settings.app_id}-floor",
         broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",

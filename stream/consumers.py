@@ -455,7 +455,7 @@ async def consume(
     """
     counts = counts or SinkCounts()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

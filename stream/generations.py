@@ -51,7 +51,7 @@ def for_readers(settings: Settings) -> Settings:
 
 async def existing(settings: Settings, generation: int) -> bool:
     target = dataclasses.replace(settings, generation=generation)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.client_options())
     await admin.start()
     try:
         topics = set(await admin.list_topics())

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
-import sys
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -104,7 +104,7 @@ async def replay_partitions(
     since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
     since_offset = since if isinstance(since, int) else None
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
+        **settings.client_options(), enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
     )
     out = producer(settings)
     try:
@@ -194,9 +194,7 @@ async def replay_partitions(
 
 async def _commit_for_worker(settings: Settings, offsets: dict[TopicPartition, int]) -> None:
     """Commit the stop offsets for the generation's worker group: it resumes there, with the state."""
-    group = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=settings.worker_app_id(), enable_auto_commit=False
-    )
+    group = AIOKafkaConsumer(**settings.client_options(), group_id=settings.worker_app_id(), enable_auto_commit=False)
     await group.start()
     try:
         group.assign(list(offsets))
@@ -239,8 +237,10 @@ def replay(
 
 
 def main(settings: Settings, generation: int, since: datetime | int | None, to: datetime | None, processes: int) -> int:
+    log = logging.getLogger("claimwatch.replay")
+
     def note(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        log.info(line.strip())
 
     if generation < 2:
         raise ValueError("--generation must be 2 or more: generation 1 is the first live derivation")

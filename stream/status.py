@@ -17,8 +17,8 @@ async def group_lag(settings: Settings) -> list[dict[str, Any]]:
     """Lag of every consumer group on claimwatch's topics (other teams' groups on the same cluster,
     an MSK cluster is often shared, are none of our business and are left out)."""
     ours = settings.topic_prefix + "."
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.client_options())
+    consumer = AIOKafkaConsumer(**settings.client_options())
     await admin.start()
     await consumer.start()
     try:
@@ -40,7 +40,7 @@ async def group_lag(settings: Settings) -> list[dict[str, Any]]:
 
 
 async def last_alert(settings: Settings) -> dict[str, Any] | None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = await topic_partitions(consumer, settings.topic("alerts"))

@@ -78,7 +78,7 @@ def partitions_of(topic: TopicSpec, settings: Settings) -> int:
 
 async def create_topics(settings: Settings) -> list[str]:
     """Create every topic that does not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -86,8 +86,8 @@ async def create_topics(settings: Settings) -> list[str]:
             NewTopic(
                 name=settings.topic(t.name),
                 num_partitions=partitions_of(t, settings),
-                replication_factor=1,
-                topic_configs=t.config(),
+                replication_factor=settings.replication_factor,
+                topic_configs={**t.config(), **settings.topic_configs()},
             )
             for t in TOPICS
             if settings.topic(t.name) not in existing
@@ -109,7 +109,7 @@ def state_topic(settings: Settings) -> str:
 
 
 async def ensure_state_topic(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.client_options())
     await admin.start()
     try:
         name = state_topic(settings)
@@ -117,8 +117,9 @@ async def ensure_state_topic(settings: Settings) -> None:
             topic = NewTopic(
                 name=name,
                 num_partitions=settings.partitions,
-                replication_factor=1,
+                replication_factor=settings.replication_factor,
                 topic_configs={
+                    **settings.topic_configs(),
                     "cleanup.policy": "compact",
                     "min.cleanable.dirty.ratio": "0.1",
                     "segment.ms": str(DAY_MS),
@@ -131,7 +132,7 @@ async def ensure_state_topic(settings: Settings) -> None:
 
 
 async def describe_topics(settings: Settings) -> list[dict[str, object]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.client_options())
     await admin.start()
     try:
         names = [settings.topic(t.name) for t in TOPICS]

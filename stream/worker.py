@@ -39,6 +39,8 @@ from prometheus_client.registry import Collector
 from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.store import StateStore
+from claimwatch.logs import logging_config
+from claimwatch.logs import setup as setup_logs
 from schemas.alerts import Alert
 from schemas.events import QuarantineEntry
 from stream.codec import decode_event, encode_alert
@@ -360,7 +362,7 @@ class WorkerLoop:
     async def committed(self, partitions: list[Any]) -> dict[int, int]:
         """The worker group's committed offsets of these partitions (a real request, public API),
         or nothing when the broker does not answer within :data:`BROKER_ASK_S`."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers, request_timeout_ms=2000)
+        admin = AIOKafkaAdminClient(**self.settings.client_options(), request_timeout_ms=2000)
 
         async def ask() -> dict[int, int]:
             await admin.start()
@@ -392,9 +394,7 @@ class BrokerProbe:
     async def ok(self, timeout_s: float = 5.0) -> bool:
         try:
             if self.admin is None:
-                admin = AIOKafkaAdminClient(
-                    bootstrap_servers=self.settings.bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
-                )
+                admin = AIOKafkaAdminClient(**self.settings.client_options(), request_timeout_ms=int(timeout_s * 1000))
                 await asyncio.wait_for(admin.start(), timeout_s)
                 self.admin = admin
             await asyncio.wait_for(self.admin.list_topics(), timeout_s)
@@ -407,16 +407,35 @@ class BrokerProbe:
             return False
 
 
+def faust_credentials(settings: Settings) -> Any:
+    """Faust's form of the clients' security settings (the same context, mechanism and secrets)."""
+    options = settings.client_options()
+    context = options.get("ssl_context")
+    if settings.security_protocol == "SSL":
+        return faust.SSLCredentials(context)
+    if settings.security_protocol.startswith("SASL"):
+        if settings.sasl_mechanism == "OAUTHBEARER":
+            return faust.auth.OAuthCredentials(oauth_cb=options["sasl_oauth_token_provider"], ssl_context=context)
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.sasl_password,
+            ssl_context=context,
+            mechanism=settings.sasl_mechanism,
+        )
+    return None
+
+
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or Settings()
     app = faust.App(
         settings.worker_app_id(),
         broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         web_port=settings.web_port,
@@ -519,32 +538,9 @@ def create_app(settings: Settings | None = None) -> faust.App:
     return app
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the alert id and subject when a record carries them."""
-
-    FIELDS = ("alert_id", "type", "severity", "subject")
-
-    def format(self, record: logging.LogRecord) -> str:
-        body: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        body.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
-        if record.exc_info:
-            body["exception"] = self.formatException(record.exc_info)
-        return json.dumps(body, default=str)
-
-
 def main(settings: Settings | None = None, loglevel: str = "info") -> None:
     settings = settings or Settings()
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    ours = logging.getLogger("claimwatch")
-    ours.addHandler(handler)
-    ours.setLevel(loglevel.upper())
-    ours.propagate = False
+    setup_logs(loglevel)
     asyncio.run(ensure_state_topic(settings))
     run_faust(create_app(settings), loglevel)
 
@@ -553,7 +549,9 @@ def run_faust(app: faust.App, loglevel: str) -> None:
     """Run a Faust app's worker until it stops (the worker's way; the benchmark's floor app too)."""
     from faust.worker import Worker
 
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    # Faust sets up logging itself when it starts: it gets the same JSON configuration, so its own
+    # lines, mode's and aiokafka's come out as ours do.
+    worker = Worker(app, loglevel=loglevel, quiet=True, logging_config=logging_config(loglevel))
     # Faust's terminal spinner sets the root logger to DEBUG so that every log call turns it; that
     # made every debug call in Faust and aiokafka build a record (7 % of the worker's time, profiled).
     worker.spinner = None

@@ -55,6 +55,8 @@ def env_for(settings: Settings, web_port: int | None = None) -> dict[str, str]:
             "CLAIMWATCH_PARTITIONS": str(settings.partitions),
             "CLAIMWATCH_APP_ID": settings.app_id,
             "CLAIMWATCH_WEB_PORT": str(web_port or settings.web_port),
+            "KAFKA_SECURITY_PROTOCOL": settings.security_protocol,
+            "KAFKA_SSL_CAFILE": settings.ssl_cafile,
         }
     )
     return env

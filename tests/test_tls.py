@@ -1,0 +1,69 @@
+"""Every client over TLS, for real: the local broker's TLS listener, its certificate made at start.
+
+MSK's default is TLS: ingest, the worker (Faust and its own clients), the topic admin and the alert
+tail must all reach the broker through it, and a client that cannot verify the broker must fail in
+one line rather than fall back to anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from claimwatch.detect.keyed import KeyedMonitors
+from claimwatch.detect.routing import keyed
+from claimwatch.embedded import order_events
+from claimwatch.ingest.readers import read_paths
+from claimwatch.sample.generator import generate
+from claimwatch.textsafe import format_alert
+from tests.streamkit import env_for, isolated_settings, needs_kafka, start_worker, wait_drained
+
+SSL_BOOTSTRAP = os.environ.get("KAFKA_SSL_BOOTSTRAP_SERVERS", "")
+CAFILE = os.environ.get("KAFKA_SSL_CAFILE", "")
+pytestmark = [
+    needs_kafka,
+    pytest.mark.skipif(not (SSL_BOOTSTRAP and CAFILE), reason="no TLS listener given (scripts/test starts one)"),
+]
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_ingest_worker_and_tail_over_tls(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    generate(data, seed=9, items=40, days=8)
+    events, _ = order_events(read_paths([data]).events)
+    monitors = KeyedMonitors()
+    expected = sorted(format_alert(a) for key, event in keyed(events) for a in monitors.process(key, event))
+    assert len(expected) > 5
+
+    settings = dataclasses.replace(
+        isolated_settings(), bootstrap_servers=SSL_BOOTSTRAP, security_protocol="SSL", ssl_cafile=CAFILE
+    )
+    env = env_for(settings)
+    for args in (("topics", "create"), ("ingest", str(data), "--quiet")):
+        done = _cli(env, *args)
+        assert done.returncode == 0, (args, done.stderr[-2000:])
+    worker = start_worker(settings, tmp_path, "tls")
+    try:
+        wait_drained([worker], timeout_s=240)
+    finally:
+        worker.stop()
+    tail = _cli(env, "alerts", "tail", "--from-beginning", "--idle-exit", "3")
+    assert tail.returncode == 0, tail.stderr[-2000:]
+    lines = sorted(line for line in tail.stdout.splitlines() if line[:2] in ("!!", "  ") and line.strip())
+    assert lines == expected
+
+    # Without the CA the broker's certificate cannot be verified: one line, exit 3, nothing sent.
+    unverified = _cli({**env, "KAFKA_SSL_CAFILE": ""}, "topics", "describe")
+    assert unverified.returncode == 3 and "Traceback" not in unverified.stderr, unverified.stderr
+    plaintext = _cli({**env, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}, "status")
+    assert plaintext.returncode == 3 and "Traceback" not in plaintext.stderr, plaintext.stderr
