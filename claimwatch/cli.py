@@ -637,10 +637,16 @@ def build_parser() -> argparse.ArgumentParser:
         "list --reason encoding; claimwatch quarantine export --from-dir out --out fix-me.csv",
     )
     quarantine_sub = p.add_subparsers(dest="action", required=True)
+    examples = {
+        "list": "claimwatch quarantine list --reason retracted --since 2026-11-09T00:00:00Z",
+        "show": "claimwatch quarantine show q-1a2b3c4d5e6f7a8b9c0d",
+        "export": "claimwatch quarantine export --source polls --reason cell_count --out fix-me.csv",
+    }
     for action, text in (("list", "one line per record, then counts by source and reason"),
                          ("show", "every field of the given entries"),
                          ("export", "CSV (for spreadsheets) or JSON Lines, by the file's extension")):  # fmt: skip
-        a = quarantine_sub.add_parser(action, help=text)
+        a = quarantine_sub.add_parser(action, help=text, description=f"{text[0].upper()}{text[1:]}. "
+                                      f"Example: {examples[action]}")  # fmt: skip
         a.add_argument("--from-dir", help="an embedded run's output folder (default: the Kafka quarantine topic)")
         a.add_argument("--source", action="append", help="only this source (repeatable), e.g. polls, claims_studio")
         a.add_argument("--reason", action="append", help="only this reason code (repeatable), e.g. encoding")
@@ -661,7 +667,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Each corrected record is read again with its original file's reader (CSV needs the original "
         "file for its header). If any still fails, nothing is published and each is named. Released events keep "
         "their original file and line, and carry who released them, when, and the entry they replace in Kafka "
-        "headers. Exit 4: some records still fail. For an embedded run, add the corrected file to --input instead.",
+        "headers, and their quarantine entries are resolved. Exit 4: some records still fail. For an embedded run, add "
+        "the corrected file to --input instead. Example: claimwatch quarantine release fix-me.csv --by rights-ops",
     )
     t = quarantine_sub.add_parser(
         "retract",

@@ -203,3 +203,18 @@ def test_sample_into_its_previous_output_replaces_it(tmp_path: Path) -> None:
     (tmp_path / "s" / "polls" / "polls_19990101.jsonl").write_text("{}\n")  # would be stale
     assert main(["sample", "--out", str(tmp_path / "s"), "--items", "40", "--days", "8", "--seed", "2"]) == 0
     assert not (tmp_path / "s" / "polls" / "polls_19990101.jsonl").exists()
+
+
+OPERATOR_COMMANDS = [
+    ["replay"], ["promote"], ["impact"], ["alerts", "export"], ["audit"], ["quarantine", "list"],
+    ["quarantine", "show"], ["quarantine", "export"], ["quarantine", "release"], ["quarantine", "retract"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", OPERATOR_COMMANDS, ids=" ".join)
+def test_the_data_quality_commands_show_an_example(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """An operator in the middle of an incident reads --help once: it shows a command line to start from."""
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Example: claimwatch " + " ".join(command) in out or "Examples: claimwatch " + " ".join(command) in out
