@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from batch.report import ReportInputs, WeekIndex, files_quality, schema_drift
+from batch.report import ReportInputs, WeekIndex, files_quality, schema_drift, uncatalogued
 from claimwatch.detect.rollup import iso_week
 
 RATE_DIGITS = 5
@@ -104,6 +104,7 @@ def month_quality(index: WeekIndex, inputs: ReportInputs, month: str) -> dict[st
         "poll_findings_in_weeks": {"weeks": weeks, **dict(sorted(findings.items()))},
         "missing_source_days": sum(t["missing_days"] for t in totals.values()),
         "schema_drift": schema_drift(index.files, set(days)),
+        "uncatalogued_by_source": uncatalogued(index.files, set(days)),
     }
 
 

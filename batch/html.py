@@ -306,6 +306,10 @@ def render_html(report: WeeklyReport) -> str:
         table(["late, duplicate or suspect", "count"], [[k, v] for k, v in dq.get("late_or_duplicate", {}).items()]),
         table(["source missing", "days"], missing_rows),
         table(["layout changed: family", "file", "new columns", "columns gone", "since"], drift_rows),
+        table(
+            ["records about no catalog item: source", "records"],
+            [[k, f"{v:,}"] for k, v in dq.get("uncatalogued_by_source", {}).items()],
+        ),
         f"<h2>How to read this report</h2><dl>{definitions}</dl>",
     ]
     return (

@@ -404,7 +404,17 @@ def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
         "late_or_duplicate": dict(sorted(findings.items())),
         "sources_missing_for_a_day": {f: d for f, d in missing.items() if d},
         "schema_drift": schema_drift(index.files, in_week),
+        "uncatalogued_by_source": uncatalogued(index.files, in_week),
     }
+
+
+def uncatalogued(files: list[dict[str, Any]], days: set[str]) -> dict[str, int]:
+    """Records of these days' files about a post, asset or claim no catalog item names, per source."""
+    found: Counter[str] = Counter()
+    for f in files:
+        if f.get("day") in days and f.get("uncatalogued"):
+            found[str(f["source"])] += int(f["uncatalogued"])
+    return dict(sorted(found.items()))
 
 
 def report_family(path: str) -> str:
@@ -514,7 +524,8 @@ DEFINITIONS = {
     "so that a partial week compares fairly with the last.",
     "data quality": "This week's files only: records read, accepted and quarantined (by reason), duplicate "
     "records, late or repeated polls and counter artefacts (quarantined too, with the reason), days a daily "
-    "source did not arrive, and deliveries whose columns differ from their report family's previous one.",
+    "source did not arrive, deliveries whose columns differ from their report family's previous one, and "
+    "records about posts or assets no catalog item names (watched, but owned by nobody in this report).",
 }
 
 

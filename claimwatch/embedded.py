@@ -23,7 +23,7 @@ from batch.report import (
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import MonitorConfig, event_time_of
-from claimwatch.detect.routing import keyed
+from claimwatch.detect.routing import Router, keyed
 from claimwatch.ingest.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.alerts import Alert
@@ -104,7 +104,7 @@ def run(
             on_progress(n, len(events))
     deliver(monitors.flush())
     report_inputs.rows.update(monitors.take_rollups())
-    report_inputs.rows.update((file_key(row), row) for row in file_rows(ingest, ingest.events))
+    report_inputs.rows.update((file_key(row), row) for row in file_rows(ingest, ingest.events, Router()))
     report_inputs.alerts = alerts
 
     quality = monitors.quality()

@@ -8,6 +8,7 @@ and source position. Nothing is dropped silently: the final count reconciles eve
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -181,7 +182,7 @@ async def publish(
             )
             report.quarantined += 1
         oversize = Counter(entry.source_file for entry in too_large)
-        for file_row in file_rows(result, result.events):
+        for file_row in file_rows(result, result.events, copy.deepcopy(router)):
             moved = oversize.get(file_row["path"], 0)  # read and accepted, then too large for a record
             file_row.update(accepted=file_row["accepted"] - moved, events=file_row["events"] - moved)
             file_row["quarantined"] += moved

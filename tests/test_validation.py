@@ -90,3 +90,27 @@ def test_a_report_family_whose_layout_changes_is_named_in_the_report(tmp_path: P
     assert drift[0]["family"] == "content_owner_active_claims" and drift[0]["since"].endswith("20261105.csv.gz")
     page = (tmp_path / "out" / "2026-W45" / "report.html").read_text()
     assert "layout changed" in page and "is_short" in page
+
+
+def test_records_about_no_catalog_item_are_counted_per_source(tmp_path: Path) -> None:
+    """A catalog gap: an item's row is missing, so its posts and claims belong to nobody."""
+    import gzip
+    import shutil
+
+    from claimwatch.cli import BUNDLED_SAMPLE
+
+    data = tmp_path / "in"
+    shutil.copytree(BUNDLED_SAMPLE, data)
+    catalog = data / "catalog" / "catalog.csv.gz"
+    with gzip.open(catalog, "rt", encoding="utf-8", newline="") as fh:
+        lines = fh.read().split("\n")
+    gone = lines.pop(1)  # the first item
+    with gzip.open(catalog, "wt", encoding="utf-8", newline="") as fh:
+        fh.write("\n".join(lines))
+    run([data], tmp_path / "out", clock=lambda: T0)
+    week = json.loads((tmp_path / "out" / "2026-W45" / "report.json").read_text())
+    found = week["data_quality"]["uncatalogued_by_source"]
+    assert found.get("polls", 0) > 0, (gone[:60], found)
+    clean = tmp_path / "clean"
+    run([BUNDLED_SAMPLE], clean, clock=lambda: T0)
+    assert json.loads((clean / "2026-W45" / "report.json").read_text())["data_quality"]["uncatalogued_by_source"] == {}

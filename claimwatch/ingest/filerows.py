@@ -9,13 +9,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from claimwatch.detect.routing import Router
 from claimwatch.ingest.readers import IngestResult, date_from_name
 from schemas.events import Event
 
 
-def file_rows(ingest: IngestResult, events: Iterable[Event] = ()) -> list[dict[str, Any]]:
-    """One row per file read: what it gave, the day it reports on, and its duplicate records."""
+def file_rows(ingest: IngestResult, events: Iterable[Event] = (), router: Router | None = None) -> list[dict[str, Any]]:
+    """One row per file read: what it gave, the day it reports on, its duplicate records, and (given
+    the router that places them) its records about no item of the catalog."""
+    events = list(events)
     duplicates = duplicates_by_file(events)
+    uncatalogued = uncatalogued_by_file(events, router) if router is not None else Counter()
     rows = []
     for f in ingest.files:
         day = date_from_name(Path(f.path))
@@ -23,6 +27,7 @@ def file_rows(ingest: IngestResult, events: Iterable[Event] = ()) -> list[dict[s
             "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
             "records": f.records, "accepted": f.accepted, "quarantined": len(f.quarantined), "events": len(f.events),
             "duplicates": duplicates.get(f.path, 0), **({"columns": f.columns} if f.columns else {}),
+            **({"uncatalogued": uncatalogued[f.path]} if uncatalogued.get(f.path) else {}),
         })  # fmt: skip
     return rows
 
@@ -38,6 +43,21 @@ def duplicates_by_file(events: Iterable[Event]) -> Counter[str]:
         if event_id in seen:
             out[e.source_file] += 1
         seen.add(event_id)
+    return out
+
+
+def uncatalogued_by_file(events: Iterable[Event], router: Router) -> Counter[str]:
+    """Records about a post, asset or claim that no catalog item names, by file: they are still
+    watched (under a key of their own), but their alerts name no content item and nobody owns them
+    in the report, so people should hear that the catalog has a gap."""
+    events = list(events)
+    router.prime(events)
+    items = {e.content_id for e in events if e.kind == "catalog"}
+    items |= set(router.by_post.values()) | set(router.by_asset.values())  # the catalog known before too
+    out: Counter[str] = Counter()
+    for e in events:
+        if e.kind != "catalog" and router.key(e) not in items:
+            out[e.source_file] += 1
     return out
 
 

@@ -1,0 +1,98 @@
+"""claimwatch as a user gets it: a wheel installed into a fresh environment, away from the repository.
+
+The package must not lean on anything only the repository has (``tests``, files beside the code):
+every subcommand's ``--help`` works, the embedded run reads its bundled sample, and the benchmark
+that ships in the package runs.
+"""
+
+from __future__ import annotations
+
+import json
+import site
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WALK_HELP = """
+import argparse, contextlib, io, sys
+from claimwatch.cli import build_parser, main
+
+def commands(parser, prefix=()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name)
+                yield from commands(sub, (*prefix, name))
+
+failed, count = [], 0
+for command in commands(build_parser()):
+    count += 1
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            main([*command, "--help"])
+    except SystemExit as done:
+        if done.code != 0 or not out.getvalue().startswith("usage: claimwatch " + " ".join(command)):
+            failed.append(command)
+print(count, failed)
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding the wheel built from this tree; the dependencies are borrowed from the
+    test environment (added as a plain path, so its editable install of claimwatch is not)."""
+    work = tmp_path_factory.mktemp("install")
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = work.glob("claimwatch-*.whl")
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    target = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    borrowed = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (Path(target) / "borrowed-dependencies.pth").write_text("\n".join(borrowed) + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", target, str(wheel)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return python
+
+
+def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(python), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_the_installed_package_comes_from_the_wheel_not_the_repository(installed: Path, tmp_path: Path) -> None:
+    where = _run(installed, tmp_path, "-c", "import claimwatch, stream, batch, schemas; print(claimwatch.__file__)")
+    assert where.returncode == 0, where.stderr
+    assert not where.stdout.strip().startswith(str(ROOT)), where.stdout
+    assert _run(installed, tmp_path, "-c", "import tests").returncode != 0, "the wheel must not need the tests"
+
+
+def test_every_subcommand_s_help_works_when_installed(installed: Path, tmp_path: Path) -> None:
+    done = _run(installed, tmp_path, "-c", WALK_HELP)
+    assert done.returncode == 0, done.stderr[-2000:]
+    count, failed = done.stdout.split(" ", 1)
+    assert int(count) >= 30 and failed.strip() == "[]", done.stdout
+
+
+def test_the_main_job_and_the_shipped_benchmarks_run_when_installed(installed: Path, tmp_path: Path) -> None:
+    run = _run(installed, tmp_path, "-m", "claimwatch.cli", "run", "--out", "out", "--quiet")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "out" / "alerts.jsonl").read_text().count("\n") > 30
+    bench = _run(installed, tmp_path, "-m", "claimwatch.cli", "bench", "--events", "3000", "--json")
+    assert bench.returncode == 0, bench.stderr[-2000:]
+    assert json.loads(bench.stdout)["post_state_bytes_max"] <= 4096
