@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from batch.html import render_html
+from claimwatch.detect.claims import TAKEDOWN_STATES
 from claimwatch.detect.risk import risk_level
 from claimwatch.detect.rollup import iso_week
 from claimwatch.detect.timeutil import rfc3339
@@ -37,7 +38,6 @@ TOP_N = 10
 MAX_RISK_ROWS = 200
 RISK_LISTED = 0.3  # claims under this are listed only when disputed or appealed
 OPEN_DISPUTE = ("disputed", "appealed")
-TAKEDOWN_STATES = ("takedown", "delayed_takedown", "takedown_under_review")
 ITEM_SEPARATOR = "|@"  # a published roll-up key is "<row key>|@<item key>"
 
 
@@ -311,11 +311,7 @@ def _high_priority(index: WeekIndex, alerts: list[Alert]) -> list[dict[str, Any]
     groups: dict[str, list[Alert]] = defaultdict(list)
     for a in alerts:
         if a.severity in REVIEW_SEVERITIES:
-            ids = a.subject.ids()
-            key = next(
-                (f"{k}:{ids[k]}" for k in ("content_id", "asset_id", "video_id", "claim_id") if k in ids), a.alert_id
-            )
-            groups[key].append(a)
+            groups[a.subject.key() or a.alert_id].append(a)
     out = []
     for key, group in groups.items():
         group.sort(key=lambda a: (a.event_time, a.alert_id), reverse=True)

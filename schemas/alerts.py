@@ -29,6 +29,9 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
+SUBJECT_KEY_ORDER = ("content_id", "asset_id", "video_id", "claim_id", "platform_content_id")
+
+
 class Subject(BaseModel):
     """Every id that applies to what an alert is about."""
 
@@ -44,6 +47,11 @@ class Subject(BaseModel):
 
     def ids(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump().items() if v}
+
+    def key(self) -> str | None:
+        """What the alert is about, most stable id first: what groups and rate-limits alerts."""
+        ids = self.ids()
+        return next((f"{k}:{ids[k]}" for k in SUBJECT_KEY_ORDER if k in ids), None)
 
 
 class Alert(BaseModel):

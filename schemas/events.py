@@ -12,8 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-PLATFORMS = ("youtube", "tiktok", "instagram", "facebook", "x")
-
 ClaimStatus = Literal[
     "active",
     "inactive",

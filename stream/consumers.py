@@ -93,11 +93,7 @@ class SubjectRateLimit:
 
 
 def subject_key(alert: Alert) -> str:
-    ids = alert.subject.ids()
-    for k in ("content_id", "asset_id", "video_id", "claim_id", "platform_content_id"):
-        if k in ids:
-            return f"{k}:{ids[k]}"
-    return alert.alert_id
+    return alert.subject.key() or alert.alert_id
 
 
 @dataclass

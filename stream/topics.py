@@ -68,10 +68,6 @@ TOPICS = (
 )
 
 
-def spec(name: str) -> TopicSpec:
-    return next(t for t in TOPICS if t.name == name)
-
-
 def partitions_of(topic: TopicSpec, settings: Settings) -> int:
     return settings.partitions if topic.partitioned else 1
 

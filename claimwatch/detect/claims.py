@@ -12,12 +12,13 @@ import math
 from dataclasses import dataclass, field
 
 from claimwatch.detect.ewstats import EWMean
+from claimwatch.detect.timeutil import DAY
 from schemas.events import ClaimEvent
 
 PENDING_REVIEW = frozenset({"pending", "potential", "routed_for_review"})
-DISPUTE_STATES = frozenset({"disputed", "appealed", "takedown", "delayed_takedown", "takedown_under_review"})
+TAKEDOWN_STATES = ("takedown", "delayed_takedown", "takedown_under_review")  # in the order reports list them
+DISPUTE_STATES = frozenset({"disputed", "appealed", *TAKEDOWN_STATES})
 MANUAL_ORIGINS = frozenset({"manual_studio", "descriptive_search"})
-DAY = 86_400.0
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 
 from claimwatch.detect.novelty import NoveltyDetector
 from claimwatch.detect.spike import CountRateModel, log_rate, z_to_score
-from claimwatch.detect.timeutil import from_epoch
+from claimwatch.detect.timeutil import DAY, from_epoch
 
 FindingKind = Literal["view_spike", "engagement_spike", "view_drop"]
 ENGAGEMENT = ("likes", "comments", "shares")
@@ -250,7 +250,7 @@ class PostModel:
             value = counts.get(name)
             if value is not None:
                 self.bucket[name] = float(value)
-        self.bucket_start = t - 86_400.0 + 1.0
+        self.bucket_start = t - DAY + 1.0
         findings = self._close(t, 24.0)
         return findings
 

@@ -15,6 +15,7 @@ from claimwatch.detect.alerting import Candidate, Clock, DedupStage, build, wall
 from claimwatch.detect.claims import (
     DISPUTE_STATES,
     MANUAL_ORIGINS,
+    TAKEDOWN_STATES,
     ClaimBook,
     ClaimState,
     Transition,
@@ -34,12 +35,11 @@ from claimwatch.detect.rules import claims as claims_rules
 from claimwatch.detect.rules import rights as rights_rules
 from claimwatch.detect.rules import risk as risk_rules
 from claimwatch.detect.rules import spikes
-from claimwatch.detect.timeutil import from_epoch
+from claimwatch.detect.timeutil import DAY, from_epoch
 from claimwatch.detect.validation import SUSPECT_REASONS, suspect_entry
 from schemas.alerts import Alert
 from schemas.events import ClaimEvent, Event, MetricObservation, OwnershipConflict, QuarantineEntry, RightsRecord
 
-DAY = 86_400.0
 PROPAGATION_WINDOW = timedelta(hours=48)
 DAILY_SERIES = "youtube-daily"  # daily analytics of a video, a series of its own beside its polls
 REPORT_SOURCES = frozenset({"reporting_api_claims", "studio_claims_csv"})
@@ -311,7 +311,7 @@ class Monitor:
             surged=surge_at is not None and t - surge_at <= ASSET_SURGE_DAYS * DAY,
             open_disputes=len(open_disputes),
             open_appeals=len(open_appeals),
-            takedowns=sum(1 for c in claims if c.status in DISPUTE_STATES - {"disputed", "appealed"}),
+            takedowns=sum(1 for c in claims if c.status in TAKEDOWN_STATES),
             least_days_left=min(days_left) if days_left else None,
             views_per_day=sum(c.views_per_day or 0.0 for c in claims),
         )

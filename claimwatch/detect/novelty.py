@@ -23,8 +23,9 @@ from typing import Any
 
 from river.base import AnomalyDetector
 
+from claimwatch.detect.timeutil import DAY
+
 LOG10 = math.log(10.0)
-DAY = 86_400.0
 FLOAT32_MAX = 3.4e38  # values are kept as 32-bit floats (half the state); beyond this they are clamped
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from claimwatch.detect.claims import TAKEDOWN_STATES
+
 BASE_LOGIT = -3.0
 HIGH = 0.8
 MEDIUM = 0.5
@@ -41,7 +43,7 @@ def dispute_risk(f: RiskFeatures) -> tuple[float, list[dict[str, object]]]:
     drivers: list[tuple[str, float]] = []
     if f.status == "appealed":
         drivers.append(("appeal open", 2.5))
-    elif f.status in ("takedown", "delayed_takedown", "takedown_under_review"):
+    elif f.status in TAKEDOWN_STATES:
         drivers.append(("takedown requested", 3.0))
     elif f.status == "disputed":
         drivers.append(("dispute open", 1.5))

@@ -42,6 +42,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from claimwatch.detect.claims import ClaimState, Transition
+from claimwatch.detect.timeutil import DAY
 from schemas.events import CatalogItem, ClaimEvent, MetricObservation
 
 HORIZON_DAYS = 14
@@ -53,7 +54,6 @@ RELEASE_OUTCOMES = {
     "potential": "potential_not_confirmed",
     "routed_for_review": "potential_not_confirmed",
 }
-TAKEDOWN_STATES = ("takedown", "delayed_takedown", "takedown_under_review")
 
 
 def iso_week(moment: datetime | date) -> str:
@@ -68,11 +68,11 @@ _CALENDAR: dict[int, tuple[str, str, float]] = {}
 def _calendar(t: float) -> tuple[str, str, float]:
     """``(day, ISO week, start of the week as epoch seconds)`` of a time in UTC; cached per day, since
     every event asks (a dict lookup instead of a calendar computation on the hot path)."""
-    number = int(t // 86_400)
+    number = int(t // DAY)
     found = _CALENDAR.get(number)
     if found is None:
         day = date.fromordinal(EPOCH_ORDINAL + number)
-        found = _CALENDAR[number] = (day.isoformat(), iso_week(day), (number - day.weekday()) * 86_400.0)
+        found = _CALENDAR[number] = (day.isoformat(), iso_week(day), (number - day.weekday()) * DAY)
     return found
 
 
@@ -102,7 +102,7 @@ class RollupBook:
         if self.watermark is None or t > self.watermark:
             self.watermark = t
             return False
-        if t >= self.watermark - HORIZON_DAYS * 86_400:
+        if t >= self.watermark - HORIZON_DAYS * DAY:
             return False
         day = _calendar(self.watermark)[0]
         late = self.rows.setdefault(f"late|{day}", {"kind": "late", "day": day, "late_beyond_rollup": 0})
@@ -232,7 +232,7 @@ class RollupBook:
         """The rows changed since the last take (copies), then forgets rows past the horizon."""
         taken = [(key, _copy(self.rows[key])) for key in sorted(self.dirty) if key in self.rows]
         self.dirty.clear()
-        horizon = (now if now is not None else self.watermark or 0.0) - HORIZON_DAYS * 86_400
+        horizon = (now if now is not None else self.watermark or 0.0) - HORIZON_DAYS * DAY
         cutoff_day = _day(horizon) if horizon > 0 else ""
         for key in [k for k, row in self.rows.items() if _row_day(row) < cutoff_day]:
             del self.rows[key]

@@ -15,8 +15,7 @@ from typing import Any
 from river.base import AnomalyDetector
 
 from claimwatch.detect.ewstats import EWMean
-
-DAY = 86_400.0
+from claimwatch.detect.timeutil import DAY
 
 
 def _ew(alpha: float) -> EWMean:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-
-def to_epoch(value: datetime) -> float:
-    return value.timestamp()
+DAY = 86_400.0  # seconds: the one definition every model and rule uses
 
 
 def from_epoch(seconds: float) -> datetime:

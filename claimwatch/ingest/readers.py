@@ -39,19 +39,6 @@ MAX_FIELD_CHARS = 100_000  # a longer CSV cell is a broken or hostile file, not 
 MAX_RAW_IN_QUARANTINE = 8_000  # whole records, for people to fix and release; bounded all the same
 csv.field_size_limit(MAX_FIELD_CHARS)
 
-SOURCES = (
-    "claims_reporting_api",
-    "claims_studio",
-    "claim_api",
-    "claim_history",
-    "analytics",
-    "asset_conflicts",
-    "video_report",
-    "catalog",
-    "rights",
-    "polls",
-)
-
 
 @dataclass(frozen=True)
 class ReadLimits:
@@ -1102,10 +1089,6 @@ def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult) -
 
 
 ANALYTICS_SUMS = ("views", "likes", "comments", "shares", "engaged_views")
-ANALYTICS_FIELDS = {
-    "date", "channel_id", "video_id", "claimed_status", "uploader_type", "live_or_on_demand",
-    "subscribed_status", "country_code", "watch_time_minutes", *ANALYTICS_SUMS,
-}  # fmt: skip
 
 
 def _read_analytics(path: Path, result: FileResult, limits: ReadLimits) -> None:

@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 from claimwatch.detect import policy
 from claimwatch.detect.alerting import Candidate
 from claimwatch.detect.claims import DISPUTE_STATES, PENDING_REVIEW, Burst, ClaimState, Transition
-from claimwatch.detect.timeutil import rfc3339
+from claimwatch.detect.timeutil import DAY, rfc3339
 from schemas.alerts import AlertType, Severity
 from schemas.events import ClaimEvent
 
-DAY = 86_400.0
 RELEASE_VIEWS_MEDIUM = 1_000_000  # a released claim on someone else's video matters from this many views
 # Claimed against measured views: only where both are big enough, and far enough apart, to mean something.
 DISCREPANCY_MIN_MEASURED = 10_000
