@@ -46,20 +46,24 @@ def generation() -> int:
     return int(raw) if raw.isdigit() else 1
 
 
-def logging_config(level: str = "INFO") -> dict[str, Any]:
+QUIETER = ("aiokafka", "mode", "faust", "botocore", "urllib3")  # chatty at INFO, and not ours to act on
+
+
+def logging_config(level: str = "INFO", quieter: tuple[str, ...] = QUIETER) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` that sends every logger (ours, Faust's, mode's, aiokafka's) to
-    stderr as JSON: what the worker hands Faust, and what the other long-running commands install."""
+    stderr as JSON: what the worker hands Faust, and what the other long-running commands install.
+    The ``quieter`` libraries log their warnings and errors only."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
-        # Chatty at INFO and not ours to act on: their warnings and errors still come through.
-        "loggers": {name: {"level": "WARNING"} for name in ("aiokafka", "mode", "faust", "botocore", "urllib3")},
+        "loggers": {name: {"level": "WARNING"} for name in quieter},
     }
 
 
 def setup(level: str = "INFO") -> None:
-    """JSON logs for a long-running command."""
-    logging.config.dictConfig(logging_config(level))
+    """JSON logs for a long-running command other than the worker. aiokafka keeps the level the CLI
+    gave it: a broker that cannot be reached is the command's own one-line error, not also a log."""
+    logging.config.dictConfig(logging_config(level, tuple(n for n in QUIETER if n != "aiokafka")))

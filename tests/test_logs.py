@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 
 import pytest
 
@@ -14,7 +15,7 @@ def test_every_logger_writes_one_json_object_per_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLAIMWATCH_GENERATION", "3")
-    logs.setup("info")
+    logging.config.dictConfig(logs.logging_config("info"))  # the worker's (Faust gets the same)
     try:
         logging.getLogger("claimwatch.worker").info(
             "alert raised", extra={"alert_id": "a1", "severity": "high", "subject": {"claim_id": "C1"}}
@@ -33,3 +34,16 @@ def test_every_logger_writes_one_json_object_per_line(
     first = lines[0]
     assert first["alert_id"] == "a1" and first["subject"] == {"claim_id": "C1"} and first["generation"] == 3
     assert first["time"].endswith("+00:00") and len(first["time"].split(".")[1]) == len("123+00:00")
+
+
+def test_other_long_running_commands_leave_aiokafka_to_the_cli() -> None:
+    """An unreachable broker is a one-shot command's one-line error: setup() keeps aiokafka's level."""
+    aiokafka = logging.getLogger("aiokafka")
+    before = aiokafka.level
+    aiokafka.setLevel(logging.CRITICAL)
+    try:
+        logs.setup("info")
+        assert aiokafka.level == logging.CRITICAL and logging.getLogger("faust").level == logging.WARNING
+    finally:
+        aiokafka.setLevel(before)
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False, "root": {"handlers": []}})
