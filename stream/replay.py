@@ -38,7 +38,7 @@ from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.store import StateStore
 from stream.codec import decode_event, encode_alert
-from stream.kafka_io import producer, topic_partitions
+from stream.kafka_io import BatchedSender, producer, topic_partitions
 from stream.retract import load_retracted
 from stream.settings import Settings
 from stream.topics import create_topics, ensure_state_topic, state_topic
@@ -119,8 +119,8 @@ async def replay_partitions(
         await consumer.seek_to_beginning(*tps)
         stops = await _stop_offsets(consumer, tps, to)
         remaining = {tp for tp in tps if stops[tp] > await consumer.position(tp)}
-        alerts_topic, last_note = settings.topic("alerts"), time.monotonic()
-        quarantine_topic = settings.topic("quarantine")
+        alerts_out, last_note = BatchedSender(out, settings.topic("alerts")), time.monotonic()
+        quarantine_out = BatchedSender(out, settings.topic("quarantine"))
         loop_started = time.perf_counter()
         while remaining:
             # Batch mode: what survives a batch is state that lives to the end of the job, so it is
@@ -153,9 +153,7 @@ async def replay_partitions(
                     for entry in step.suspect if step is not None else []:
                         # The same entries (the same ids) the live worker wrote for the same records: a
                         # generation derived from a corrected log has its own, and readers count each once.
-                        await out.send(
-                            quarantine_topic, key=entry.source_file.encode(), value=entry.model_dump_json().encode()
-                        )
+                        await quarantine_out.send(entry.source_file.encode(), entry.model_dump_json().encode())
                         report.suspect += 1
                     if (since_ms is not None and record.timestamp < since_ms) or (
                         since_offset is not None and record.offset < since_offset
@@ -163,7 +161,7 @@ async def replay_partitions(
                         report.muted_alerts += len(found)
                         continue
                     for alert in found:
-                        await out.send(alerts_topic, key=alert.alert_id.encode(), value=encode_alert(alert))
+                        await alerts_out.send(alert.alert_id.encode(), encode_alert(alert))
                         report.alerts += 1
             for tp in list(remaining):
                 if await consumer.position(tp) >= stops[tp]:
@@ -171,16 +169,20 @@ async def replay_partitions(
             if progress and time.monotonic() - last_note > 5:
                 last_note = time.monotonic()
                 progress(f"  partitions {sorted(tp.partition for tp in tps)}: {report.records:,} records")
+        await alerts_out.flush()
+        await quarantine_out.flush()
         report.loop_seconds = time.perf_counter() - loop_started
         gc.unfreeze()
         # The end: every item's state and roll-ups, once.
         keys = store.take_dirty()
-        state_name, rollups_name = state_topic(settings), settings.topic("rollups")
+        states, rollups = BatchedSender(out, state_topic(settings)), BatchedSender(out, settings.topic("rollups"))
         for partition, key, blob in store.encode(keys):
-            await out.send(state_name, key=key.encode(), value=blob, partition=partition)
+            await states.send(key.encode(), blob, partition)
         for partition, key, row in store.take_rollups(keys):
-            await out.send(rollups_name, key=key.encode(), value=row, partition=partition)
+            await rollups.send(key.encode(), row, partition)
             report.rollups += 1
+        await states.flush()
+        await rollups.flush()
         await out.flush()
         report.items = len(keys)
         report.stop_offsets = {tp.partition: stops[tp] for tp in tps}

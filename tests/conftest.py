@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+
+from stream.kafka_io import producer
+from stream.settings import Settings
+from stream.topics import create_topics
 
 
 def write(path: Path, text: str, *, gz: bool = False, bom: bool = False) -> Path:
@@ -20,3 +27,24 @@ def write(path: Path, text: str, *, gz: bool = False, bom: bool = False) -> Path
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest_asyncio.fixture
+async def kafka_topics() -> Settings:
+    """A fresh set of claimwatch topics (two partitions) on the test broker, for one test."""
+    from tests.streamkit import isolated_settings
+
+    settings = isolated_settings(partitions=2)
+    await create_topics(settings)
+    return settings
+
+
+@pytest_asyncio.fixture
+async def kafka_producer(kafka_topics: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    """claimwatch's idempotent producer, started, on those topics' broker; stopped after the test."""
+    out = producer(kafka_topics)
+    await out.start()
+    try:
+        yield out
+    finally:
+        await out.stop()

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from schemas.alerts import Alert
@@ -111,33 +112,31 @@ def alert(n: int, type_: str, severity: str, content: str) -> Alert:
     )  # fmt: skip
 
 
-def wait_for(condition: Any, seconds: float = 15.0) -> bool:
+async def wait_for(condition: Any, seconds: float = 15.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     return False
 
 
-def test_routes_silences_inhibition_and_redelivery(alertmanager: tuple[str, Receiver, Receiver]) -> None:
+async def test_routes_silences_inhibition_and_redelivery(alertmanager: tuple[str, Receiver, Receiver]) -> None:
     url, oncall, rights = alertmanager
     sink = AlertmanagerSink(url)
     pipeline = SinkPipeline(sink, AlertFilter("info"))
 
     # Routing by severity: critical to on-call, the rest to the rights team.
-    asyncio.run(
-        pipeline.handle([alert(1, "dispute_risk", "critical", "CW-1"), alert(2, "view_spike", "medium", "CW-2")])
-    )
-    assert wait_for(lambda: "am-1" in oncall.alert_ids and "am-2" in rights.alert_ids), (
+    await pipeline.handle([alert(1, "dispute_risk", "critical", "CW-1"), alert(2, "view_spike", "medium", "CW-2")])
+    assert await wait_for(lambda: "am-1" in oncall.alert_ids and "am-2" in rights.alert_ids), (
         oncall.alert_ids,
         rights.alert_ids,
     )
     assert "am-1" not in rights.alert_ids and "am-2" not in oncall.alert_ids
 
     # Redelivered (a sink restarted before its commit): Alertmanager sees the same alert, pages once.
-    asyncio.run(sink.send(alert(1, "dispute_risk", "critical", "CW-1")))
-    asyncio.run(sink.send(alert(1, "dispute_risk", "critical", "CW-1")))
+    await sink.send(alert(1, "dispute_risk", "critical", "CW-1"))
+    await sink.send(alert(1, "dispute_risk", "critical", "CW-1"))
 
     # A silence holds an alert back.
     now = datetime.now(UTC)
@@ -146,22 +145,17 @@ def test_routes_silences_inhibition_and_redelivery(alertmanager: tuple[str, Rece
         "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
         "createdBy": "test", "comment": "known campaign",
     }  # fmt: skip
-    request = urllib.request.Request(
-        f"{url}/api/v2/silences", data=json.dumps(silence).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
+    async with aiohttp.ClientSession() as session, session.post(f"{url}/api/v2/silences", json=silence) as response:
         assert response.status == 200
-    asyncio.run(sink.send(alert(3, "engagement_spike", "high", "CW-3")))
+    await sink.send(alert(3, "engagement_spike", "high", "CW-3"))
 
     # Inhibition: a spike on an item with an open discrepancy is held; on another item it is not.
-    asyncio.run(sink.send(alert(4, "performance_discrepancy", "high", "CW-4")))
-    assert wait_for(lambda: "am-4" in rights.alert_ids)
-    asyncio.run(
-        sink.send_digest("CW-4", [alert(5, "view_spike", "high", "CW-4"), alert(6, "view_spike", "high", "CW-5")])
-    )
-    assert wait_for(lambda: "am-6" in rights.alert_ids)
+    await sink.send(alert(4, "performance_discrepancy", "high", "CW-4"))
+    assert await wait_for(lambda: "am-4" in rights.alert_ids)
+    await sink.send_digest("CW-4", [alert(5, "view_spike", "high", "CW-4"), alert(6, "view_spike", "high", "CW-5")])
+    assert await wait_for(lambda: "am-6" in rights.alert_ids)
 
-    time.sleep(3)  # several group intervals: whatever was to be sent has been
+    await asyncio.sleep(3)  # several group intervals: whatever was to be sent has been
     assert "am-5" not in rights.alert_ids, "inhibited by the open discrepancy on CW-4"
     assert "am-3" not in rights.alert_ids + oncall.alert_ids, "silenced"
     assert oncall.alert_ids.count("am-1") == 1, "a redelivered alert pages once"

@@ -3,17 +3,17 @@ and the at-least-once consumer loop against the broker."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+import pytest_asyncio
 from aiohttp import web
+from aiokafka import AIOKafkaProducer
 
 from schemas import Alert, Subject
 from stream.codec import encode_alert
@@ -29,8 +29,8 @@ from stream.consumers import (
     slack_payload,
     sns_deliverer,
 )
-from stream.kafka_io import producer
-from tests.streamkit import free_port, isolated_settings, needs_kafka, setup_topics
+from stream.settings import Settings
+from tests.streamkit import free_port, needs_kafka
 
 T = datetime(2026, 11, 10, tzinfo=UTC)
 
@@ -43,15 +43,14 @@ def alert(n: int = 1, severity: str = "high", content: str = "CW-1", title: str 
 
 
 class Hook:
-    """A loopback webhook receiver that fails the first ``failures`` requests with ``status``."""
+    """A loopback webhook receiver, on the test's own event loop, that fails the first ``failures``
+    requests with ``status``."""
 
     def __init__(self, failures: int = 0, status: int = 503, retry_after: str | None = None) -> None:
         self.failures, self.status, self.retry_after = failures, status, retry_after
         self.received: list[dict[str, Any]] = []
         self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.ready = threading.Event()
+        self.runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         if self.failures > 0:
@@ -61,47 +60,59 @@ class Hook:
         self.received.append(await request.json())
         return web.Response(text="ok")
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
+    async def start(self) -> Hook:
         app = web.Application()
         app.router.add_post("/hook", self.handle)
-        runner = web.AppRunner(app)
-        self.loop.run_until_complete(runner.setup())
-        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self.ready.set()
-        self.loop.run_forever()
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
-    def __enter__(self) -> Hook:
-        self.thread.start()
-        self.ready.wait(10)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
+HookFactory = Callable[..., Awaitable[Hook]]
 
 
-def test_webhook_retries_server_errors_then_delivers_slack_json() -> None:
-    with Hook(failures=2) as hook:
-        asyncio.run(post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01))
+@pytest_asyncio.fixture
+async def webhook() -> AsyncIterator[HookFactory]:
+    """Start receivers as a test needs them (``await webhook(failures=2)``); all stop after it."""
+    started: list[Hook] = []
+
+    async def start(**options: Any) -> Hook:
+        started.append(await Hook(**options).start())
+        return started[-1]
+
+    yield start
+    for hook in started:
+        await hook.stop()
+
+
+async def test_webhook_retries_server_errors_then_delivers_slack_json(webhook: HookFactory) -> None:
+    hook = await webhook(failures=2)
+    await post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01)
     (body,) = hook.received
     assert body["text"].startswith("[HIGH] view_spike") and body["blocks"] and body["alert"]["alert_id"] == "id1"
 
 
-def test_webhook_client_errors_are_final() -> None:
-    with Hook(failures=5, status=400) as hook, pytest.raises(Rejected):
-        asyncio.run(post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01))
+async def test_webhook_client_errors_are_final(webhook: HookFactory) -> None:
+    hook = await webhook(failures=5, status=400)
+    with pytest.raises(Rejected):
+        await post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01)
     assert hook.received == [] and hook.failures == 4, "a 4xx is not retried"
 
 
-def test_retry_after_is_honoured() -> None:
-    with Hook(failures=1, status=429, retry_after="2") as hook:
-        started = time.monotonic()
-        asyncio.run(post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01))
-        waited = time.monotonic() - started
+async def test_retry_after_is_honoured(webhook: HookFactory) -> None:
+    hook = await webhook(failures=1, status=429, retry_after="2")
+    started = time.monotonic()
+    await post_with_retries(hook.url, slack_payload(alert()), base_delay_s=0.01)
+    waited = time.monotonic() - started
     assert len(hook.received) == 1 and waited >= 1.9
 
 
@@ -112,23 +123,23 @@ def test_slack_control_syntax_in_titles_is_escaped() -> None:
     assert "&lt;!channel&gt;" in payload["text"] and "&amp;" in payload["text"]
 
 
-def test_a_storm_about_one_subject_becomes_one_digest_not_silence() -> None:
-    with Hook() as hook:
-        pipeline = SinkPipeline(
-            WebhookSink(hook.url), limit=SubjectRateLimit(per_window=2, window_s=3600), backoff=Backoff(base_s=0.01)
-        )
-        storm = [alert(n, content="CW-1") for n in range(6)] + [alert(9, content="CW-2"), alert(0, content="CW-1")]
-        asyncio.run(pipeline.handle(storm))
+async def test_a_storm_about_one_subject_becomes_one_digest_not_silence(webhook: HookFactory) -> None:
+    hook = await webhook()
+    pipeline = SinkPipeline(
+        WebhookSink(hook.url), limit=SubjectRateLimit(per_window=2, window_s=3600), backoff=Backoff(base_s=0.01)
+    )
+    storm = [alert(n, content="CW-1") for n in range(6)] + [alert(9, content="CW-2"), alert(0, content="CW-1")]
+    await pipeline.handle(storm)
     singles = [b["alert"]["alert_id"] for b in hook.received if "alert" in b]
     (digest,) = [b["digest"] for b in hook.received if "digest" in b]
     assert singles == ["id0", "id1", "id9"] and digest["alert_ids"] == ["id2", "id3", "id4", "id5"]
     assert (pipeline.counts.delivered, pipeline.counts.digested, pipeline.counts.duplicates) == (3, 4, 1)
 
 
-def test_the_sink_filters_by_severity_and_type() -> None:
-    with Hook() as hook:
-        pipeline = SinkPipeline(WebhookSink(hook.url), AlertFilter("high", frozenset({"view_spike"})))
-        asyncio.run(pipeline.handle([alert(1, "medium"), alert(2, "critical"), alert(3, "high", content="CW-9")]))
+async def test_the_sink_filters_by_severity_and_type(webhook: HookFactory) -> None:
+    hook = await webhook()
+    pipeline = SinkPipeline(WebhookSink(hook.url), AlertFilter("high", frozenset({"view_spike"})))
+    await pipeline.handle([alert(1, "medium"), alert(2, "critical"), alert(3, "high", content="CW-9")])
     assert [b["alert"]["alert_id"] for b in hook.received] == ["id2", "id3"] and pipeline.counts.filtered == 1
 
 
@@ -151,7 +162,7 @@ def aws(service: str, endpoint: str) -> Any:
     )
 
 
-def test_sns_messages_carry_severity_and_type_attributes_for_filtering(moto_endpoint: str) -> None:
+async def test_sns_messages_carry_severity_and_type_attributes_for_filtering(moto_endpoint: str) -> None:
     sns, sqs = aws("sns", moto_endpoint), aws("sqs", moto_endpoint)
     topic = sns.create_topic(Name="claimwatch-alerts")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="review")["QueueUrl"]
@@ -161,12 +172,8 @@ def test_sns_messages_carry_severity_and_type_attributes_for_filtering(moto_endp
         Attributes={"FilterPolicy": json.dumps({"severity": ["high", "critical"]}), "RawMessageDelivery": "true"},
     )  # fmt: skip
     deliver = sns_deliverer(topic, client=sns)
-
-    async def run() -> None:
-        await deliver(alert(1, "high"))
-        await deliver(alert(2, "low"))
-
-    asyncio.run(run())
+    await deliver(alert(1, "high"))
+    await deliver(alert(2, "low"))
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
         "Messages"
     ]
@@ -176,22 +183,16 @@ def test_sns_messages_carry_severity_and_type_attributes_for_filtering(moto_endp
 
 
 @needs_kafka
-def test_consumer_delivers_each_alert_once_and_commits_after_delivery() -> None:
-    settings = isolated_settings(partitions=2)
-    setup_topics(settings)
-
-    async def produce() -> None:
-        out = producer(settings)
-        await out.start()
-        for a in (alert(1), alert(2), alert(1)):  # id1 redelivered, as after a worker restart
-            await out.send_and_wait(settings.topic("alerts"), key=a.alert_id.encode(), value=encode_alert(a))
-        await out.stop()
-
-    asyncio.run(produce())
-    with Hook() as hook:
-        pipeline = SinkPipeline(WebhookSink(hook.url), limit=SubjectRateLimit(per_window=100))
-        read = asyncio.run(consume(settings, "claimwatch-webhook", pipeline.handle, idle_exit_s=3))
-        again = asyncio.run(consume(settings, "claimwatch-webhook", pipeline.handle, idle_exit_s=3))
+async def test_consumer_delivers_each_alert_once_and_commits_after_delivery(
+    kafka_topics: Settings, kafka_producer: AIOKafkaProducer, webhook: HookFactory
+) -> None:
+    settings, out = kafka_topics, kafka_producer
+    for a in (alert(1), alert(2), alert(1)):  # id1 redelivered, as after a worker restart
+        await out.send_and_wait(settings.topic("alerts"), key=a.alert_id.encode(), value=encode_alert(a))
+    hook = await webhook()
+    pipeline = SinkPipeline(WebhookSink(hook.url), limit=SubjectRateLimit(per_window=100))
+    read = await consume(settings, "claimwatch-webhook", pipeline.handle, idle_exit_s=3)
+    again = await consume(settings, "claimwatch-webhook", pipeline.handle, idle_exit_s=3)
     assert read == 3 and pipeline.counts.delivered == 2 and pipeline.counts.duplicates == 1
     assert sorted(b["alert"]["alert_id"] for b in hook.received) == ["id1", "id2"]
     assert again == 0, "the group's committed offsets survive a restart of the consumer"

@@ -185,11 +185,10 @@ def test_follow_mode_publishes_files_once_they_stop_growing(tmp_path: Path) -> N
     assert [k for k, _ in events] == [b"CW-1"], "published once, not once per look"
 
 
-def test_an_event_too_large_for_kafka_is_quarantined_not_fatal(tmp_path: Path) -> None:
+async def test_an_event_too_large_for_kafka_is_quarantined_not_fatal(tmp_path: Path, kafka_topics: Settings) -> None:
     from claimwatch.ingest.readers import ReadLimits
 
-    settings = isolated_settings(partitions=2)
-    setup_topics(settings)
+    settings = kafka_topics
     data = tmp_path / "in"
     data.mkdir()
     small = '{"platform":"youtube","platform_content_id":"yt1","observed_at":"2026-11-10T00:00:00Z","views_total":5}'
@@ -199,32 +198,17 @@ def test_an_event_too_large_for_kafka_is_quarantined_not_fatal(tmp_path: Path) -
     )
     (data / "polls.jsonl").write_text(small + "\n" + wide + "\n")
     read = read_paths([data], limits=ReadLimits(max_line_bytes=4 << 20))
-    report = asyncio.run(publish(read, settings))
+    report = await publish(read, settings)
     assert report.reconciles() and report.published["events"] == 1 and report.quarantined == 1
-    (entry,) = [json.loads(v) for _, v in asyncio.run(read_to_end(settings, settings.topic("quarantine"))) if v]
+    (entry,) = [json.loads(v) for _, v in await read_to_end(settings, settings.topic("quarantine")) if v]
     assert entry["reason_code"] == "record_too_large" and entry["line"] == 2
 
 
 async def read_headers(settings: Settings, topic: str) -> list[dict[str, str]]:
     """The headers of every record of a topic, decoded."""
-    from aiokafka import AIOKafkaConsumer
+    from stream.kafka_io import read_records
 
-    from stream.kafka_io import topic_partitions
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = await topic_partitions(consumer, topic)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[dict[str, str]] = []
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                out += [{k: v.decode() for k, v in (r.headers or ())} for r in records]
-        return out
-    finally:
-        await consumer.stop()
+    return [{k: v.decode() for k, v in (r.headers or ())} for r in await read_records(settings, topic)]
 
 
 def test_status_lists_only_claimwatch_s_groups_and_speaks_json(tmp_path: Path) -> None:
