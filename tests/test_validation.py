@@ -114,3 +114,26 @@ def test_records_about_no_catalog_item_are_counted_per_source(tmp_path: Path) ->
     clean = tmp_path / "clean"
     run([BUNDLED_SAMPLE], clean, clock=lambda: T0)
     assert json.loads((clean / "2026-W45" / "report.json").read_text())["data_quality"]["uncatalogued_by_source"] == {}
+
+
+@pytest.mark.parametrize(
+    ("observed", "code"),
+    [
+        ("2026-11-02T23:59:00Z", None),
+        ("2026-11-04T23:59:59Z", None),  # two days of allowance past the file's day
+        ("2026-11-05T00:00:00Z", "future_timestamp"),
+        ("2031-01-01T00:00:00Z", "future_timestamp"),  # a collector's clock years ahead
+    ],
+)
+def test_a_record_dated_after_its_file_s_day_is_quarantined(tmp_path: Path, observed: str, code: str | None) -> None:
+    from claimwatch.ingest.readers import read_file
+
+    path = tmp_path / "polls_20261102.jsonl"
+    path.write_text(
+        json.dumps({"platform": "youtube", "platform_content_id": "v1", "observed_at": observed, "views_total": 5})
+        + "\n"
+    )
+    result = read_file(path)
+    assert result.reconciles() and result.records == 1
+    assert [q.reason_code for q in result.quarantined] == ([code] if code else [])
+    assert len(result.events) == (0 if code else 1)

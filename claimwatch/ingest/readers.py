@@ -16,7 +16,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1019,7 +1019,7 @@ def read_file(path: Path | str, kind: str | None = None, limits: ReadLimits | No
             if not json_file:
                 result.columns = _csv_columns(path)
             records = _json_stream(path, limits) if json_file else _csv_records(path, detected, limits)
-            _consume(records, mapper, result)
+            _consume(records, mapper, result, _horizon(path))
     except OSError as exc:
         # The file went away or cannot be opened: the file itself is the one record we can account for.
         _quarantine(result, 0, None, f"file unreadable: {exc.strerror or exc}", "", "unreadable_file")
@@ -1049,7 +1049,28 @@ def _read_unrecognised(path: Path, result: FileResult, limits: ReadLimits) -> No
         _quarantine(result, 0, None, "empty file", "", "empty_file")
 
 
-def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult) -> None:
+FUTURE_ALLOWANCE_DAYS = 2  # a daily file's records may run into the next day (time zones, late cut-off)
+
+
+def _horizon(path: Path) -> datetime | None:
+    """The latest time a record of a dated file can carry; None for a file without a date in its name."""
+    day = date_from_name(path)
+    if day is None:
+        return None
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(days=FUTURE_ALLOWANCE_DAYS + 1)
+
+
+def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult, horizon: datetime | None = None) -> None:
+    def accept(event: Event) -> None:
+        # A record dated after the day its file reports on is a clock or export fault: believed, one
+        # far-future poll would make every real poll after it look late and leave a post unwatched.
+        when = getattr(event, "event_time", None)
+        if horizon is not None and when is not None and when >= horizon:
+            _quarantine(result, line, "event_time", f"dated {when.isoformat()}, after its file's day "
+                        f"(+{FUTURE_ALLOWANCE_DAYS} days)", text, "future_timestamp")  # fmt: skip
+        else:
+            _accept(result, event)
+
     for line, record, raw in records:
         if record is None:
             if isinstance(raw, tuple):
@@ -1069,13 +1090,13 @@ def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult) -
                     if isinstance(item, _Quarantine):
                         _quarantine(result, line, item.field, item.reason, text, item.code)
                     else:
-                        _accept(result, item)
+                        accept(item)
                 if empty:
                     _quarantine(result, line, None, "record holds no events", text, "no_events")
             elif produced is None:
                 _accept(result)  # summed into an event made at the end of the file
             else:
-                _accept(result, produced)  # type: ignore[arg-type]
+                accept(produced)  # type: ignore[arg-type]
         except FieldError as exc:
             _quarantine(result, line, exc.field, exc.reason, text, exc.code)
         except ValidationError as exc:
