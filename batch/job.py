@@ -28,7 +28,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import sys
 import time
@@ -49,6 +48,7 @@ from batch.report import (
     render_files,
     week_bounds,
 )
+from claimwatch.config import environment
 from claimwatch.logs import generation
 from claimwatch.quarantine import open_entries
 from schemas.alerts import Alert
@@ -263,7 +263,7 @@ class S3Target:
 
     def put(self, name: str, body: bytes) -> None:
         extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
-        kms = os.environ.get("CLAIMWATCH_REPORT_KMS_KEY_ID", "").strip()
+        kms = environment().claimwatch_report_kms_key_id
         if kms:
             extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms}
         content_type = CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
@@ -383,7 +383,7 @@ def run(
     except Exception as exc:  # boto3/botocore or the file system: one line, the output-failure code
         raise JobError(EXIT_OUTPUT, f"writing the report to {out} failed: {type(exc).__name__}: {exc}"[:400]) from None
     log_stage("write", started, week=week, location=target.location, changed=True, files=len(files) + 1)
-    topic = sns_topic or os.environ.get("CLAIMWATCH_SNS_TOPIC_ARN", "").strip()
+    topic = sns_topic or environment().claimwatch_sns_topic_arn
     notified = False
     if topic:
         started = time.perf_counter()

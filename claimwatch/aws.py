@@ -7,14 +7,15 @@ throttling and 5xx answers are retried with backoff (botocore's "standard" mode)
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 DEFAULT_ATTEMPTS = 6
 
 
 def region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    from claimwatch.config import aws_region
+
+    return aws_region() or None
 
 
 def client(service: str, attempts: int = DEFAULT_ATTEMPTS) -> Any:

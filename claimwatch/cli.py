@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -12,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from claimwatch.config import environment
 from claimwatch.sample import BUNDLED_SAMPLE
 from claimwatch.textsafe import format_alert, safe_text
 from schemas.alerts import ALERT_TYPES, SEVERITIES, Alert
@@ -68,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ValueError(f"{path} is the output of a claimwatch run, not exports to read")
     out = Path(args.out)
     _clear_previous_output(out, lambda e: e.name in RUN_OUTPUT_FILES or _is_week_folder(e), "a claimwatch run's output")
-    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    colour = sys.stdout.isatty() and not environment().no_color
     min_rank = SEVERITIES.index(args.min_severity)
     started = time.perf_counter()
 
@@ -80,7 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  … {done:,}/{total:,} events ({100 * done / total:.0f}%)", file=sys.stderr, flush=True)
 
-    result = run(inputs, out, owner=args.owner, on_alert=on_alert, on_progress=on_progress)
+    owner = args.owner or environment().claimwatch_owner
+    result = run(inputs, out, owner=owner, on_alert=on_alert, on_progress=on_progress)
     elapsed = time.perf_counter() - started
     print()
     print_counts(result.ingest.counts())
@@ -313,7 +314,7 @@ def cmd_release(args: argparse.Namespace) -> int:
             print(f"{correction.entry_id}: still {entry.reason_code}: {safe_text(entry.reason, 200)}", file=sys.stderr)
         print(f"{len(again.still_bad)} corrected record(s) still fail; nothing released", file=sys.stderr)
         return EXIT_PARTIAL
-    by = args.by or os.environ.get("CLAIMWATCH_OPERATOR") or getpass.getuser()
+    by = args.by or environment().claimwatch_operator or getpass.getuser()
     entries = len(set(again.replaces.values()))
     if args.dry_run:
         print(f"{len(again.events):,} events from {entries:,} corrected records would be released (dry run)")
@@ -333,7 +334,7 @@ def cmd_retract(args: argparse.Namespace) -> int:
     from stream.retract import main
     from stream.settings import Settings
 
-    by = args.by or os.environ.get("CLAIMWATCH_OPERATOR") or getpass.getuser()
+    by = args.by or environment().claimwatch_operator or getpass.getuser()
     if not args.reason.strip():
         raise ValueError("--reason must say what is wrong with the file")
     return main(Settings(), args.file, args.reason.strip(), by)
@@ -395,18 +396,18 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         types=set(args.type or []),
         from_beginning=args.from_beginning,
         idle_exit_s=args.idle_exit,
-        colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
+        colour=sys.stdout.isatty() and not environment().no_color,
         since=_since(args.since),
     )
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
-    from claimwatch.envconfig import positive_number
+    from claimwatch.config import environment
     from stream.consumers import run_sink
     from stream.generations import for_readers
     from stream.settings import Settings
 
-    positive_number("CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS", 30.0, float)  # a bad value says so before any broker
+    environment()  # a bad value says so before any broker
     from claimwatch.logs import setup as setup_logs
 
     setup_logs()  # a long-running command: JSON logs, like the worker's
@@ -574,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="embedded run: read files, detect, write alerts and weekly reports")
     p.add_argument("--input", nargs="+", help="files or folders (default: the bundled sample)")
     p.add_argument("--out", default="claimwatch-out", help="output folder (default: %(default)s)")
-    p.add_argument("--owner", default=os.environ.get("CLAIMWATCH_OWNER", "our-label"), help="our owner name in rights")
+    p.add_argument("--owner", help="our owner name in rights (default: CLAIMWATCH_OWNER, or our-label)")
     p.add_argument("--min-severity", choices=SEVERITIES, default="medium", help="print alerts from this severity")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_run)

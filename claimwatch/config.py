@@ -1,16 +1,274 @@
-"""Every environment variable claimwatch reads, in one place: its type, default and meaning.
+"""Every environment variable claimwatch reads, in one settings model: its type, default and meaning.
 
-``claimwatch config show`` prints them with the values in effect (secrets masked) and where each
-came from; the readers of each variable check it the same way (:mod:`claimwatch.envconfig`), so a
-bad value is one line naming the variable and what it must be. ``tests/test_cli.py`` checks that
-every variable the code reads is listed here and that the defaults agree with the code's.
+:class:`Environment` (pydantic-settings) is the one place: the stream settings, the readers' size
+limits and the sinks read their values from it, and ``claimwatch config show`` prints it with the
+values in effect (secrets masked) and where each came from. A bad value is one line naming the
+variable, the type it must have and what it got (``environment()`` turns pydantic's error into
+that). ``AWS_REGION`` and ``AWS_DEFAULT_REGION`` both work (:func:`aws_region`).
+
+>>> import os
+>>> environment().claimwatch_partitions > 0
+True
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+Mechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+
+
+def _var(default: Any, name: str, kind: str, doc: str, used_by: str) -> Any:
+    return Field(default, validation_alias=name, description=doc, json_schema_extra={"kind": kind, "used_by": used_by})
+
+
+class Environment(BaseSettings):
+    """claimwatch's environment variables, typed, with their defaults and docs."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, env_ignore_empty=True, extra="ignore", str_strip_whitespace=True, frozen=True
+    )
+
+    # ---- Kafka and the stream path
+    kafka_bootstrap_servers: str = _var(
+        "127.0.0.1:9092", "KAFKA_BOOTSTRAP_SERVERS", "text", "the brokers, host:port[,host:port]", "every Kafka command"
+    )
+    kafka_security_protocol: Protocol = _var(
+        "PLAINTEXT",
+        "KAFKA_SECURITY_PROTOCOL",
+        "text",
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (MSK: SSL, or SASL_SSL for SCRAM and IAM)",
+        "every Kafka command",
+    )
+    kafka_ssl_cafile: str = _var(
+        "",
+        "KAFKA_SSL_CAFILE",
+        "text",
+        "CA bundle that signed the brokers' certificates (empty: the system's)",
+        "every Kafka command",
+    )
+    kafka_sasl_mechanism: Mechanism = _var(
+        "PLAIN",
+        "KAFKA_SASL_MECHANISM",
+        "text",
+        "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or OAUTHBEARER (MSK IAM, signed with the AWS credentials)",
+        "every Kafka command",
+    )
+    kafka_sasl_username: str = _var(
+        "", "KAFKA_SASL_USERNAME", "text", "SASL user (PLAIN, SCRAM)", "every Kafka command"
+    )
+    kafka_sasl_password: SecretStr = _var(
+        SecretStr(""), "KAFKA_SASL_PASSWORD", "secret", "SASL password (PLAIN, SCRAM)", "every Kafka command"
+    )
+    claimwatch_replication_factor: PositiveInt = _var(
+        1,
+        "CLAIMWATCH_REPLICATION_FACTOR",
+        "whole number",
+        "replicas of our topics and changelogs (MSK: 3)",
+        "topics create, worker, replay",
+    )
+    claimwatch_min_insync_replicas: PositiveInt = _var(
+        1,
+        "CLAIMWATCH_MIN_INSYNC_REPLICAS",
+        "whole number",
+        "min.insync.replicas of our topics (MSK: 2)",
+        "topics create, worker, replay",
+    )
+    claimwatch_topic_prefix: str = _var(
+        "claimwatch", "CLAIMWATCH_TOPIC_PREFIX", "text", "prefix of every topic", "every Kafka command"
+    )
+    claimwatch_partitions: PositiveInt = _var(
+        4, "CLAIMWATCH_PARTITIONS", "whole number", "partitions of the keyed topics when created", "topics create"
+    )
+    claimwatch_app_id: str = _var(
+        "claimwatch-worker",
+        "CLAIMWATCH_APP_ID",
+        "text",
+        "the worker's consumer group and state changelog",
+        "worker, replay",
+    )
+    claimwatch_generation: PositiveInt = _var(
+        1,
+        "CLAIMWATCH_GENERATION",
+        "whole number",
+        "the generation of derived data read or written (replay)",
+        "every Kafka command",
+    )
+    claimwatch_owner: str = _var(
+        "our-label", "CLAIMWATCH_OWNER", "text", "our owner name in rights records", "run, worker, replay"
+    )
+    claimwatch_web_port: PositiveInt = _var(
+        6066, "CLAIMWATCH_WEB_PORT", "whole number", "port of the worker's /health and /metrics", "worker"
+    )
+    claimwatch_web_bind: str = _var(
+        "127.0.0.1", "CLAIMWATCH_WEB_BIND", "text", "address they listen on (the container sets 0.0.0.0)", "worker"
+    )
+    claimwatch_checkpoint_events: PositiveInt = _var(
+        20000, "CLAIMWATCH_CHECKPOINT_EVENTS", "whole number", "a checkpoint after this many events", "worker"
+    )
+    claimwatch_checkpoint_seconds: PositiveFloat = _var(
+        5.0, "CLAIMWATCH_CHECKPOINT_SECONDS", "number", "or after this many seconds", "worker"
+    )
+    claimwatch_stall_seconds: PositiveFloat = _var(
+        60.0, "CLAIMWATCH_STALL_SECONDS", "number", "/health fails after this long without progress", "worker"
+    )
+    claimwatch_dead_letter_limit: PositiveInt = _var(
+        100,
+        "CLAIMWATCH_DEAD_LETTER_LIMIT",
+        "whole number",
+        "/health fails past this many dead letters in 5 minutes",
+        "worker",
+    )
+    claimwatch_session_timeout_seconds: PositiveFloat = _var(
+        6.0, "CLAIMWATCH_SESSION_TIMEOUT_SECONDS", "number", "the worker's consumer session timeout", "worker"
+    )
+    claimwatch_state_store: str = _var("memory://", "CLAIMWATCH_STATE_STORE", "text", "Faust's table store", "worker")
+    claimwatch_ingest_deadline_seconds: PositiveFloat = _var(
+        300.0,
+        "CLAIMWATCH_INGEST_DEADLINE_SECONDS",
+        "number",
+        "how long ingest retries through a broker outage",
+        "ingest, quarantine release",
+    )
+    # ---- alert consumers
+    claimwatch_webhook_url: str = _var(
+        "",
+        "CLAIMWATCH_WEBHOOK_URL",
+        "url",
+        "the webhook sink's endpoint (Slack-compatible JSON)",
+        "alerts sink webhook",
+    )
+    claimwatch_sns_topic_arn: str = _var(
+        "",
+        "CLAIMWATCH_SNS_TOPIC_ARN",
+        "text",
+        "the SNS sink's topic, and the report's notification",
+        "alerts sink sns, report",
+    )
+    claimwatch_alertmanager_url: str = _var(
+        "", "CLAIMWATCH_ALERTMANAGER_URL", "url", "Alertmanager's base URL", "alerts sink alertmanager"
+    )
+    claimwatch_sink_max_backoff_seconds: PositiveFloat = _var(
+        30.0,
+        "CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS",
+        "number",
+        "the longest wait between two delivery attempts",
+        "alerts sink",
+    )
+    # ---- reading files
+    claimwatch_max_line_bytes: PositiveInt = _var(
+        1 << 20, "CLAIMWATCH_MAX_LINE_BYTES", "whole number", "a longer line is quarantined, not read", "run, ingest"
+    )
+    claimwatch_max_document_bytes: PositiveInt = _var(
+        64 << 20, "CLAIMWATCH_MAX_DOCUMENT_BYTES", "whole number", "largest JSON document read whole", "run, ingest"
+    )
+    claimwatch_max_file_bytes: PositiveInt = _var(
+        4 << 30, "CLAIMWATCH_MAX_FILE_BYTES", "whole number", "largest file read (after decompression)", "run, ingest"
+    )
+    claimwatch_operator: str = _var(
+        "",
+        "CLAIMWATCH_OPERATOR",
+        "text",
+        "who releases quarantined records (default: the login name)",
+        "quarantine release",
+    )
+    # ---- AWS (boto3 reads its own variables and credential chain too)
+    aws_region: str = _var(
+        "", "AWS_REGION", "text", "the region (AWS_DEFAULT_REGION is read too)", "report, aws setup, alerts sink sns"
+    )
+    aws_default_region: str = _var(
+        "", "AWS_DEFAULT_REGION", "text", "the region when AWS_REGION is unset", "report, aws setup, alerts sink sns"
+    )
+    aws_endpoint_url: str = _var(
+        "",
+        "AWS_ENDPOINT_URL",
+        "url",
+        "another endpoint for every AWS service (tests use moto)",
+        "report, aws setup, alerts sink sns",
+    )
+    aws_access_key_id: SecretStr = _var(
+        SecretStr(""),
+        "AWS_ACCESS_KEY_ID",
+        "secret",
+        "credentials, when not from a role",
+        "report, aws setup, alerts sink sns",
+    )
+    aws_secret_access_key: SecretStr = _var(
+        SecretStr(""),
+        "AWS_SECRET_ACCESS_KEY",
+        "secret",
+        "credentials, when not from a role",
+        "report, aws setup, alerts sink sns",
+    )
+    claimwatch_report_kms_key_id: str = _var(
+        "", "CLAIMWATCH_REPORT_KMS_KEY_ID", "text", "encrypt report objects with this KMS key (else SSE-S3)", "report"
+    )
+    no_color: str = _var("", "NO_COLOR", "text", "set: no colours in the live alert lines", "run, alerts tail")
+    # ---- tests and benchmarks (read by scripts/)
+    claimwatch_kafka_state: str = _var(
+        "", "CLAIMWATCH_KAFKA_STATE", "text", "where scripts/kafka-local keeps its broker", "scripts, benchmarks"
+    )
+    claimwatch_kafka_cache: str = _var(
+        "~/.cache/claimwatch/kafka",
+        "CLAIMWATCH_KAFKA_CACHE",
+        "text",
+        "where scripts/kafka-local keeps the Kafka jars",
+        "scripts/kafka-local",
+    )
+    kafka_version: str = _var(
+        "4.1.0", "KAFKA_VERSION", "text", "the Apache Kafka version scripts/kafka-local runs", "scripts/kafka-local"
+    )
+    kafka_port: PositiveInt | None = _var(
+        None, "KAFKA_PORT", "whole number", "the local broker's port (default: a free one)", "scripts/kafka-local"
+    )
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+EXPECTED = {"whole number": "a whole number above 0", "number": "a number above 0"}
+
+
+def _problem(error: dict[str, Any]) -> str:
+    name = str(error["loc"][0]) if error.get("loc") else "a setting"
+    field = next((f for f in Environment.model_fields.values() if f.validation_alias == name), None)
+    kind = (field.json_schema_extra or {}).get("kind", "text") if field is not None else "text"  # type: ignore[union-attr]
+    expected = EXPECTED.get(str(kind))
+    if expected is None and error.get("type") == "literal_error":
+        expected = "one of " + str((error.get("ctx") or {}).get("expected", "")).replace("'", "")
+    return f"{name} must be {expected or 'valid'}, got {str(error.get('input'))[:40]!r}"
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(snapshot: tuple[tuple[str, str | None], ...]) -> Environment:
+    del snapshot  # the cache key: the values of every variable of the model
+    try:
+        return Environment()
+    except ValidationError as exc:
+        raise ValueError(_problem(dict(exc.errors()[0]))) from None
+
+
+NAMES = tuple(str(f.validation_alias) for f in Environment.model_fields.values())
+
+
+def environment() -> Environment:
+    """The settings in effect, validated: read again whenever the environment changed."""
+    return _environment(tuple((name, os.environ.get(name)) for name in NAMES))
+
+
+def aws_region() -> str:
+    """``AWS_REGION``, else ``AWS_DEFAULT_REGION`` (boto3 reads only the second): empty when neither."""
+    env = environment()
+    return env.aws_region or env.aws_default_region
 
 
 @dataclass(frozen=True)
@@ -29,184 +287,24 @@ class Variable:
         return ("****" if self.kind == "secret" else raw[:200], "environment")
 
 
-VARIABLES: tuple[Variable, ...] = (
-    # ---- Kafka and the stream path
+def _default(value: Any) -> str:
+    if value is None or isinstance(value, SecretStr):
+        return ""
+    return str(value)
+
+
+VARIABLES: tuple[Variable, ...] = tuple(
     Variable(
-        "KAFKA_BOOTSTRAP_SERVERS", "text", "127.0.0.1:9092", "the brokers, host:port[,host:port]", "every Kafka command"
-    ),
-    Variable(
-        "KAFKA_SECURITY_PROTOCOL",
-        "text",
-        "PLAINTEXT",
-        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (MSK: SSL, or SASL_SSL for SCRAM and IAM)",
-        "every Kafka command",
-    ),
-    Variable(
-        "KAFKA_SSL_CAFILE",
-        "text",
-        "",
-        "CA bundle that signed the brokers' certificates (empty: the system's)",
-        "every Kafka command",
-    ),
-    Variable(
-        "KAFKA_SASL_MECHANISM",
-        "text",
-        "PLAIN",
-        "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or OAUTHBEARER (MSK IAM, signed with the AWS credentials)",
-        "every Kafka command",
-    ),
-    Variable("KAFKA_SASL_USERNAME", "text", "", "SASL user (PLAIN, SCRAM)", "every Kafka command"),
-    Variable("KAFKA_SASL_PASSWORD", "secret", "", "SASL password (PLAIN, SCRAM)", "every Kafka command"),
-    Variable(
-        "CLAIMWATCH_REPLICATION_FACTOR",
-        "whole number",
-        "1",
-        "replicas of our topics and changelogs (MSK: 3)",
-        "topics create, worker, replay",
-    ),
-    Variable(
-        "CLAIMWATCH_MIN_INSYNC_REPLICAS",
-        "whole number",
-        "1",
-        "min.insync.replicas of our topics (MSK: 2)",
-        "topics create, worker, replay",
-    ),
-    Variable("CLAIMWATCH_TOPIC_PREFIX", "text", "claimwatch", "prefix of every topic", "every Kafka command"),
-    Variable(
-        "CLAIMWATCH_PARTITIONS", "whole number", "4", "partitions of the keyed topics when created", "topics create"
-    ),
-    Variable(
-        "CLAIMWATCH_APP_ID",
-        "text",
-        "claimwatch-worker",
-        "the worker's consumer group and state changelog",
-        "worker, replay",
-    ),
-    Variable(
-        "CLAIMWATCH_GENERATION",
-        "whole number",
-        "1",
-        "the generation of derived data read or written (replay)",
-        "every Kafka command",
-    ),
-    Variable("CLAIMWATCH_OWNER", "text", "our-label", "our owner name in rights records", "run, worker, replay"),
-    Variable("CLAIMWATCH_WEB_PORT", "whole number", "6066", "port of the worker's /health and /metrics", "worker"),
-    Variable(
-        "CLAIMWATCH_WEB_BIND", "text", "127.0.0.1", "address they listen on (the container sets 0.0.0.0)", "worker"
-    ),
-    Variable("CLAIMWATCH_CHECKPOINT_EVENTS", "whole number", "20000", "a checkpoint after this many events", "worker"),
-    Variable("CLAIMWATCH_CHECKPOINT_SECONDS", "number", "5.0", "or after this many seconds", "worker"),
-    Variable("CLAIMWATCH_STALL_SECONDS", "number", "60.0", "/health fails after this long without progress", "worker"),
-    Variable(
-        "CLAIMWATCH_DEAD_LETTER_LIMIT",
-        "whole number",
-        "100",
-        "/health fails past this many dead letters in 5 minutes",
-        "worker",
-    ),
-    Variable("CLAIMWATCH_SESSION_TIMEOUT_SECONDS", "number", "6.0", "the worker's consumer session timeout", "worker"),
-    Variable("CLAIMWATCH_STATE_STORE", "text", "memory://", "Faust's table store", "worker"),
-    Variable(
-        "CLAIMWATCH_INGEST_DEADLINE_SECONDS",
-        "number",
-        "300.0",
-        "how long ingest retries through a broker outage",
-        "ingest, quarantine release",
-    ),
-    # ---- alert consumers
-    Variable(
-        "CLAIMWATCH_WEBHOOK_URL",
-        "url",
-        "",
-        "the webhook sink's endpoint (Slack-compatible JSON)",
-        "alerts sink webhook",
-    ),
-    Variable(
-        "CLAIMWATCH_SNS_TOPIC_ARN",
-        "text",
-        "",
-        "the SNS sink's topic, and the report's notification",
-        "alerts sink sns, report",
-    ),
-    Variable("CLAIMWATCH_ALERTMANAGER_URL", "url", "", "Alertmanager's base URL", "alerts sink alertmanager"),
-    Variable(
-        "CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS",
-        "number",
-        "30",
-        "the longest wait between two delivery attempts",
-        "alerts sink",
-    ),
-    # ---- reading files
-    Variable(
-        "CLAIMWATCH_MAX_LINE_BYTES", "whole number", "1048576", "a longer line is quarantined, not read", "run, ingest"
-    ),
-    Variable(
-        "CLAIMWATCH_MAX_DOCUMENT_BYTES", "whole number", "67108864", "largest JSON document read whole", "run, ingest"
-    ),
-    Variable(
-        "CLAIMWATCH_MAX_FILE_BYTES",
-        "whole number",
-        "4294967296",
-        "largest file read (after decompression)",
-        "run, ingest",
-    ),
-    Variable(
-        "CLAIMWATCH_OPERATOR",
-        "text",
-        "",
-        "who releases quarantined records (default: the login name)",
-        "quarantine release",
-    ),
-    # ---- AWS (boto3's own variables and credential chain)
-    Variable(
-        "AWS_REGION", "text", "", "the region (AWS_DEFAULT_REGION is read too)", "report, aws setup, alerts sink sns"
-    ),
-    Variable(
-        "AWS_DEFAULT_REGION", "text", "", "the region when AWS_REGION is unset", "report, aws setup, alerts sink sns"
-    ),
-    Variable(
-        "AWS_ENDPOINT_URL",
-        "url",
-        "",
-        "another endpoint for every AWS service (tests use moto)",
-        "report, aws setup, alerts sink sns",
-    ),
-    Variable(
-        "AWS_ACCESS_KEY_ID", "secret", "", "credentials, when not from a role", "report, aws setup, alerts sink sns"
-    ),
-    Variable(
-        "AWS_SECRET_ACCESS_KEY", "secret", "", "credentials, when not from a role", "report, aws setup, alerts sink sns"
-    ),
-    Variable(
-        "CLAIMWATCH_REPORT_KMS_KEY_ID", "text", "", "encrypt report objects with this KMS key (else SSE-S3)", "report"
-    ),
-    Variable("NO_COLOR", "text", "", "set: no colours in the live alert lines", "run, alerts tail"),
-    # ---- tests and benchmarks
-    Variable("CLAIMWATCH_KAFKA_STATE", "text", "", "where scripts/kafka-local keeps its broker", "scripts, benchmarks"),
-    Variable(
-        "CLAIMWATCH_KAFKA_CACHE",
-        "text",
-        "~/.cache/claimwatch/kafka",
-        "where scripts/kafka-local keeps the Kafka jars",
-        "scripts/kafka-local",
-    ),
-    Variable(
-        "KAFKA_VERSION", "text", "4.1.0", "the Apache Kafka version scripts/kafka-local runs", "scripts/kafka-local"
-    ),
-    Variable("KAFKA_PORT", "whole number", "", "the local broker's port (default: a free one)", "scripts/kafka-local"),
+        str(f.validation_alias), str(extra["kind"]), _default(f.default), str(f.description), str(extra["used_by"])
+    )
+    for f in Environment.model_fields.values()
+    if isinstance(extra := f.json_schema_extra, dict)
 )
 
 
 def check() -> None:
-    """Read every checked setting once: a bad value raises ValueError naming its variable."""
-    from claimwatch.ingest.readers import ReadLimits
-    from stream.settings import Settings
-
-    Settings()
-    ReadLimits.from_env()
-    from claimwatch.envconfig import positive_number
-
-    positive_number("CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS", 30.0, float)
+    """Read every setting once: a bad value raises ValueError naming its variable."""
+    environment()
 
 
 def rows() -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,8 +41,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def generation() -> int:
-    raw = os.environ.get("CLAIMWATCH_GENERATION", "").strip()
-    return int(raw) if raw.isdigit() else 1
+    from claimwatch.config import environment
+
+    try:
+        return environment().claimwatch_generation
+    except ValueError:  # a bad value is the command's own error; a log line still gets written
+        return 0
 
 
 QUIETER = ("aiokafka", "mode", "faust", "botocore", "urllib3")  # chatty at INFO, and not ours to act on

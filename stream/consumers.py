@@ -31,9 +31,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from claimwatch.config import environment
 from claimwatch.detect.alerting import COOLDOWN
 from claimwatch.detect.timeutil import rfc3339
-from claimwatch.envconfig import positive_number
 from claimwatch.textsafe import safe_text, slack_escape
 from schemas.alerts import Alert, severity_rank
 from stream.codec import decode_alert
@@ -578,7 +578,7 @@ def run_sink(
     pipeline = SinkPipeline(
         sink,
         AlertFilter(min_severity, frozenset(types)),
-        backoff=Backoff(cap_s=float(positive_number("CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS", 30.0, float))),
+        backoff=Backoff(cap_s=environment().claimwatch_sink_max_backoff_seconds),
     )
     try:
         asyncio.run(

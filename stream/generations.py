@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 from datetime import UTC, datetime
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from claimwatch.config import environment
 from stream.kafka_io import producer, read_to_end
 from stream.settings import Settings
 from stream.topics import create_topics, state_topic
@@ -44,7 +44,7 @@ async def live_generation(settings: Settings) -> int:
 def for_readers(settings: Settings) -> Settings:
     """The settings of a process that reads derived data: pinned by CLAIMWATCH_GENERATION, else the
     live generation."""
-    if os.environ.get("CLAIMWATCH_GENERATION", "").strip():
+    if "claimwatch_generation" in environment().model_fields_set:  # pinned in the environment
         return settings
     return dataclasses.replace(settings, generation=asyncio.run(live_generation(settings)))
 

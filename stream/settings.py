@@ -3,106 +3,61 @@
 from __future__ import annotations
 
 import functools
-import os
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimwatch.envconfig import choice, positive_number
+from pydantic import SecretStr
 
-ENV_NAMES = (
-    "KAFKA_BOOTSTRAP_SERVERS",
-    "KAFKA_SECURITY_PROTOCOL",
-    "KAFKA_SSL_CAFILE",
-    "KAFKA_SASL_MECHANISM",
-    "KAFKA_SASL_USERNAME",
-    "KAFKA_SASL_PASSWORD",
-    "CLAIMWATCH_REPLICATION_FACTOR",
-    "CLAIMWATCH_MIN_INSYNC_REPLICAS",
-    "CLAIMWATCH_TOPIC_PREFIX",
-    "CLAIMWATCH_PARTITIONS",
-    "CLAIMWATCH_APP_ID",
-    "CLAIMWATCH_OWNER",
-    "CLAIMWATCH_WEB_PORT",
-    "CLAIMWATCH_WEB_BIND",
-    "CLAIMWATCH_CHECKPOINT_EVENTS",
-    "CLAIMWATCH_CHECKPOINT_SECONDS",
-    "CLAIMWATCH_STALL_SECONDS",
-    "CLAIMWATCH_DEAD_LETTER_LIMIT",
-    "CLAIMWATCH_SESSION_TIMEOUT_SECONDS",
-    "CLAIMWATCH_INGEST_DEADLINE_SECONDS",
-    "CLAIMWATCH_STATE_STORE",
-    "CLAIMWATCH_WEBHOOK_URL",
-    "CLAIMWATCH_SNS_TOPIC_ARN",
-    "CLAIMWATCH_ALERTMANAGER_URL",
-    "CLAIMWATCH_GENERATION",
-    "AWS_ENDPOINT_URL",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "CLAIMWATCH_REPORT_KMS_KEY_ID",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-)
-
+from claimwatch.config import aws_region, environment
 
 GENERATED = frozenset({"alerts", "rollups"})  # topics a replay writes anew for its generation
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
-
-
-def _number(name: str, default: float, kind: type[int] | type[float] = int) -> Any:
-    return positive_number(name, default, kind)
-
-
-PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+def _get(name: str) -> Any:
+    """The value of one variable, from the one settings model (:mod:`claimwatch.config`)."""
+    value = getattr(environment(), name.lower())
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 @dataclass(frozen=True)
 class Settings:
-    bootstrap_servers: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    bootstrap_servers: str = field(default_factory=lambda: _get("KAFKA_BOOTSTRAP_SERVERS"))
     # How every client reaches the brokers. MSK: SSL (TLS, port 9094), SASL_SSL with SCRAM-SHA-512
     # (9096), or SASL_SSL with OAUTHBEARER for IAM (9098, signed by the AWS MSK IAM signer library).
-    security_protocol: str = field(default_factory=lambda: choice("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", PROTOCOLS))
-    ssl_cafile: str = field(default_factory=lambda: _env("KAFKA_SSL_CAFILE", ""))  # empty: the system's CAs
-    sasl_mechanism: str = field(default_factory=lambda: choice("KAFKA_SASL_MECHANISM", "PLAIN", MECHANISMS))
-    sasl_username: str = field(default_factory=lambda: _env("KAFKA_SASL_USERNAME", ""))
-    sasl_password: str = field(default_factory=lambda: _env("KAFKA_SASL_PASSWORD", ""), repr=False)
+    security_protocol: str = field(default_factory=lambda: _get("KAFKA_SECURITY_PROTOCOL"))
+    ssl_cafile: str = field(default_factory=lambda: _get("KAFKA_SSL_CAFILE"))  # empty: the system's CAs
+    sasl_mechanism: str = field(default_factory=lambda: _get("KAFKA_SASL_MECHANISM"))
+    sasl_username: str = field(default_factory=lambda: _get("KAFKA_SASL_USERNAME"))
+    sasl_password: str = field(default_factory=lambda: _get("KAFKA_SASL_PASSWORD"), repr=False)
     # Our topics and the worker's changelogs: 1 on a single local broker, 3 (and 2 in sync) on MSK.
-    replication_factor: int = field(default_factory=lambda: _number("CLAIMWATCH_REPLICATION_FACTOR", 1))
-    min_insync_replicas: int = field(default_factory=lambda: _number("CLAIMWATCH_MIN_INSYNC_REPLICAS", 1))
-    topic_prefix: str = field(default_factory=lambda: _env("CLAIMWATCH_TOPIC_PREFIX", "claimwatch"))
-    partitions: int = field(default_factory=lambda: _number("CLAIMWATCH_PARTITIONS", 4))
-    app_id: str = field(default_factory=lambda: _env("CLAIMWATCH_APP_ID", "claimwatch-worker"))
-    owner: str = field(default_factory=lambda: _env("CLAIMWATCH_OWNER", "our-label"))
-    web_port: int = field(default_factory=lambda: _number("CLAIMWATCH_WEB_PORT", 6066))
+    replication_factor: int = field(default_factory=lambda: _get("CLAIMWATCH_REPLICATION_FACTOR"))
+    min_insync_replicas: int = field(default_factory=lambda: _get("CLAIMWATCH_MIN_INSYNC_REPLICAS"))
+    topic_prefix: str = field(default_factory=lambda: _get("CLAIMWATCH_TOPIC_PREFIX"))
+    partitions: int = field(default_factory=lambda: _get("CLAIMWATCH_PARTITIONS"))
+    app_id: str = field(default_factory=lambda: _get("CLAIMWATCH_APP_ID"))
+    owner: str = field(default_factory=lambda: _get("CLAIMWATCH_OWNER"))
+    web_port: int = field(default_factory=lambda: _get("CLAIMWATCH_WEB_PORT"))
     # Loopback for local runs; the container sets 0.0.0.0 so Prometheus and ECS health checks reach it.
-    web_bind: str = field(default_factory=lambda: _env("CLAIMWATCH_WEB_BIND", "127.0.0.1"))
+    web_bind: str = field(default_factory=lambda: _get("CLAIMWATCH_WEB_BIND"))
     # A checkpoint writes each changed item once: after this many events, or this many seconds.
-    checkpoint_events: int = field(default_factory=lambda: _number("CLAIMWATCH_CHECKPOINT_EVENTS", 20_000))
-    checkpoint_seconds: float = field(default_factory=lambda: _number("CLAIMWATCH_CHECKPOINT_SECONDS", 5.0, float))
+    checkpoint_events: int = field(default_factory=lambda: _get("CLAIMWATCH_CHECKPOINT_EVENTS"))
+    checkpoint_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_CHECKPOINT_SECONDS"))
     # /health turns 503 after this long without progress while events wait, or this many dead letters
     # in five minutes, or the broker unreachable this long.
-    stall_seconds: float = field(default_factory=lambda: _number("CLAIMWATCH_STALL_SECONDS", 60.0, float))
-    dead_letter_limit: int = field(default_factory=lambda: _number("CLAIMWATCH_DEAD_LETTER_LIMIT", 100))
+    stall_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_STALL_SECONDS"))
+    dead_letter_limit: int = field(default_factory=lambda: _get("CLAIMWATCH_DEAD_LETTER_LIMIT"))
     broker_timeout_seconds: float = 20.0
     # How long ingest keeps retrying through a broker outage before it gives up.
-    ingest_deadline_seconds: float = field(
-        default_factory=lambda: _number("CLAIMWATCH_INGEST_DEADLINE_SECONDS", 300.0, float)
-    )
-    session_timeout_seconds: float = field(
-        default_factory=lambda: _number("CLAIMWATCH_SESSION_TIMEOUT_SECONDS", 6.0, float)
-    )
-    state_store: str = field(default_factory=lambda: _env("CLAIMWATCH_STATE_STORE", "memory://"))
-    webhook_url: str = field(default_factory=lambda: _env("CLAIMWATCH_WEBHOOK_URL", ""))
-    sns_topic_arn: str = field(default_factory=lambda: _env("CLAIMWATCH_SNS_TOPIC_ARN", ""))
-    alertmanager_url: str = field(default_factory=lambda: _env("CLAIMWATCH_ALERTMANAGER_URL", ""))
+    ingest_deadline_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_INGEST_DEADLINE_SECONDS"))
+    session_timeout_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_SESSION_TIMEOUT_SECONDS"))
+    state_store: str = field(default_factory=lambda: _get("CLAIMWATCH_STATE_STORE"))
+    webhook_url: str = field(default_factory=lambda: _get("CLAIMWATCH_WEBHOOK_URL"))
+    sns_topic_arn: str = field(default_factory=lambda: _get("CLAIMWATCH_SNS_TOPIC_ARN"))
+    alertmanager_url: str = field(default_factory=lambda: _get("CLAIMWATCH_ALERTMANAGER_URL"))
     # Which generation of derived data this process reads or writes: 1 is the first (and the names
     # of its topics carry no suffix); a replay derives generation N from the event log.
-    generation: int = field(default_factory=lambda: _number("CLAIMWATCH_GENERATION", 1))
+    generation: int = field(default_factory=lambda: _get("CLAIMWATCH_GENERATION"))
 
     def client_options(self) -> dict[str, Any]:
         """What every Kafka client (producer, consumer, admin) is built with: the brokers and how to reach them."""
@@ -131,7 +86,7 @@ class Settings:
 
     @staticmethod
     def aws_region() -> str:
-        region = os.environ.get("AWS_REGION", "").strip() or os.environ.get("AWS_DEFAULT_REGION", "").strip()
+        region = aws_region()
         if not region:
             raise ValueError("AWS_REGION (or AWS_DEFAULT_REGION) is needed to sign MSK IAM authentication")
         return region

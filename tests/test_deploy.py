@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from claimwatch.cli import build_parser
-from stream.settings import ENV_NAMES
+from claimwatch.config import NAMES as ENV_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_environment_names_are_the_settings_names() -> None:
             continue
         env = service.get("environment", {})
         for key in env:
-            assert key in ENV_NAMES, f"{name}: {key} is not read by stream.settings"
+            assert key in ENV_NAMES, f"{name}: {key} is not a claimwatch setting"
 
 
 def test_dependencies_and_health_checks() -> None:

@@ -22,7 +22,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from claimwatch.envconfig import positive_number
 from claimwatch.ingest import normalize as n
 from claimwatch.ingest.normalize import FieldError
 from schemas.events import (
@@ -56,10 +55,13 @@ class ReadLimits:
 
     @classmethod
     def from_env(cls) -> ReadLimits:
+        from claimwatch.config import environment
+
+        env = environment()
         return cls(
-            max_line_bytes=int(positive_number("CLAIMWATCH_MAX_LINE_BYTES", cls.max_line_bytes)),
-            max_document_bytes=int(positive_number("CLAIMWATCH_MAX_DOCUMENT_BYTES", cls.max_document_bytes)),
-            max_file_bytes=int(positive_number("CLAIMWATCH_MAX_FILE_BYTES", cls.max_file_bytes)),
+            max_line_bytes=env.claimwatch_max_line_bytes,
+            max_document_bytes=env.claimwatch_max_document_bytes,
+            max_file_bytes=env.claimwatch_max_file_bytes,
         )
 
 
