@@ -221,7 +221,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from stream.settings import Settings
 
     settings = Settings()
-    kind = None if args.kind == "auto" else KIND_SOURCES[args.kind]
+    kind = None if args.kind == "auto" else args.kind
 
     def on_progress(done: int, total: int) -> None:
         if not args.quiet:
@@ -548,16 +548,6 @@ def cmd_aws_setup(args: argparse.Namespace) -> int:
     return 0
 
 
-KIND_SOURCES = {
-    "claims": None,
-    "analytics": "analytics",
-    "polls": "polls",
-    "catalog": "catalog",
-    "rights": "rights",
-    "conflicts": "asset_conflicts",
-}
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -568,6 +558,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from claimwatch.ingest.readers import BY_NAME
+
     parser = argparse.ArgumentParser(prog="claimwatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"claimwatch {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -620,7 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="read files and publish validated events to Kafka")
     p.add_argument("paths", nargs="+")
-    p.add_argument("--kind", choices=["auto", *KIND_SOURCES], default="auto", help="skip recognition (default: auto)")
+    p.add_argument("--kind", choices=["auto", *BY_NAME], default="auto",
+                   help="the input source, skipping recognition (default: auto): one of the names the per-source "
+                   "table prints")  # fmt: skip
     p.add_argument("--follow", action="store_true", help="keep watching the folders for new export files")
     p.add_argument("--poll-seconds", type=float, default=10.0)
     p.add_argument("--quiet", action="store_true")

@@ -175,53 +175,13 @@ def _snapshot_date(path: Path) -> date:
 
 
 def _csv_kind(headers: set[str], raw_headers: list[str]) -> str | None:
-    if {"claim_id", "claim_status"} <= headers:
-        return "claims_studio" if any(" " in h.strip() for h in raw_headers) else "claims_reporting_api"
-    if {"asset_id", "conflicting_owner"} <= headers:
-        return "asset_conflicts"
-    if "video_id" in headers and headers & {
-        "other_owners_claiming",
-        "claimed_by_this_owner",
-        "claimed_by_another_owner",
-    }:
-        return "video_report"
-    if {"date", "video_id", "views"} <= headers:
-        return "analytics"
-    if "content_id" in headers:
-        return "catalog"
-    if {"owner", "share_pct"} <= headers:
-        return "rights"
-    if {"platform", "platform_content_id", "observed_at"} <= headers:
-        return "polls"
-    return None
-
-
-# Columns without which a CSV of a report family cannot be read (recognition needs some of them).
-REQUIRED_COLUMNS = {
-    "claims_studio": {"claim_id", "claim_status"},
-    "claims_reporting_api": {"claim_id", "claim_status"},
-    "asset_conflicts": {"asset_id", "conflicting_owner"},
-    "video_report": {"video_id"},
-    "analytics": {"date", "video_id", "views"},
-    "catalog": {"content_id"},
-    "rights": {"owner", "share_pct"},
-    "polls": {"platform", "platform_content_id", "observed_at"},
-}
+    """The source a CSV belongs to, by its (normalised) header: the first entry of SOURCES that claims it."""
+    return next((src.name for src in SOURCES if src.csv is not None and src.csv(headers, raw_headers)), None)
 
 
 def _json_kind(record: dict[str, Any]) -> str | None:
-    kind = str(record.get("kind", ""))
-    if kind == "youtubePartner#claimHistory" or ("event" in record and "uploaderChannelId" in record):
-        return "claim_history"
-    if kind in ("youtubePartner#claim", "youtubePartner#claimSnippet") or (
-        {"id", "status"} <= record.keys() and record.keys() & {"assetId", "videoId"}
-    ):
-        return "claim_api"
-    if "platform_content_id" in record:
-        return "polls"
-    if "content_id" in record:
-        return "catalog"
-    return None
+    """The source a JSON record belongs to: the first entry of SOURCES that claims it."""
+    return next((src.name for src in SOURCES if src.json is not None and src.json(record)), None)
 
 
 def recognise(path: Path) -> str | None:
@@ -442,7 +402,7 @@ def _csv_records(path: Path, kind: str, limits: ReadLimits) -> Iterator[Record]:
         headers = [n.norm_header(h) for h in raw_headers]
         named = [h for h in headers if h]
         repeated = sorted(h for h, times in Counter(named).items() if times > 1)  # linear: headers are hostile too
-        missing = sorted(REQUIRED_COLUMNS.get(kind, set()) - set(named))
+        missing = sorted(BY_NAME[kind].required - set(named)) if kind in BY_NAME else []
         if repeated:
             header_problem = ("duplicate_column", f"column(s) {', '.join(repeated)[:200]} appear more than once")
         elif missing:
@@ -950,26 +910,10 @@ RowMapper = Callable[[dict[str, Any], int], Event | Iterable[Event | _Quarantine
 
 
 def _mapper(kind: str, path: Path) -> RowMapper:
-    if kind in ("claims_studio", "claims_reporting_api"):
-        day = _snapshot_date(path)
-        return lambda row, line: claim_csv_row(row, kind, day, path, line)
-    if kind == "video_report":
-        day = _snapshot_date(path)
-        return lambda row, line: video_report_row(row, day, path, line)
-    if kind == "asset_conflicts":
-        day = _snapshot_date(path)
-        return lambda row, line: conflict_row(row, day, path, line)
-    if kind == "catalog":
-        return lambda row, line: catalog_row(row, path, line)
-    if kind == "rights":
-        return lambda row, line: rights_row(row, path, line)
-    if kind == "polls":
-        return lambda row, line: poll_row(row, path, line)
-    if kind == "claim_api":
-        return lambda row, line: claim_api_record(row, path, line)
-    if kind == "claim_history":
-        return lambda row, line: claim_history_events(row, path, line)
-    raise ValueError(f"no row reader for {kind}")
+    source = BY_NAME.get(kind)
+    if source is None or source.mapper is None:
+        raise ValueError(f"no row reader for {kind}")
+    return source.mapper(path)
 
 
 def _quarantine(
@@ -1183,3 +1127,73 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
 def read_paths(paths: Iterable[Path | str], kind: str | None = None, limits: ReadLimits | None = None) -> IngestResult:
     limits = limits or ReadLimits.from_env()
     return IngestResult(files=[read_file(p, kind, limits) for p in discover(paths)])
+
+
+# ------------------------------------------------------------------------------ the sources
+# One entry per input source: its one name (what --kind takes, what FileResult.source and the
+# quarantine say, what the report counts files by), how its files are recognised, the CSV columns
+# without which its rows cannot be read, and how a record becomes events. Adding a source is adding
+# an entry (and its row function above). Recognition tries the entries in this order.
+
+
+def _claims_csv(studio: bool) -> Callable[[set[str], list[str]], bool]:
+    # The Studio download has Title Case headers ("Claim ID"); the Reporting API's are snake_case.
+    return lambda h, raw: {"claim_id", "claim_status"} <= h and any(" " in x.strip() for x in raw) == studio
+
+
+def _dated(row_function: Callable[..., Any], *leading: Any) -> Callable[[Path], RowMapper]:
+    """A mapper for a daily snapshot: the file's date is read once, and passed to every row."""
+
+    def make(path: Path) -> RowMapper:
+        day = _snapshot_date(path)
+        return lambda row, line: row_function(row, *leading, day, path, line)
+
+    return make
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    doc: str
+    csv: Callable[[set[str], list[str]], bool] | None = None
+    json: Callable[[dict[str, Any]], bool] | None = None
+    required: frozenset[str] = frozenset()
+    mapper: Callable[[Path], RowMapper] | None = None  # None: a reader of its own (analytics sums rows)
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("claims_studio", "Studio claims report (Title Case headers)", csv=_claims_csv(studio=True),
+           required=frozenset({"claim_id", "claim_status"}),
+           mapper=lambda path: _dated(claim_csv_row, "claims_studio")(path)),
+    Source("claims_reporting_api", "Reporting API daily claims report (content_owner_active_claims)",
+           csv=_claims_csv(studio=False), required=frozenset({"claim_id", "claim_status"}),
+           mapper=lambda path: _dated(claim_csv_row, "claims_reporting_api")(path)),
+    Source("asset_conflicts", "asset conflicts report (content_owner_asset_conflict)",
+           csv=lambda h, raw: {"asset_id", "conflicting_owner"} <= h,
+           required=frozenset({"asset_id", "conflicting_owner"}), mapper=_dated(conflict_row)),
+    Source("video_report", "video metadata report (content_owner_video_metadata)",
+           csv=lambda h, raw: "video_id" in h
+           and bool(h & {"other_owners_claiming", "claimed_by_this_owner", "claimed_by_another_owner"}),
+           required=frozenset({"video_id"}), mapper=_dated(video_report_row)),
+    Source("analytics", "daily analytics (channel_basic, content_owner_basic): rows summed per video and day",
+           csv=lambda h, raw: {"date", "video_id", "views"} <= h, required=frozenset({"date", "video_id", "views"})),
+    Source("claim_history", "Content ID API claim history (JSON)",
+           json=lambda r: str(r.get("kind", "")) == "youtubePartner#claimHistory"
+           or ("event" in r and "uploaderChannelId" in r),
+           mapper=lambda path: lambda row, line: claim_history_events(row, path, line)),
+    Source("claim_api", "Content ID API claims and claim search results (JSON)",
+           json=lambda r: str(r.get("kind", "")) in ("youtubePartner#claim", "youtubePartner#claimSnippet")
+           or ({"id", "status"} <= r.keys() and bool(r.keys() & {"assetId", "videoId"})),
+           mapper=lambda path: lambda row, line: claim_api_record(row, path, line)),
+    Source("catalog", "the internal catalog (CSV or JSON)", csv=lambda h, raw: "content_id" in h,
+           json=lambda r: "content_id" in r and "platform_content_id" not in r, required=frozenset({"content_id"}),
+           mapper=lambda path: lambda row, line: catalog_row(row, path, line)),
+    Source("rights", "rights records", csv=lambda h, raw: {"owner", "share_pct"} <= h,
+           required=frozenset({"owner", "share_pct"}), mapper=lambda path: lambda row, line: rights_row(row, path, line)),
+    Source("polls", "platform polls (CSV or JSON Lines)",
+           csv=lambda h, raw: {"platform", "platform_content_id", "observed_at"} <= h,
+           json=lambda r: "platform_content_id" in r,
+           required=frozenset({"platform", "platform_content_id", "observed_at"}),
+           mapper=lambda path: lambda row, line: poll_row(row, path, line)),
+)  # fmt: skip
+BY_NAME = {source.name: source for source in SOURCES}
