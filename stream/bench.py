@@ -134,7 +134,7 @@ async def raw_consume_rate(settings: Settings, repeats: int = 3) -> tuple[float,
         consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
         await consumer.start()
         try:
-            tps = await topic_partitions(consumer, settings.topic("events"))
+            tps = await topic_partitions(consumer, settings.topic("events"), settings)
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)

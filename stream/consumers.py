@@ -461,7 +461,7 @@ async def consume(
     try:
         topic = settings.topic("alerts")
         if group is None:
-            tps = await topic_partitions(consumer, topic)
+            tps = await topic_partitions(consumer, topic, settings)
             consumer.assign(tps)
             if not from_beginning and since is None:
                 await consumer.seek_to_end(*tps)

@@ -37,10 +37,22 @@ def producer(settings: Settings, deadline_s: float = 40.0) -> AIOKafkaProducer:
     )
 
 
-async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    """Every partition of ``topic``; consumer.topics() would refresh only a copy of the metadata."""
-    metadata = await consumer._client.fetch_all_metadata()
-    return [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, settings: Settings) -> list[TopicPartition]:
+    """Every partition of ``topic``, by public APIs only: the metadata the consumer fetched when it
+    started, else (a topic it has not seen yet) the brokers' answer to the admin client."""
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(**settings.client_options())
+        await admin.start()
+        try:
+            described = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        found = {p["partition"] for t in described if t.get("topic") == topic and not t.get("error_code")
+                 for p in t.get("partitions", [])}  # fmt: skip
+    return [TopicPartition(topic, p) for p in sorted(found or ())]
 
 
 async def read_to_end(
@@ -74,7 +86,7 @@ async def read_records(
     consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
     try:
         await consumer.start()
-        tps = await topic_partitions(consumer, topic)
+        tps = await topic_partitions(consumer, topic, settings)
         if not tps:
             return []
         consumer.assign(tps)

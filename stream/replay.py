@@ -110,7 +110,7 @@ async def replay_partitions(
     try:
         await consumer.start()
         await out.start()
-        every = await topic_partitions(consumer, settings.topic("events"))
+        every = await topic_partitions(consumer, settings.topic("events"), settings)
         tps = [tp for tp in every if partitions is None or tp.partition in partitions]
         if not tps:
             return report

@@ -43,7 +43,7 @@ async def last_alert(settings: Settings) -> dict[str, Any] | None:
     consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = await topic_partitions(consumer, settings.topic("alerts"))
+        tps = await topic_partitions(consumer, settings.topic("alerts"), settings)
         if not tps:
             return None
         consumer.assign(tps)
