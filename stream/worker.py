@@ -85,6 +85,10 @@ class WorkerStats:
     rollups_written: int = 0
     restore_seconds: float = 0.0
     restored_items: int = 0
+    commits: int = 0  # Faust's offset commits (the sensor below)
+    commit_seconds: float = 0.0
+    rebalances: int = 0
+    rebalance_seconds: float = 0.0
     last_progress: float = field(default_factory=time.time)
     broker_ok_at: float = field(default_factory=time.time)
     next_offset: dict[int, int] = field(default_factory=dict)
@@ -137,6 +141,10 @@ class _StatsCollector(Collector):
             ("claimwatch_restore_seconds", "Time spent restoring state from the changelog.", s.restore_seconds),
             ("claimwatch_restored_items", "Item states restored from the changelog.", s.restored_items),
             ("claimwatch_rebuilt_items", "Items rebuilt from the event log.", s.rebuilt_items),
+            ("claimwatch_offset_commits", "Offset commits Faust completed.", s.commits),
+            ("claimwatch_offset_commit_seconds", "Time Faust spent in offset commits.", s.commit_seconds),
+            ("claimwatch_rebalances", "Consumer group rebalances this worker went through.", s.rebalances),
+            ("claimwatch_rebalance_seconds", "Time spent in rebalances (partitions paused).", s.rebalance_seconds),
         ):
             yield CounterMetricFamily(name, doc, value=value)
         lag = GaugeMetricFamily("claimwatch_consumer_lag", "Events on the log not yet processed, by partition.",
@@ -154,6 +162,35 @@ def _counter(name: str, doc: str, labels: list[str], rows: Iterable[tuple[Any, i
         # Label values are data (sources, reasons): the client escapes them, and they are cut short.
         family.add_metric([str(v)[:120] for v in (key if isinstance(key, list) else [key])], value)
     return family
+
+
+class CommitAndRebalanceSensor(faust.Sensor):
+    """Faust's commits and rebalances into the worker's /metrics.
+
+    Faust's own Prometheus monitor records every message too, on the hot path; the worker counts its
+    events itself, so only these two, which happen per second or per restart, are taken from Faust.
+    """
+
+    def __init__(self, stats: WorkerStats) -> None:
+        super().__init__()
+        self.stats = stats
+
+    def on_commit_initiated(self, consumer: Any) -> Any:
+        return time.monotonic()
+
+    def on_commit_completed(self, consumer: Any, state: Any) -> None:
+        self.stats.commits += 1
+        if isinstance(state, float):
+            self.stats.commit_seconds += time.monotonic() - state
+
+    def on_rebalance_start(self, app: Any) -> dict[str, Any]:
+        self.stats.rebalances += 1
+        return {"started": time.monotonic()}
+
+    def on_rebalance_end(self, app: Any, state: dict[str, Any]) -> None:
+        started = state.get("started") if isinstance(state, dict) else None
+        if isinstance(started, float):
+            self.stats.rebalance_seconds += time.monotonic() - started
 
 
 def health_problems(stats: WorkerStats, lag: dict[int, int], settings: Settings) -> list[str]:
@@ -463,6 +500,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         stream_wait_empty=False,
     )
     stats = WorkerStats()
+    app.sensors.add(CommitAndRebalanceSensor(stats))
     loop = WorkerLoop(app, settings, stats)
     app.claimwatch_stats = stats  # type: ignore[attr-defined]
     app.claimwatch_loop = loop  # type: ignore[attr-defined]

@@ -271,6 +271,8 @@ def test_poison_events_and_crafted_state_do_not_stop_the_worker(tmp_path: Path) 
     }
     assert samples[("claimwatch_state_unreadable_total", ())] == 3
     assert samples[("claimwatch_dead_letters_total", (("reason", "undecodable_event"),))] == 2
+    # Faust's own commits and the group's rebalance, through the worker's sensor.
+    assert samples[("claimwatch_offset_commits_total", ())] > 0 and samples[("claimwatch_rebalances_total", ())] >= 1
     assert health["dead_letters"] == 2 and health["status"] == "ok"
     entries = [json.loads(v) for _, v in asyncio.run(read_to_end(settings, settings.topic("quarantine"))) if v]
     dead = [e for e in entries if e.get("reason_code") == "undecodable_event"]
