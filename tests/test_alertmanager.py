@@ -9,8 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from schemas.alerts import Alert
 from stream.consumers import AlertFilter, AlertmanagerSink, SinkPipeline, alertmanager_alert
@@ -73,8 +73,8 @@ receivers:
 """
 
 
-@pytest.fixture
-def alertmanager(tmp_path: Path) -> Iterator[tuple[str, Receiver, Receiver]]:
+@pytest_asyncio.fixture
+async def alertmanager(tmp_path: Path) -> AsyncIterator[tuple[str, Receiver, Receiver]]:
     oncall, rights = Receiver(), Receiver()
     config = tmp_path / "alertmanager.yml"
     config.write_text(CONFIG % {"oncall": oncall.url, "rights": rights.url})
@@ -87,14 +87,17 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, Receiver, Receiver]]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
-                    break
-            except OSError:
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.get(f"{url}/-/ready", timeout=aiohttp.ClientTimeout(total=1)) as ready:
+                        if ready.status == 200:
+                            break
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError((tmp_path / "alertmanager.log").read_text()[-2000:]) from None
-                time.sleep(0.2)
+                    raise AssertionError((tmp_path / "alertmanager.log").read_text()[-2000:])
+                await asyncio.sleep(0.2)
         yield url, oncall, rights
     finally:
         process.terminate()
