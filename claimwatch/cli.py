@@ -81,7 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  … {done:,}/{total:,} events ({100 * done / total:.0f}%)", file=sys.stderr, flush=True)
 
     owner = args.owner or environment().claimwatch_owner
-    result = run(inputs, out, owner=owner, on_alert=on_alert, on_progress=on_progress)
+    result = run(inputs, out, owner=owner, on_alert=on_alert, on_progress=on_progress,
+                 late_allowance_s=environment().claimwatch_late_allowance_seconds)  # fmt: skip
     elapsed = time.perf_counter() - started
     print()
     print_counts(result.ingest.counts())

@@ -130,6 +130,11 @@ class Environment(BaseSettings):
         6.0, "CLAIMWATCH_SESSION_TIMEOUT_SECONDS", "number", "the worker's consumer session timeout", "worker"
     )
     claimwatch_state_store: str = _var("memory://", "CLAIMWATCH_STATE_STORE", "text", "Faust's table store", "worker")
+    claimwatch_late_allowance_seconds: PositiveFloat = _var(
+        900.0, "CLAIMWATCH_LATE_ALLOWANCE_SECONDS", "number",
+        "a poll this much older than the post's latest is jitter (counted); older, it is quarantined as late_poll",
+        "run, worker, replay",
+    )  # fmt: skip
     claimwatch_ingest_deadline_seconds: PositiveFloat = _var(
         300.0,
         "CLAIMWATCH_INGEST_DEADLINE_SECONDS",

@@ -74,6 +74,7 @@ def run(
     on_alert: Callable[[Alert], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     clock: Clock = wall_clock,
+    late_allowance_s: float = MonitorConfig.late_allowance_seconds,
 ) -> RunResult:
     ingest = read_paths(inputs)
     unrecognised = {q.source_file for q in ingest.quarantined if q.reason_code in ("unrecognised_file", "empty_file")}
@@ -84,7 +85,7 @@ def run(
             "report, analytics report, poll log, catalog or rights file (see the input contract)"
         )
     events, duplicates = order_events(ingest.events)
-    monitors = KeyedMonitors(config=MonitorConfig(owner=owner), clock=clock)
+    monitors = KeyedMonitors(config=MonitorConfig(owner=owner, late_allowance_seconds=late_allowance_s), clock=clock)
     alerts: list[Alert] = []
     report_inputs = ReportInputs(quarantine=list(ingest.quarantined))
 

@@ -35,7 +35,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from claimwatch.detect.alerting import wall_clock
-from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.store import StateStore
 from stream.codec import decode_event, encode_alert
 from stream.kafka_io import BatchedSender, producer, topic_partitions
@@ -100,7 +99,7 @@ async def replay_partitions(
     are raised from ``since`` on (a time, or an offset in every partition)."""
     started = time.perf_counter()
     report = ReplayReport(settings.generation)
-    store = StateStore(config=MonitorConfig(owner=settings.owner), clock=wall_clock)
+    store = StateStore(config=settings.monitor_config(), clock=wall_clock)
     since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
     since_offset = since if isinstance(since, int) else None
     consumer = AIOKafkaConsumer(

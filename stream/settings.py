@@ -37,6 +37,7 @@ class Settings:
     partitions: int = field(default_factory=lambda: _get("CLAIMWATCH_PARTITIONS"))
     app_id: str = field(default_factory=lambda: _get("CLAIMWATCH_APP_ID"))
     owner: str = field(default_factory=lambda: _get("CLAIMWATCH_OWNER"))
+    late_allowance_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_LATE_ALLOWANCE_SECONDS"))
     web_port: int = field(default_factory=lambda: _get("CLAIMWATCH_WEB_PORT"))
     # Loopback for local runs; the container sets 0.0.0.0 so Prometheus and ECS health checks reach it.
     web_bind: str = field(default_factory=lambda: _get("CLAIMWATCH_WEB_BIND"))
@@ -58,6 +59,12 @@ class Settings:
     # Which generation of derived data this process reads or writes: 1 is the first (and the names
     # of its topics carry no suffix); a replay derives generation N from the event log.
     generation: int = field(default_factory=lambda: _get("CLAIMWATCH_GENERATION"))
+
+    def monitor_config(self) -> Any:
+        """The detection core's settings, from these (the core itself never reads the environment)."""
+        from claimwatch.detect.monitor import MonitorConfig
+
+        return MonitorConfig(owner=self.owner, late_allowance_seconds=self.late_allowance_seconds)
 
     def client_options(self) -> dict[str, Any]:
         """What every Kafka client (producer, consumer, admin) is built with: the brokers and how to reach them."""

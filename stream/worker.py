@@ -37,7 +37,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from claimwatch.detect.alerting import wall_clock
-from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.store import StateStore
 from claimwatch.logs import logging_config
 from claimwatch.logs import setup as setup_logs
@@ -214,7 +213,7 @@ class WorkerLoop:
         self.app = app
         self.settings = settings
         self.stats = stats
-        self.store = StateStore(config=MonitorConfig(owner=settings.owner), clock=wall_clock)
+        self.store = StateStore(config=settings.monitor_config(), clock=wall_clock)
         self.events_topic = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes)
         self.alerts = app.topic(settings.topic("alerts"), key_type=bytes, value_type=bytes)
         self.quarantine = app.topic(settings.topic("quarantine"), key_type=bytes, value_type=bytes)

@@ -137,3 +137,14 @@ def test_a_record_dated_after_its_file_s_day_is_quarantined(tmp_path: Path, obse
     assert result.reconciles() and result.records == 1
     assert [q.reason_code for q in result.quarantined] == ([code] if code else [])
     assert len(result.events) == (0 if code else 1)
+
+
+@pytest.mark.parametrize(("minutes_late", "quarantined"), [(5, False), (15, False), (16, True)])
+def test_a_little_late_is_jitter_and_later_is_quarantined(minutes_late: int, quarantined: bool) -> None:
+    """Within the allowance (15 minutes by default) a late poll is counted, not quarantined."""
+    monitor = Monitor(clock=lambda: T0)
+    for quarter in range(5):
+        monitor.step(poll("p1", at(quarter / 4), 1_000 + 100 * quarter))
+    late = monitor.step(poll("p1", at(1) - timedelta(minutes=minutes_late), 1_350))
+    assert [e.reason_code for e in late.suspect] == (["late_poll"] if quarantined else [])
+    assert monitor.quality["late_polls"] == 1, "counted either way"

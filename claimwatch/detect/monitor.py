@@ -65,6 +65,9 @@ class MonitorConfig:
     bucket: BucketPolicy = field(default_factory=BucketPolicy)
     # Daily analytics only judge spikes for videos that no poll has covered lately: polls are fresher.
     poll_fresh_hours: float = 48.0
+    # A poll at most this much older than the post's latest is collector jitter: counted as late, not
+    # quarantined. Older than that it is quarantined as `late_poll` (CLAIMWATCH_LATE_ALLOWANCE_SECONDS).
+    late_allowance_seconds: float = 900.0
 
 
 @dataclass
@@ -168,6 +171,7 @@ class Monitor:
         content_id = self.catalog.content_for_post(event.platform, event.platform_content_id)
         if event.granularity == "cumulative":
             before = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
+            latest = post.last_time
             findings = post.observe_totals(t, values, self.config.bucket)
             after = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             seen: dict[str, int] = {}
@@ -175,7 +179,11 @@ class Monitor:
                 if a != b:
                     self.quality[name] += a - b
                     seen[name] = a - b
-                    suspect.append(suspect_entry(event, SUSPECT_REASONS[name][0]))
+                    jitter = (
+                        name == "late_polls" and latest is not None and latest - t <= self.config.late_allowance_seconds
+                    )
+                    if not jitter:
+                        suspect.append(suspect_entry(event, SUSPECT_REASONS[name][0]))
             self.rollups.on_metric(event, t, content_id, seen)
             return self._spike_candidates(event, post, findings)
         restated = 0
