@@ -48,17 +48,37 @@ STRONG_IDS = ("claim_id", "video_id", "platform_content_id")  # an asset has man
 MAX_CAUSES = 5
 
 
-def causes(alert: Alert, records: list[InputRecord]) -> list[dict[str, Any]]:
-    """The input records that explain an alert's change: the record it was raised on (its evidence
-    names the file and line), else records about the same claim or video."""
-    evidence = alert.evidence or {}
-    place = (str(evidence.get("source_file", "")), evidence.get("source_line"))
-    exact = [r for r in records if (r.source_file, r.line) == place]
-    if exact:
-        return [r.brief() for r in exact[:MAX_CAUSES]]
-    subject = {(k, v) for k, v in alert.subject.ids().items() if k in STRONG_IDS and v}
-    related = [r for r in records if subject & {(k, v) for k, v in r.ids if k in STRONG_IDS}]
-    return [r.brief() for r in related[:MAX_CAUSES]]
+@dataclass
+class CauseIndex:
+    """The input records by the line they came from and by the claim or video they are about: an
+    incident can retract tens of thousands of records and change as many alerts."""
+
+    by_place: dict[tuple[str, int], list[InputRecord]] = field(default_factory=dict)
+    by_id: dict[tuple[str, str], list[InputRecord]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, records: list[InputRecord]) -> CauseIndex:
+        index = cls()
+        for r in records:
+            index.by_place.setdefault((r.source_file, r.line), []).append(r)
+            for pair in r.ids:
+                if pair[0] in STRONG_IDS:
+                    index.by_id.setdefault(pair, []).append(r)
+        return index
+
+    def causes(self, alert: Alert) -> list[dict[str, Any]]:
+        """The input records that explain an alert's change: the record it was raised on (its evidence
+        names the file and line), else records about the same claim or video."""
+        evidence = alert.evidence or {}
+        line = evidence.get("source_line")
+        exact = self.by_place.get((str(evidence.get("source_file", "")), line), []) if isinstance(line, int) else []
+        if exact:
+            return [r.brief() for r in exact[:MAX_CAUSES]]
+        related: dict[int, InputRecord] = {}
+        for pair in sorted((k, v) for k, v in alert.subject.ids().items() if k in STRONG_IDS):
+            for r in self.by_id.get(pair, []):
+                related.setdefault(id(r), r)
+        return [r.brief() for r in list(related.values())[:MAX_CAUSES]]
 
 
 def input_summary(records: list[InputRecord]) -> list[dict[str, Any]]:
@@ -87,10 +107,10 @@ def _brief(alert: Alert) -> dict[str, Any]:
 def alert_changes(
     before: Generation, after: Generation, records: list[InputRecord] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    records = records or []
+    index = CauseIndex.of(records) if records else None
 
     def brief(alert: Alert) -> dict[str, Any]:
-        return {**_brief(alert), "caused_by": causes(alert, records)} if records else _brief(alert)
+        return {**_brief(alert), "caused_by": index.causes(alert)} if index else _brief(alert)
 
     added = [brief(after.alerts[i]) for i in sorted(set(after.alerts) - set(before.alerts))]
     removed = [brief(before.alerts[i]) for i in sorted(set(before.alerts) - set(after.alerts))]

@@ -300,7 +300,6 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_release(args: argparse.Namespace) -> int:
     import asyncio
-    import getpass
     import tempfile
 
     from claimwatch import quarantine as q
@@ -315,7 +314,7 @@ def cmd_release(args: argparse.Namespace) -> int:
             print(f"{correction.entry_id}: still {entry.reason_code}: {safe_text(entry.reason, 200)}", file=sys.stderr)
         print(f"{len(again.still_bad)} corrected record(s) still fail; nothing released", file=sys.stderr)
         return EXIT_PARTIAL
-    by = args.by or environment().claimwatch_operator or getpass.getuser()
+    by = _operator(args.by)
     entries = len(set(again.replaces.values()))
     if args.dry_run:
         print(f"{len(again.events):,} events from {entries:,} corrected records would be released (dry run)")
@@ -329,13 +328,19 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_retract(args: argparse.Namespace) -> int:
+def _operator(given: str | None) -> str:
+    """Who acts on the quarantine: --by, else CLAIMWATCH_OPERATOR, else the login name."""
     import getpass
+
+    return given or environment().claimwatch_operator or getpass.getuser()
+
+
+def cmd_retract(args: argparse.Namespace) -> int:
 
     from stream.retract import main
     from stream.settings import Settings
 
-    by = args.by or environment().claimwatch_operator or getpass.getuser()
+    by = _operator(args.by)
     if not args.reason.strip():
         raise ValueError("--reason must say what is wrong with the file")
     return main(Settings(), args.file, args.reason.strip(), by)
