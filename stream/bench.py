@@ -319,17 +319,19 @@ def measure_worker(settings: Settings, records: int, tmp: Path) -> dict[str, Any
 
 
 def core_rate(settings: Settings, repeats: int = 3) -> float:
-    """The detection core in process over the same records (decode + apply), events/s, median."""
+    """The detection core in process over the same records (the driver the worker's core process and
+    replay run: decode + apply), events/s, median."""
     from claimwatch.detect.store import StateStore
-    from stream.codec import decode_event
+    from stream.driver import Outcome, RecordDriver
 
     records = asyncio.run(read_to_end(settings, settings.topic("events")))
+    topic = settings.topic("events")
     rates = []
     for _ in range(repeats):
-        store = StateStore()
+        driver, out = RecordDriver(StateStore()), Outcome()
         started = time.perf_counter()
         for offset, (key, value) in enumerate(records):
-            store.apply((key or b"").decode(), 0, offset, decode_event(value or b""))
+            driver.apply(topic, 0, offset, key, value, out)
         rates.append(len(records) / (time.perf_counter() - started))
     return statistics.median(rates)
 

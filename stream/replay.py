@@ -36,7 +36,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.store import StateStore
-from stream.codec import decode_event, encode_alert
+from stream.codec import encode_alert
+from stream.driver import Outcome, RecordDriver
 from stream.kafka_io import BatchedSender, producer, topic_partitions
 from stream.retract import load_retracted
 from stream.settings import Settings
@@ -100,6 +101,7 @@ async def replay_partitions(
     started = time.perf_counter()
     report = ReplayReport(settings.generation)
     store = StateStore(config=settings.monitor_config(), clock=wall_clock)
+    driver, topic = RecordDriver(store), settings.topic("events")
     since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
     since_offset = since if isinstance(since, int) else None
     consumer = AIOKafkaConsumer(
@@ -127,6 +129,7 @@ async def replay_partitions(
             # 100,000 items the cyclic collector made deriving 10x slower).
             gc.freeze()
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
+            out = Outcome()
             for tp, records in batch.items():
                 for record in records:
                     if record.offset >= stops[tp]:
@@ -136,32 +139,22 @@ async def replay_partitions(
                     if retracted and (tp.partition, record.offset) in retracted:
                         report.retracted += 1
                         continue
-                    try:
-                        event = decode_event(record.value or b"")
-                    except ValueError:
-                        report.undecodable += 1
-                        continue
-                    key = (record.key or b"").decode("utf-8", "replace")
-                    try:
-                        step = store.apply_step(key, tp.partition, record.offset, event)
-                    except Exception:
-                        report.undecodable += 1  # a core error: the live worker dead-lettered it too
-                        continue
-                    report.events += 1
-                    found = step.alerts if step is not None else []
-                    for entry in step.suspect if step is not None else []:
-                        # The same entries (the same ids) the live worker wrote for the same records: a
-                        # generation derived from a corrected log has its own, and readers count each once.
-                        await quarantine_out.send(entry.source_file.encode(), entry.model_dump_json().encode())
-                        report.suspect += 1
-                    if (since_ms is not None and record.timestamp < since_ms) or (
+                    muted = (since_ms is not None and record.timestamp < since_ms) or (
                         since_offset is not None and record.offset < since_offset
-                    ):
-                        report.muted_alerts += len(found)
-                        continue
-                    for alert in found:
-                        await alerts_out.send(alert.alert_id.encode(), encode_alert(alert))
-                        report.alerts += 1
+                    )
+                    driver.apply(topic, tp.partition, record.offset, record.key, record.value, out, muted)
+            # Dead letters are counted only: the live worker quarantined them when it met them. Suspect
+            # records get the same entries (the same ids) the live worker wrote for them: a generation
+            # derived from a corrected log has its own, and readers count each once.
+            report.events += out.applied + out.redelivered
+            report.undecodable += len(out.dead_letters)
+            report.muted_alerts += out.muted
+            for entry in out.suspect:
+                await quarantine_out.send(entry.source_file.encode(), entry.model_dump_json().encode())
+                report.suspect += 1
+            for alert in out.alerts:
+                await alerts_out.send(alert.alert_id.encode(), encode_alert(alert))
+                report.alerts += 1
             for tp in list(remaining):
                 if await consumer.position(tp) >= stops[tp]:
                     remaining.discard(tp)

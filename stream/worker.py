@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -36,24 +37,22 @@ from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, ge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from claimwatch.detect.alerting import wall_clock
-from claimwatch.detect.store import StateStore
 from claimwatch.logs import logging_config
 from claimwatch.logs import setup as setup_logs
-from schemas.alerts import Alert
-from schemas.events import QuarantineEntry
-from stream.codec import decode_event, encode_alert
+from stream.coreproc import APPLY, CHECKPOINT, DROP, REBUILD, RESTORE, CoreProcess
 from stream.kafka_io import read_partition
 from stream.settings import Settings
 from stream.topics import ensure_state_topic, state_topic
 
 log = logging.getLogger("claimwatch.worker")
-CHECKPOINT_CHUNK = 32  # items encoded between two yields to the event loop
+CHECKPOINT_CHUNK = 64  # records written between two yields to the event loop
+BATCH_LIMIT = 5_000  # events per request to the core process
+INBOX_LIMIT = 20_000  # events waiting for the core beyond which the agent waits too
 BROKER_ASK_S = 0.7  # what /health may wait for the broker; a frozen one must not freeze /health
 
 
-# Processing time of one event, apply and send: most take well under a millisecond; a checkpoint
-# or a slow broker shows in the upper buckets.
+# Processing time of one batch in the core process, apply and send: a batch of one event takes about a
+# millisecond, a full one a few tenths of a second; a checkpoint or a slow broker shows in the upper buckets.
 # What generate_latest writes is Prometheus' text format 0.0.4; aiohttp adds "charset=utf-8" itself
 # (and refuses a content type that already has one).
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -97,7 +96,7 @@ class WorkerStats:
 
     def __post_init__(self) -> None:
         self.latency = Histogram(
-            "claimwatch_processing_seconds", "Time to apply one event and send its alerts.",
+            "claimwatch_processing_seconds", "Time for the core to apply a batch of events, and to send its alerts.",
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )  # fmt: skip
         ProcessCollector(registry=self.registry)
@@ -207,97 +206,118 @@ def health_problems(stats: WorkerStats, lag: dict[int, int], settings: Settings)
 
 
 class WorkerLoop:
-    """Everything the agent does, as plain methods: apply, dead-letter, checkpoint, restore."""
+    """Everything the agent does, as plain methods: forward, deliver, checkpoint, restore.
 
-    def __init__(self, app: faust.App, settings: Settings, stats: WorkerStats) -> None:
+    The agent appends each event to an inbox; a pump sends the inbox to the core process in batches
+    (one batch in flight, the next filling meanwhile: at low rates a batch is one event, so latency
+    stays low) and sends the alerts and quarantine entries each batch gave.
+    """
+
+    def __init__(self, app: faust.App, settings: Settings, stats: WorkerStats, loglevel: str = "warning") -> None:
         self.app = app
         self.settings = settings
         self.stats = stats
-        self.store = StateStore(config=settings.monitor_config(), clock=wall_clock)
+        self.core = CoreProcess(settings.topic("events"), settings.monitor_config(), loglevel)
         self.events_topic = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes)
         self.alerts = app.topic(settings.topic("alerts"), key_type=bytes, value_type=bytes)
         self.quarantine = app.topic(settings.topic("quarantine"), key_type=bytes, value_type=bytes)
         self.state = app.topic(state_topic(settings), key_type=bytes, value_type=bytes)
         self.rollups = app.topic(settings.topic("rollups"), key_type=bytes, value_type=bytes)
-        self.pending: list[Any] = []  # events applied but not yet covered by a checkpoint
+        self.restored: set[int] = set()  # partitions whose items the core holds
+        self.inbox: list[Any] = []  # events received, not yet sent to the core
+        self.in_flight = 0  # events the core is applying now
+        self.applied: list[Any] = []  # events applied but not yet covered by a checkpoint
+        self.wake = asyncio.Event()  # the inbox has events
+        self.room = asyncio.Event()  # the inbox is below its limit
+        self.pump_task: asyncio.Future[None] | None = None
+        self.closing = False
         self.last_checkpoint = time.monotonic()
         self.lock = asyncio.Lock()
         self.running: asyncio.Future[None] | None = None
 
     async def on_event(self, record: Any) -> None:
+        partition = record.message.partition
+        if partition not in self.restored:
+            await self.restore(partition, record.message.offset)
+        self.inbox.append(record)
+        self.wake.set()
+        if self.pump_task is None:
+            self.pump_task = asyncio.ensure_future(self.pump())
+            self.pump_task.add_done_callback(self._pump_stopped)
+        if len(self.inbox) >= INBOX_LIMIT:  # the core is behind: wait rather than buffer without bound
+            self.room.clear()
+            await self.room.wait()
+
+    async def pump(self) -> None:
+        while True:
+            if not self.inbox:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            batch, self.inbox = self.inbox[:BATCH_LIMIT], self.inbox[BATCH_LIMIT:]
+            self.in_flight = len(batch)
+            self.room.set()
+            await self.apply(batch)
+            self.in_flight = 0
+
+    def _pump_stopped(self, task: asyncio.Future[None]) -> None:
+        if task.cancelled() or self.closing:
+            return
+        # Without its core the worker cannot go on; what was not checkpointed is redelivered on restart.
+        log.critical("the core process failed, the worker stops: %s", task.exception())
+        os._exit(70)
+
+    async def apply(self, batch: list[Any]) -> None:
         started = time.perf_counter()
-        message = record.message
-        partition, offset = message.partition, message.offset
-        if partition not in self.store.restored_partitions:
-            await self.restore(partition, offset)
-        self.stats.next_offset[partition] = offset + 1
-        key = (record.key or b"").decode("utf-8", "replace")
-        try:
-            event = decode_event(record.value)
-        except ValueError as exc:
-            await self.dead_letter(record, "undecodable_event", f"not an event: {exc}")
-        else:
-            try:
-                step = self.store.apply_step(key, partition, offset, event)
-            except Exception as exc:
-                log.exception("the core failed on partition=%s offset=%s key=%r", partition, offset, key)
-                await self.dead_letter(record, "core_error", f"{type(exc).__name__}: {exc}")
-            else:
-                if step is None:
-                    self.stats.skipped_redelivered += 1
-                else:
-                    self.stats.events_in[event.kind] += 1
-                    if step.alerts:
-                        await self.send_alerts(step.alerts)
-                    for entry in step.suspect:  # left out by the core: quarantined with the reason
-                        await self.quarantine.send(
-                            key=entry.source_file.encode(), value=entry.model_dump_json().encode()
-                        )
-                        self.stats.suspect[entry.reason_code] += 1
-        self.pending.append(record)
+        reply = await self.core.call(
+            APPLY, records=[(r.message.partition, r.message.offset, r.key, r.value) for r in batch]
+        )
+        await self.deliver(reply)
+        for record in batch:
+            self.stats.next_offset[record.message.partition] = record.message.offset + 1
+        self.applied += batch
         self.stats.latency.observe(time.perf_counter() - started)
         self.stats.last_progress = time.time()
         self.maybe_checkpoint()
 
-    async def send_alerts(self, found: list[Alert]) -> None:
-        for alert in found:
-            await self.alerts.send(key=alert.alert_id.encode(), value=encode_alert(alert))
-            self.stats.alerts_out[(alert.type, alert.severity)] += 1
+    async def deliver(self, reply: dict[str, Any]) -> None:
+        """Send what a batch gave: its alerts, the records left out as suspect, the dead letters."""
+        for kind, count in reply["events"].items():
+            self.stats.events_in[kind] += count
+        self.stats.skipped_redelivered += reply["redelivered"]
+        for alert_id, value, type_, severity, subject in reply["alerts"]:
+            await self.alerts.send(key=alert_id.encode(), value=value.encode())
+            self.stats.alerts_out[(type_, severity)] += 1
             log.info(
-                "alert raised",
-                extra={
-                    "alert_id": alert.alert_id,
-                    "type": alert.type,
-                    "severity": alert.severity,
-                    "subject": alert.subject.ids(),
-                },
+                "alert raised", extra={"alert_id": alert_id, "type": type_, "severity": severity, "subject": subject}
             )
+        for where, code, value in reply["suspect"]:  # left out by the core: quarantined with the reason
+            await self.quarantine.send(key=where.encode(), value=value.encode())
+            self.stats.suspect[code] += 1
+        for where, offset, code, reason, value in reply["dead_letters"]:
+            await self.quarantine.send(key=where.encode(), value=value.encode())
+            self.stats.dead_letters[code] += 1
+            self.stats.dead_letter_times.append(time.time())
+            log.warning("dead letter %s offset=%s: %s", where, offset, reason[:300])
 
-    async def dead_letter(self, record: Any, code: str, reason: str) -> None:
-        message = record.message
-        raw = record.value if isinstance(record.value, bytes) else b""
-        entry = QuarantineEntry(
-            source="events",
-            source_file=f"{message.topic}[{message.partition}]",
-            line=message.offset,
-            reason=reason[:500],
-            reason_code=code,
-            raw=raw[:500].decode("utf-8", "replace"),
-        )
-        await self.quarantine.send(key=(record.key or b""), value=entry.model_dump_json().encode())
-        self.stats.dead_letters[code] += 1
-        self.stats.dead_letter_times.append(time.time())
-        log.warning("dead letter partition=%s offset=%s: %s", message.partition, message.offset, reason[:300])
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Wait until every event received has been applied by the core."""
+        deadline = time.monotonic() + timeout_s
+        while (self.inbox or self.in_flight) and self.pump_task is not None and not self.pump_task.done():
+            if time.monotonic() > deadline:
+                log.warning("%s event(s) not applied before the deadline", len(self.inbox) + self.in_flight)
+                return
+            await asyncio.sleep(0.005)
 
     def checkpoint_due(self) -> bool:
-        return bool(self.pending or self.store.dirty) and (
-            len(self.pending) >= self.settings.checkpoint_events
+        return bool(self.applied) and (
+            len(self.applied) >= self.settings.checkpoint_events
             or time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_seconds
         )
 
     def maybe_checkpoint(self) -> None:
         """Start a checkpoint in the background when one is due and none is running: the agent goes
-        on applying events (and raising alerts) while the changed items are written."""
+        on forwarding events (and the core on raising alerts) while the changed items are written."""
         if self.running is None and self.checkpoint_due():
             self.running = asyncio.ensure_future(self.checkpoint())
             self.running.add_done_callback(self._checkpoint_done)
@@ -310,64 +330,73 @@ class WorkerLoop:
     async def checkpoint(self) -> None:
         """Write every changed item once, flush alerts and state, then acknowledge the events.
 
-        The events acknowledged are those applied before it began; items are encoded a few at a
-        time, yielding between, so a large checkpoint never holds the agent up for long.
+        The events acknowledged are those the core had applied when it was asked for the changed
+        items (requests to the core are answered in order), so none is acknowledged before its
+        effect is stored. The writes yield now and then, so the agent keeps going meanwhile.
         """
         async with self.lock:
-            covered, self.pending = self.pending, []
-            keys = self.store.take_dirty()
+            covered, self.applied = self.applied, []
             self.last_checkpoint = time.monotonic()
-            written = 0
-            for start in range(0, len(keys), CHECKPOINT_CHUNK):
-                chunk = keys[start : start + CHECKPOINT_CHUNK]
-                states = self.store.encode(chunk)
-                rows = self.store.take_rollups(chunk)  # after encode: see StateStore.take_rollups
-                for partition, key, blob in states:
-                    await self.state.send(key=key.encode(), value=blob, partition=partition)
-                    self.stats.state_bytes_written += len(blob)
-                    written += 1
-                for partition, key, row in rows:
-                    await self.rollups.send(key=key.encode(), value=row, partition=partition)
-                    self.stats.rollups_written += 1
-                await asyncio.sleep(0)
+            reply = await self.core.call(CHECKPOINT)
+            for n, (partition, key, text) in enumerate(reply["states"], start=1):
+                blob = text.encode()
+                await self.state.send(key=key.encode(), value=blob, partition=partition)
+                self.stats.state_bytes_written += len(blob)
+                if n % CHECKPOINT_CHUNK == 0:
+                    await asyncio.sleep(0)
+            for n, (partition, key, row) in enumerate(reply["rollups"], start=1):
+                await self.rollups.send(key=key.encode(), value=row.encode(), partition=partition)
+                self.stats.rollups_written += 1
+                if n % CHECKPOINT_CHUNK == 0:
+                    await asyncio.sleep(0)
             await self.app.producer.flush()
             for record in covered:
                 record.ack()
-            self.stats.state_records_written += written
+            self.stats.state_records_written += len(reply["states"])
             self.stats.checkpoints += 1
 
+    async def release(self, partitions: set[int]) -> None:
+        """Before partitions go to another worker: apply what was received, store it, forget them."""
+        await self.drain()
+        await self.checkpoint()
+        await self.core.call(DROP, {"partitions": sorted(partitions)})
+        self.restored -= partitions
+
+    async def stop(self) -> None:
+        """At a graceful stop: apply and store everything received, then stop the core."""
+        await self.drain()
+        await self.checkpoint()
+        self.closing = True
+        await self.core.close()
+
     async def restore(self, partition: int, resume_offset: int) -> None:
-        """Load the partition's items; rebuild from the event log those whose state is unreadable
-        (or all of them, when state is missing for events already committed)."""
+        """Load the partition's items into the core; rebuild from the event log those whose state is
+        unreadable (or all of them, when state is missing for events already committed)."""
         started = time.perf_counter()
         records = await read_partition(self.settings, state_topic(self.settings), partition)
-        report = await asyncio.to_thread(self.store.decode, records)  # the event loop keeps heartbeating
-        self.store.install(partition, report)
-        self.stats.restored_items += report.loaded
-        for key, reason in report.unreadable.items():
+        report = await self.core.call(RESTORE, {"partition": partition}, [(partition, 0, k, v) for k, v in records])
+        self.stats.restored_items += report["loaded"]
+        unreadable: dict[str, str] = report["unreadable"]
+        for key, reason in unreadable.items():
             log.warning(
                 "unreadable state for item %r on partition %s (%s): rebuilding it from the log", key, partition, reason
             )
-        self.stats.state_unreadable += len(report.unreadable)
+        self.stats.state_unreadable += len(unreadable)
         rebuild_all = not records and resume_offset > 0
-        if (report.unreadable or rebuild_all) and resume_offset > 0:
-            keys = None if rebuild_all else set(report.unreadable)
-            rebuilt = await self.rebuild(partition, resume_offset, keys)
-            self.stats.rebuilt_items += rebuilt
-            log.warning("rebuilt %s item(s) of partition %s from offsets 0..%s", rebuilt, partition, resume_offset - 1)
+        if (unreadable or rebuild_all) and resume_offset > 0:
+            events = await read_partition(
+                self.settings, self.settings.topic("events"), partition, end=resume_offset, with_offsets=True
+            )
+            keys = None if rebuild_all else sorted(unreadable)
+            found = await self.core.call(
+                REBUILD, {"partition": partition, "keys": keys}, [(partition, o, k, v) for k, v, o in events]
+            )
+            self.stats.rebuilt_items += found["rebuilt"]
+            log.warning(
+                "rebuilt %s item(s) of partition %s from offsets 0..%s", found["rebuilt"], partition, resume_offset - 1
+            )
+        self.restored.add(partition)
         self.stats.restore_seconds += time.perf_counter() - started
-
-    async def rebuild(self, partition: int, end: int, keys: set[str] | None) -> int:
-        records = await read_partition(
-            self.settings, self.settings.topic("events"), partition, end=end, with_offsets=True
-        )
-        events = []
-        for raw_key, value, offset in records:
-            try:
-                events.append(((raw_key or b"").decode("utf-8", "replace"), offset, decode_event(value)))
-            except ValueError:
-                continue  # a dead letter the first time too
-        return self.store.rebuild(partition, events, keys)
 
     async def lag(self) -> dict[int, int]:
         """Events on the log not yet processed, per assigned partition; right after a restart or a
@@ -461,7 +490,7 @@ def faust_credentials(settings: Settings) -> Any:
     return None
 
 
-def create_app(settings: Settings | None = None) -> faust.App:
+def create_app(settings: Settings | None = None, loglevel: str = "warning") -> faust.App:
     settings = settings or Settings()
     app = faust.App(
         settings.worker_app_id(),
@@ -500,7 +529,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     )
     stats = WorkerStats()
     app.sensors.add(CommitAndRebalanceSensor(stats))
-    loop = WorkerLoop(app, settings, stats)
+    loop = WorkerLoop(app, settings, stats, loglevel)
     app.claimwatch_stats = stats  # type: ignore[attr-defined]
     app.claimwatch_loop = loop  # type: ignore[attr-defined]
 
@@ -540,15 +569,14 @@ def create_app(settings: Settings | None = None) -> faust.App:
     async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         # Faust has flushed the producer and waits for our acks: store what was applied, then let go.
         revoked: set[Any] = args[0] if args else kwargs.get("revoked", set())
-        await loop.checkpoint()
-        loop.store.drop_partitions({tp.partition for tp in revoked if tp.topic == loop.events_topic.get_topic_name()})
+        await loop.release({tp.partition for tp in revoked if tp.topic == loop.events_topic.get_topic_name()})
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def final_checkpoint(sender: Any, **kwargs: Any) -> None:
         # The consumer has stopped: store state and roll-ups of everything applied. Offsets are not
         # committed any more; after a restart the events since the last commit are redelivered and
         # skipped by the items that stored them.
-        await loop.checkpoint()
+        await loop.stop()
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
@@ -579,7 +607,7 @@ def main(settings: Settings | None = None, loglevel: str = "info") -> None:
     settings = settings or Settings()
     setup_logs(loglevel)
     asyncio.run(ensure_state_topic(settings))
-    run_faust(create_app(settings), loglevel)
+    run_faust(create_app(settings, loglevel), loglevel)
 
 
 def run_faust(app: faust.App, loglevel: str) -> None:

@@ -1,0 +1,101 @@
+"""Log records into the detection core: the one loop the worker, replay and the benchmarks share.
+
+A record off the event log (its partition, offset, key and value bytes) is decoded, applied to its
+item in the :class:`~claimwatch.detect.store.StateStore`, and what that did is collected in an
+:class:`Outcome`: alerts, records the core left out as suspect, dead letters (records it could not
+decode or process), redeliveries skipped. Pure: no Kafka, no Faust; the callers do the I/O.
+
+>>> from schemas import CatalogItem
+>>> from stream.codec import encode_event
+>>> driver, out = RecordDriver(), Outcome()
+>>> value = encode_event(CatalogItem(content_id="CW-1"))
+>>> driver.apply("events", 0, 7, b"CW-1", value, out)
+>>> driver.apply("events", 0, 7, b"CW-1", value, out)  # redelivered after a crash: skipped
+>>> driver.apply("events", 0, 8, b"CW-1", b"not json", out)
+>>> dict(out.events), out.redelivered, [d.reason_code for d in out.dead_letters]
+({'catalog': 1}, 1, ['undecodable_event'])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from claimwatch.detect.store import StateStore
+from schemas.alerts import Alert
+from schemas.events import QuarantineEntry
+from stream.codec import decode_event
+
+log = logging.getLogger("claimwatch.core")
+DEAD_LETTER_TEXT = 500  # characters of a dead letter's reason and raw value that are kept
+
+
+@dataclass
+class Outcome:
+    """What applying some records did."""
+
+    events: Counter[str] = field(default_factory=Counter)  # applied, by kind
+    redelivered: int = 0  # already applied by their item (after a crash): skipped
+    alerts: list[Alert] = field(default_factory=list)
+    muted: int = 0  # alerts of records applied silently (state only)
+    suspect: list[QuarantineEntry] = field(default_factory=list)  # left out by the core, with the reason
+    dead_letters: list[QuarantineEntry] = field(default_factory=list)  # could not be decoded or processed
+
+    @property
+    def applied(self) -> int:
+        return sum(self.events.values())
+
+
+@dataclass
+class RecordDriver:
+    store: StateStore = field(default_factory=StateStore)
+
+    def apply(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        out: Outcome,
+        muted: bool = False,
+    ) -> None:
+        """Apply one record; ``muted`` applies it for its state only (its alerts are counted, not kept)."""
+        try:
+            event = decode_event(value or b"")
+        except ValueError as exc:
+            out.dead_letters.append(dead_letter(topic, partition, offset, value, "undecodable_event",
+                                                f"not an event: {exc}"))  # fmt: skip
+            return
+        item = (key or b"").decode("utf-8", "replace")
+        try:
+            step = self.store.apply_step(item, partition, offset, event)
+        except Exception as exc:
+            log.exception("the core failed on partition=%s offset=%s key=%r", partition, offset, item)
+            out.dead_letters.append(dead_letter(topic, partition, offset, value, "core_error",
+                                                f"{type(exc).__name__}: {exc}"))  # fmt: skip
+            return
+        if step is None:
+            out.redelivered += 1
+            return
+        out.events[event.kind] += 1
+        out.suspect += step.suspect
+        if muted:
+            out.muted += len(step.alerts)
+        else:
+            out.alerts += step.alerts
+
+
+def dead_letter(
+    topic: str, partition: int, offset: int, value: bytes | None, code: str, reason: str
+) -> QuarantineEntry:
+    """The quarantine entry of a log record the core could not use: where it is, why, and its start."""
+    return QuarantineEntry(
+        source="events",
+        source_file=f"{topic}[{partition}]",
+        line=offset,
+        reason=reason[:DEAD_LETTER_TEXT],
+        reason_code=code,
+        raw=(value or b"")[:DEAD_LETTER_TEXT].decode("utf-8", "replace"),
+    )

@@ -1,0 +1,155 @@
+"""The worker's core process: its framing, its answers, and the real child process behind the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from claimwatch.detect.monitor import MonitorConfig
+from claimwatch.detect.routing import keyed
+from claimwatch.detect.store import StateStore
+from claimwatch.embedded import order_events
+from claimwatch.ingest.readers import read_paths
+from claimwatch.sample.generator import generate
+from stream.codec import encode_event
+from stream.coreproc import (
+    APPLY,
+    CHECKPOINT,
+    DROP,
+    FRAME,
+    REBUILD,
+    RESTORE,
+    CoreProcess,
+    CoreProcessError,
+    CoreServer,
+    Record,
+    pack,
+    serve,
+    unpack,
+)
+from stream.driver import Outcome, RecordDriver
+
+TOPIC = "t.events"
+records_strategy = st.lists(
+    st.tuples(
+        st.integers(0, 2**31 - 1),
+        st.integers(0, 2**63 - 1),
+        st.none() | st.binary(max_size=40),
+        st.none() | st.binary(max_size=200),
+    ),
+    max_size=30,
+)
+
+
+@given(records_strategy, st.dictionaries(st.text(max_size=10), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=10), max_size=4))
+def test_requests_carry_any_bytes_and_no_record_is_lost_or_changed(records: list[Record], header: dict) -> None:  # type: ignore[type-arg]
+    assert unpack(pack(header, records)) == (header, records)
+
+
+@given(st.binary(max_size=300) | records_strategy.map(lambda r: pack({}, r)[:-1]))
+def test_a_malformed_request_is_a_value_error_and_the_server_says_so(payload: bytes) -> None:
+    with contextlib.suppress(ValueError):
+        unpack(payload)
+    inp, out = io.BytesIO(FRAME.pack(APPLY, len(payload)) + payload), io.BytesIO()
+    assert serve(inp, out, CoreServer(MonitorConfig(), TOPIC)) == 0
+    reply = json.loads(out.getvalue()[4:])
+    assert "error" in reply or set(reply) == {"events", "redelivered", "alerts", "suspect", "dead_letters"}
+
+
+@pytest.fixture(scope="module")
+def log_records(tmp_path_factory: pytest.TempPathFactory) -> list[Record]:
+    """A small generated week as the worker would receive it: four partitions, offsets per partition."""
+    folder = tmp_path_factory.mktemp("core-data")
+    generate(folder, seed=9, items=40, days=8)
+    events, _ = order_events(read_paths([folder]).events)
+    offsets = [0, 0, 0, 0]
+    out: list[Record] = []
+    for key, event in keyed(events):
+        partition = sum(key.encode()) % 4
+        out.append((partition, offsets[partition], key.encode(), encode_event(event)))
+        offsets[partition] += 1
+    out.insert(len(out) // 3, (1, 10**9, b"CW-x", b"{not an event"))
+    return out
+
+
+def in_process_alert_ids(records: list[Record]) -> list[str]:
+    driver, out = RecordDriver(StateStore()), Outcome()
+    for partition, offset, key, value in records:
+        driver.apply(TOPIC, partition, offset, key, value, out)
+    return [a.alert_id for a in out.alerts]
+
+
+def test_the_server_raises_what_the_driver_raises_in_process(log_records: list[Record]) -> None:
+    server = CoreServer(MonitorConfig(), TOPIC)
+    replies = [server.answer(APPLY, pack({}, log_records[i : i + 500])) for i in range(0, len(log_records), 500)]
+    ids = [alert[0] for reply in replies for alert in reply["alerts"]]
+    assert ids and ids == in_process_alert_ids(log_records)
+    dead = [d for reply in replies for d in reply["dead_letters"]]
+    assert [(d[0], d[1], d[2]) for d in dead] == [(f"{TOPIC}[1]", 10**9, "undecodable_event")]
+    assert sum(sum(r["events"].values()) for r in replies) == len(log_records) - 1
+    json.dumps(replies)  # what goes back over the pipe is plain JSON
+
+
+def test_a_checkpoint_restores_into_a_fresh_core_that_continues_exactly(log_records: list[Record]) -> None:
+    half = len(log_records) // 2
+    first = CoreServer(MonitorConfig(), TOPIC)
+    first.answer(APPLY, pack({}, log_records[:half]))
+    stored = first.answer(CHECKPOINT, pack({}))
+    assert stored["states"] and first.answer(CHECKPOINT, pack({})) == {"states": [], "rollups": []}
+    second = CoreServer(MonitorConfig(), TOPIC)
+    for partition in range(4):
+        changelog = [(p, 0, k.encode(), v.encode()) for p, k, v in stored["states"] if p == partition]
+        assert second.answer(RESTORE, pack({"partition": partition}, changelog))["unreadable"] == {}
+    # Redelivered after the "crash": the first half again, then the rest.
+    replies = [second.answer(APPLY, pack({}, log_records))]
+    assert sum(r["redelivered"] for r in replies) == half - 1  # the dead letter is not an applied event
+    ids = [alert[0] for reply in replies for alert in reply["alerts"]]
+    whole = in_process_alert_ids(log_records)
+    before = [alert[0] for alert in first.answer(APPLY, pack({}, []))["alerts"]]
+    assert before == [] and ids == whole[len(whole) - len(ids) :]
+
+
+def test_unreadable_state_is_rebuilt_from_the_log_and_dropped_partitions_forgotten(log_records: list[Record]) -> None:
+    server = CoreServer(MonitorConfig(), TOPIC)
+    p0 = [r for r in log_records if r[0] == 0]
+    key = p0[0][2]
+    assert key is not None
+    report = server.answer(RESTORE, pack({"partition": 0}, [(0, 0, key, b"\x80\x04crafted")]))
+    assert list(report["unreadable"]) == [key.decode()] and report["loaded"] == 0
+    rebuilt = server.answer(REBUILD, pack({"partition": 0, "keys": [key.decode()]}, p0))
+    assert rebuilt == {"rebuilt": 1}
+    assert server.store.applied[key.decode()] == max(r[1] for r in p0 if r[2] == key)
+    server.answer(DROP, pack({"partitions": [0]}))
+    assert key.decode() not in server.store.applied
+
+
+async def test_the_child_process_answers_in_order_and_exits_with_its_worker(log_records: list[Record]) -> None:
+    core = CoreProcess(TOPIC, MonitorConfig())
+    try:
+        replies = await asyncio.gather(
+            *(core.call(APPLY, records=log_records[i : i + 300]) for i in range(0, len(log_records), 300))
+        )
+        assert [a[0] for r in replies for a in r["alerts"]] == in_process_alert_ids(log_records)
+        with pytest.raises(CoreProcessError, match="unknown request"):
+            await core.call(b"Z")
+        assert (await core.call(CHECKPOINT))["states"]  # still serving after a failed request
+    finally:
+        process = core.process
+        await core.close()
+    assert process is not None and process.returncode == 0  # stdin closed: the child is gone
+
+
+async def test_a_core_that_died_is_one_clear_error() -> None:
+    core = CoreProcess(TOPIC, MonitorConfig())
+    await core.start()
+    assert core.process is not None
+    core.process.kill()
+    await core.process.wait()
+    with pytest.raises(CoreProcessError, match="the core process is gone"):
+        await core.call(APPLY, records=[(0, 0, b"k", b"{}")])
