@@ -13,7 +13,9 @@ next is sent (so the order of applies, checkpoints and restores is the order the
 - a request is ``kind`` (one byte), a length, a JSON header and raw records (partition, offset, key,
   value), framed with their lengths: the bytes are never parsed as anything but the event JSON the
   core decodes, and nothing is unpickled;
-- a reply is a length and a JSON object (``{"error": ...}`` when the request failed).
+- a reply is a length and a JSON object (``{"error": ...}`` when the request failed);
+- a checkpoint takes the items changed since the last one (``DIRTY``), then their encoded state
+  and roll-up rows a few hundred at a time (``ENCODE``), so batches are applied in between.
 
 The child exits when its stdin closes: a worker killed with -9 takes its core with it.
 """
@@ -42,7 +44,7 @@ log = logging.getLogger("claimwatch.core")
 FRAME = struct.Struct(">cI")  # request kind, payload length
 LENGTH = struct.Struct(">I")
 RECORD = struct.Struct(">iqii")  # partition, offset, key length, value length (-1: none)
-APPLY, RESTORE, REBUILD, CHECKPOINT, DROP = b"A", b"R", b"B", b"C", b"D"
+APPLY, RESTORE, REBUILD, DIRTY, ENCODE, DROP = b"A", b"R", b"B", b"C", b"E", b"D"
 
 Record = tuple[int, int, bytes | None, bytes | None]  # partition, offset, key, value
 
@@ -120,8 +122,10 @@ class CoreServer:
         if kind == REBUILD:
             keys = header.get("keys")
             return self.rebuild(int(header["partition"]), records, None if keys is None else set(keys))
-        if kind == CHECKPOINT:
-            return self.checkpoint()
+        if kind == DIRTY:
+            return {"keys": self.store.take_dirty()}
+        if kind == ENCODE:
+            return self.encode([str(k) for k in header["keys"]])
         if kind == DROP:
             self.store.drop_partitions(set(header["partitions"]))
             return {}
@@ -147,8 +151,9 @@ class CoreServer:
                 continue  # a dead letter the first time too
         return {"rebuilt": self.store.rebuild(partition, events, keys)}
 
-    def checkpoint(self) -> dict[str, Any]:
-        keys = self.store.take_dirty()
+    def encode(self, keys: list[str]) -> dict[str, Any]:
+        """The stored form of these items and their changed roll-up rows (a checkpoint asks for the
+        items changed since the last one a few at a time, so applying goes on between)."""
         states = self.store.encode(keys)
         rows = self.store.take_rollups(keys)  # after encode: see StateStore.take_rollups
         return {

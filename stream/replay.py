@@ -129,7 +129,7 @@ async def replay_partitions(
             # 100,000 items the cyclic collector made deriving 10x slower).
             gc.freeze()
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
-            out = Outcome()
+            outcome = Outcome()
             for tp, records in batch.items():
                 for record in records:
                     if record.offset >= stops[tp]:
@@ -142,17 +142,17 @@ async def replay_partitions(
                     muted = (since_ms is not None and record.timestamp < since_ms) or (
                         since_offset is not None and record.offset < since_offset
                     )
-                    driver.apply(topic, tp.partition, record.offset, record.key, record.value, out, muted)
+                    driver.apply(topic, tp.partition, record.offset, record.key, record.value, outcome, muted)
             # Dead letters are counted only: the live worker quarantined them when it met them. Suspect
             # records get the same entries (the same ids) the live worker wrote for them: a generation
             # derived from a corrected log has its own, and readers count each once.
-            report.events += out.applied + out.redelivered
-            report.undecodable += len(out.dead_letters)
-            report.muted_alerts += out.muted
-            for entry in out.suspect:
+            report.events += outcome.applied + outcome.redelivered
+            report.undecodable += len(outcome.dead_letters)
+            report.muted_alerts += outcome.muted
+            for entry in outcome.suspect:
                 await quarantine_out.send(entry.source_file.encode(), entry.model_dump_json().encode())
                 report.suspect += 1
-            for alert in out.alerts:
+            for alert in outcome.alerts:
                 await alerts_out.send(alert.alert_id.encode(), encode_alert(alert))
                 report.alerts += 1
             for tp in list(remaining):

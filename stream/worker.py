@@ -39,13 +39,13 @@ from prometheus_client.registry import Collector
 
 from claimwatch.logs import logging_config
 from claimwatch.logs import setup as setup_logs
-from stream.coreproc import APPLY, CHECKPOINT, DROP, REBUILD, RESTORE, CoreProcess
+from stream.coreproc import APPLY, DIRTY, DROP, ENCODE, REBUILD, RESTORE, CoreProcess
 from stream.kafka_io import read_partition
 from stream.settings import Settings
 from stream.topics import ensure_state_topic, state_topic
 
 log = logging.getLogger("claimwatch.worker")
-CHECKPOINT_CHUNK = 64  # records written between two yields to the event loop
+CHECKPOINT_CHUNK = 256  # items encoded per request to the core: batches are applied in between
 BATCH_LIMIT = 5_000  # events per request to the core process
 INBOX_LIMIT = 20_000  # events waiting for the core beyond which the agent waits too
 BROKER_ASK_S = 0.7  # what /health may wait for the broker; a frozen one must not freeze /health
@@ -219,10 +219,10 @@ class WorkerLoop:
         self.stats = stats
         self.core = CoreProcess(settings.topic("events"), settings.monitor_config(), loglevel)
         self.events_topic = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes)
-        self.alerts = app.topic(settings.topic("alerts"), key_type=bytes, value_type=bytes)
         self.quarantine = app.topic(settings.topic("quarantine"), key_type=bytes, value_type=bytes)
-        self.state = app.topic(state_topic(settings), key_type=bytes, value_type=bytes)
-        self.rollups = app.topic(settings.topic("rollups"), key_type=bytes, value_type=bytes)
+        self.alerts_name, self.quarantine_name = settings.topic("alerts"), settings.topic("quarantine")
+        self.state_name, self.rollups_name = state_topic(settings), settings.topic("rollups")
+        self.sent: list[Any] = []  # delivery futures of records sent since the last checkpoint began
         self.restored: set[int] = set()  # partitions whose items the core holds
         self.inbox: list[Any] = []  # events received, not yet sent to the core
         self.in_flight = 0  # events the core is applying now
@@ -286,16 +286,16 @@ class WorkerLoop:
             self.stats.events_in[kind] += count
         self.stats.skipped_redelivered += reply["redelivered"]
         for alert_id, value, type_, severity, subject in reply["alerts"]:
-            await self.alerts.send(key=alert_id.encode(), value=value.encode())
+            self.sent.append(await self.produce(self.alerts_name, alert_id.encode(), value.encode()))
             self.stats.alerts_out[(type_, severity)] += 1
             log.info(
                 "alert raised", extra={"alert_id": alert_id, "type": type_, "severity": severity, "subject": subject}
             )
         for where, code, value in reply["suspect"]:  # left out by the core: quarantined with the reason
-            await self.quarantine.send(key=where.encode(), value=value.encode())
+            self.sent.append(await self.produce(self.quarantine_name, where.encode(), value.encode()))
             self.stats.suspect[code] += 1
         for where, offset, code, reason, value in reply["dead_letters"]:
-            await self.quarantine.send(key=where.encode(), value=value.encode())
+            self.sent.append(await self.produce(self.quarantine_name, where.encode(), value.encode()))
             self.stats.dead_letters[code] += 1
             self.stats.dead_letter_times.append(time.time())
             log.warning("dead letter %s offset=%s: %s", where, offset, reason[:300])
@@ -331,29 +331,35 @@ class WorkerLoop:
         """Write every changed item once, flush alerts and state, then acknowledge the events.
 
         The events acknowledged are those the core had applied when it was asked for the changed
-        items (requests to the core are answered in order), so none is acknowledged before its
-        effect is stored. The writes yield now and then, so the agent keeps going meanwhile.
+        items (requests to the core are answered in order), and only once every record sent for
+        them (alerts, quarantine entries, states, roll-up rows) is confirmed by the broker: none is
+        acknowledged before its effect is stored. Items are encoded a few hundred per request, so
+        the core applies batches in between and alerts keep flowing during a checkpoint.
         """
         async with self.lock:
             covered, self.applied = self.applied, []
+            sent, self.sent = self.sent, []
             self.last_checkpoint = time.monotonic()
-            reply = await self.core.call(CHECKPOINT)
-            for n, (partition, key, text) in enumerate(reply["states"], start=1):
-                blob = text.encode()
-                await self.state.send(key=key.encode(), value=blob, partition=partition)
-                self.stats.state_bytes_written += len(blob)
-                if n % CHECKPOINT_CHUNK == 0:
-                    await asyncio.sleep(0)
-            for n, (partition, key, row) in enumerate(reply["rollups"], start=1):
-                await self.rollups.send(key=key.encode(), value=row.encode(), partition=partition)
-                self.stats.rollups_written += 1
-                if n % CHECKPOINT_CHUNK == 0:
-                    await asyncio.sleep(0)
+            keys = (await self.core.call(DIRTY))["keys"]
+            for start in range(0, len(keys), CHECKPOINT_CHUNK):
+                found = await self.core.call(ENCODE, {"keys": keys[start : start + CHECKPOINT_CHUNK]})
+                for partition, key, text in found["states"]:
+                    blob = text.encode()
+                    sent.append(await self.produce(self.state_name, key.encode(), blob, partition))
+                    self.stats.state_bytes_written += len(blob)
+                for partition, key, row in found["rollups"]:
+                    sent.append(await self.produce(self.rollups_name, key.encode(), row.encode(), partition))
+                    self.stats.rollups_written += 1
+                self.stats.state_records_written += len(found["states"])
             await self.app.producer.flush()
+            await asyncio.gather(*sent)  # a record the broker refused fails the checkpoint: nothing is acked
             for record in covered:
                 record.ack()
-            self.stats.state_records_written += len(reply["states"])
             self.stats.checkpoints += 1
+
+    async def produce(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> Any:
+        """Hand a record to the producer; returns its delivery future (awaited by the next checkpoint)."""
+        return await self.app.producer.send(topic, key, value, partition, None, None)
 
     async def release(self, partitions: set[int]) -> None:
         """Before partitions go to another worker: apply what was received, store it, forget them."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,8 +21,9 @@ from claimwatch.sample.generator import generate
 from stream.codec import encode_event
 from stream.coreproc import (
     APPLY,
-    CHECKPOINT,
+    DIRTY,
     DROP,
+    ENCODE,
     FRAME,
     REBUILD,
     RESTORE,
@@ -47,7 +49,10 @@ records_strategy = st.lists(
 )
 
 
-@given(records_strategy, st.dictionaries(st.text(max_size=10), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=10), max_size=4))
+@given(
+    records_strategy,
+    st.dictionaries(st.text(max_size=10), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=10), max_size=4),
+)
 def test_requests_carry_any_bytes_and_no_record_is_lost_or_changed(records: list[Record], header: dict) -> None:  # type: ignore[type-arg]
     assert unpack(pack(header, records)) == (header, records)
 
@@ -78,6 +83,12 @@ def log_records(tmp_path_factory: pytest.TempPathFactory) -> list[Record]:
     return out
 
 
+def checkpoint(server: CoreServer) -> dict[str, Any]:
+    """What a worker's checkpoint asks: the changed items, then their stored form (here in one go)."""
+    keys = server.answer(DIRTY, pack({}))["keys"]
+    return server.answer(ENCODE, pack({"keys": keys}))
+
+
 def in_process_alert_ids(records: list[Record]) -> list[str]:
     driver, out = RecordDriver(StateStore()), Outcome()
     for partition, offset, key, value in records:
@@ -100,8 +111,8 @@ def test_a_checkpoint_restores_into_a_fresh_core_that_continues_exactly(log_reco
     half = len(log_records) // 2
     first = CoreServer(MonitorConfig(), TOPIC)
     first.answer(APPLY, pack({}, log_records[:half]))
-    stored = first.answer(CHECKPOINT, pack({}))
-    assert stored["states"] and first.answer(CHECKPOINT, pack({})) == {"states": [], "rollups": []}
+    stored = checkpoint(first)
+    assert stored["states"] and checkpoint(first) == {"states": [], "rollups": []}
     second = CoreServer(MonitorConfig(), TOPIC)
     for partition in range(4):
         changelog = [(p, 0, k.encode(), v.encode()) for p, k, v in stored["states"] if p == partition]
@@ -138,7 +149,8 @@ async def test_the_child_process_answers_in_order_and_exits_with_its_worker(log_
         assert [a[0] for r in replies for a in r["alerts"]] == in_process_alert_ids(log_records)
         with pytest.raises(CoreProcessError, match="unknown request"):
             await core.call(b"Z")
-        assert (await core.call(CHECKPOINT))["states"]  # still serving after a failed request
+        keys = (await core.call(DIRTY))["keys"]
+        assert keys and (await core.call(ENCODE, {"keys": keys[:3]}))["states"]  # serving after a failed request
     finally:
         process = core.process
         await core.close()
