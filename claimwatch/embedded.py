@@ -24,6 +24,7 @@ from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import MonitorConfig, event_time_of
 from claimwatch.detect.routing import Router, keyed
+from claimwatch.detect.validation import duplicate_records
 from claimwatch.ingest.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.alerts import Alert
@@ -87,7 +88,8 @@ def run(
     events, duplicates = order_events(ingest.events)
     monitors = KeyedMonitors(config=MonitorConfig(owner=owner, late_allowance_seconds=late_allowance_s), clock=clock)
     alerts: list[Alert] = []
-    report_inputs = ReportInputs(quarantine=list(ingest.quarantined))
+    # A record that only repeats what was read before is quarantined with where the first was.
+    report_inputs = ReportInputs(quarantine=[*ingest.quarantined, *duplicate_records(ingest.events)])
 
     def deliver(batch: list[Alert]) -> None:
         for alert in batch:

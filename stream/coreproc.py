@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
+import os
+import signal
 import struct
 import sys
 from collections.abc import Iterable, Sequence
@@ -43,6 +46,7 @@ log = logging.getLogger("claimwatch.core")
 
 FRAME = struct.Struct(">cI")  # request kind, payload length
 LENGTH = struct.Struct(">I")
+PR_SET_PDEATHSIG = 1  # prctl(2)
 RECORD = struct.Struct(">iqii")  # partition, offset, key length, value length (-1: none)
 APPLY, RESTORE, REBUILD, DIRTY, ENCODE, DROP = b"A", b"R", b"B", b"C", b"E", b"D"
 
@@ -199,10 +203,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--owner", required=True)
     parser.add_argument("--late-allowance", type=float, required=True)
     parser.add_argument("--loglevel", default="warning")
+    parser.add_argument("--parent", type=int, help="the worker's process id: this process dies with it")
     args = parser.parse_args(argv)
+    if args.parent:
+        die_with(args.parent)
     setup_logs(args.loglevel)
     config = MonitorConfig(owner=args.owner, late_allowance_seconds=args.late_allowance)
     return serve(sys.stdin.buffer, sys.stdout.buffer, CoreServer(config, args.topic))
+
+
+def die_with(parent: int) -> None:
+    """Ask Linux to kill this process when the worker dies (a closed stdin alone does not end a core
+    blocked writing a reply nobody reads). Elsewhere the closed stdin is what ends it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the worker died before the request was in place
+        os._exit(0)
 
 
 # ------------------------------------------------------------------------------ the worker's side
@@ -214,7 +233,7 @@ class CoreProcess:
     def __init__(self, topic: str, config: MonitorConfig, loglevel: str = "warning") -> None:
         self.args = [
             "--topic", topic, "--owner", config.owner, "--late-allowance", repr(config.late_allowance_seconds),
-            "--loglevel", loglevel,
+            "--loglevel", loglevel, "--parent", str(os.getpid()),
         ]  # fmt: skip
         self.process: asyncio.subprocess.Process | None = None
         self.lock = asyncio.Lock()

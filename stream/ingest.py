@@ -20,6 +20,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from claimwatch.detect.routing import Router
+from claimwatch.detect.validation import duplicate_records
 from claimwatch.embedded import order_events
 from claimwatch.ingest.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
@@ -162,8 +163,16 @@ async def publish(
         row["events"] -= 1
         row["accepted"] -= 1
         row["quarantined"] += 1
+    # A record that only repeats what was read before: read and accepted, then quarantined (its
+    # events are the duplicates order_events dropped).
+    repeats = duplicate_records(result.events)
+    source_of = {f.path: f.source for f in result.files}
+    for entry in repeats:
+        row = report.by_source[source_of.get(entry.source_file, entry.source)]
+        row["accepted"] -= 1
+        row["quarantined"] += 1
     report.records = sum(r["records"] for r in report.by_source.values())
-    quarantine = [*result.quarantined, *too_large]
+    quarantine = [*result.quarantined, *too_large, *repeats]
     known_claims = dict(router.by_claim)
     out = producer(settings, deadline_s or settings.ingest_deadline_seconds)
     await out.start()

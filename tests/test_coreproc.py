@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 import io
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +42,7 @@ from stream.coreproc import (
 from stream.driver import Outcome, RecordDriver
 
 TOPIC = "t.events"
+REPO = Path(__file__).resolve().parents[1]
 records_strategy = st.lists(
     st.tuples(
         st.integers(0, 2**31 - 1),
@@ -165,3 +170,37 @@ async def test_a_core_that_died_is_one_clear_error() -> None:
     await core.process.wait()
     with pytest.raises(CoreProcessError, match="the core process is gone"):
         await core.call(APPLY, records=[(0, 0, b"k", b"{}")])
+
+
+def test_the_core_dies_with_its_worker_even_one_killed_with_9() -> None:
+    script = (
+        "import asyncio\n"
+        "from claimwatch.detect.monitor import MonitorConfig\n"
+        "from stream.coreproc import CoreProcess\n"
+        "async def main():\n"
+        "    core = CoreProcess('t.events', MonitorConfig())\n"
+        "    await core.start()\n"
+        "    print(core.process.pid, flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert worker.stdout is not None
+    core = int(worker.stdout.readline())
+    time.sleep(1.0)  # the core has started and asked to die with its parent
+    assert alive(core)
+    worker.kill()
+    worker.wait()
+    deadline = time.monotonic() + 10
+    while alive(core) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(core)
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ from claimwatch.detect.routing import keyed
 from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
+from schemas.events import Event
+from stream.bench import pending_claims, produce
 from stream.ingest import publish
 from stream.kafka_io import read_to_end
 from stream.settings import Settings
@@ -34,9 +38,11 @@ from tests.streamkit import (
 pytestmark = needs_kafka
 
 
-def expected_alert_ids(folder: Path) -> set[str]:
-    """What the embedded core raises for the same input, without the end-of-input flush a stream never sees."""
+def expected_alert_ids(folder: Path, later: Sequence[Event] = ()) -> set[str]:
+    """What the embedded core raises for the same input (and events published after it), without the
+    end-of-input flush a stream never sees."""
     events, _ = order_events(read_paths([folder]).events)
+    events += later
     monitors = KeyedMonitors()
     return {a.alert_id for key, event in keyed(events) for a in monitors.process(key, event)}
 
@@ -80,6 +86,10 @@ def test_kill_9_half_way_then_restart_loses_nothing(small_data: Path, tmp_path: 
         wait_until(lambda: ((first.health() or {}).get("events", 0)) >= total // 2, 300, "half the events", [first])
     finally:
         first.kill9()
+    # Events that arrive after the crash: the restarted worker has work even when the first one got
+    # through the whole log between the last look at its health and the kill (it is that fast).
+    later = pending_claims(64, datetime(2031, 1, 1, tzinfo=UTC), "after-kill")
+    asyncio.run(produce(settings, later))
     started = time.monotonic()
     second = start_worker(settings, tmp_path, "second", CLAIMWATCH_CHECKPOINT_EVENTS="2000")
     try:
@@ -90,7 +100,7 @@ def test_kill_9_half_way_then_restart_loses_nothing(small_data: Path, tmp_path: 
     finally:
         second.stop()
     got = alert_ids(settings)
-    assert set(got) == expected_alert_ids(small_data)
+    assert set(got) == expected_alert_ids(small_data, later)
     assert health.get("events", 0) < total, "the restarted worker resumed, it did not start over"
     assert resumed_in < 10, f"the restart took {resumed_in:.1f}s to make progress"
 

@@ -10,40 +10,30 @@ from pathlib import Path
 from typing import Any
 
 from claimwatch.detect.routing import Router
+from claimwatch.detect.validation import duplicate_records
 from claimwatch.ingest.readers import IngestResult, date_from_name
 from schemas.events import Event
 
 
 def file_rows(ingest: IngestResult, events: Iterable[Event] = (), router: Router | None = None) -> list[dict[str, Any]]:
     """One row per file read: what it gave, the day it reports on, its duplicate records, and (given
-    the router that places them) its records about no item of the catalog."""
+    the router that places them) its records about no item of the catalog. A record that only
+    repeats what was read before is quarantined (:func:`duplicate_records`), so it counts as
+    quarantined and as a duplicate, not as accepted; ``events`` are what the reader gave."""
     events = list(events)
-    duplicates = duplicates_by_file(events)
+    duplicates = Counter(entry.source_file for entry in duplicate_records(events))
     uncatalogued = uncatalogued_by_file(events, router) if router is not None else Counter()
     rows = []
     for f in ingest.files:
         day = date_from_name(Path(f.path))
         rows.append({
             "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
-            "records": f.records, "accepted": f.accepted, "quarantined": len(f.quarantined), "events": len(f.events),
-            "duplicates": duplicates.get(f.path, 0), **({"columns": f.columns} if f.columns else {}),
+            "records": f.records, "accepted": f.accepted - duplicates[f.path],
+            "quarantined": len(f.quarantined) + duplicates[f.path], "events": len(f.events),
+            "duplicates": duplicates[f.path], **({"columns": f.columns} if f.columns else {}),
             **({"uncatalogued": uncatalogued[f.path]} if uncatalogued.get(f.path) else {}),
         })  # fmt: skip
     return rows
-
-
-def duplicates_by_file(events: Iterable[Event]) -> Counter[str]:
-    """Records repeating an event already read (same event id), by the file of the repeat."""
-    seen: set[str] = set()
-    out: Counter[str] = Counter()
-    for e in events:
-        event_id = getattr(e, "event_id", None)
-        if event_id is None:
-            continue
-        if event_id in seen:
-            out[e.source_file] += 1
-        seen.add(event_id)
-    return out
 
 
 def uncatalogued_by_file(events: Iterable[Event], router: Router) -> Counter[str]:
