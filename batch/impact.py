@@ -272,7 +272,7 @@ def load_input_records() -> list[InputRecord]:
 
 
 async def _released(settings: Any) -> list[InputRecord]:
-    from stream.codec import decode_event
+    from schemas.codec import decode_event
     from stream.kafka_io import read_records
     from stream.retract import event_ids
 

@@ -21,9 +21,10 @@ from batch.report import (
     write_report,
 )
 from claimwatch.detect.alerting import Clock, wall_clock
-from claimwatch.detect.keyed import KeyedMonitors
+from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.monitor import MonitorConfig, event_time_of
 from claimwatch.detect.routing import Router, keyed
+from claimwatch.detect.store import StateStore
 from claimwatch.detect.validation import duplicate_records
 from claimwatch.ingest.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
@@ -31,6 +32,7 @@ from schemas.alerts import Alert
 from schemas.events import Event
 
 ROLLUP_EVERY = 20_000
+FILES = "files"  # where the embedded run's events come from, as the driver names a source
 KIND_ORDER = {"catalog": 0, "rights": 1, "conflict": 2, "claim": 3, "metric": 4}
 
 
@@ -86,7 +88,10 @@ def run(
             "report, analytics report, poll log, catalog or rights file (see the input contract)"
         )
     events, duplicates = order_events(ingest.events)
-    monitors = KeyedMonitors(config=MonitorConfig(owner=owner, late_allowance_seconds=late_allowance_s), clock=clock)
+    # The driver the worker's core process and replay run, over events already decoded: one offset
+    # per event, in data-time order.
+    store = StateStore(config=MonitorConfig(owner=owner, late_allowance_seconds=late_allowance_s), clock=clock)
+    driver, monitors = RecordDriver(store), store.keyed
     alerts: list[Alert] = []
     # A record that only repeats what was read before is quarantined with where the first was.
     report_inputs = ReportInputs(quarantine=[*ingest.quarantined, *duplicate_records(ingest.events)])
@@ -98,9 +103,15 @@ def run(
                 on_alert(alert)
 
     for n, (key, event) in enumerate(keyed(events), start=1):
-        step = monitors.step(key, event)
-        deliver(step.alerts)
-        report_inputs.quarantine += step.suspect  # left out by the core as impossible: quarantined, with why
+        outcome = Outcome()
+        driver.apply_event(FILES, 0, n, key, event, outcome)
+        deliver(outcome.alerts)
+        report_inputs.quarantine += outcome.suspect  # left out by the core as impossible: quarantined, with why
+        # An event the core failed on (a bug) is quarantined where its record was; the run goes on.
+        report_inputs.quarantine += [
+            entry.model_copy(update={"source_file": event.source_file, "line": event.source_line})
+            for entry in outcome.dead_letters
+        ]
         if n % ROLLUP_EVERY == 0:  # what the worker's checkpoints do: rows leave memory past the horizon
             report_inputs.rows.update(monitors.take_rollups())
         if on_progress and (n % 20_000 == 0 or n == len(events)):

@@ -39,8 +39,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from claimwatch.ingest.readers import read_paths
+from schemas.codec import encode_event
 from schemas.events import ClaimEvent
-from stream.codec import encode_event
 from stream.ingest import publish
 from stream.kafka_io import producer, read_to_end, topic_partitions
 from stream.settings import Settings
@@ -331,8 +331,8 @@ def measure_worker(settings: Settings, records: int, tmp: Path) -> dict[str, Any
 def core_rate(settings: Settings, repeats: int = 3) -> float:
     """The detection core in process over the same records (the driver the worker's core process and
     replay run: decode + apply), events/s, median."""
+    from claimwatch.detect.driver import Outcome, RecordDriver
     from claimwatch.detect.store import StateStore
-    from stream.driver import Outcome, RecordDriver
 
     records = asyncio.run(read_to_end(settings, settings.topic("events")))
     topic = settings.topic("events")

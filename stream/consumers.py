@@ -36,7 +36,7 @@ from claimwatch.detect.alerting import COOLDOWN
 from claimwatch.detect.timeutil import rfc3339
 from claimwatch.textsafe import safe_text, slack_escape
 from schemas.alerts import Alert, severity_rank
-from stream.codec import decode_alert
+from schemas.codec import decode_alert
 from stream.kafka_io import topic_partitions
 from stream.settings import Settings
 

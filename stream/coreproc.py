@@ -3,7 +3,7 @@
 Measured (``docs/stream-worker.md``): the core's ~27 µs of CPU per event took about twice that in the
 worker's wall time, because Faust's consumer thread and its event loop share one interpreter lock
 with it. So the worker runs the core in a child process of its own, the same
-:class:`~stream.driver.RecordDriver` and :class:`~claimwatch.detect.store.StateStore` that replay and
+:class:`~claimwatch.detect.driver.RecordDriver` and :class:`~claimwatch.detect.store.StateStore` that replay and
 the benchmarks run in process, and its Faust agent only forwards raw records in batches and sends
 what comes back.
 
@@ -36,11 +36,11 @@ from typing import Any, BinaryIO
 import orjson
 
 from claimwatch.detect.alerting import wall_clock
+from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.store import StateStore
 from claimwatch.logs import setup as setup_logs
-from stream.codec import decode_event, encode_alert
-from stream.driver import Outcome, RecordDriver
+from schemas.codec import decode_event, encode_alert
 
 log = logging.getLogger("claimwatch.core")
 

@@ -24,8 +24,8 @@ from claimwatch.detect.validation import duplicate_records
 from claimwatch.embedded import order_events
 from claimwatch.ingest.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
+from schemas.codec import decode_event, encode_event
 from schemas.events import CatalogItem, ClaimEvent, Event, QuarantineEntry, RightsRecord
-from stream.codec import decode_event, encode_event
 from stream.kafka_io import MAX_RECORD_BYTES, producer, read_to_end
 from stream.settings import Settings
 

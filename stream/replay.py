@@ -35,9 +35,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from claimwatch.detect.alerting import wall_clock
+from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.store import StateStore
-from stream.codec import encode_alert
-from stream.driver import Outcome, RecordDriver
+from schemas.codec import encode_alert
 from stream.kafka_io import BatchedSender, producer, topic_partitions
 from stream.retract import load_retracted
 from stream.settings import Settings

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from claimwatch.ingest.readers import record_texts
 from claimwatch.quarantine import Quarantined
+from schemas.codec import decode_event
 from schemas.events import Event, QuarantineEntry, Retraction
-from stream.codec import decode_event
 from stream.kafka_io import producer, read_partition, read_to_end
 from stream.settings import Settings
 

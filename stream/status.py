@@ -7,7 +7,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from stream.codec import decode_alert
+from schemas.codec import decode_alert
 from stream.kafka_io import topic_partitions
 from stream.settings import Settings
 from stream.topics import describe_topics

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from stream.codec import decode_alert
+from schemas.codec import decode_alert
 from stream.kafka_io import read_to_end
 from stream.settings import Settings
 from stream.topics import create_topics

@@ -16,13 +16,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.routing import keyed
 from claimwatch.detect.store import StateStore
 from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
-from stream.codec import encode_event
+from schemas.codec import encode_event
 from stream.coreproc import (
     APPLY,
     DIRTY,
@@ -39,7 +40,6 @@ from stream.coreproc import (
     serve,
     unpack,
 )
-from stream.driver import Outcome, RecordDriver
 
 TOPIC = "t.events"
 REPO = Path(__file__).resolve().parents[1]

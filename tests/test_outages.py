@@ -33,7 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from claimwatch.sample.generator import generate
 from schemas import Alert, Subject
-from stream.codec import encode_alert
+from schemas.codec import encode_alert
 from stream.kafka_io import producer, read_to_end
 from stream.topics import ensure_state_topic, state_topic
 from tests.streamkit import (

@@ -14,8 +14,8 @@ from pathlib import Path
 from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.detect.store import StateStore
 from claimwatch.ingest.readers import read_paths
+from schemas.codec import decode_event
 from stream.bench import pending_claims, produce
-from stream.codec import decode_event
 from stream.ingest import publish
 from stream.kafka_io import read_partition, read_to_end
 from stream.replay import replay

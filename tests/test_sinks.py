@@ -16,7 +16,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from schemas import Alert, Subject
-from stream.codec import encode_alert
+from schemas.codec import encode_alert
 from stream.consumers import (
     AlertFilter,
     Backoff,

@@ -1,12 +1,14 @@
-"""Log records into the detection core: the one loop the worker, replay and the benchmarks share.
+"""Records into the detection core: the one loop the worker, replay, the embedded run and the
+benchmarks share.
 
 A record off the event log (its partition, offset, key and value bytes) is decoded, applied to its
 item in the :class:`~claimwatch.detect.store.StateStore`, and what that did is collected in an
 :class:`Outcome`: alerts, records the core left out as suspect, dead letters (records it could not
-decode or process), redeliveries skipped. Pure: no Kafka, no Faust; the callers do the I/O.
+decode or process), redeliveries skipped. The embedded run hands it events already read from files
+(:meth:`RecordDriver.apply_event`). Pure: no Kafka, no Faust; the callers do the I/O.
 
 >>> from schemas import CatalogItem
->>> from stream.codec import encode_event
+>>> from schemas.codec import encode_event
 >>> driver, out = RecordDriver(), Outcome()
 >>> value = encode_event(CatalogItem(content_id="CW-1"))
 >>> driver.apply("events", 0, 7, b"CW-1", value, out)
@@ -24,8 +26,8 @@ from dataclasses import dataclass, field
 
 from claimwatch.detect.store import StateStore
 from schemas.alerts import Alert
-from schemas.events import QuarantineEntry
-from stream.codec import decode_event
+from schemas.codec import decode_event
+from schemas.events import Event, QuarantineEntry
 
 log = logging.getLogger("claimwatch.core")
 DEAD_LETTER_TEXT = 500  # characters of a dead letter's reason and raw value that are kept
@@ -68,12 +70,26 @@ class RecordDriver:
             out.dead_letters.append(dead_letter(topic, partition, offset, value, "undecodable_event",
                                                 f"not an event: {exc}"))  # fmt: skip
             return
-        item = (key or b"").decode("utf-8", "replace")
+        self.apply_event(topic, partition, offset, (key or b"").decode("utf-8", "replace"), event, out, muted, value)
+
+    def apply_event(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        item: str,
+        event: Event,
+        out: Outcome,
+        muted: bool = False,
+        value: bytes | None = None,
+    ) -> None:
+        """Apply an event already decoded (the embedded run's, read from files) to its item."""
         try:
             step = self.store.apply_step(item, partition, offset, event)
         except Exception as exc:
             log.exception("the core failed on partition=%s offset=%s key=%r", partition, offset, item)
-            out.dead_letters.append(dead_letter(topic, partition, offset, value, "core_error",
+            raw = value if value is not None else event.model_dump_json().encode()
+            out.dead_letters.append(dead_letter(topic, partition, offset, raw, "core_error",
                                                 f"{type(exc).__name__}: {exc}"))  # fmt: skip
             return
         if step is None:
