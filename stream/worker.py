@@ -1,10 +1,12 @@
 """``claimwatch worker``: the Faust app that runs the detection core over the event log.
 
-The agent is a thin loop over :class:`WorkerLoop`, which is plain code around the pure
-:class:`~claimwatch.detect.store.StateStore`:
+The agent is a thin loop over :class:`WorkerLoop`, which forwards raw events in batches to the
+worker's core process (:mod:`stream.coreproc`: the pure :class:`~claimwatch.detect.store.StateStore`
+driven by :class:`~claimwatch.detect.driver.RecordDriver`, beside Faust rather than under its
+interpreter lock) and sends what each batch gave:
 
 - every event is decoded, applied to its content item's monitor in memory, and its alerts are sent
-  at once (latency is not held back by checkpoints);
+  as soon as its batch is answered (latency is not held back by checkpoints);
 - a checkpoint (every ``CLAIMWATCH_CHECKPOINT_EVENTS`` events or ``CLAIMWATCH_CHECKPOINT_SECONDS``,
   whichever first) writes every item that changed, once, to the state changelog
   ``<app id>-state`` (compacted, versioned JSON: :mod:`claimwatch.detect.state`), flushes the
