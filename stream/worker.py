@@ -50,6 +50,7 @@ log = logging.getLogger("claimwatch.worker")
 CHECKPOINT_CHUNK = 256  # items encoded per request to the core: batches are applied in between
 BATCH_LIMIT = 5_000  # events per request to the core process
 INBOX_LIMIT = 20_000  # events waiting for the core beyond which the agent waits too
+Outgoing = tuple[str, bytes, bytes, int | None]  # topic, key, value, partition
 BROKER_ASK_S = 0.7  # what /health may wait for the broker; a frozen one must not freeze /health
 
 
@@ -207,6 +208,10 @@ def health_problems(stats: WorkerStats, lag: dict[int, int], settings: Settings)
     return problems
 
 
+class CheckpointIncomplete(RuntimeError):
+    """Some records of a checkpoint were not delivered: its events are not acknowledged yet."""
+
+
 class WorkerLoop:
     """Everything the agent does, as plain methods: forward, deliver, checkpoint, restore.
 
@@ -224,7 +229,9 @@ class WorkerLoop:
         self.quarantine = app.topic(settings.topic("quarantine"), key_type=bytes, value_type=bytes)
         self.alerts_name, self.quarantine_name = settings.topic("alerts"), settings.topic("quarantine")
         self.state_name, self.rollups_name = state_topic(settings), settings.topic("rollups")
-        self.sent: list[Any] = []  # delivery futures of records sent since the last checkpoint began
+        self.sent: list[tuple[Any, Outgoing]] = []  # records sent since the last checkpoint began, with futures
+        self.undelivered: list[Outgoing] = []  # what a failed checkpoint could not deliver: sent again first
+        self.unwritten: list[str] = []  # items a failed checkpoint had taken but not written: encoded again
         self.restored: set[int] = set()  # partitions whose items the core holds
         self.inbox: list[Any] = []  # events received, not yet sent to the core
         self.in_flight = 0  # events the core is applying now
@@ -327,7 +334,7 @@ class WorkerLoop:
     def _checkpoint_done(self, task: asyncio.Future[None]) -> None:
         self.running = None
         if not task.cancelled() and task.exception() is not None:
-            log.error("checkpoint failed; the next one retries: %r", task.exception())
+            log.error("checkpoint failed; its events wait for the next one: %r", task.exception())
 
     async def checkpoint(self) -> None:
         """Write every changed item once, flush alerts and state, then acknowledge the events.
@@ -337,31 +344,49 @@ class WorkerLoop:
         them (alerts, quarantine entries, states, roll-up rows) is confirmed by the broker: none is
         acknowledged before its effect is stored. Items are encoded a few hundred per request, so
         the core applies batches in between and alerts keep flowing during a checkpoint.
+
+        A checkpoint that fails (the broker refused or timed out records, a frozen broker) keeps its
+        events for the next one, which first sends again what was not delivered and re-encodes the
+        items it had not written: nothing is acknowledged that is not stored, nothing is dropped.
         """
         async with self.lock:
             covered, self.applied = self.applied, []
             sent, self.sent = self.sent, []
             self.last_checkpoint = time.monotonic()
-            keys = (await self.core.call(DIRTY))["keys"]
-            for start in range(0, len(keys), CHECKPOINT_CHUNK):
-                found = await self.core.call(ENCODE, {"keys": keys[start : start + CHECKPOINT_CHUNK]})
-                for partition, key, text in found["states"]:
-                    blob = text.encode()
-                    sent.append(await self.produce(self.state_name, key.encode(), blob, partition))
-                    self.stats.state_bytes_written += len(blob)
-                for partition, key, row in found["rollups"]:
-                    sent.append(await self.produce(self.rollups_name, key.encode(), row.encode(), partition))
-                    self.stats.rollups_written += 1
-                self.stats.state_records_written += len(found["states"])
-            await self.app.producer.flush()
-            await asyncio.gather(*sent)  # a record the broker refused fails the checkpoint: nothing is acked
+            try:
+                for record in self.undelivered:
+                    sent.append(await self.produce(*record))
+                self.undelivered = []
+                self.unwritten = sorted({*self.unwritten, *(await self.core.call(DIRTY))["keys"]})
+                for start in range(0, len(self.unwritten), CHECKPOINT_CHUNK):
+                    found = await self.core.call(ENCODE, {"keys": self.unwritten[start : start + CHECKPOINT_CHUNK]})
+                    for partition, key, text in found["states"]:
+                        blob = text.encode()
+                        sent.append(await self.produce(self.state_name, key.encode(), blob, partition))
+                        self.stats.state_bytes_written += len(blob)
+                    for partition, key, row in found["rollups"]:
+                        sent.append(await self.produce(self.rollups_name, key.encode(), row.encode(), partition))
+                        self.stats.rollups_written += 1
+                    self.stats.state_records_written += len(found["states"])
+                self.unwritten = []
+                await self.app.producer.flush()
+                outcomes = await asyncio.gather(*(future for future, _ in sent), return_exceptions=True)
+                self.undelivered = [r for (_, r), o in zip(sent, outcomes, strict=True) if isinstance(o, BaseException)]
+                if self.undelivered:
+                    problem = next(o for o in outcomes if isinstance(o, BaseException))
+                    raise CheckpointIncomplete(f"{len(self.undelivered)} record(s) not delivered: {problem!r}")
+            except BaseException:
+                self.applied = covered + self.applied
+                raise
             for record in covered:
                 record.ack()
             self.stats.checkpoints += 1
 
-    async def produce(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> Any:
-        """Hand a record to the producer; returns its delivery future (awaited by the next checkpoint)."""
-        return await self.app.producer.send(topic, key, value, partition, None, None)
+    async def produce(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> tuple[Any, Outgoing]:
+        """Hand a record to the producer: its delivery future (awaited by the next checkpoint), and the
+        record, to send again if it is not delivered."""
+        future = await self.app.producer.send(topic, key, value, partition, None, None)
+        return future, (topic, key, value, partition)
 
     async def release(self, partitions: set[int]) -> None:
         """Before partitions go to another worker: apply what was received, store it, forget them."""
