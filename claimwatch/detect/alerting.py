@@ -89,5 +89,6 @@ class DedupStage:
 
     def expire(self, now: datetime) -> None:
         """Forget keys whose cooldown has passed, so the state stays bounded."""
-        longest = max(self.cooldown.values())
-        self.seen = {k: v for k, v in self.seen.items() if now - v[0] < longest}
+        # now - seen < longest, as one comparison per key against a cut-off computed once.
+        cutoff = now - max(self.cooldown.values())
+        self.seen = {k: v for k, v in self.seen.items() if v[0] > cutoff}

@@ -234,13 +234,15 @@ class PostModel:
         """``"decrease"`` or ``"jump"`` when this poll's counters cannot be real growth, else None."""
         assert self.last_time is not None
         hours = (t - self.last_time) / 3600.0
+        most = policy.max_views_per_hour * max(hours, 0.25)
+        last_totals = self.last_totals
         for name in COUNTERS:
-            value, last = totals.get(name), self.last_totals.get(name)
+            value, last = totals.get(name), last_totals.get(name)
             if value is None or last is None:
                 continue
             if value < last:
                 return "decrease"
-            if value - last > policy.max_views_per_hour * max(hours, 0.25):
+            if value - last > most:
                 return "jump"
         return None
 
@@ -315,6 +317,8 @@ class PostModel:
         self.bucket = {}
         self.bucket_start = t
         self._track_episode(findings, t)
+        if not findings:  # most buckets: no datetime to build
+            return findings
         episode = from_epoch(self.episode_start)
         return [replace(f, episode_start=episode) for f in findings]
 
@@ -350,7 +354,7 @@ class PostModel:
                     self._finding("engagement_spike", t, z, ratio, observed, expected, hours, begin, metric=metric)
                 )
         # Two reactions surging together are one episode: the strongest speaks for it.
-        return sorted(findings, key=lambda f: -f.z)[:1]
+        return sorted(findings, key=lambda f: -f.z)[:1] if findings else findings
 
     def _finding(
         self, kind: FindingKind, t: float, z: float, ratio: float, observed: float, expected: float,

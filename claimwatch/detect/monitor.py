@@ -175,15 +175,18 @@ class Monitor:
             findings = post.observe_totals(t, values, self.config.bucket)
             after = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             seen: dict[str, int] = {}
-            for name, b, a in zip(POLL_FINDINGS, before, after, strict=True):
-                if a != b:
-                    self.quality[name] += a - b
-                    seen[name] = a - b
-                    jitter = (
-                        name == "late_polls" and latest is not None and latest - t <= self.config.late_allowance_seconds
-                    )
-                    if not jitter:
-                        suspect.append(suspect_entry(event, SUSPECT_REASONS[name][0]))
+            if after != before:  # most polls find nothing: no loop over the findings for them
+                for name, b, a in zip(POLL_FINDINGS, before, after, strict=True):
+                    if a != b:
+                        self.quality[name] += a - b
+                        seen[name] = a - b
+                        jitter = (
+                            name == "late_polls"
+                            and latest is not None
+                            and latest - t <= self.config.late_allowance_seconds
+                        )
+                        if not jitter:
+                            suspect.append(suspect_entry(event, SUSPECT_REASONS[name][0]))
             self.rollups.on_metric(event, t, content_id, seen)
             return self._spike_candidates(event, post, findings)
         restated = 0
@@ -378,6 +381,8 @@ class Monitor:
     # -------------------------------------------------------------------------------- emitting
 
     def _emit(self, candidates: list[Candidate]) -> list[Alert]:
+        if not candidates:  # most events: skip building an empty comprehension
+            return []
         return [build(c, self.clock) for c in candidates if self.dedup.admit(c)]
 
     def risk_table(self, min_score: float = 0.3) -> list[dict[str, Any]]:
