@@ -50,6 +50,10 @@ log = logging.getLogger("claimwatch.worker")
 CHECKPOINT_CHUNK = 256  # items encoded per request to the core: batches are applied in between
 BATCH_LIMIT = 5_000  # events per request to the core process
 INBOX_LIMIT = 20_000  # events waiting for the core beyond which the agent waits too
+# A batch of fewer events than this waits this long for more first. Each request costs the agent
+# (whose event loop is the worker's bottleneck) the same whatever its size; a core faster than the
+# agent would otherwise be sent a handful of events at a time (measured: 14 % of the throughput).
+LINGER_EVENTS, LINGER_SECONDS = 1_000, 0.005
 Outgoing = tuple[str, bytes, bytes, int | None]  # topic, key, value, partition
 BROKER_ASK_S = 0.7  # what /health may wait for the broker; a frozen one must not freeze /health
 
@@ -263,6 +267,8 @@ class WorkerLoop:
                 self.wake.clear()
                 await self.wake.wait()
                 continue
+            if len(self.inbox) < LINGER_EVENTS:
+                await asyncio.sleep(LINGER_SECONDS)
             batch, self.inbox = self.inbox[:BATCH_LIMIT], self.inbox[BATCH_LIMIT:]
             self.in_flight = len(batch)
             self.room.set()
@@ -354,9 +360,9 @@ class WorkerLoop:
             sent, self.sent = self.sent, []
             self.last_checkpoint = time.monotonic()
             try:
-                for record in self.undelivered:
-                    sent.append(await self.produce(*record))
-                self.undelivered = []
+                while self.undelivered:  # one at a time: a send that raises leaves the rest listed
+                    sent.append(await self.produce(*self.undelivered[0]))
+                    del self.undelivered[0]
                 self.unwritten = sorted({*self.unwritten, *(await self.core.call(DIRTY))["keys"]})
                 for start in range(0, len(self.unwritten), CHECKPOINT_CHUNK):
                     found = await self.core.call(ENCODE, {"keys": self.unwritten[start : start + CHECKPOINT_CHUNK]})
@@ -371,13 +377,18 @@ class WorkerLoop:
                 self.unwritten = []
                 await self.app.producer.flush()
                 outcomes = await asyncio.gather(*(future for future, _ in sent), return_exceptions=True)
-                self.undelivered = [r for (_, r), o in zip(sent, outcomes, strict=True) if isinstance(o, BaseException)]
-                if self.undelivered:
-                    problem = next(o for o in outcomes if isinstance(o, BaseException))
-                    raise CheckpointIncomplete(f"{len(self.undelivered)} record(s) not delivered: {problem!r}")
             except BaseException:
+                # Failed before every delivery was known (a send raised, a frozen broker, a
+                # cancellation): what is in flight stays watched, by the next checkpoint.
                 self.applied = covered + self.applied
+                self.sent = sent + self.sent
                 raise
+            failed = [record for (_, record), o in zip(sent, outcomes, strict=True) if isinstance(o, BaseException)]
+            if failed:
+                self.undelivered += failed
+                self.applied = covered + self.applied
+                problem = next(o for o in outcomes if isinstance(o, BaseException))
+                raise CheckpointIncomplete(f"{len(failed)} record(s) not delivered: {problem!r}")
             for record in covered:
                 record.ack()
             self.stats.checkpoints += 1
