@@ -38,7 +38,7 @@ from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.store import StateStore
 from schemas.codec import encode_alert
-from stream.kafka_io import BatchedSender, producer, topic_partitions
+from stream.kafka_io import BatchedSender, bounded_reader, producer, topic_partitions
 from stream.retract import load_retracted
 from stream.settings import Settings
 from stream.topics import create_topics, ensure_state_topic, state_topic
@@ -102,20 +102,18 @@ async def replay_partitions(
     report = ReplayReport(settings.generation)
     store = StateStore(config=settings.monitor_config(), clock=wall_clock)
     driver, topic = RecordDriver(store), settings.topic("events")
+    apply = driver.apply
     since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
     since_offset = since if isinstance(since, int) else None
-    consumer = AIOKafkaConsumer(
-        **settings.client_options(), enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
-    )
+    consumer = bounded_reader(settings, max_partition_fetch_bytes=8 << 20)
     out = producer(settings)
     try:
-        await consumer.start()
-        await out.start()
+        # Start-up costs are paid side by side: the retractions are read by a consumer of their own.
+        retracted, _, _ = await asyncio.gather(load_retracted(settings), consumer.start(), out.start())
         every = await topic_partitions(consumer, settings.topic("events"), settings)
         tps = [tp for tp in every if partitions is None or tp.partition in partitions]
         if not tps:
             return report
-        retracted = await load_retracted(settings)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         stops = await _stop_offsets(consumer, tps, to)
@@ -131,18 +129,19 @@ async def replay_partitions(
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
             outcome = Outcome()
             for tp, records in batch.items():
+                stop, partition = stops[tp], tp.partition
                 for record in records:
-                    if record.offset >= stops[tp]:
+                    if record.offset >= stop:
                         remaining.discard(tp)
                         break
                     report.records += 1
-                    if retracted and (tp.partition, record.offset) in retracted:
+                    if retracted and (partition, record.offset) in retracted:
                         report.retracted += 1
                         continue
                     muted = (since_ms is not None and record.timestamp < since_ms) or (
                         since_offset is not None and record.offset < since_offset
                     )
-                    driver.apply(topic, tp.partition, record.offset, record.key, record.value, outcome, muted)
+                    apply(topic, partition, record.offset, record.key, record.value, outcome, muted)
             # Dead letters are counted only: the live worker quarantined them when it met them. Suspect
             # records get the same entries (the same ids) the live worker wrote for them: a generation
             # derived from a corrected log has its own, and readers count each once.

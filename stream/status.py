@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codec import decode_alert
-from stream.kafka_io import topic_partitions
+from stream.kafka_io import bounded_reader, topic_partitions
 from stream.settings import Settings
 from stream.topics import describe_topics
 
@@ -40,7 +40,7 @@ async def group_lag(settings: Settings) -> list[dict[str, Any]]:
 
 
 async def last_alert(settings: Settings) -> dict[str, Any] | None:
-    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
+    consumer = bounded_reader(settings)
     await consumer.start()
     try:
         tps = await topic_partitions(consumer, settings.topic("alerts"), settings)
