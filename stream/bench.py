@@ -160,8 +160,13 @@ async def raw_consume_rate(settings: Settings, repeats: int = 3) -> tuple[float,
     return statistics.median(rates), count
 
 
+WALL: dict[str, float] = {}  # seconds from starting a measured process to its exit, by what it ran
+
+
 def run_app(kind: str, settings: Settings, events: int, timeout_s: float = 1800) -> float | None:
-    """Events/s of a reference app (``stream.benchapps``) over the log, or None if it cannot run."""
+    """Events/s of a reference app (``stream.benchapps``) over the log (timed from its first event to
+    its last), or None if it cannot run; its whole run, start-up included, goes to ``WALL[kind]``."""
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         result_file = Path(scratch) / "result.json"
         env = child_env(settings, BENCH_EVENTS=str(events), BENCH_STATE_DIR=scratch, BENCH_RESULT=str(result_file))
@@ -173,6 +178,7 @@ def run_app(kind: str, settings: Settings, events: int, timeout_s: float = 1800)
             log(f"{kind}: did not run ({done.stderr.decode().strip().splitlines()[-1:] or done.returncode})")
             return None
         result = json.loads(result_file.read_text())
+    WALL[kind] = time.perf_counter() - started
     return float(result["events"]) / float(result["seconds"])
 
 
@@ -348,7 +354,9 @@ def core_rate(settings: Settings, repeats: int = 3) -> float:
 
 def in_child(settings: Settings, *args: str) -> dict[str, Any]:
     """Run one measurement in a fresh process (``python -m stream.bench --child ...``), as an operator
-    runs the job: not inside this process, whose heap holds the whole benchmark."""
+    runs the job: not inside this process, whose heap holds the whole benchmark. The process's whole
+    run, start-up included, goes to ``WALL`` under the arguments' name."""
+    started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "stream.bench", "--child", *args],
         env=child_env(settings),
@@ -357,6 +365,7 @@ def in_child(settings: Settings, *args: str) -> dict[str, Any]:
     )
     if done.returncode != 0:
         raise RuntimeError(f"{args}: {done.stderr[-1500:]}")
+    WALL[" ".join(args)] = time.perf_counter() - started
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -364,8 +373,11 @@ def replay_rates(settings: Settings, generation: int) -> dict[str, Any]:
     """The replay job over the same log, each run in a fresh process: one process (its read-and-apply
     loop, and end to end with start-up and the final writes) and two processes (end to end)."""
     one = in_child(settings, "replay", str(generation), "1")
+    one_wall = WALL[f"replay {generation} 1"]
     two = in_child(settings, "replay", str(generation + 1), "2")
     return {
+        # From starting the process to its exit, like the quixstreams app's whole run.
+        "replay_1_process_wall_seconds": round(one_wall, 2),
         "replay_1_process_loop_per_s": round(one["records"] / one["loop_seconds"]) if one["loop_seconds"] else None,
         "replay_1_process_per_s": round(one["records"] / one["seconds"]),
         "replay_2_processes_per_s": round(two["records"] / two["seconds"]),
@@ -438,6 +450,11 @@ def main(argv: list[str] | None = None) -> int:
         # Like for like with the quixstreams app, timed from its first event to its last: the loop.
         "replay_loop_over_quixstreams": round(replays["replay_1_process_loop_per_s"] / quix, 3) if quix else None,
         "replay_over_quixstreams": round(replays["replay_1_process_per_s"] / quix, 3) if quix else None,
+        # Whole runs side by side, start-up to exit, on the same records: seconds, fewer is faster.
+        "quixstreams_wall_seconds": round(WALL["quix"], 2) if quix else None,
+        "quixstreams_wall_over_replay_wall": round(WALL["quix"] / replays["replay_1_process_wall_seconds"], 3)
+        if quix
+        else None,
         **{k: v for k, v in worker.items() if k != "worker_events_per_s"},
     }
     if not args.json:
