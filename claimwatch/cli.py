@@ -836,6 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # One-shot commands: an unreachable broker is their one-line error below, not aiokafka's log.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        logging.getLogger("claimwatch.librdkafka").setLevel(logging.CRITICAL)  # replay's reader
     from aiokafka.errors import KafkaError
 
     from batch.job import JobError

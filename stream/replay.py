@@ -38,12 +38,11 @@ from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.store import StateStore
 from schemas.codec import encode_alert
-from stream.kafka_io import BatchedSender, bounded_reader, producer, topic_partitions
+from stream.kafka_io import BatchedSender, producer
+from stream.logslice import LogSlice
 from stream.retract import load_retracted
 from stream.settings import Settings
 from stream.topics import create_topics, ensure_state_topic, state_topic
-
-BATCH = 10_000
 
 
 @dataclass
@@ -79,16 +78,6 @@ class ReplayReport:
         )
 
 
-async def _stop_offsets(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], to: datetime | None
-) -> dict[TopicPartition, int]:
-    ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-    if to is None:
-        return ends
-    found = await consumer.offsets_for_times(dict.fromkeys(tps, int(to.timestamp() * 1000)))
-    return {tp: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in tps}
-
-
 async def replay_partitions(
     settings: Settings,
     partitions: list[int] | None,
@@ -105,43 +94,34 @@ async def replay_partitions(
     apply = driver.apply
     since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
     since_offset = since if isinstance(since, int) else None
-    consumer = bounded_reader(settings, max_partition_fetch_bytes=8 << 20)
+    log_slice = LogSlice(settings, topic, partitions, to)
     out = producer(settings)
     try:
         # Start-up costs are paid side by side: the retractions are read by a consumer of their own.
-        retracted, _, _ = await asyncio.gather(load_retracted(settings), consumer.start(), out.start())
-        every = await topic_partitions(consumer, settings.topic("events"), settings)
-        tps = [tp for tp in every if partitions is None or tp.partition in partitions]
-        if not tps:
+        retracted, parts, _ = await asyncio.gather(
+            load_retracted(settings), asyncio.to_thread(log_slice.open), out.start()
+        )
+        if not parts:
             return report
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        stops = await _stop_offsets(consumer, tps, to)
-        remaining = {tp for tp in tps if stops[tp] > await consumer.position(tp)}
+        stops = log_slice.stops
         alerts_out, last_note = BatchedSender(out, settings.topic("alerts")), time.monotonic()
         quarantine_out = BatchedSender(out, settings.topic("quarantine"))
         loop_started = time.perf_counter()
-        while remaining:
+        for batch in log_slice.batches():
             # Batch mode: what survives a batch is state that lives to the end of the job, so it is
             # moved out of the collector's sight rather than scanned again and again (measured: at
             # 100,000 items the cyclic collector made deriving 10x slower).
             gc.freeze()
-            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
             outcome = Outcome()
-            for tp, records in batch.items():
-                stop, partition = stops[tp], tp.partition
-                for record in records:
-                    if record.offset >= stop:
-                        remaining.discard(tp)
-                        break
-                    report.records += 1
-                    if retracted and (partition, record.offset) in retracted:
-                        report.retracted += 1
-                        continue
-                    muted = (since_ms is not None and record.timestamp < since_ms) or (
-                        since_offset is not None and record.offset < since_offset
-                    )
-                    apply(topic, partition, record.offset, record.key, record.value, outcome, muted)
+            for partition, offset, timestamp, record_key, record_value in batch:
+                report.records += 1
+                if retracted and (partition, offset) in retracted:
+                    report.retracted += 1
+                    continue
+                muted = (since_ms is not None and timestamp < since_ms) or (
+                    since_offset is not None and offset < since_offset
+                )
+                apply(topic, partition, offset, record_key, record_value, outcome, muted)
             # Dead letters are counted only: the live worker quarantined them when it met them. Suspect
             # records get the same entries (the same ids) the live worker wrote for them: a generation
             # derived from a corrected log has its own, and readers count each once.
@@ -154,12 +134,9 @@ async def replay_partitions(
             for alert in outcome.alerts:
                 await alerts_out.send(alert.alert_id.encode(), encode_alert(alert))
                 report.alerts += 1
-            for tp in list(remaining):
-                if await consumer.position(tp) >= stops[tp]:
-                    remaining.discard(tp)
             if progress and time.monotonic() - last_note > 5:
                 last_note = time.monotonic()
-                progress(f"  partitions {sorted(tp.partition for tp in tps)}: {report.records:,} records")
+                progress(f"  partitions {parts}: {report.records:,} records")
         await alerts_out.flush()
         await quarantine_out.flush()
         report.loop_seconds = time.perf_counter() - loop_started
@@ -176,10 +153,10 @@ async def replay_partitions(
         await rollups.flush()
         await out.flush()
         report.items = len(keys)
-        report.stop_offsets = {tp.partition: stops[tp] for tp in tps}
-        await _commit_for_worker(settings, {tp: stops[tp] for tp in tps})
+        report.stop_offsets = {p: stops[p] for p in parts}
+        await _commit_for_worker(settings, {TopicPartition(topic, p): stops[p] for p in parts})
     finally:
-        await consumer.stop()
+        log_slice.close()
         await out.stop()
     report.seconds = time.perf_counter() - started
     return report

@@ -74,3 +74,49 @@ def test_topics_are_created_with_the_replication_asked(monkeypatch: pytest.Monke
     monkeypatch.setenv("CLAIMWATCH_REPLICATION_FACTOR", "0")
     with pytest.raises(ValueError, match="CLAIMWATCH_REPLICATION_FACTOR must be a whole number above 0, got '0'"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, {"security.protocol": "plaintext"}),
+        (
+            {"security_protocol": "SSL", "ssl_cafile": "/ca.pem"},
+            {
+                "security.protocol": "ssl",
+                "ssl.ca.location": "/ca.pem",
+                "ssl.endpoint.identification.algorithm": "https",
+            },
+        ),
+        ({"security_protocol": "SSL"}, {"ssl.ca.location": "probe"}),  # the system's CAs, as aiokafka uses
+        (
+            {
+                "security_protocol": "SASL_SSL",
+                "sasl_mechanism": "SCRAM-SHA-512",
+                "sasl_username": "u",
+                "sasl_password": "p",
+            },
+            {
+                "security.protocol": "sasl_ssl",
+                "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": "u",
+                "sasl.password": "p",
+            },
+        ),
+    ],
+)
+def test_replay_s_reader_reaches_the_brokers_the_other_clients_reach(
+    fields: dict[str, str], expected: dict[str, str]
+) -> None:
+    from stream.logslice import rdkafka_config
+
+    config = rdkafka_config(Settings(bootstrap_servers="b1:9094,b2:9094", **fields))  # type: ignore[arg-type]
+    assert config["bootstrap.servers"] == "b1:9094,b2:9094"
+    assert expected.items() <= config.items()
+
+
+def test_replay_s_reader_without_sasl_credentials_is_one_clear_error() -> None:
+    from stream.logslice import rdkafka_config
+
+    with pytest.raises(ValueError, match="KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"):
+        rdkafka_config(Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN"))

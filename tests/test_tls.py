@@ -1,7 +1,7 @@
 """Every client over TLS, for real: the local broker's TLS listener, its certificate made at start.
 
-MSK's default is TLS: ingest, the worker (Faust and its own clients), the topic admin and the alert
-tail must all reach the broker through it, and a client that cannot verify the broker must fail in
+MSK's default is TLS: ingest, the worker (Faust and its own clients), the topic admin, the alert
+tail and replay (whose reader is librdkafka's) must all reach the broker through it, and a client that cannot verify the broker must fail in
 one line rather than fall back to anything.
 """
 
@@ -61,6 +61,11 @@ def test_ingest_worker_and_tail_over_tls(tmp_path: Path) -> None:
     assert tail.returncode == 0, tail.stderr[-2000:]
     lines = sorted(line for line in tail.stdout.splitlines() if line[:2] in ("!!", "  ") and line.strip())
     assert lines == expected
+
+    # Replay reads the log with its own client (librdkafka): over TLS too, to the same alerts.
+    replayed = _cli(env, "replay", "--generation", "2")
+    assert replayed.returncode == 0, replayed.stderr[-2000:]
+    assert f" {len(expected):,} alerts " in replayed.stdout, replayed.stdout
 
     # Without the CA the broker's certificate cannot be verified: one line, exit 3, nothing sent.
     unverified = _cli({**env, "KAFKA_SSL_CAFILE": ""}, "topics", "describe")
