@@ -94,6 +94,7 @@ async def replay_partitions(
     apply = driver.apply
     since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
     since_offset = since if isinstance(since, int) else None
+    gated = since_ms is not None or since_offset is not None  # else no record is muted: not asked per record
     log_slice = LogSlice(settings, topic, partitions, to)
     out = producer(settings)
     try:
@@ -113,13 +114,14 @@ async def replay_partitions(
             # 100,000 items the cyclic collector made deriving 10x slower).
             gc.freeze()
             outcome = Outcome()
+            report.records += len(batch)
             for partition, offset, timestamp, record_key, record_value in batch:
-                report.records += 1
                 if retracted and (partition, offset) in retracted:
                     report.retracted += 1
                     continue
-                muted = (since_ms is not None and timestamp < since_ms) or (
-                    since_offset is not None and offset < since_offset
+                muted = gated and (
+                    (since_ms is not None and timestamp < since_ms)
+                    or (since_offset is not None and offset < since_offset)
                 )
                 apply(topic, partition, offset, record_key, record_value, outcome, muted)
             # Dead letters are counted only: the live worker quarantined them when it met them. Suspect
