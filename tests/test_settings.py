@@ -79,7 +79,7 @@ def test_topics_are_created_with_the_replication_asked(monkeypatch: pytest.Monke
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({}, {"security.protocol": "plaintext"}),
+        ({"security_protocol": "PLAINTEXT"}, {"security.protocol": "plaintext"}),
         (
             {"security_protocol": "SSL", "ssl_cafile": "/ca.pem"},
             {
@@ -88,7 +88,10 @@ def test_topics_are_created_with_the_replication_asked(monkeypatch: pytest.Monke
                 "ssl.endpoint.identification.algorithm": "https",
             },
         ),
-        ({"security_protocol": "SSL"}, {"ssl.ca.location": "probe"}),  # the system's CAs, as aiokafka uses
+        (
+            {"security_protocol": "SSL", "ssl_cafile": ""},
+            {"ssl.ca.location": "probe"},
+        ),  # the system's CAs, as aiokafka uses
         (
             {
                 "security_protocol": "SASL_SSL",
@@ -119,4 +122,6 @@ def test_replay_s_reader_without_sasl_credentials_is_one_clear_error() -> None:
     from stream.logslice import rdkafka_config
 
     with pytest.raises(ValueError, match="KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"):
-        rdkafka_config(Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN"))
+        rdkafka_config(
+            Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="", sasl_password="")
+        )
