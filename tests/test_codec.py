@@ -59,21 +59,3 @@ def test_a_metric_with_any_fields_set_or_not_round_trips(
     encoded = encode_event(event)
     assert decode_event(encoded) == event
     assert None not in orjson.loads(encoded).values()  # an unset field is left out, not spelt out
-
-
-@pytest.mark.parametrize(
-    ("written", "utc_singleton"), [("Z", True), ("+00:00", True), ("", True), ("+02:00", False), ("-05:30", False)]
-)
-def test_a_moment_read_from_the_log_is_the_same_instant_in_utc_s_own_zone(written: str, utc_singleton: bool) -> None:
-    """A zero offset decodes to ``datetime.UTC`` itself (the core compares times several times an
-    event, and fast only within one zone object); any other offset is kept, the instant unchanged."""
-    value = (
-        b'{"kind":"metric","event_id":"e","source":"platform_poll","granularity":"cumulative",'
-        b'"platform":"youtube","platform_content_id":"v","event_time":"2026-11-02T10:00:00' + written.encode() + b'"}'
-    )
-    event = decode_event(value)
-    assert isinstance(event, MetricObservation)
-    moment = event.event_time
-    assert (moment.tzinfo is UTC) is utc_singleton
-    offset = {"Z": 0, "+00:00": 0, "": 0, "+02:00": 2, "-05:30": -5.5}[written]
-    assert moment.timestamp() == datetime(2026, 11, 2, 10, tzinfo=UTC).timestamp() - offset * 3600
