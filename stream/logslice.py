@@ -45,12 +45,7 @@ def rdkafka_config(settings: Settings) -> dict[str, Any]:
         if settings.sasl_mechanism == "OAUTHBEARER":
             config["oauth_cb"] = _msk_iam_token(settings)
         else:
-            if not (settings.sasl_username and settings.sasl_password):
-                raise ValueError(
-                    f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are needed for {settings.sasl_mechanism}"
-                )
-            config["sasl.username"] = settings.sasl_username
-            config["sasl.password"] = settings.sasl_password
+            config["sasl.username"], config["sasl.password"] = settings.sasl_login()
     return config
 
 

@@ -79,13 +79,14 @@ class Settings:
             if self.sasl_mechanism == "OAUTHBEARER":
                 options["sasl_oauth_token_provider"] = msk_iam_token_provider(self.aws_region())
             else:
-                if not (self.sasl_username and self.sasl_password):
-                    raise ValueError(
-                        f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are needed for {self.sasl_mechanism}"
-                    )
-                options["sasl_plain_username"] = self.sasl_username
-                options["sasl_plain_password"] = self.sasl_password
+                options["sasl_plain_username"], options["sasl_plain_password"] = self.sasl_login()
         return options
+
+    def sasl_login(self) -> tuple[str, str]:
+        """The user name and password of SASL PLAIN or SCRAM; one clear error when either is missing."""
+        if not (self.sasl_username and self.sasl_password):
+            raise ValueError(f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are needed for {self.sasl_mechanism}")
+        return self.sasl_username, self.sasl_password
 
     def topic_configs(self) -> dict[str, str]:
         """Settings every topic of ours is created with, beyond its own cleanup policy."""
