@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from stream.settings import Settings
+from stream.settings import Settings, msk_iam_signer
 
 # librdkafka's own log lines go here: the one-shot commands keep them quiet (see claimwatch.cli).
 LOGGER = "claimwatch.librdkafka"
@@ -50,17 +50,12 @@ def rdkafka_config(settings: Settings) -> dict[str, Any]:
 
 
 def _msk_iam_token(settings: Settings) -> Any:
-    region = settings.aws_region()  # one clear error when it is not set
-    try:
-        from aws_msk_iam_sasl_signer import MSKAuthTokenProvider  # type: ignore[import-untyped]
-    except ImportError:
-        raise ValueError(
-            "KAFKA_SASL_MECHANISM=OAUTHBEARER (MSK IAM) needs the signer: pip install 'claimwatch[msk]'"
-        ) from None
+    """librdkafka's ``oauth_cb``: the token and when it expires, in seconds since the epoch."""
+    sign = msk_iam_signer(settings.aws_region())
 
     def token(_: str) -> tuple[str, float]:
-        found, expiry_ms = MSKAuthTokenProvider.generate_auth_token(region)
-        return str(found), float(expiry_ms) / 1000.0
+        found, expiry_ms = sign()
+        return found, expiry_ms / 1000.0
 
     return token
 
@@ -134,13 +129,14 @@ class LogSlice:
             waited = 0.0
             out: list[SliceRecord] = []
             for m in messages:
-                if m.error() is not None:
-                    if m.error().code() == KafkaError._PARTITION_EOF:
+                error = m.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         # Read to the partition's end, which is at or past the stop: done with it,
                         # even when the offsets just before the stop hold no record.
                         remaining.discard(m.partition())
                         continue
-                    raise ConnectionError(f"{self.topic}: {m.error()}")
+                    raise ConnectionError(f"{self.topic}: {error}")
                 partition, offset = m.partition(), m.offset()
                 if partition not in remaining:
                     continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,21 +121,32 @@ def ssl_context(cafile: str) -> ssl.SSLContext:
     return context
 
 
-def msk_iam_token_provider(region: str) -> Any:
-    """An aiokafka token provider that signs MSK IAM tokens with the standard AWS credential chain."""
+def msk_iam_signer(region: str) -> Callable[[], tuple[str, int]]:
+    """A signer of MSK IAM tokens with the standard AWS credential chain: ``(token, expiry in ms)``."""
     try:
         from aws_msk_iam_sasl_signer import MSKAuthTokenProvider  # type: ignore[import-untyped]
     except ImportError:
         raise ValueError(
             "KAFKA_SASL_MECHANISM=OAUTHBEARER (MSK IAM) needs the signer: pip install 'claimwatch[msk]'"
         ) from None
+
+    def sign() -> tuple[str, int]:
+        token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(region)
+        return str(token), int(expiry_ms)
+
+    return sign
+
+
+def msk_iam_token_provider(region: str) -> Any:
+    """An aiokafka token provider that signs MSK IAM tokens (:func:`msk_iam_signer`)."""
+    sign = msk_iam_signer(region)
     from aiokafka.abc import AbstractTokenProvider
 
     class MskIamTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
         async def token(self) -> str:
             import asyncio
 
-            found, _ = await asyncio.to_thread(MSKAuthTokenProvider.generate_auth_token, region)
-            return str(found)
+            found, _ = await asyncio.to_thread(sign)
+            return found
 
     return MskIamTokenProvider()

@@ -64,6 +64,9 @@ def test_msk_iam_tokens_are_signed_for_the_region(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("KAFKA_SSL_CAFILE", raising=False)
     provider = Settings().client_options()["sasl_oauth_token_provider"]
     assert asyncio.run(provider.token()) == "token-for-eu-west-1" and signed == ["eu-west-1"]
+    from stream.logslice import rdkafka_config  # replay's reader signs with the same signer
+
+    assert rdkafka_config(Settings())["oauth_cb"]("") == ("token-for-eu-west-1", 900.0)
 
 
 def test_topics_are_created_with_the_replication_asked(monkeypatch: pytest.MonkeyPatch) -> None:
