@@ -119,6 +119,13 @@ class Environment(BaseSettings):
     claimwatch_stall_seconds: PositiveFloat = _var(
         60.0, "CLAIMWATCH_STALL_SECONDS", "number", "/health fails after this long without progress", "worker"
     )
+    claimwatch_checkpoint_failure_seconds: PositiveFloat = _var(
+        60.0,
+        "CLAIMWATCH_CHECKPOINT_FAILURE_SECONDS",
+        "number",
+        "/health fails when checkpoints have failed for this long (events applied, not stored or committed)",
+        "worker",
+    )
     claimwatch_dead_letter_limit: PositiveInt = _var(
         100,
         "CLAIMWATCH_DEAD_LETTER_LIMIT",

@@ -9,6 +9,12 @@ from pydantic import Field, TypeAdapter
 from schemas.alerts import Alert
 from schemas.events import CatalogItem, ClaimEvent, Event, MetricObservation, OwnershipConflict, RightsRecord
 
+# What one record on the log may be, key and value together: under Kafka's default limit of 1 MiB
+# (the broker's message.max.bytes, the producer's max_request_size) with room for the batch's framing.
+# Every producer of claimwatch checks its records against it: one too large is quarantined (or
+# dead-lettered) with its reason, never sent to fail a whole batch, a checkpoint or an ingest.
+MAX_RECORD_BYTES = 1_000_000
+
 _EVENT: TypeAdapter[Event] = TypeAdapter(
     Annotated[
         CatalogItem | ClaimEvent | MetricObservation | OwnershipConflict | RightsRecord, Field(discriminator="kind")

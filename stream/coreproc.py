@@ -40,7 +40,7 @@ from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.store import StateStore
 from claimwatch.logs import setup as setup_logs
-from schemas.codec import decode_event, encode_alert
+from schemas.codec import MAX_RECORD_BYTES, decode_event, encode_alert
 
 log = logging.getLogger("claimwatch.core")
 
@@ -112,17 +112,19 @@ def _unpack(payload: bytes) -> tuple[dict[str, Any], list[Record]]:
 class CoreServer:
     """Answers the worker's requests with one store (the child's whole job)."""
 
-    def __init__(self, config: MonitorConfig, topic: str) -> None:
+    def __init__(self, config: MonitorConfig, topic: str, record_limit: int = MAX_RECORD_BYTES) -> None:
         self.store = StateStore(config=config, clock=wall_clock)
         self.driver = RecordDriver(self.store)
         self.topic = topic
+        self.record_limit = record_limit
 
     def answer(self, kind: bytes, payload: bytes) -> dict[str, Any]:
         header, records = unpack(payload)
         if kind == APPLY:
             return self.apply(records)
         if kind == RESTORE:
-            return self.restore(int(header["partition"]), records)
+            end = header.get("end")
+            return self.restore(int(header["partition"]), records, None if end is None else int(end))
         if kind == REBUILD:
             keys = header.get("keys")
             return self.rebuild(int(header["partition"]), records, None if keys is None else set(keys))
@@ -141,8 +143,8 @@ class CoreServer:
             self.driver.apply(self.topic, partition, offset, key, value, out)
         return outcome_reply(out)
 
-    def restore(self, partition: int, records: Sequence[Record]) -> dict[str, Any]:
-        report = self.store.decode((key, value) for _, _, key, value in records)
+    def restore(self, partition: int, records: Sequence[Record], log_end: int | None = None) -> dict[str, Any]:
+        report = self.store.decode(((key, value) for _, _, key, value in records), log_end)
         self.store.install(partition, report)
         return {"loaded": report.loaded, "unreadable": report.unreadable}
 
@@ -156,13 +158,14 @@ class CoreServer:
         return {"rebuilt": self.store.rebuild(partition, events, keys)}
 
     def encode(self, keys: list[str]) -> dict[str, Any]:
-        """The stored form of these items and their changed roll-up rows (a checkpoint asks for the
-        items changed since the last one a few at a time, so applying goes on between)."""
-        states = self.store.encode(keys)
-        rows = self.store.take_rollups(keys)  # after encode: see StateStore.take_rollups
+        """The records that store these items and their changed roll-up rows (a checkpoint asks for
+        the items changed since the last one a few at a time, so applying goes on between); records
+        over the record limit are listed apart, for the worker to dead-letter."""
+        written = self.store.checkpoint_items(keys, self.record_limit)
         return {
-            "states": [(p, k, blob.decode()) for p, k, blob in states],
-            "rollups": [(p, k, row.decode()) for p, k, row in rows],
+            "states": [(p, k, None if blob is None else blob.decode()) for p, k, blob in written.states],
+            "rollups": [(p, k, row.decode()) for p, k, row in written.rollups],
+            "oversized": written.oversized,
         }
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
+from schemas.codec import MAX_RECORD_BYTES
 from stream.settings import Settings
 
-MAX_RECORD_BYTES = 1_000_000  # under the broker's default max.message.bytes (1 MiB + overhead)
+__all__ = ["MAX_RECORD_BYTES", "BatchedSender", "end_offset", "producer", "read_partition", "read_to_end"]
 
 
 class IncompleteRead(Exception):
@@ -153,6 +154,17 @@ async def read_partition(
         await consumer.stop()
 
 
+async def end_offset(settings: Settings, topic: str, partition: int) -> int:
+    """The offset the next record of a partition will get (its end now)."""
+    consumer = bounded_reader(settings)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        return int((await consumer.end_offsets([tp]))[tp])
+    finally:
+        await consumer.stop()
+
+
 class BatchedSender:
     """Records to one topic in batches per partition (aiokafka's ``create_batch`` / ``send_batch``).
 
@@ -170,7 +182,7 @@ class BatchedSender:
         self.shipped: list[asyncio.Future[Any]] = []
         self.sent = 0
 
-    async def send(self, key: bytes, value: bytes, partition: int | None = None) -> None:
+    async def send(self, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         if partition is None:
             if not self.partitions:
                 self.partitions = sorted(await self.out.partitions_for(self.topic))

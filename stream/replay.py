@@ -37,12 +37,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.store import StateStore
-from schemas.codec import encode_alert
+from schemas.codec import MAX_RECORD_BYTES, encode_alert
 from stream.kafka_io import BatchedSender, producer
 from stream.logslice import LogSlice
 from stream.retract import load_retracted
 from stream.settings import Settings
 from stream.topics import create_topics, ensure_state_topic, state_topic
+
+log = logging.getLogger("claimwatch.replay")
 
 
 @dataclass
@@ -57,13 +59,14 @@ class ReplayReport:
     muted_alerts: int = 0  # raised by events before --from: state only
     items: int = 0
     rollups: int = 0
+    oversized: int = 0  # state records over the record limit: not written (logged)
     seconds: float = 0.0
     loop_seconds: float = 0.0  # reading and applying, without start-up and the final writes
     stop_offsets: dict[int, int] = field(default_factory=dict)
 
     def add(self, other: ReplayReport) -> None:
         for f in ("records", "events", "undecodable", "retracted", "suspect", "alerts", "muted_alerts", "items",
-                  "rollups"):  # fmt: skip
+                  "rollups", "oversized"):  # fmt: skip
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.loop_seconds = max(self.loop_seconds, other.loop_seconds)
         self.stop_offsets.update(other.stop_offsets)
@@ -75,7 +78,7 @@ class ReplayReport:
             f"{self.undecodable:,} undecodable, {self.retracted:,} retracted (skipped), {self.suspect:,} left out as suspect (quarantined), {self.alerts:,} alerts ({self.muted_alerts:,} before --from, "
             f"not raised), {self.items:,} items, {self.rollups:,} roll-up rows in {self.seconds:.1f}s "
             f"({rate:,.0f} records/s)"
-        )
+        ) + (f"; {self.oversized:,} state record(s) over the record limit not written" if self.oversized else "")
 
 
 async def replay_partitions(
@@ -146,11 +149,17 @@ async def replay_partitions(
         # The end: every item's state and roll-ups, once.
         keys = store.take_dirty()
         states, rollups = BatchedSender(out, state_topic(settings)), BatchedSender(out, settings.topic("rollups"))
-        for partition, key, blob in store.encode(keys):
+        written = store.checkpoint_items(keys, MAX_RECORD_BYTES)
+        for partition, key, blob in written.states:
             await states.send(key.encode(), blob, partition)
-        for partition, key, row in store.take_rollups(keys):
+        for partition, key, row in written.rollups:
             await rollups.send(key.encode(), row, partition)
             report.rollups += 1
+        for partition, key, size in written.oversized:
+            # Never sent (it would fail its batch): the item is rebuilt from the log if restored.
+            log.error("state record %r of partition %s is %s bytes, over the record limit: not written",
+                      key[:80], partition, f"{size:,}")  # fmt: skip
+            report.oversized += 1
         await states.flush()
         await rollups.flush()
         await out.flush()

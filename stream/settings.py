@@ -48,6 +48,7 @@ class Settings:
     # /health turns 503 after this long without progress while events wait, or this many dead letters
     # in five minutes, or the broker unreachable this long.
     stall_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_STALL_SECONDS"))
+    checkpoint_failure_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_CHECKPOINT_FAILURE_SECONDS"))
     dead_letter_limit: int = field(default_factory=lambda: _get("CLAIMWATCH_DEAD_LETTER_LIMIT"))
     broker_timeout_seconds: float = 20.0
     # How long ingest keeps retrying through a broker outage before it gives up.

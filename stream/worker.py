@@ -39,10 +39,13 @@ from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, ge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from claimwatch.detect.driver import DEAD_LETTER_TEXT
 from claimwatch.logs import logging_config
 from claimwatch.logs import setup as setup_logs
+from schemas.codec import MAX_RECORD_BYTES
+from schemas.events import QuarantineEntry
 from stream.coreproc import APPLY, DIRTY, DROP, ENCODE, REBUILD, RESTORE, CoreProcess
-from stream.kafka_io import read_partition
+from stream.kafka_io import end_offset, read_partition
 from stream.settings import Settings
 from stream.topics import ensure_state_topic, state_topic
 
@@ -54,7 +57,8 @@ INBOX_LIMIT = 20_000  # events waiting for the core beyond which the agent waits
 # (whose event loop is the worker's bottleneck) the same whatever its size; a core faster than the
 # agent would otherwise be sent a handful of events at a time (measured: 14 % of the throughput).
 LINGER_EVENTS, LINGER_SECONDS = 1_000, 0.005
-Outgoing = tuple[str, bytes, bytes, int | None]  # topic, key, value, partition
+Outgoing = tuple[str, bytes, bytes | None, int | None]  # topic, key, value (None: delete the key), partition
+STOP_CHECKPOINT_SECONDS = 7.0  # a stop ends within 10 s (an orchestrator's usual grace period)
 BROKER_ASK_S = 0.7  # what /health may wait for the broker; a frozen one must not freeze /health
 
 
@@ -85,6 +89,11 @@ class WorkerStats:
     state_unreadable: int = 0
     rebuilt_items: int = 0
     checkpoints: int = 0
+    checkpoint_failures: int = 0
+    failing_since: float | None = None  # when the first of the checkpoints failing now began
+    last_checkpoint_ok: float = field(default_factory=time.time)  # start, until one succeeds
+    oversized: Counter[str] = field(default_factory=Counter)  # records over the limit, not sent, by topic
+    largest_state_record: int = 0
     state_records_written: int = 0
     state_bytes_written: int = 0
     rollups_written: int = 0
@@ -97,6 +106,7 @@ class WorkerStats:
     last_progress: float = field(default_factory=time.time)
     broker_ok_at: float = field(default_factory=time.time)
     next_offset: dict[int, int] = field(default_factory=dict)
+    committed_offset: dict[int, int] = field(default_factory=dict)  # acknowledged by a checkpoint, per partition
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     latency: Histogram = field(init=False)
     lag: dict[int, int] = field(default_factory=dict)  # as last asked, for the scrape being served
@@ -134,12 +144,19 @@ class _StatsCollector(Collector):
                        s.quarantined.items())  # fmt: skip
         yield _counter("claimwatch_dead_letters", "Events the core could not decode or process, by reason.",
                        ["reason"], s.dead_letters.items())  # fmt: skip
+        yield _counter("claimwatch_oversized_records", "Records over the Kafka record limit, dead-lettered instead, by topic.",
+                       ["topic"], s.oversized.items())  # fmt: skip
         yield _counter("claimwatch_suspect_records", "Records the core left out as impossible (quarantined), by reason.",
                        ["reason"], s.suspect.items())  # fmt: skip
         for name, doc, value in (
             ("claimwatch_redelivered_skipped", "Redelivered events already applied.", s.skipped_redelivered),
             ("claimwatch_state_unreadable", "Stored item states that did not parse (rebuilt).", s.state_unreadable),
             ("claimwatch_checkpoints", "Checkpoints completed.", s.checkpoints),
+            (
+                "claimwatch_checkpoint_failures",
+                "Checkpoints that failed (their events wait for the next).",
+                s.checkpoint_failures,
+            ),
             ("claimwatch_state_bytes_written", "Bytes of item state written to the changelog.", s.state_bytes_written),
             ("claimwatch_state_records_written", "Item states written to the changelog.", s.state_records_written),
             ("claimwatch_rollups_written", "Weekly report roll-up rows written.", s.rollups_written),
@@ -159,6 +176,17 @@ class _StatsCollector(Collector):
         yield lag
         yield GaugeMetricFamily("claimwatch_seconds_since_progress", "Seconds since the last event was applied.",
                                 value=round(time.time() - s.last_progress, 1))  # fmt: skip
+        yield GaugeMetricFamily("claimwatch_seconds_since_checkpoint",
+                                "Seconds since the last checkpoint that stored its events and acknowledged them.",
+                                value=round(time.time() - s.last_checkpoint_ok, 1))  # fmt: skip
+        yield GaugeMetricFamily("claimwatch_largest_state_record_bytes", "The largest state record written (key and value).",
+                                value=s.largest_state_record)  # fmt: skip
+        uncommitted = GaugeMetricFamily("claimwatch_uncommitted_events",
+                                        "Events applied but not yet stored by a checkpoint, by partition.",
+                                        labels=["partition"])  # fmt: skip
+        for partition, applied in sorted(s.next_offset.items()):
+            uncommitted.add_metric([str(partition)], max(0, applied - s.committed_offset.get(partition, applied)))
+        yield uncommitted
 
 
 def _counter(name: str, doc: str, labels: list[str], rows: Iterable[tuple[Any, int]]) -> CounterMetricFamily:
@@ -199,8 +227,17 @@ class CommitAndRebalanceSensor(faust.Sensor):
 
 
 def health_problems(stats: WorkerStats, lag: dict[int, int], settings: Settings) -> list[str]:
-    """Why the worker should be restarted or looked at; empty when healthy."""
+    """Why the worker should be restarted or looked at; empty when healthy.
+
+    ``lag`` counts events not yet stored by a checkpoint (what a restart would process again), not
+    merely events not yet applied: a worker that applies everything but cannot store it is not well.
+    """
     problems = []
+    if stats.failing_since is not None and time.time() - stats.failing_since > settings.checkpoint_failure_seconds:
+        problems.append(
+            f"checkpoints failing for {time.time() - stats.failing_since:.0f}s "
+            f"({stats.checkpoint_failures} failed; events applied but not stored, offsets not committed)"
+        )
     idle = time.time() - stats.last_progress
     if sum(lag.values()) > 0 and idle > settings.stall_seconds:
         problems.append(f"stalled: {sum(lag.values())} events waiting, no progress for {idle:.0f}s")
@@ -210,6 +247,18 @@ def health_problems(stats: WorkerStats, lag: dict[int, int], settings: Settings)
     if recent > settings.dead_letter_limit:
         problems.append(f"{recent} dead letters in the last 5 minutes (limit {settings.dead_letter_limit})")
     return problems
+
+
+def too_large(topic: str, partition: int | None, key: bytes, size: int, outcome: str) -> QuarantineEntry:
+    """The dead letter of a record the worker could not write: it exceeds what a Kafka record may be."""
+    return QuarantineEntry(
+        source="worker",
+        source_file=f"{topic}[{'' if partition is None else partition}]",
+        line=0,
+        reason=f"a record of {size:,} bytes is larger than a Kafka record may be ({MAX_RECORD_BYTES:,}): {outcome}",
+        reason_code="record_too_large",
+        raw=key[:DEAD_LETTER_TEXT].decode("utf-8", "replace"),
+    )
 
 
 class CheckpointIncomplete(RuntimeError):
@@ -288,8 +337,12 @@ class WorkerLoop:
             APPLY, records=[(r.message.partition, r.message.offset, r.key, r.value) for r in batch]
         )
         await self.deliver(reply)
+        committed = self.stats.committed_offset
         for record in batch:
-            self.stats.next_offset[record.message.partition] = record.message.offset + 1
+            message = record.message
+            if message.partition not in committed:  # where this worker began: committed by whoever was before
+                committed[message.partition] = message.offset
+            self.stats.next_offset[message.partition] = message.offset + 1
         self.applied += batch
         self.stats.latency.observe(time.perf_counter() - started)
         self.stats.last_progress = time.time()
@@ -340,6 +393,9 @@ class WorkerLoop:
     def _checkpoint_done(self, task: asyncio.Future[None]) -> None:
         self.running = None
         if not task.cancelled() and task.exception() is not None:
+            self.stats.checkpoint_failures += 1
+            if self.stats.failing_since is None:
+                self.stats.failing_since = self.last_checkpoint
             log.error("checkpoint failed; its events wait for the next one: %r", task.exception())
 
     async def checkpoint(self) -> None:
@@ -367,12 +423,27 @@ class WorkerLoop:
                 for start in range(0, len(self.unwritten), CHECKPOINT_CHUNK):
                     found = await self.core.call(ENCODE, {"keys": self.unwritten[start : start + CHECKPOINT_CHUNK]})
                     for partition, key, text in found["states"]:
-                        blob = text.encode()
+                        blob = None if text is None else text.encode()
                         sent.append(await self.produce(self.state_name, key.encode(), blob, partition))
-                        self.stats.state_bytes_written += len(blob)
+                        size = len(key.encode()) + len(blob or b"")
+                        self.stats.state_bytes_written += size
+                        self.stats.largest_state_record = max(self.stats.largest_state_record, size)
                     for partition, key, row in found["rollups"]:
                         sent.append(await self.produce(self.rollups_name, key.encode(), row.encode(), partition))
                         self.stats.rollups_written += 1
+                    for partition, key, size in found["oversized"]:
+                        entry = too_large(
+                            self.state_name,
+                            partition,
+                            key.encode(),
+                            size,
+                            "the item's state is rebuilt from the event log when it is next restored",
+                        )
+                        sent.append(
+                            await self.produce(
+                                self.quarantine_name, entry.source_file.encode(), entry.model_dump_json().encode()
+                            )
+                        )
                     self.stats.state_records_written += len(found["states"])
                 self.unwritten = []
                 await self.app.producer.flush()
@@ -391,11 +462,31 @@ class WorkerLoop:
                 raise CheckpointIncomplete(f"{len(failed)} record(s) not delivered: {problem!r}")
             for record in covered:
                 record.ack()
+                partition = record.message.partition
+                self.stats.committed_offset[partition] = max(
+                    self.stats.committed_offset.get(partition, 0), record.message.offset + 1
+                )
             self.stats.checkpoints += 1
+            self.stats.failing_since = None
+            self.stats.last_checkpoint_ok = time.time()
 
-    async def produce(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> tuple[Any, Outgoing]:
+    async def produce(
+        self, topic: str, key: bytes, value: bytes | None, partition: int | None = None
+    ) -> tuple[Any, Outgoing]:
         """Hand a record to the producer: its delivery future (awaited by the next checkpoint), and the
-        record, to send again if it is not delivered."""
+        record, to send again if it is not delivered. A record over the record limit would fail its
+        whole batch, and so every checkpoint after it: its dead letter is sent instead, and counted."""
+        size = len(key) + len(value or b"")
+        if size > MAX_RECORD_BYTES:
+            self.stats.oversized[topic] += 1
+            log.error("a record of %s bytes for %s is over the record limit: dead-lettered", f"{size:,}", topic)
+            entry = too_large(topic, partition, key, size, "not written")
+            topic, key, value, partition = (
+                self.quarantine_name,
+                entry.source_file.encode(),
+                entry.model_dump_json().encode(),
+                None,
+            )
         future = await self.app.producer.send(topic, key, value, partition, None, None)
         return future, (topic, key, value, partition)
 
@@ -406,19 +497,33 @@ class WorkerLoop:
         await self.core.call(DROP, {"partitions": sorted(partitions)})
         self.restored -= partitions
 
-    async def stop(self) -> None:
-        """At a graceful stop: apply and store everything received, then stop the core."""
-        await self.drain()
-        await self.checkpoint()
+    async def stop(self, timeout_s: float = STOP_CHECKPOINT_SECONDS) -> None:
+        """At a graceful stop: apply and store everything received, then stop the core. The final
+        checkpoint has a deadline: against a broker that refuses it, the stop still ends in time,
+        and what it could not store is redelivered after the restart, as after a crash."""
+        try:
+            await asyncio.wait_for(self._final_checkpoint(), timeout_s)
+        except Exception as exc:
+            log.error("the final checkpoint did not complete (%r): events since the last commit are redelivered", exc)
         self.closing = True
         await self.core.close()
+
+    async def _final_checkpoint(self) -> None:
+        await self.drain()
+        if self.running is not None:
+            with contextlib.suppress(Exception):
+                await self.running
+        await self.checkpoint()
 
     async def restore(self, partition: int, resume_offset: int) -> None:
         """Load the partition's items into the core; rebuild from the event log those whose state is
         unreadable (or all of them, when state is missing for events already committed)."""
         started = time.perf_counter()
         records = await read_partition(self.settings, state_topic(self.settings), partition)
-        report = await self.core.call(RESTORE, {"partition": partition}, [(partition, 0, k, v) for k, v in records])
+        log_end = max(resume_offset + 1, await end_offset(self.settings, self.settings.topic("events"), partition))
+        report = await self.core.call(
+            RESTORE, {"partition": partition, "end": log_end}, [(partition, 0, k, v) for k, v in records]
+        )
         self.stats.restored_items += report["loaded"]
         unreadable: dict[str, str] = report["unreadable"]
         for key, reason in unreadable.items():
@@ -490,6 +595,7 @@ class WorkerLoop:
         """A partition (re)assigned resumes at its committed offset: what we knew of it is stale."""
         for partition in partitions:
             self.stats.next_offset.pop(partition, None)
+            self.stats.committed_offset.pop(partition, None)
 
 
 class BrokerProbe:
@@ -634,6 +740,12 @@ def create_app(settings: Settings | None = None, loglevel: str = "warning") -> f
             "redelivered_skipped": stats.skipped_redelivered,
             "dead_letters": sum(stats.dead_letters.values()),
             "lag": sum(lag.values()),
+            # Applied but not yet stored by a checkpoint: a restart would process these again.
+            "uncommitted": sum(
+                max(0, applied - stats.committed_offset.get(partition, applied))
+                for partition, applied in stats.next_offset.items()
+            ),
+            "seconds_since_checkpoint": round(time.time() - stats.last_checkpoint_ok, 1),
             "assigned": sorted(
                 tp.partition for tp in app.consumer.assignment() if tp.topic == loop.events_topic.get_topic_name()
             ),

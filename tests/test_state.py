@@ -21,7 +21,7 @@ from claimwatch.detect.store import StateStore
 from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
-from tests.builders import T0, catalog, conflict, day_end, rights
+from tests.builders import T0, catalog, claim, conflict, day_end, rights
 
 FIXTURE = Path(__file__).parent / "fixtures" / "state-v0-monitor.pickle"
 
@@ -60,7 +60,9 @@ def test_a_store_restored_from_a_checkpoint_continues_exactly(keyed_events: list
     records = [(key.encode(), blob) for _, key, blob in first.checkpoint()]
     second = StateStore(clock=lambda: T0)
     report = second.restore(0, records)
-    assert report.loaded == len(records) and not report.unreadable
+    roots = [key for key, _ in records if b"\x00" not in key]
+    assert report.loaded == len(roots) == len(first.keyed.monitors) and not report.unreadable
+    assert report.parts == len(records) - len(roots) > len(roots)
     # A crash redelivers events the checkpoint already covers: they are skipped, not counted twice.
     after = run(second, keyed_events, start=half - 500)
     assert before + after == whole and len(whole) > 10
@@ -80,10 +82,12 @@ def test_roll_ups_after_a_crash_and_a_restore_are_the_uninterrupted_ones(
     first = StateStore(clock=lambda: T0)
     run(first, keyed_events[:half])
     keys = first.take_dirty()
-    records = [(key.encode(), blob) for _, key, blob in first.encode(keys)]
-    published = {key: row for _, key, row in first.take_rollups(keys)}
+    written = first.checkpoint_items(keys)
+    records = [(key.encode(), blob) for _, key, blob in written.states]
+    published: dict[str, bytes] = {}
     # The process dies here: the state was written, the roll-up rows maybe not. The restored items
-    # still list them as changed, so they are published again with the rest.
+    # know which rows their last checkpoint took, so they are published again with the rest.
+    assert written.rollups
     second = StateStore(clock=lambda: T0)
     second.restore(0, records)
     assert second.dirty == set(keys)
@@ -96,8 +100,15 @@ def test_encoding_is_stable_through_a_round_trip(keyed_events: list[tuple[str, o
     store = StateStore(clock=lambda: T0)
     run(store, keyed_events)
     for _, key, blob in store.checkpoint():
-        offset, monitor = state.decode(blob, MonitorConfig())
-        assert state.encode(monitor, offset) == blob, key
+        assert blob is not None
+        split = state.split_part_key(key)
+        if split is None:
+            root = state.decode_root(blob, MonitorConfig())
+            assert state.encode(root.monitor, root.offset, root.seq, root.parts) == blob, key
+        else:
+            seq, _, value = state.decode_part(split[1], split[2], blob)
+            stored = list(value) if split[1] == state.DEDUP else value
+            assert state.encode_part(split[1], stored, seq) == blob, key
 
 
 def test_configuration_is_never_stored_and_the_running_settings_apply() -> None:
@@ -164,7 +175,10 @@ def test_state_of_the_old_pickle_format_is_rebuilt_from_the_log(keyed_events: li
     half = len(keyed_events) // 2
     first = StateStore(clock=lambda: T0)
     run(first, keyed_events[:half])
-    records = [(key.encode(), blob if i % 2 else old) for i, (_, key, blob) in enumerate(first.checkpoint())]
+    records = [
+        (key.encode(), old if "\x00" not in key and i % 2 else blob)
+        for i, (_, key, blob) in enumerate(first.checkpoint())
+    ]
     second = StateStore(clock=lambda: T0)
     report = second.restore(0, records)
     assert report.unreadable and all("pickle" in why for why in report.unreadable.values())
@@ -303,3 +317,102 @@ def test_arrays_are_deflated_only_when_that_pays_and_read_back_exactly(typecode:
         stored = state._enc(value)
         assert next(iter(stored)).endswith("z") == deflated
         assert state._dec(stored, 0) == value
+
+
+# ------------------------------------------------------------------------ bounded stored records
+
+
+def claim_storm(claims: int, days: int = 3) -> list[tuple[str, object]]:
+    """One asset's item: its catalog row, then ``claims`` claims spread over ``days`` daily reports,
+    some disputed on the last day (every claim keeps a record, every dispute a dedup key)."""
+    events: list[tuple[str, object]] = [("CW-1", catalog())]
+    for day in range(days):
+        for n in range(claims * day // days, claims * (day + 1) // days):
+            events.append(("CW-1", claim(f"C{n:06d}", day_end(day), claim_created_at=day_end(day))))
+    for n in range(0, claims, 97):
+        events.append(("CW-1", claim(f"C{n:06d}", day_end(days), status="disputed")))
+    return events
+
+
+def largest(records: list[tuple[int, str, bytes | None]]) -> int:
+    return max(len(key.encode()) + len(blob or b"") for _, key, blob in records)
+
+
+def test_no_stored_record_grows_with_an_assets_claims() -> None:
+    """An asset of 20,000 claims (40,000 and 100,000 run in scripts/bench-stream): every record stays
+    small, the item's root a few KB, and a restore gives back every claim and the same later alerts."""
+    events = claim_storm(20_000)
+    whole = StateStore(clock=lambda: T0)
+    expected = run(whole, events)
+    first = StateStore(clock=lambda: T0)
+    half = len(events) * 3 // 4
+    before = run(first, events[:half])
+    records = first.checkpoint()
+    assert largest(records) < 8 * 1024, "one claim, row or dedup key per record"
+    root = next(blob for _, key, blob in records if key == "CW-1")
+    assert root is not None and len(root) < 16 * 1024
+    second = StateStore(clock=lambda: T0)
+    report = second.restore(0, [(key.encode(), blob) for _, key, blob in records])
+    assert report.loaded == 1 and not report.unreadable
+    assert len(second.keyed.monitors["CW-1"].claims.claims) == len(first.keyed.monitors["CW-1"].claims.claims)
+    assert before + run(second, events, start=half) == expected
+    # The next checkpoint writes what changed only, not the asset's 40,000 claims again.
+    again = [key for _, key, _ in second.checkpoint() if state.split_part_key(key) is not None]
+    claims_written = [key for key in again if state.split_part_key(key)[1] == state.CLAIM]  # type: ignore[index]
+    assert 0 < len(claims_written) <= len(events) - half
+
+
+def test_a_checkpoint_cut_short_is_rebuilt_not_half_loaded(keyed_events: list[tuple[str, object]]) -> None:
+    """Parts come before their root; a restore that finds a root without every part of its
+    checkpoint treats the item as unreadable (rebuilt from the log), and an item whose root never
+    arrived has its parts deleted when it is stored again."""
+    half = len(keyed_events) // 2
+    first = StateStore(clock=lambda: T0)
+    run(first, keyed_events[:half])
+    first.checkpoint()
+    run(first, keyed_events[: half + 2000], start=half)
+    records = first.checkpoint()
+    torn_item = next(key.split(state.PART_SEPARATOR)[0] for _, key, _ in records if state.PART_SEPARATOR in key)
+    lost = next(key for _, key, _ in records if key.startswith(torn_item + state.PART_SEPARATOR))
+    orphan_item = sorted({key for _, key, _ in records if state.PART_SEPARATOR not in key} - {torn_item})[0]
+    kept = [(key.encode(), blob) for _, key, blob in records if key not in (lost, orphan_item)]
+    second = StateStore(clock=lambda: T0)
+    report = second.restore(0, kept)
+    assert list(report.unreadable) == [torn_item] and "cut short" in report.unreadable[torn_item]
+    assert orphan_item not in second.keyed.monitors and orphan_item in second.stale
+    # Redelivered, the orphan's events make it again; its next checkpoint deletes the parts left
+    # first, then writes its own, numbered above them.
+    run(second, keyed_events[: half + 2000], start=half)
+    assert orphan_item in second.dirty
+    written = [(key, blob) for _, key, blob in second.checkpoint() if key.split(state.PART_SEPARATOR)[0] == orphan_item]
+    deletions = [key for key, blob in written if blob is None]
+    assert deletions and written[: len(deletions)] == [(key, None) for key in deletions]
+    assert written[-1][0] == orphan_item and json.loads(written[-1][1] or b"")["seq"] > 2
+
+
+@pytest.mark.parametrize("offset", [2**62, -5, 10_000])
+def test_an_applied_offset_outside_the_event_log_is_refused(offset: int) -> None:
+    """An item that claims to have applied an offset the log does not have would skip every later
+    event as a redelivery: it is refused (counted, rebuilt), not loaded."""
+    monitor = Monitor(clock=lambda: T0)
+    monitor.process(catalog())
+    blob = state.encode(monitor, offset)
+    report = StateStore().restore(0, [(b"CW-1", blob)], log_end=10_000)
+    assert report.loaded == 0 and "outside the event log" in report.unreadable["CW-1"]
+    assert StateStore().restore(0, [(b"CW-1", state.encode(monitor, 9_999))], log_end=10_000).loaded == 1
+
+
+def test_state_with_inline_collections_is_rewritten_as_parts(keyed_events: list[tuple[str, object]]) -> None:
+    """Version 2 and 3 roots held every claim and roll-up row inline: their first checkpoint writes
+    each as a part, after which the item reads back the same."""
+    rows = [json.loads(line) for line in V2_RECORDS.read_text().splitlines()]
+    store = StateStore(clock=lambda: T0)
+    store.restore(0, [(r["key"].encode(), r["state"].encode()) for r in rows])
+    claims = {key: len(m.claims.claims) for key, m in store.keyed.monitors.items()}
+    assert sum(claims.values()) > 0 and store.rewrite == set(claims)
+    records = store.checkpoint()
+    again = StateStore(clock=lambda: T0)
+    report = again.restore(0, [(key.encode(), blob) for _, key, blob in records])
+    assert report.loaded == len(claims) and not report.unreadable
+    assert {key: len(m.claims.claims) for key, m in again.keyed.monitors.items()} == claims
+    assert max(len(blob or b"") for _, key, blob in records if state.PART_SEPARATOR not in key) < 64 * 1024

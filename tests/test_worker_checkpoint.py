@@ -10,6 +10,7 @@ failing is forced, one at a time, at a chosen point of the checkpoint.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -21,10 +22,10 @@ from claimwatch.detect.routing import keyed
 from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
-from schemas.codec import encode_event
+from schemas.codec import MAX_RECORD_BYTES, encode_event
 from stream.settings import Settings
 from stream.topics import state_topic
-from stream.worker import CheckpointIncomplete, WorkerLoop, WorkerStats
+from stream.worker import CheckpointIncomplete, WorkerLoop, WorkerStats, health_problems
 
 DELIVER, REFUSE, PENDING, RAISE = "deliver", "refuse", "pending", "raise"
 
@@ -119,7 +120,8 @@ async def apply_all(loop: WorkerLoop, events: list[Received]) -> None:
 
 
 def stored_items(producer: ScriptedProducer, loop: WorkerLoop) -> set[bytes]:
-    return {key for topic, key, _ in producer.delivered if topic == loop.state_name}
+    """The items whose root record was stored (their parts are records of their own)."""
+    return {key for topic, key, _ in producer.delivered if topic == loop.state_name and b"\x00" not in key}
 
 
 async def test_records_the_broker_refused_are_sent_again_before_anything_is_acknowledged(
@@ -192,5 +194,67 @@ async def test_a_checkpoint_cut_short_keeps_watching_what_was_in_flight(
         delivered_alerts = sorted(key for topic, key, _ in producer.delivered if topic == loop.alerts_name)
         assert delivered_alerts == sorted(key for _, key, _ in alerts)  # each once, none lost
         assert stored_items(producer, loop) == {key for _, _, key, _ in received}
+    finally:
+        await loop.core.close()
+
+
+async def wait_idle(loop: WorkerLoop) -> None:
+    for _ in range(2000):
+        if loop.running is None:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the checkpoint did not end")
+
+
+async def test_checkpoints_failing_longer_than_the_limit_make_health_fail_until_one_succeeds(
+    received: list[tuple[int, int, bytes, bytes]],
+) -> None:
+    """Applied is not stored: while checkpoints fail, lag (events applied) says 0 but nothing is
+    committed. Past CLAIMWATCH_CHECKPOINT_FAILURE_SECONDS /health names it; a checkpoint that
+    succeeds clears it, and the uncommitted count goes back to 0."""
+    state = state_topic(Settings(topic_prefix="ckpt", app_id="ckpt"))
+    producer = ScriptedProducer(lambda topic, n: REFUSE if topic == state else DELIVER)
+    settings = Settings(
+        topic_prefix="ckpt", app_id="ckpt", checkpoint_events=1, checkpoint_seconds=1e9, checkpoint_failure_seconds=0.3
+    )
+    stats = WorkerStats()
+    loop, events = WorkerLoop(cast(Any, StubApp(producer)), settings, stats), fresh(received[:2000])
+    try:
+        await apply_all(loop, events)  # each batch starts a checkpoint in the background: all fail
+        await wait_idle(loop)
+        assert stats.checkpoint_failures >= 1 and stats.failing_since is not None
+        assert not any(e.acked for e in events)
+        await asyncio.sleep(0.35)
+        problems = health_problems(stats, {0: 0, 1: 0}, settings)
+        assert len(problems) == 1 and problems[0].startswith("checkpoints failing for")
+        metrics = stats.prometheus({0: 0, 1: 0})
+        assert "claimwatch_checkpoint_failures_total" in metrics and "claimwatch_seconds_since_checkpoint" in metrics
+        assert 'claimwatch_uncommitted_events{partition="0"} 0.0' not in metrics
+
+        producer.decide = lambda topic, n: DELIVER
+        loop.maybe_checkpoint()
+        await wait_idle(loop)
+        assert all(e.acked for e in events)
+        assert health_problems(stats, {0: 0, 1: 0}, settings) == [] and stats.failing_since is None
+        assert 'claimwatch_uncommitted_events{partition="0"} 0.0' in stats.prometheus({0: 0, 1: 0})
+    finally:
+        await loop.core.close()
+
+
+async def test_a_record_over_the_limit_is_dead_lettered_and_the_checkpoint_goes_through() -> None:
+    """A record Kafka would refuse fails its whole batch, and every checkpoint after it: the worker
+    sends its dead letter instead (named, counted) and nothing else is held back."""
+    producer = ScriptedProducer()
+    loop = worker_loop(producer)
+    try:
+        future, record = await loop.produce(loop.alerts_name, b"alert-1", b"x" * (MAX_RECORD_BYTES + 1))
+        await future
+        ((topic, _, value),) = producer.delivered
+        assert topic == loop.quarantine_name and record[0] == loop.quarantine_name
+        entry = json.loads(value)
+        assert entry["reason_code"] == "record_too_large" and entry["raw"] == "alert-1"
+        assert loop.stats.oversized == {loop.alerts_name: 1}
+        await loop.produce(loop.state_name, b"CW-1\x00c\x00C1", None, 0)  # a deletion is never too large
+        assert producer.delivered[-1][:2] == (loop.state_name, b"CW-1\x00c\x00C1")
     finally:
         await loop.core.close()

@@ -65,12 +65,23 @@ COOLDOWN: dict[AlertType, timedelta] = {
 }
 
 
+DedupKey = tuple[object, ...]
+
+
 @dataclass
 class DedupStage:
-    """One alert per finding: drops repeats inside the cooldown unless the severity rises."""
+    """One alert per finding: drops repeats inside the cooldown unless the severity rises.
+
+    ``changed`` and ``removed`` name the keys written and forgotten since :meth:`take_changes`: a
+    worker stores each key as a record of its own (a storm of 2,000 claims is 2,000 keys), and
+    only the keys it has stored (``saved``) need deleting when they expire.
+    """
 
     cooldown: dict[AlertType, timedelta] = field(default_factory=lambda: dict(COOLDOWN))
-    seen: dict[tuple[object, ...], tuple[datetime, int]] = field(default_factory=dict)
+    seen: dict[DedupKey, tuple[datetime, int]] = field(default_factory=dict)
+    changed: set[DedupKey] = field(default_factory=set)
+    removed: set[DedupKey] = field(default_factory=set)
+    saved: set[DedupKey] = field(default_factory=set)
 
     def admit(self, candidate: Candidate) -> bool:
         key = (candidate.type, *(candidate.dedup_key or candidate.identity))
@@ -83,12 +94,28 @@ class DedupStage:
                 return False
             if within:  # an escalation keeps the cooldown of the finding it escalates
                 self.seen[key] = (last_time, rank)
+                self.changed.add(key)
                 return True
         self.seen[key] = (candidate.event_time, rank)
+        self.changed.add(key)
         return True
+
+    def take_changes(self) -> tuple[list[DedupKey], list[DedupKey]]:
+        """``(changed, removed)`` since the last call; the changed keys count as stored from then on."""
+        changed, removed = sorted(self.changed, key=repr), sorted(self.removed, key=repr)
+        self.saved.update(changed)
+        self.changed.clear()
+        self.removed.clear()
+        return changed, removed
 
     def expire(self, now: datetime) -> None:
         """Forget keys whose cooldown has passed, so the state stays bounded."""
         # now - seen < longest, as one comparison per key against a cut-off computed once.
         cutoff = now - max(self.cooldown.values())
-        self.seen = {k: v for k, v in self.seen.items() if v[0] > cutoff}
+        kept = {k: v for k, v in self.seen.items() if v[0] > cutoff}
+        if len(kept) < len(self.seen):
+            gone = self.seen.keys() - kept.keys()
+            self.changed -= gone
+            self.removed |= gone & self.saved
+            self.saved -= gone
+        self.seen = kept

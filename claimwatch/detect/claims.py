@@ -45,6 +45,7 @@ class ClaimState:
     channel_title: str | None = None
     risk: float = 0.0
     risk_drivers: list[dict[str, object]] = field(default_factory=list)
+    counted: bool = False  # seen in a claims report under its asset: its channel is known to claim it
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,12 @@ class AssetActivity:
     days: int = 0
     new_today: int = 0
     flips_today: int = 0
+    # Claimants new to the asset today: a count, since a channel is new once (it is known from then
+    # on). State of version 3 kept their names (new_channels_today, read and counted on loading).
+    new_claimants_today: int = 0
     new_channels_today: set[str] = field(default_factory=set)
+    # Read from state of version 3 and before only: the channels now live in ClaimBook.channels, an
+    # index of the claims (an asset of 100,000 claims would otherwise carry them all in one record).
     known_channels: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -122,11 +128,43 @@ class SurgePolicy:
 
 @dataclass
 class ClaimBook:
+    """Every claim of an item, the item's assets' activity, and two indexes derived from the claims.
+
+    ``by_video`` and ``channels`` are indexes of ``claims`` (rebuilt by :meth:`reindex` when a
+    stored item is loaded), and ``changed`` names the claims changed since they were last taken: a
+    worker stores each claim as a record of its own, and only the changed ones at a checkpoint.
+    """
+
     claims: dict[str, ClaimState] = field(default_factory=dict)
     by_video: dict[str, set[str]] = field(default_factory=dict)
+    channels: dict[str, set[str]] = field(default_factory=dict)  # asset → channels known to claim it
     assets: dict[str, AssetActivity] = field(default_factory=dict)
     open_day: float | None = None  # end (epoch) of the snapshot day being counted
     policy: SurgePolicy = field(default_factory=SurgePolicy)
+    changed: set[str] = field(default_factory=set)
+
+    def reindex(self) -> None:
+        """Rebuild the indexes from the claims (after loading them one record at a time)."""
+        self.by_video, self.channels = {}, {}
+        for claim_id in sorted(self.claims):
+            state = self.claims[claim_id]
+            if state.video_id:
+                self.by_video.setdefault(state.video_id, set()).add(claim_id)
+            if state.counted and state.asset_id and state.channel_id:
+                self.channels.setdefault(state.asset_id, set()).add(state.channel_id)
+        for asset_id, activity in self.assets.items():
+            if activity.known_channels:  # state of version 3: its channels join the index
+                self.channels.setdefault(asset_id, set()).update(activity.known_channels)
+                activity.known_channels = set()
+            if activity.new_channels_today:
+                activity.new_claimants_today += len(activity.new_channels_today)
+                activity.new_channels_today = set()
+
+    def take_changed(self) -> list[str]:
+        """The claims changed since the last call (sorted), which then start unchanged."""
+        changed = sorted(self.changed)
+        self.changed.clear()
+        return changed
 
     def apply(self, event: ClaimEvent) -> list[Transition]:
         t = event.event_time.timestamp()
@@ -134,6 +172,7 @@ class ClaimBook:
         is_new = state is None
         if state is None:
             state = self.claims[event.claim_id] = ClaimState(claim_id=event.claim_id, first_seen=t)
+        self.changed.add(event.claim_id)
         old = None if is_new else state.status
         self._merge(state, event, t)
         new_status = self._status_after(state, event)
@@ -153,6 +192,9 @@ class ClaimBook:
 
     def _merge(self, state: ClaimState, event: ClaimEvent, t: float) -> None:
         state.asset_id = event.asset_id or state.asset_id
+        if event.video_id and state.video_id and event.video_id != state.video_id:
+            # The index lists a claim under its current video only, as a rebuilt index would.
+            self.by_video.get(state.video_id, set()).discard(state.claim_id)
         state.video_id = event.video_id or state.video_id
         state.channel_id = event.channel_id or state.channel_id
         if event.origin not in ("unknown", "other") or state.origin == "unknown":
@@ -195,18 +237,20 @@ class ClaimBook:
         if not state.asset_id:
             return
         activity = self.assets.setdefault(state.asset_id, AssetActivity())
+        known = self.channels.setdefault(state.asset_id, set())
         channel = state.channel_id or ""
         if is_new:
             created = state.created_at
             backfilled = created is not None and t - created > 3 * DAY
             if not backfilled:
                 activity.new_today += 1
-                if channel and channel not in activity.known_channels:
-                    activity.new_channels_today.add(channel)
+                if channel and channel not in known:
+                    activity.new_claimants_today += 1
         elif old != new:
             activity.flips_today += 1
+        state.counted = True
         if channel:
-            activity.known_channels.add(channel)
+            known.add(channel)
 
     def close_day(self) -> list[Burst]:
         """End of a snapshot day: test every asset's counts against its usual day, then learn them."""
@@ -218,7 +262,7 @@ class ClaimBook:
                 # The first snapshot lists every existing claim as "new": it is no day's activity.
                 a.days = 1
                 a.new_today = a.flips_today = 0
-                a.new_channels_today = set()
+                a.new_claimants_today = 0
                 continue
             for kind, count, model in (
                 ("new_claims", a.new_today, a.new_rate),
@@ -234,11 +278,10 @@ class ClaimBook:
                 ):
                     bursts.append(
                         Burst(asset_id, kind, count, round(usual, 3), p_value,
-                              len(a.new_channels_today) if kind == "new_claims" else 0, a.days - 1)
+                              a.new_claimants_today if kind == "new_claims" else 0, a.days - 1)
                     )  # fmt: skip
                     count = min(count, math.ceil(p.min_ratio * usual + 3))  # keep bursts out of "usual"
                 model.update(count)
             a.days += 1
-            a.new_today = a.flips_today = 0
-            a.new_channels_today = set()
+            a.new_today = a.flips_today = a.new_claimants_today = 0
         return bursts

@@ -14,8 +14,9 @@ decode or process), redeliveries skipped. The embedded run hands it events alrea
 >>> driver.apply("events", 0, 7, b"CW-1", value, out)
 >>> driver.apply("events", 0, 7, b"CW-1", value, out)  # redelivered after a crash: skipped
 >>> driver.apply("events", 0, 8, b"CW-1", b"not json", out)
+>>> driver.apply("events", 0, 9, None, value, out)  # a record without a key names no item
 >>> dict(out.events), out.redelivered, [d.reason_code for d in out.dead_letters]
-({'catalog': 1}, 1, ['undecodable_event'])
+({'catalog': 1}, 1, ['undecodable_event', 'invalid_key'])
 """
 
 from __future__ import annotations
@@ -70,7 +71,14 @@ class RecordDriver:
             out.dead_letters.append(dead_letter(topic, partition, offset, value, "undecodable_event",
                                                 f"not an event: {exc}"))  # fmt: skip
             return
-        self.apply_event(topic, partition, offset, (key or b"").decode("utf-8", "replace"), event, out, muted, value)
+        item = item_key(key)
+        if item is None:
+            shown = "none" if key is None else repr(key[:60])
+            out.dead_letters.append(dead_letter(topic, partition, offset, value, "invalid_key",
+                                                f"the record's key ({shown}) is not a content item's key: "
+                                                "not empty UTF-8 without NUL"))  # fmt: skip
+            return
+        self.apply_event(topic, partition, offset, item, event, out, muted, value)
 
     def apply_event(
         self,
@@ -101,6 +109,18 @@ class RecordDriver:
             out.muted += len(step.alerts)
         else:
             out.alerts += step.alerts
+
+
+def item_key(key: bytes | None) -> str | None:
+    """The content item a record's key names; None when it names none (no key, an empty one, bytes
+    that are not UTF-8, or a NUL, which separates an item's state records). Such a record would
+    otherwise be pooled with every other like it under one made-up item."""
+    if not key or b"\x00" in key:
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def dead_letter(

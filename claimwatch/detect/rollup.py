@@ -94,6 +94,10 @@ class RollupBook:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     watermark: float | None = None
+    # Rows a worker has stored as records of their own, and those of them forgotten since the last
+    # take_changes (their records are deleted then).
+    saved: set[str] = field(default_factory=set)
+    expired: set[str] = field(default_factory=set)
 
     def _late(self, t: float) -> bool:
         """Whether data of time ``t`` is past the horizon (then counted, not rolled up). Decided by
@@ -230,13 +234,27 @@ class RollupBook:
 
     def take(self, now: float | None = None) -> list[tuple[str, dict[str, Any]]]:
         """The rows changed since the last take (copies), then forgets rows past the horizon."""
+        return self.take_changes(now)[0]
+
+    def take_changes(self, now: float | None = None) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+        """:meth:`take`, and the stored rows to delete now: those forgotten by the previous call.
+
+        A row taken and forgotten at once is still stored once (a restore must be able to publish
+        it again if the process dies before it is) and deleted at the next call, like every
+        stored row that was forgotten."""
+        delete = sorted(self.expired)
+        self.expired.clear()
         taken = [(key, _copy(self.rows[key])) for key in sorted(self.dirty) if key in self.rows]
         self.dirty.clear()
+        self.saved.update(key for key, _ in taken)
         horizon = (now if now is not None else self.watermark or 0.0) - HORIZON_DAYS * DAY
         cutoff_day = _day(horizon) if horizon > 0 else ""
         for key in [k for k, row in self.rows.items() if _row_day(row) < cutoff_day]:
             del self.rows[key]
-        return taken
+            if key in self.saved:
+                self.saved.discard(key)
+                self.expired.add(key)
+        return taken, delete
 
 
 def _row_day(row: dict[str, Any]) -> str:

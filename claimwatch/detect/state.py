@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from claimwatch.detect.alerting import DedupStage
+from claimwatch.detect.alerting import DedupKey, DedupStage
 from claimwatch.detect.claims import AssetActivity, ClaimBook, ClaimState
 from claimwatch.detect.ewstats import EWMean
 from claimwatch.detect.metrics import PostModel, ReactionRate
@@ -46,12 +46,16 @@ from claimwatch.detect.spike import CountRateModel, SeasonalBaseline, SpikeDetec
 from schemas.events import CatalogItem, RightsRecord
 
 FORMAT = "claimwatch-state"
+PART_FORMAT = "claimwatch-part"
 # 2: bounded novelty sketches (TailSketch, DayRing) instead of each post's full history;
-# 3: long arrays may be stored deflated (tags "afz", "abz")
-VERSION = 3
-READABLE = (1, 2, 3)  # version 1 is migrated on reading: its histories are replayed into sketches
-MAX_STATE_BYTES = 16 << 20  # far above any real item (a post's models are ~4 KB)
+# 3: long arrays may be stored deflated (tags "afz", "abz");
+# 4: an item is a root record and one record per claim, roll-up row and dedup key (parts)
+VERSION = 4
+READABLE = (1, 2, 3, 4)  # version 1 is migrated on reading: its histories are replayed into sketches
+MAX_STATE_BYTES = 16 << 20  # what is read at most; what is written is bounded by the record limit
 MAX_DEPTH = 24
+PART_SEPARATOR = "\x00"  # item key, part kind and part id in a part's changelog key (never in an item key)
+CLAIM, ROW, DEDUP = "c", "r", "d"
 
 
 class StateFormatError(ValueError):
@@ -64,14 +68,17 @@ def _fields(cls: type, *skip: str) -> tuple[str, ...]:
 
 # Every stored class, by the tag it is stored under, with the fields that are stored. Config-like
 # fields (settings the running worker decides) and derived ones are left out on purpose.
+# Collections that grow with an item's history (claims, roll-up rows, dedup keys) are not in the root
+# record from version 4: each entry is a part record of its own (see encode_part); the indexes of
+# the claims are rebuilt on loading, and change tracking is the running process's own.
 SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
     "Monitor": (Monitor, _fields(Monitor, "config", "clock")),
     "CatalogIndex": (CatalogIndex, _fields(CatalogIndex)),
     "RightsLedger": (RightsLedger, _fields(RightsLedger)),
-    "ClaimBook": (ClaimBook, _fields(ClaimBook, "policy")),
+    "ClaimBook": (ClaimBook, _fields(ClaimBook, "policy", "claims", "by_video", "channels", "changed")),
     "ClaimState": (ClaimState, _fields(ClaimState)),
-    "AssetActivity": (AssetActivity, _fields(AssetActivity)),
-    "DedupStage": (DedupStage, _fields(DedupStage, "cooldown")),
+    "AssetActivity": (AssetActivity, _fields(AssetActivity, "known_channels", "new_channels_today")),
+    "DedupStage": (DedupStage, ()),
     "PostModel": (PostModel, _fields(PostModel)),
     "ReactionRate": (ReactionRate, _fields(ReactionRate)),
     "CountRateModel": (CountRateModel, _fields(CountRateModel)),
@@ -83,7 +90,14 @@ SCHEMA: dict[str, tuple[type, tuple[str, ...]]] = {
     "NoveltyDetector": (NoveltyDetector, ("value", "mean", "change", "recent", "day", "resting")),
     # TailSketch is packed (see _enc_sketch): three of them are most of a post's stored bytes.
     "DayRing": (DayRing, _fields(DayRing, "period", "look")),  # its slots are the layout of its arrays
-    "RollupBook": (RollupBook, _fields(RollupBook)),
+    "RollupBook": (RollupBook, ("watermark",)),
+}
+# Fields still read from state of version 3 and before, where they were inline in the root record.
+LEGACY_FIELDS: dict[str, tuple[str, ...]] = {
+    "ClaimBook": ("claims", "by_video"),
+    "AssetActivity": ("known_channels", "new_channels_today"),
+    "DedupStage": ("seen",),
+    "RollupBook": ("rows", "dirty"),
 }
 MODELS: dict[str, type[BaseModel]] = {"CatalogItem": CatalogItem, "RightsRecord": RightsRecord}
 TAGS = {cls: tag for tag, (cls, _) in SCHEMA.items()}
@@ -93,13 +107,83 @@ MODEL_TAGS = {cls: tag for tag, cls in MODELS.items()}
 # ------------------------------------------------------------------------------------ encoding
 
 
-def encode(monitor: Monitor, offset: int) -> bytes:
-    """One item's state, and the offset of the last event it applied, as bytes."""
-    body = {"format": FORMAT, "version": VERSION, "offset": offset, "monitor": _enc(monitor)}
+def encode(monitor: Monitor, offset: int, seq: int = 0, parts: int = 0) -> bytes:
+    """An item's root record: its state but for its parts, the offset of the last event it applied,
+    the number of its checkpoint (``seq``) and how many part records that checkpoint wrote before it
+    (a restore checks that they all arrived: a checkpoint cut short is never half loaded)."""
+    body = {
+        "format": FORMAT, "version": VERSION, "offset": offset, "seq": seq, "parts": parts, "monitor": _enc(monitor),
+    }  # fmt: skip
+    return _dumps(body)
+
+
+def _dumps(body: Any) -> bytes:
     try:
         return orjson.dumps(body)  # a fifth of json.dumps's time; the same JSON
     except TypeError:  # an integer beyond 64 bits: the standard library writes those too
         return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def part_key(item: str, kind: str, ident: str) -> str:
+    """The changelog key of one part of an item: ``item NUL kind NUL id``."""
+    return f"{item}{PART_SEPARATOR}{kind}{PART_SEPARATOR}{ident}"
+
+
+def split_part_key(key: str) -> tuple[str, str, str] | None:
+    """``(item, kind, id)`` of a part's key; None for an item's root key."""
+    if PART_SEPARATOR not in key:
+        return None
+    item, _, rest = key.partition(PART_SEPARATOR)
+    kind, _, ident = rest.partition(PART_SEPARATOR)
+    return item, kind, ident
+
+
+def dedup_ident(key: DedupKey) -> str:
+    return orjson.dumps(_enc(key)).decode()
+
+
+def encode_part(kind: str, value: Any, seq: int) -> bytes:
+    """One claim (``CLAIM``), roll-up row (``ROW``, plain JSON) or dedup entry (``DEDUP``: its time and
+    rank) of an item, written by checkpoint ``seq``."""
+    stored = value if kind == ROW else _enc(value)
+    return _dumps({"format": PART_FORMAT, "version": VERSION, "seq": seq, "v": stored})
+
+
+def decode_part(kind: str, ident: str, blob: bytes) -> tuple[int, Any, Any]:
+    """``(seq, id, value)`` of a part record (the id decoded for a dedup key); or StateFormatError."""
+    if len(blob) > MAX_STATE_BYTES:
+        raise StateFormatError(f"a part of {len(blob):,} bytes is larger than {MAX_STATE_BYTES:,}")
+    try:
+        body = orjson.loads(blob)
+    except orjson.JSONDecodeError:
+        body = _loads_wide(blob)
+    if not isinstance(body, dict) or body.get("format") != PART_FORMAT or body.get("version") != VERSION:
+        raise StateFormatError("not a claimwatch state part this worker reads")
+    seq = body.get("seq")
+    if type(seq) is not int or seq < 0:
+        raise StateFormatError("a part without its checkpoint number")
+    stored = body.get("v")
+    try:
+        if kind == CLAIM:
+            claim = _dec(stored, 0)
+            if not isinstance(claim, ClaimState) or claim.claim_id != ident:
+                raise StateFormatError("a claim part that is not the claim its key names")
+            return seq, ident, claim
+        if kind == ROW:
+            if not isinstance(stored, dict) or not isinstance(stored.get("kind"), str):
+                raise StateFormatError("a roll-up row part that is not a row")
+            return seq, ident, stored
+        if kind == DEDUP:
+            key = _dec(orjson.loads(ident), 0)
+            moment, rank = _dec(stored, 0)
+            if not isinstance(key, tuple) or not isinstance(moment, datetime) or type(rank) is not int:
+                raise StateFormatError("a dedup part that is not a key, a time and a rank")
+            return seq, key, (moment, rank)
+    except StateFormatError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ValidationError) as exc:
+        raise StateFormatError(f"malformed {kind!r} part: {type(exc).__name__}: {exc}"[:300]) from None
+    raise StateFormatError(f"unknown part kind {kind[:20]!r}")
 
 
 def stored_size(value: Any) -> int:
@@ -271,6 +355,23 @@ def _enc_by_kind(value: Any) -> Any:
 
 def decode(blob: bytes, config: MonitorConfig) -> tuple[int, Monitor]:
     """``(offset, monitor)`` from stored bytes, with the running ``config``; or StateFormatError."""
+    root = decode_root(blob, config)
+    return root.offset, root.monitor
+
+
+@dataclasses.dataclass
+class Root:
+    """An item's root record, read: its parts are loaded into ``monitor`` by the store."""
+
+    offset: int
+    monitor: Monitor
+    version: int
+    seq: int = 0
+    parts: int = 0
+
+
+def decode_root(blob: bytes, config: MonitorConfig) -> Root:
+    """An item's root record with the running ``config``; or StateFormatError."""
     if len(blob) > MAX_STATE_BYTES:
         raise StateFormatError(f"state of {len(blob):,} bytes is larger than {MAX_STATE_BYTES:,}")
     if blob[:1] == b"\x80":
@@ -283,9 +384,11 @@ def decode(blob: bytes, config: MonitorConfig) -> tuple[int, Monitor]:
         raise StateFormatError("not a claimwatch state record")
     if body.get("version") not in READABLE:
         raise StateFormatError(f"state format version {body.get('version')!r}; this worker reads {READABLE}")
-    offset = body.get("offset")
+    offset, seq, parts = body.get("offset"), body.get("seq", 0), body.get("parts", 0)
     if type(offset) is not int:
         raise StateFormatError("offset missing or not an integer")
+    if type(seq) is not int or type(parts) is not int or seq < 0 or parts < 0:
+        raise StateFormatError("checkpoint number or part count missing or not a whole number")
     try:
         monitor = _dec(body.get("monitor"), 0)
     except StateFormatError:
@@ -295,7 +398,8 @@ def decode(blob: bytes, config: MonitorConfig) -> tuple[int, Monitor]:
     if not isinstance(monitor, Monitor):
         raise StateFormatError("the stored object is not a Monitor")
     monitor.config = config
-    return offset, monitor
+    monitor.claims.reindex()
+    return Root(offset, monitor, int(body["version"]), seq, parts)
 
 
 def _loads_wide(blob: bytes) -> Any:
@@ -378,7 +482,7 @@ def _object(value: dict[str, Any], depth: int) -> Any:
     # Defaults first (fields added since the state was written, and the ones never stored), then
     # the stored values of the fields this version knows.
     kwargs = {}
-    for name in stored:
+    for name in stored + LEGACY_FIELDS.get(str(tag), ()):
         if name in given:
             field_value = given[name]
             kwargs[name] = field_value if type(field_value) in _PLAIN_JSON else _dec(field_value, depth + 1)

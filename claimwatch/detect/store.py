@@ -6,6 +6,11 @@ caller to write to the state changelog before it commits the input offsets. Each
 offset of the last event it applied, so events redelivered after a crash (everything after the last
 committed offset) are skipped by the items that already applied them: replay is idempotent.
 
+An item is stored as a root record (its models: a few KB) and one small part record per claim,
+roll-up row and dedup key (``item NUL kind NUL id``): a checkpoint writes only the parts that
+changed, so no record grows with the item's history (an asset of 100,000 claims is 100,000 claim
+records of about 1 KB, not one record of 100 MB that Kafka would refuse).
+
 No Kafka here: the worker, replay and the benchmarks drive it, and the tests drive it directly.
 
 >>> from schemas import CatalogItem
@@ -13,8 +18,8 @@ No Kafka here: the worker, replay and the benchmarks drive it, and the tests dri
 >>> item = CatalogItem(content_id="CW-1")
 >>> store.apply("CW-1", 0, 7, item), store.apply("CW-1", 0, 7, item)
 ([], None)
->>> [(p, k) for p, k, _ in store.checkpoint()], store.checkpoint()
-([(0, 'CW-1')], [])
+>>> [(p, k.replace(state.PART_SEPARATOR, "/")) for p, k, _ in store.checkpoint()], store.checkpoint()
+([(0, 'CW-1/r/catalog|CW-1'), (0, 'CW-1')], [])
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import Monitor, MonitorConfig, Step
 from schemas.alerts import Alert
+from schemas.codec import MAX_RECORD_BYTES
 from schemas.events import Event
+
+DEFAULT_RECORD_LIMIT = MAX_RECORD_BYTES
 
 
 @dataclass
@@ -41,6 +49,24 @@ class RestoreReport:
     loaded: int = 0
     unreadable: dict[str, str] = field(default_factory=dict)
     items: list[tuple[str, int, Monitor]] = field(default_factory=list)
+    # Per item: the checkpoint number to continue from, whether every part must be written again
+    # (state of version 3, with its collections inline), and part records to delete (left by a
+    # checkpoint cut short, or of an item that is rebuilt).
+    seq: dict[str, int] = field(default_factory=dict)
+    rewrite: set[str] = field(default_factory=set)
+    stale: dict[str, list[str]] = field(default_factory=dict)
+    parts: int = 0
+
+
+@dataclass
+class CheckpointRecords:
+    """What a checkpoint writes for some items: changelog records (``None``: delete the key), each
+    item's parts before its root; the roll-up rows they changed; and records that were not written
+    because they exceed the record limit (``(partition, key, bytes)``: dead-lettered by the caller)."""
+
+    states: list[tuple[int, str, bytes | None]] = field(default_factory=list)
+    rollups: list[tuple[int, str, bytes]] = field(default_factory=list)
+    oversized: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +79,9 @@ class StateStore:
     dirty: set[str] = field(default_factory=set)
     restored_partitions: set[int] = field(default_factory=set)
     unreadable_total: Counter[str] = field(default_factory=Counter)
+    seq: dict[str, int] = field(default_factory=dict)  # each item's last checkpoint number
+    rewrite: set[str] = field(default_factory=set)  # items whose every part the next checkpoint writes
+    stale: dict[str, list[str]] = field(default_factory=dict)  # part keys the item's next checkpoint deletes
 
     def __post_init__(self) -> None:
         self.keyed = KeyedMonitors(config=self.config, clock=self.clock)
@@ -71,9 +100,9 @@ class StateStore:
         self.dirty.add(key)
         return self.keyed.step(key, event)
 
-    def checkpoint(self) -> list[tuple[int, str, bytes]]:
-        """Every item changed since the last checkpoint, once: ``(partition, key, encoded state)``."""
-        return self.encode(self.take_dirty())
+    def checkpoint(self, limit: int = DEFAULT_RECORD_LIMIT) -> list[tuple[int, str, bytes | None]]:
+        """Every item changed since the last checkpoint, once: its ``(partition, key, record)``s."""
+        return self.checkpoint_items(self.take_dirty(), limit).states
 
     def take_dirty(self) -> list[str]:
         """The items changed since the last call, which then start clean."""
@@ -81,51 +110,179 @@ class StateStore:
         self.dirty.clear()
         return keys
 
-    def encode(self, keys: Iterable[str]) -> list[tuple[int, str, bytes]]:
-        """The stored form of these items as they are now, with the offset each has applied (an item
-        may have applied events after the checkpoint began: its offset says so, and a replay from the
-        checkpoint's commit skips them for it)."""
-        out = []
+    def checkpoint_items(self, keys: Iterable[str], limit: int = DEFAULT_RECORD_LIMIT) -> CheckpointRecords:
+        """The records that store these items as they are now, and their changed roll-up rows.
+
+        Each item is a root record (its models, the offset it has applied: an item may have applied
+        events after the checkpoint began, and a replay from the checkpoint's commit skips them for
+        it) and one part record per claim, roll-up row and dedup key that changed, so no record grows
+        with the item's history. The parts come first and the root, which counts them, last: a
+        restore that finds fewer parts of the root's checkpoint than it counts rebuilds the item from
+        the log rather than load half a checkpoint. A record longer than ``limit`` bytes (key and
+        value) is not written but listed in ``oversized``; the item's later state is then rebuilt
+        from the log on restore, and nothing else is held back.
+        """
+        out = CheckpointRecords()
         for key in keys:
             monitor = self.keyed.monitors.get(key)
-            if monitor is not None:
-                out.append((self.partition_of[key], key, state.encode(monitor, self.applied[key])))
+            if monitor is None:
+                continue
+            partition = self.partition_of[key]
+            records: list[tuple[int, str, bytes | None]] = [
+                (partition, stale, None) for stale in self.stale.pop(key, [])
+            ]
+            seq = self.seq[key] = self.seq.get(key, 0) + 1
+            rows, expired = monitor.rollups.take_changes()
+            parts = self._parts(key, monitor, seq, rows, expired, rewrite=key in self.rewrite)
+            self.rewrite.discard(key)
+            written = 0
+            for part, blob in parts:
+                if blob is not None and len(part.encode()) + len(blob) > limit:
+                    out.oversized.append((partition, part, len(part.encode()) + len(blob)))
+                    continue
+                records.append((partition, part, blob))
+                written += blob is not None
+            root = state.encode(monitor, self.applied[key], seq, written)
+            if len(key.encode()) + len(root) > limit:
+                out.oversized.append((partition, key, len(key.encode()) + len(root)))
+            else:
+                records.append((partition, key, root))
+            out.states += records
+            out.rollups += [
+                (partition, f"{row_key}|@{key}", orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
+                for row_key, row in rows
+            ]
         return out
 
-    def take_rollups(self, keys: Iterable[str]) -> list[tuple[int, str, bytes]]:
-        """The roll-up rows these items changed since last taken: ``(partition, key, JSON)``.
+    @staticmethod
+    def _parts(
+        key: str,
+        monitor: Monitor,
+        seq: int,
+        rows: list[tuple[str, dict[str, object]]],
+        expired: list[str],
+        rewrite: bool,
+    ) -> list[tuple[str, bytes | None]]:
+        claims = monitor.claims
+        changed_claims = claims.take_changed()
+        changed_keys, removed_keys = monitor.dedup.take_changes()
+        if rewrite:  # loaded from a root that held these inline: each becomes a record of its own
+            changed_claims = sorted(claims.claims)
+            changed_keys = sorted(monitor.dedup.seen, key=repr)
+            monitor.dedup.saved.update(changed_keys)
+            rows = sorted(monitor.rollups.rows.items())
+            monitor.rollups.saved.update(monitor.rollups.rows)
+        # Deletions first: a key deleted and written again in one checkpoint ends written.
+        out: list[tuple[str, bytes | None]] = [(state.part_key(key, state.ROW, row_key), None) for row_key in expired]
+        out += [(state.part_key(key, state.DEDUP, state.dedup_ident(k)), None) for k in removed_keys]
+        for claim_id in changed_claims:
+            out.append(
+                (
+                    state.part_key(key, state.CLAIM, claim_id),
+                    state.encode_part(state.CLAIM, claims.claims[claim_id], seq),
+                )
+            )
+        for row_key, row in rows:
+            out.append((state.part_key(key, state.ROW, row_key), state.encode_part(state.ROW, row, seq)))
+        seen = monitor.dedup.seen
+        for dedup_key in changed_keys:
+            out.append((state.part_key(key, state.DEDUP, state.dedup_ident(dedup_key)),
+                        state.encode_part(state.DEDUP, list(seen[dedup_key]), seq)))  # fmt: skip
+        return out
 
-        Call it after :meth:`encode` for the same items: their stored state still lists these rows
-        as changed, so if the process dies before the rows are written, the restored items publish
-        them again (rows are idempotent: the latest per key wins)."""
-        keys = list(keys)
+    def encode(self, keys: Iterable[str]) -> list[tuple[int, str, bytes | None]]:
+        """The changelog records of these items as they are now (see :meth:`checkpoint_items`)."""
+        return self.checkpoint_items(keys).states
+
+    def take_rollups(self, keys: Iterable[str]) -> list[tuple[int, str, bytes]]:
+        """The roll-up rows these items changed since last taken, without storing the items:
+        ``(partition, key, JSON)`` (what the embedded run and benchmarks take)."""
         return [
             (self.partition_of[key.rsplit("|@", 1)[1]], key, orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
-            for key, row in self.keyed.take_rollups(keys)
+            for key, row in self.keyed.take_rollups(list(keys))
         ]
 
-    def restore(self, partition: int, records: Iterable[tuple[bytes | None, bytes | None]]) -> RestoreReport:
-        """Load a partition's items from its changelog records (the latest per key wins)."""
-        report = self.decode(records)
+    def restore(
+        self, partition: int, records: Iterable[tuple[bytes | None, bytes | None]], log_end: int | None = None
+    ) -> RestoreReport:
+        """Load a partition's items from its changelog records (the latest per key wins); ``log_end``,
+        the end offset of the event log's partition, bounds the offsets an item may have applied."""
+        report = self.decode(records, log_end)
         self.install(partition, report)
         return report
 
-    def decode(self, records: Iterable[tuple[bytes | None, bytes | None]]) -> RestoreReport:
-        """Decode changelog records without touching the store (safe to run in another thread)."""
-        latest: dict[str, bytes | None] = {}
+    def decode(self, records: Iterable[tuple[bytes | None, bytes | None]], log_end: int | None = None) -> RestoreReport:
+        """Decode changelog records without touching the store (safe to run in another thread).
+
+        An item whose applied offset is outside the event log's partition (negative, or at or past
+        ``log_end``) would skip every later event as already applied: it is unreadable, and rebuilt."""
+        roots: dict[str, bytes | None] = {}
+        parts: dict[str, dict[str, bytes | None]] = {}
         for raw_key, value in records:
-            if raw_key is not None:
-                latest[raw_key.decode("utf-8", "replace")] = value
+            if raw_key is None:
+                continue
+            key = raw_key.decode("utf-8", "replace")
+            split = state.split_part_key(key)
+            if split is None:
+                roots[key] = value
+            else:
+                parts.setdefault(split[0], {})[key] = value
         report = RestoreReport()
-        for key, value in latest.items():
-            if value is None:
-                continue  # a tombstone: the item was deleted
+        for key in sorted(roots.keys() | parts.keys()):
+            root, item_parts = roots.get(key), {k: v for k, v in parts.get(key, {}).items() if v is not None}
+            if root is None:
+                if item_parts:  # parts of a first checkpoint whose root never arrived
+                    report.stale[key] = sorted(item_parts)
+                    report.seq[key] = max(map(_part_seq, item_parts.values()))
+                continue  # else a tombstone: the item was deleted
             try:
-                report.items.append((key, *state.decode(value, self.config)))
+                offset, monitor, seq, rewrite = self._assemble(root, item_parts)
+                if offset < 0 or (log_end is not None and offset >= log_end):
+                    raise state.StateFormatError(
+                        f"applied offset {offset} outside the event log's partition (0..{log_end})"
+                    )
             except state.StateFormatError as exc:
                 report.unreadable[key] = str(exc)
+                report.stale[key] = sorted(item_parts)
+                report.seq[key] = max([_part_seq(root), *map(_part_seq, item_parts.values())])
+                continue
+            report.items.append((key, offset, monitor))
+            report.seq[key] = seq
+            report.parts += len(item_parts)
+            if rewrite:
+                report.rewrite.add(key)
         report.loaded = len(report.items)
         return report
+
+    def _assemble(self, root_blob: bytes, parts: dict[str, bytes]) -> tuple[int, Monitor, int, bool]:
+        """An item from its root and part records; StateFormatError when they are not one checkpoint's."""
+        root = state.decode_root(root_blob, self.config)
+        monitor = root.monitor
+        if root.version < 4:
+            return root.offset, monitor, 0, True
+        current = 0
+        for part, blob in parts.items():
+            _, kind, ident = state.split_part_key(part) or ("", "", "")
+            seq, decoded_id, value = state.decode_part(kind, ident, blob)
+            if seq > root.seq:
+                raise state.StateFormatError(f"a part of checkpoint {seq} beside a root of checkpoint {root.seq}")
+            current += seq == root.seq
+            if kind == state.CLAIM:
+                monitor.claims.claims[decoded_id] = value
+            elif kind == state.ROW:
+                monitor.rollups.rows[decoded_id] = value
+                monitor.rollups.saved.add(decoded_id)
+                if seq == root.seq:
+                    monitor.rollups.dirty.add(decoded_id)  # taken by the last checkpoint: maybe not published
+            else:
+                monitor.dedup.seen[decoded_id] = value
+                monitor.dedup.saved.add(decoded_id)
+        if current != root.parts:
+            raise state.StateFormatError(
+                f"checkpoint {root.seq} cut short: {current} of its {root.parts} part record(s) arrived"
+            )
+        monitor.claims.reindex()
+        return root.offset, monitor, root.seq, False
 
     def install(self, partition: int, report: RestoreReport) -> None:
         for key, offset, monitor in report.items:
@@ -133,8 +290,18 @@ class StateStore:
             self.keyed.monitors[key] = monitor
             self.applied[key] = offset
             self.partition_of[key] = partition
+            self.seq[key] = report.seq.get(key, 0)
             if monitor.rollups.dirty:
                 self.dirty.add(key)  # roll-ups a checkpoint took but may not have written
+            if key in report.rewrite:
+                self.rewrite.add(key)
+                self.dirty.add(key)
+        for key, stale in report.stale.items():
+            # Deleted first when the item is stored again (rebuilt, or stored for the first time), and
+            # its checkpoints numbered above them, so none can pass for a part of its next checkpoint.
+            self.stale[key] = stale
+            self.partition_of.setdefault(key, partition)
+            self.seq[key] = max(self.seq.get(key, 0), report.seq.get(key, 0))
         for reason in report.unreadable.values():
             self.unreadable_total[reason.split(":")[0][:60]] += 1
         self.restored_partitions.add(partition)
@@ -160,4 +327,17 @@ class StateStore:
             self.applied.pop(key, None)
             self.partition_of.pop(key, None)
             self.dirty.discard(key)
+            self.seq.pop(key, None)
+            self.rewrite.discard(key)
+            self.stale.pop(key, None)
         self.restored_partitions -= partitions
+
+
+def _part_seq(blob: bytes | None) -> int:
+    """The checkpoint number a record says it is of (0 when it does not say): for stale records only."""
+    try:
+        body = orjson.loads(blob or b"")
+    except orjson.JSONDecodeError:
+        return 0
+    seq = body.get("seq") if isinstance(body, dict) else None
+    return seq if type(seq) is int and seq >= 0 else 0
