@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -200,6 +201,26 @@ def pending_claims(n: int, start: datetime, tag: str = "bench") -> list[ClaimEve
     ]
 
 
+def asset_claims(n: int, asset_id: str, start: datetime, tag: str = "storm") -> list[ClaimEvent]:
+    """``n`` potential claims on one asset, as a claim storm or a long-lived asset gives: every claim
+    is state of the asset's item, and each raises a content_id_flag alert (a dedup key each)."""
+    return [
+        ClaimEvent(
+            event_id=f"{tag}-{i}",
+            source="partner_api_claim",
+            observed_at=start + timedelta(milliseconds=i),
+            event_time=start + timedelta(milliseconds=i),
+            claim_id=f"{tag}-claim-{i}",
+            asset_id=asset_id,
+            video_id=f"{tag}-v{i}",
+            channel_id=f"{tag}-UC{i % 9973}",
+            status="potential",
+            status_raw="potential",
+        )
+        for i in range(n)
+    ]
+
+
 async def produce(settings: Settings, events: list[ClaimEvent]) -> None:
     out = producer(settings)
     await out.start()
@@ -318,6 +339,8 @@ def measure_worker(settings: Settings, records: int, tmp: Path) -> dict[str, Any
         "worker_events_per_s": round(rate),
         "worker_peak_rss_mb": round(peak, 1),
         "changelog_records": len(state),
+        # Key and value: what the broker's record limit applies to (1 MB by default).
+        "largest_state_record_bytes": max((len(k or b"") + len(v or b"") for k, v in state), default=0),
         "changelog_records_per_event": round(len(state) / records, 4),
         "changelog_bytes_per_event_uncompressed": round(sum(len(v or b"") for _, v in state) / records, 1),
         "changelog_bytes_per_event_on_disk": None if disk is None else round(disk / records, 1),
@@ -331,6 +354,35 @@ def measure_worker(settings: Settings, records: int, tmp: Path) -> dict[str, Any
         "latency_p99_ms": percentile(latencies, 0.99),
         "latency_quarter_rate_p50_ms": percentile(quarter, 0.5),
         "latency_quarter_rate_p99_ms": percentile(quarter, 0.99),
+    }
+
+
+def asset_storm(settings: Settings, claims: int, tmp: Path) -> dict[str, Any]:
+    """One asset's item with ``claims`` claims (each raising an alert) through a worker of its own:
+    whether every offset is committed, and the largest state record it wrote."""
+    tag = uuid.uuid4().hex[:8]
+    storm = dataclasses.replace(settings, topic_prefix=f"storm{tag}", app_id=f"storm-{tag}")
+    asyncio.run(create_topics(storm))
+    asyncio.run(ensure_state_topic(storm))
+    asyncio.run(produce(storm, asset_claims(claims, "STORM-ASSET", datetime(2031, 2, 1, tzinfo=UTC), tag)))
+    worker = Worker.start(storm, tmp / "storm.log")
+    started = time.perf_counter()
+    try:
+        worker.wait(lambda: worker.health().get("events", 0) >= claims, 1800, "the asset's claims")
+        applied_s = time.perf_counter() - started
+        worker.wait(lambda: worker.health().get("uncommitted") == 0, 300, "every event stored")
+        stored_s = time.perf_counter() - started
+        health = worker.health()
+    finally:
+        worker.stop()
+    state = asyncio.run(read_to_end(storm, state_topic(storm)))
+    return {
+        "asset_claims": claims,
+        "asset_claims_applied_s": round(applied_s, 1),
+        "asset_claims_all_stored_s": round(stored_s, 1),
+        "asset_claims_health": health.get("status"),
+        "asset_claims_largest_state_record_bytes": max((len(k or b"") + len(v or b"") for k, v in state), default=0),
+        "asset_claims_state_records": len(state),
     }
 
 
@@ -408,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", nargs="+", help="export files or folders (default: the bundled sample)")
     parser.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
     parser.add_argument("--no-quix", action="store_true", help="skip the quixstreams comparison")
+    parser.add_argument("--asset-claims", type=int, default=100_000, metavar="N",
+                        help="claims on one asset for the bounded-state run (0: skip; default 100,000)")  # fmt: skip
     args = parser.parse_args(argv)
     tag = uuid.uuid4().hex[:8]
     settings = Settings(topic_prefix=f"bench{tag}", app_id=f"bench-{tag}", web_port=free_port())
@@ -431,7 +485,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"replay: {replays}")
     with tempfile.TemporaryDirectory() as tmp:
         worker = measure_worker(settings, records, Path(tmp))
+        storm = asset_storm(settings, args.asset_claims, Path(tmp)) if args.asset_claims > 0 else {}
     log(f"claimwatch worker: {worker['worker_events_per_s']:,} events/s")
+    if storm:
+        log(f"an asset of {args.asset_claims:,} claims: {storm}")
     rate = worker["worker_events_per_s"]
     summary = {
         "events": records,
@@ -456,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         if quix
         else None,
         **{k: v for k, v in worker.items() if k != "worker_events_per_s"},
+        **storm,
     }
     if not args.json:
         for key, value in summary.items():

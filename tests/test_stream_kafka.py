@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.detect.keyed import KeyedMonitors
@@ -20,10 +22,11 @@ from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
 from schemas.events import Event
-from stream.bench import pending_claims, produce
+from stream.bench import asset_claims, pending_claims, produce
 from stream.ingest import publish
 from stream.kafka_io import read_to_end
 from stream.settings import Settings
+from stream.topics import state_topic
 from tests.streamkit import (
     alert_ids,
     env_for,
@@ -257,3 +260,54 @@ def test_status_lists_only_claimwatch_s_groups_and_speaks_json(tmp_path: Path) -
     assert f"{settings.app_id}-probe" in seen and "someone-else" not in seen
     assert all(g["topic"].startswith(settings.topic_prefix + ".") for g in found["consumer_groups"])
     assert {t["topic"] for t in found["topics"]} >= {settings.topic("events")}
+
+
+def committed_and_ends(settings: Settings) -> tuple[dict[int, int], dict[int, int]]:
+    async def ask() -> tuple[dict[int, int], dict[int, int]]:
+        admin = AIOKafkaAdminClient(**settings.client_options())
+        consumer = AIOKafkaConsumer(**settings.client_options())
+        await admin.start()
+        await consumer.start()
+        try:
+            tps = [TopicPartition(settings.topic("events"), p) for p in range(settings.partitions)]
+            offsets = await admin.list_consumer_group_offsets(settings.worker_app_id(), partitions=tps)
+            ends = await consumer.end_offsets(tps)
+            return {tp.partition: m.offset for tp, m in offsets.items()}, {tp.partition: o for tp, o in ends.items()}
+        finally:
+            await admin.close()
+            await consumer.stop()
+
+    return asyncio.run(ask())
+
+
+def test_an_asset_of_40000_claims_is_stored_and_every_offset_committed(tmp_path: Path) -> None:
+    """The reliability campaign's case: one asset's item with 40,000 claims (each an alert, so 40,000
+    dedup keys too) used to pass the 1 MB record limit, after which no checkpoint succeeded and no
+    offset was committed while /health said ok. Now every record stays small and everything commits."""
+    settings = isolated_settings(partitions=2)
+    setup_topics(settings)
+    storm = asset_claims(40_000, "STORM-ASSET", datetime(2031, 2, 1, tzinfo=UTC))
+    asyncio.run(produce(settings, storm))
+    worker = start_worker(settings, tmp_path, CLAIMWATCH_CHECKPOINT_EVENTS="5000")
+    try:
+        wait_drained([worker])
+        wait_until(lambda: (worker.health() or {}).get("uncommitted") == 0, 60, "every event stored", [worker])
+
+        def all_committed() -> bool:
+            committed, ends = committed_and_ends(settings)
+            seen.append((committed, ends))
+            # A partition nothing was written to has nothing to commit (its group offset stays -1).
+            return all(committed.get(p, -1) == end for p, end in ends.items() if end > 0)
+
+        seen: list[tuple[dict[int, int], dict[int, int]]] = []
+
+        wait_until(all_committed, 60, "every offset committed", [worker])
+        assert sum(seen[-1][1].values()) == len(storm)
+        health = worker.health() or {}
+        assert health.get("status") == "ok" and health.get("events") == len(storm)
+    finally:
+        worker.stop()
+    state = asyncio.run(read_to_end(settings, state_topic(settings)))
+    largest = max(len(key or b"") + len(value or b"") for key, value in state)
+    assert largest < 256 * 1024, f"a stored record of {largest:,} bytes"
+    assert len({key for key, _ in state if key and b"\x00c\x00" in key}) == len(storm)  # one record per claim
