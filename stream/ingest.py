@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from claimwatch.detect.routing import Router
 from claimwatch.detect.validation import duplicate_records
@@ -26,8 +29,11 @@ from claimwatch.ingest.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
 from schemas.codec import decode_event, encode_event
 from schemas.events import CatalogItem, ClaimEvent, Event, QuarantineEntry, RightsRecord
-from stream.kafka_io import MAX_RECORD_BYTES, producer, read_to_end
+from stream.kafka_io import MAX_RECORD_BYTES, IncompleteRead, producer, read_to_end
 from stream.settings import Settings
+
+log = logging.getLogger("claimwatch.ingest")
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,9 +77,44 @@ def oversized(event: Event, size: int) -> QuarantineEntry:
         source=str(getattr(event, "source", event.kind)),
         source_file=event.source_file,
         line=event.source_line,
-        reason=f"event of {size:,} bytes is larger than a Kafka record may be ({MAX_RECORD_BYTES:,})",
+        reason=f"event of {size:,} bytes with its key is larger than a Kafka record may be ({MAX_RECORD_BYTES:,})",
         reason_code="record_too_large",
     )
+
+
+def record_size(event: Event, key: str, value: bytes) -> int:
+    """The largest record an event makes (key and value): on the log, and on its compacted topic."""
+    keys = [key]
+    if isinstance(event, CatalogItem):
+        keys.append(event.content_id)
+    elif isinstance(event, RightsRecord):
+        keys.append(rights_key(event))
+    return len(value) + max(len(k.encode()) for k in keys)
+
+
+def rights_key(event: RightsRecord) -> str:
+    return "|".join((event.key(), event.owner, event.right_type, ",".join(event.territories)))
+
+
+STARTUP_TRY_SECONDS = 15.0  # one try at the broker at start; a frozen one answers nothing at all
+STARTUP_PAUSE_SECONDS = 2.0
+
+
+async def ride_out(what: str, attempt: Callable[[], Awaitable[T]], deadline_s: float) -> T:
+    """``attempt()`` until it succeeds or ``deadline_s`` has passed (CLAIMWATCH_INGEST_DEADLINE_SECONDS):
+    a broker that is down or frozen when ingest starts is waited for, as one that fails mid-way is by
+    the producer's own retries. The last failure is raised at the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while True:
+        remaining = deadline - loop.time()
+        try:
+            return await asyncio.wait_for(attempt(), max(0.5, min(STARTUP_TRY_SECONDS, remaining)))
+        except (KafkaError, IncompleteRead, ConnectionError, OSError, TimeoutError) as exc:
+            if loop.time() + STARTUP_PAUSE_SECONDS >= deadline:
+                raise
+            log.warning("%s: Kafka not available yet (%s); trying again until the deadline", what, type(exc).__name__)
+            await asyncio.sleep(STARTUP_PAUSE_SECONDS)
 
 
 async def _send_event(
@@ -85,16 +126,17 @@ async def _send_event(
     value: bytes,
     published: Counter[str],
     headers: list[tuple[str, bytes]] | None = None,
+    item_key: str | None = None,
 ) -> None:
     """One event onto the log (keyed by its item), and onto the compacted topic of its kind."""
-    await out.send(settings.topic("events"), key=router.key(event).encode(), value=value, headers=headers)
+    key = item_key if item_key is not None else router.key(event)
+    await out.send(settings.topic("events"), key=key.encode(), value=value, headers=headers)
     published["events"] += 1
     if isinstance(event, CatalogItem):
         await out.send(settings.topic("catalog"), key=event.content_id.encode(), value=value)
         published["catalog"] += 1
     elif isinstance(event, RightsRecord):
-        rights_key = "|".join((event.key(), event.owner, event.right_type, ",".join(event.territories)))
-        await out.send(settings.topic("rights"), key=rights_key.encode(), value=value)
+        await out.send(settings.topic("rights"), key=rights_key(event).encode(), value=value)
         published["rights"] += 1
     elif isinstance(event, ClaimEvent) and event.claim_id:
         placed = router.by_claim.get(event.claim_id)
@@ -148,12 +190,14 @@ async def publish(
     deadline_s: float | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
+    deadline = deadline_s or settings.ingest_deadline_seconds
     events, duplicates = order_events(result.events)
-    router = await load_router(settings)
+    router = await ride_out("reading what earlier ingests learnt", lambda: load_router(settings), deadline)
     router.prime(events)
-    # An event too large for a Kafka record is quarantined instead of failing the whole ingest.
-    sized = [(e, encode_event(e)) for e in events]
-    too_large = [oversized(e, len(v)) for e, v in sized if len(v) > MAX_RECORD_BYTES]
+    # An event too large for a Kafka record (its key included) is quarantined instead of failing the
+    # whole ingest. The key is the event's item, decided here once, in the order of publishing.
+    sized = [(e, router.key(e), encode_event(e)) for e in events]
+    too_large = [oversized(e, record_size(e, k, v)) for e, k, v in sized if record_size(e, k, v) > MAX_RECORD_BYTES]
     report = IngestReport(files=len(result.files), duplicates=duplicates, by_source=result.counts())
     for entry in too_large:
         source = next((f.source for f in result.files if f.path == entry.source_file), entry.source)
@@ -174,13 +218,13 @@ async def publish(
     report.records = sum(r["records"] for r in report.by_source.values())
     quarantine = [*result.quarantined, *too_large, *repeats]
     known_claims = dict(router.by_claim)
-    out = producer(settings, deadline_s or settings.ingest_deadline_seconds)
-    await out.start()
+    out = producer(settings, deadline)
+    await ride_out("connecting to Kafka", out.start, deadline)
     try:
-        for n, (event, value) in enumerate(sized, start=1):
-            if len(value) > MAX_RECORD_BYTES:
+        for n, (event, key, value) in enumerate(sized, start=1):
+            if record_size(event, key, value) > MAX_RECORD_BYTES:
                 continue
-            await _send_event(out, settings, router, known_claims, event, value, report.published)
+            await _send_event(out, settings, router, known_claims, event, value, report.published, item_key=key)
             if on_progress and n % 20_000 == 0:
                 on_progress(n, len(events))
         for entry in quarantine:

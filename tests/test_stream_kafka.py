@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import subprocess
 import sys
@@ -30,6 +32,7 @@ from stream.topics import state_topic
 from tests.streamkit import (
     alert_ids,
     env_for,
+    free_port,
     isolated_settings,
     needs_kafka,
     setup_topics,
@@ -311,3 +314,80 @@ def test_an_asset_of_40000_claims_is_stored_and_every_offset_committed(tmp_path:
     largest = max(len(key or b"") + len(value or b"") for key, value in state)
     assert largest < 256 * 1024, f"a stored record of {largest:,} bytes"
     assert len({key for key, _ in state if key and b"\x00c\x00" in key}) == len(storm)  # one record per claim
+
+
+async def test_an_event_whose_key_makes_it_too_large_is_quarantined(tmp_path: Path, kafka_topics: Settings) -> None:
+    """A 600,000-character post id is a 600 KB key and a 600 KB value: 1.2 MB on the log. It used to
+    stop ingest part-way, misreported as "Kafka unavailable"; it is quarantined like any record too
+    large, and every other event is published."""
+    from claimwatch.ingest.readers import ReadLimits
+
+    settings = kafka_topics
+    data = tmp_path / "in"
+    data.mkdir()
+    lines = [
+        json.dumps(
+            {
+                "platform": "tiktok",
+                "platform_content_id": pid,
+                "observed_at": f"2026-11-10T0{n}:00:00Z",
+                "views_total": 5 + n,
+            }
+        )
+        for n, pid in enumerate(["t1", "t2", "p" * 600_000, "t3", "t4"])
+    ]
+    (data / "polls.jsonl").write_text("\n".join(lines) + "\n")
+    read = read_paths([data], limits=ReadLimits(max_line_bytes=4 << 20))
+    report = await publish(read, settings)
+    assert report.reconciles() and report.published["events"] == 4 and report.quarantined == 1
+    (entry,) = [json.loads(v) for _, v in await read_to_end(settings, settings.topic("quarantine")) if v]
+    assert entry["reason_code"] == "record_too_large" and entry["line"] == 3
+
+
+class LateProxy:
+    """A bootstrap address that refuses connections until ``open()``, then forwards to the broker: a
+    broker that is down when a client starts and comes up later (the broker advertises its own
+    address, so only the first contact goes through here)."""
+
+    def __init__(self, target: str) -> None:
+        self.host, port = target.rsplit(":", 1)
+        self.target_port = int(port)
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+
+    async def open(self) -> None:
+        self.server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.target_port)
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_ingest_waits_for_a_broker_that_is_down_when_it_starts(tmp_path: Path, kafka_topics: Settings) -> None:
+    """Down at start used to end ingest in 0.3 s with 0 events; it waits up to its deadline."""
+    proxy = LateProxy(kafka_topics.bootstrap_servers)
+    settings = dataclasses.replace(kafka_topics, bootstrap_servers=f"127.0.0.1:{proxy.port}")
+    data = tmp_path / "in"
+    generate(data, seed=3, items=40, days=8)
+    read = read_paths([data])
+    publishing = asyncio.ensure_future(publish(read, settings, deadline_s=60))
+    await asyncio.sleep(5)
+    assert not publishing.done(), "ingest gave up on a broker that was down when it started"
+    await proxy.open()
+    try:
+        report = await asyncio.wait_for(publishing, 120)
+    finally:
+        await proxy.close()
+    assert report.reconciles() and report.published["events"] == len(order_events(read.events)[0])
