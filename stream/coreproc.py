@@ -243,9 +243,12 @@ class CoreProcess:
 
     async def start(self) -> None:
         if self.process is None:
+            # A session of its own: Ctrl-C in a terminal signals the whole foreground process group,
+            # and the core must not die under the worker's final checkpoint. It stops when the worker
+            # closes its stdin (or dies: PR_SET_PDEATHSIG).
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "stream.coreproc", *self.args,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
             )  # fmt: skip
 
     async def call(self, kind: bytes, header: dict[str, Any] | None = None, records: Iterable[Record] = ()) -> Any:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +32,7 @@ from stream.kafka_io import read_to_end
 from stream.settings import Settings
 from stream.topics import state_topic
 from tests.streamkit import (
+    WorkerProcess,
     alert_ids,
     env_for,
     free_port,
@@ -391,3 +394,50 @@ async def test_ingest_waits_for_a_broker_that_is_down_when_it_starts(tmp_path: P
     finally:
         await proxy.close()
     assert report.reconciles() and report.published["events"] == len(order_events(read.events)[0])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_ends_the_worker_with_a_final_checkpoint(
+    signum: signal.Signals, small_data: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C signals the whole foreground process group. With no checkpoint due before the signal,
+    only the final one can store the events: the worker exits 0 within 10 s, and a restart applies
+    nothing again (every event is skipped as already stored)."""
+    settings = isolated_settings(partitions=2)
+    setup_topics(settings)
+    total = ingest(small_data, settings)
+    never = {"CLAIMWATCH_CHECKPOINT_SECONDS": "100000", "CLAIMWATCH_CHECKPOINT_EVENTS": "1000000000"}
+    log = tmp_path / "first.log"
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "claimwatch.cli", "worker", "--loglevel", "warning"],
+        env=env_for(settings, port) | never, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=tmp_path, start_new_session=True,
+    )  # fmt: skip
+    first = WorkerProcess(process, port, log)
+    try:
+        wait_until(lambda: (first.health() or {}).get("events", 0) >= total, 300, "every event applied", [first])
+        assert (first.health() or {}).get("uncommitted") == total
+        os.killpg(process.pid, signum)  # as a terminal's Ctrl-C does: the worker and its core process
+        started = time.monotonic()
+        code = process.wait(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        first.stop()
+    assert code == 0 and took < 10, f"exit {code} after {took:.1f}s: {log.read_text()[-2000:]}"
+    assert "Traceback" not in log.read_text()
+    second = start_worker(settings, tmp_path, "second", **never)
+    seen: list[dict[str, object]] = []
+
+    def redelivered() -> bool:
+        seen.append(second.health() or {})
+        return seen[-1].get("lag") == 0 and float(str(seen[-1].get("seconds_since_progress", 0))) > 2
+
+    try:
+        try:
+            wait_until(redelivered, 60, "the redelivery", [second])
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: last health {seen[-1:]}") from None
+        assert seen[-1].get("events") == 0, f"the final checkpoint stored every event: {seen[-1]}"
+    finally:
+        second.stop()
