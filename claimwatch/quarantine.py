@@ -12,6 +12,7 @@ through :func:`~claimwatch.textsafe.safe_text` and CSV cells through the report'
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
@@ -142,6 +143,16 @@ def _resolution(value: bytes) -> QuarantineResolution | None:
         return None
 
 
+def resolved_entries(values: Iterable[bytes | None]) -> dict[str, tuple[str, str]]:
+    """Entry id → (by whom, when) of every resolution on the quarantine topic."""
+    out: dict[str, tuple[str, str]] = {}
+    for value in values:
+        found = _resolution(value) if value else None
+        if found is not None:
+            out[found.resolves] = (found.by, found.at.isoformat(timespec="seconds"))
+    return out
+
+
 def resolutions_for(entry_ids: Iterable[str], by: str, at: datetime) -> list[QuarantineResolution]:
     return [QuarantineResolution(resolves=i, by=by[:200], at=at) for i in sorted(set(entry_ids))]
 
@@ -250,24 +261,54 @@ class Reread:
     still_bad: list[tuple[Correction, QuarantineEntry]]
 
 
+# A corrected record is one record of a line-based file: no larger than a line may be.
+MAX_CORRECTION_BYTES = 1 << 20
+
+
 def load_corrections(path: Path) -> list[Correction]:
-    """The rows of an export (CSV or JSON Lines) that people corrected: id, file, line, raw."""
-    if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    else:
-        with path.open(encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
+    """The rows of an export (CSV or JSON Lines) that people corrected: id, file, line, raw. A file
+    that is not such an export, a cell or line too large for a record, an entry named twice: one
+    ValueError naming where (nothing is released)."""
+    try:
+        rows = _export_rows(path)
+    except (csv.Error, json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"{path}: not a quarantine export that can be read ({type(exc).__name__}: {exc})"[:300]
+        ) from None
     out = []
+    seen: dict[str, int] = {}
     for n, row in enumerate(rows, start=2 if path.suffix.lower() == ".csv" else 1):
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}:{n}: not a record of a quarantine export (a JSON object per line)")
         try:
             raw = str(row["raw"])
+            if len(raw.encode("utf-8", "replace")) > MAX_CORRECTION_BYTES:
+                raise ValueError(f"{path}:{n}: the corrected record is larger than a record may be "
+                                 f"({MAX_CORRECTION_BYTES:,} bytes)")  # fmt: skip
+            entry_id = str(row["entry_id"])
+            if entry_id in seen:
+                raise ValueError(f"{path}:{n}: entry {entry_id} is corrected twice (also on line {seen[entry_id]})")
+            seen[entry_id] = n
             if path.suffix.lower() == ".csv" and raw.startswith("'") and raw[1:2] in ("=", "+", "-", "@"):
                 raw = raw[1:]  # the export's formula guard, taken off again
-            out.append(Correction(str(row["entry_id"]), str(row["source_file"]), int(row["line"]), raw))
-        except (KeyError, TypeError, ValueError) as exc:
+            out.append(Correction(entry_id, str(row["source_file"]), int(row["line"]), raw))
+        except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: needs entry_id, source_file, line and raw ({exc})") from None
     return out
+
+
+def _export_rows(path: Path) -> list[Any]:
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return list(csv.DictReader(fh))
+    with path.open(encoding="utf-8") as fh:
+        rows = []
+        for line in fh:
+            if len(line) > 4 * MAX_CORRECTION_BYTES:
+                raise ValueError(f"{path}: a line larger than a quarantine export's rows may be")
+            if line.strip():
+                rows.append(json.loads(line))
+        return rows
 
 
 def reread(corrections: list[Correction], workdir: Path) -> Reread:
@@ -299,13 +340,23 @@ def reread(corrections: list[Correction], workdir: Path) -> Reread:
         (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = read_paths([workdir])
     events, replaces = [], {}
+    extra: list[tuple[Correction, QuarantineEntry]] = []
+    starts = sorted(place)
     for event in result.events:
         found = place.get((event.source_file, event.source_line))
         if found is None:
-            continue  # a header line is not a record
+            # A record that starts inside a correction's text: a second row hidden in one cell. One
+            # entry is one record; anything more is refused, never dropped without a word.
+            owner = _correction_at(starts, place, event.source_file, event.source_line)
+            if owner is not None:
+                extra.append((owner, QuarantineEntry(source="release", source_file=owner.source_file, line=owner.line,
+                              reason=f"the corrected text holds more than one record (another starts {event.source_line - _start_of(starts, place, owner)} line(s) below)",
+                              reason_code="extra_record")))  # fmt: skip
+            continue
         events.append(event.model_copy(update={"source_file": found.source_file, "source_line": found.line}))
         replaces[(found.source_file, found.line)] = found.entry_id
     still_bad = [(place[(q.source_file, q.line)], q) for q in result.quarantined if (q.source_file, q.line) in place]
+    still_bad += extra
     unplaced = [q for q in result.quarantined if (q.source_file, q.line) not in place]
     still_bad += [(next(iter(place.values())), q) for q in unplaced]  # e.g. a file no reader recognises
     answered = {(c.source_file, c.line) for c, _ in still_bad} | set(replaces)
@@ -315,6 +366,21 @@ def reread(corrections: list[Correction], workdir: Path) -> Reread:
                                       reason="the corrected text holds no record", reason_code="no_record")  # fmt: skip
             still_bad.append((c, nothing))
     return Reread(events, replaces, still_bad)
+
+
+def _correction_at(
+    starts: list[tuple[str, int]], place: dict[tuple[str, int], Correction], file: str, line: int
+) -> Correction | None:
+    """The correction whose text holds line ``line`` of the rewritten ``file`` (the last one that
+    starts above it), or None (the header)."""
+    index = bisect.bisect_right(starts, (file, line)) - 1
+    if index < 0 or starts[index][0] != file:
+        return None
+    return place[starts[index]]
+
+
+def _start_of(starts: list[tuple[str, int]], place: dict[tuple[str, int], Correction], owner: Correction) -> int:
+    return next(key[1] for key in starts if place[key] is owner)
 
 
 def _header_of(path: Path) -> str:

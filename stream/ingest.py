@@ -146,6 +146,41 @@ async def _send_event(
             published["routing"] += 1
 
 
+class ReleaseRefused(ValueError):
+    """A release that would publish what must not be: nothing of it is published."""
+
+
+def refuse_released(
+    replaces: dict[tuple[str, int], str], quarantine: Sequence[tuple[bytes | None, bytes | None]]
+) -> None:
+    """Entries already released once are not released again (their events are on the log)."""
+    from claimwatch.quarantine import resolved_entries
+
+    done = resolved_entries(value for _, value in quarantine)
+    again = sorted(set(replaces.values()) & done.keys())
+    if again:
+        who, when = done[again[0]]
+        raise ReleaseRefused(
+            f"{len(again)} entr{'y was' if len(again) == 1 else 'ies were'} released already ({again[0]} by "
+            f"{who} at {when}); nothing released: export the open entries again (quarantine export)"
+        )
+
+
+def refuse_moves(events: list[Event], router: Router) -> None:
+    """A correction may fix a claim's fields, not move it to another item: the claim's state lives
+    with the item it was first placed at, and a release would otherwise split it silently."""
+    for event in events:
+        if not isinstance(event, ClaimEvent) or not event.claim_id:
+            continue
+        placed = router.by_claim.get(event.claim_id)
+        named = router.item_for_asset(event.asset_id, event.custom_id, event.isrc)
+        if placed is not None and named is not None and named != placed:
+            raise ReleaseRefused(
+                f"{event.source_file}:{event.source_line}: claim {event.claim_id[:80]} belongs to item {placed[:80]}; "
+                f"the correction names an asset of item {named[:80]}: a correction cannot move a claim; nothing released"
+            )
+
+
 async def publish_released(
     events: list[Event], replaces: dict[tuple[str, int], str], released_by: str, settings: Settings
 ) -> Counter[str]:
@@ -157,6 +192,8 @@ async def publish_released(
 
     events, _ = order_events(events)
     router = await load_router(settings)
+    refuse_released(replaces, await read_to_end(settings, settings.topic("quarantine")))
+    refuse_moves(events, router)
     router.prime(events)
     now = datetime.now(tz=UTC)
     released_at = now.isoformat(timespec="seconds").replace("+00:00", "Z").encode()

@@ -144,3 +144,82 @@ def test_a_broken_line_is_exported_as_read_and_a_blank_correction_is_refused(run
     assert not again.events and [(c.entry_id, e.reason_code) for c, e in again.still_bad] == [
         (broken[0].entry_id, "empty_file")
     ]
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err[:2000]
+    return err
+
+
+def test_an_export_that_cannot_be_read_is_one_line_and_nothing_is_released(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 2 MB cell (past the csv module's field limit, and past a record's size) and a deeply nested
+    JSON line used to end in tracebacks."""
+    wide = tmp_path / "wide.csv"
+    with wide.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["entry_id", "source_file", "line", "raw"])
+        writer.writerow(["q-1", str(tmp_path / "polls.jsonl"), "2", "x" * (2 << 20)])
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text("[" * 200_000 + "]" * 200_000 + "\n")
+    big = tmp_path / "big.jsonl"
+    big.write_text(json.dumps({"entry_id": "q-1", "source_file": "p.jsonl", "line": 2, "raw": "y" * (2 << 20)}) + "\n")
+    twice = tmp_path / "twice.jsonl"
+    row = {"entry_id": "q-1", "source_file": "p.jsonl", "line": 2, "raw": "{}"}
+    twice.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n")
+    for path, words in ((wide, "not a quarantine export"), (nested, "not a quarantine export"),
+                        (big, "larger than a record"), (twice, "corrected twice")):  # fmt: skip
+        capsys.readouterr()
+        assert main(["quarantine", "release", str(path), "--dry-run"]) == 2, path
+        assert words in _one_line_error(capsys), path
+
+
+def test_a_second_row_hidden_in_a_corrected_cell_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "catalog.csv").write_text("content_id,title,youtube\nCW-1,Song,yt1\n,nameless,yt2\n")
+    assert main(["run", "--input", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    main(["quarantine", "export", "--from-dir", str(tmp_path / "out"), "--out", str(tmp_path / "q.csv")])
+    with (tmp_path / "q.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[0]["raw"] = "CW-2,nameless,yt2\nCW-3,smuggled,yt3"
+    with (tmp_path / "fixed.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    again = q.reread(q.load_corrections(tmp_path / "fixed.csv"), tmp_path / "work")
+    assert [e.reason_code for _, e in again.still_bad] == ["extra_record"]
+    capsys.readouterr()
+    assert main(["quarantine", "release", str(tmp_path / "fixed.csv"), "--dry-run"]) == 4
+    assert "extra_record" in capsys.readouterr().err
+
+
+def test_entries_released_once_are_not_released_again() -> None:
+    """Six releases of the same 500 entries put 3,000 events on the log: the second is refused."""
+    from datetime import UTC, datetime
+
+    from stream.ingest import ReleaseRefused, refuse_released
+
+    done = q.resolutions_for(["q-1", "q-2"], "rights-ops", datetime(2026, 11, 20, tzinfo=UTC))
+    topic = [(b"k", e.model_dump_json().encode()) for e in done] + [(b"k", b"not json"), (b"k", None)]
+    refuse_released({("f.jsonl", 3): "q-3"}, topic)  # not released yet: fine
+    with pytest.raises(ReleaseRefused, match=r"1 entry was released already \(q-2 by rights-ops"):
+        refuse_released({("f.jsonl", 3): "q-3", ("f.jsonl", 4): "q-2"}, topic)
+
+
+def test_a_correction_cannot_move_a_claim_to_another_items_asset() -> None:
+    from claimwatch.detect.routing import Router
+    from stream.ingest import ReleaseRefused, refuse_moves
+    from tests.builders import catalog, claim, day_end
+
+    router = Router()
+    router.learn(catalog("CW-1", "A1"))
+    router.learn(catalog("CW-2", "A2"))
+    router.by_claim["C1"] = "CW-1"
+    refuse_moves([claim("C1", day_end(1), asset_id="A1"), claim("C9", day_end(1), asset_id="A2")], router)
+    with pytest.raises(
+        ReleaseRefused, match="claim C1 belongs to item CW-1; the correction names an asset of item CW-2"
+    ):
+        refuse_moves([claim("C1", day_end(1), asset_id="A2")], router)

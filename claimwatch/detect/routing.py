@@ -54,6 +54,10 @@ class Router:
     def key_for_post(self, platform: str, platform_content_id: str) -> str:
         return self.by_post.get((platform, platform_content_id)) or f"post:{platform}:{platform_content_id}"
 
+    def item_for_asset(self, *refs: str | None) -> str | None:
+        """The catalog item an asset id, custom id or ISRC names, if any."""
+        return self._key_for_asset(*refs)
+
     def _key_for_asset(self, *refs: str | None) -> str | None:
         for ref in refs:
             if ref and ref in self.by_asset:
