@@ -285,3 +285,26 @@ def test_counts_reconcile_records_with_events_and_quarantine(tmp: Path) -> None:
     counts = read_paths([tmp / "d"]).counts()
     assert counts["catalog"] == {"files": 1, "records": 3, "accepted": 2, "events": 2, "quarantined": 1}
     assert counts["polls"] == {"files": 1, "records": 2, "accepted": 1, "events": 1, "quarantined": 1}
+
+
+def test_swapped_rights_cells_are_quarantined_not_turned_into_shares(tmp: Path) -> None:
+    """Cells of a rights row in another column's place used to become shares (an owner named
+    'general' or 'WW' holding 100 %) and raise false high rights_conflict alerts."""
+    header = "asset_id,custom_id,isrc,owner,right_type,territories,share_pct,valid_from\n"
+    good = "A1,CU1,USRC17607839,our-label,general,WW,100,2024-01-01\n"
+    swapped = [
+        "A1,CU1,USRC17607839,general,our-label,WW,100,2024-01-01\n",  # owner ↔ right type
+        "A1,CU1,USRC17607839,WW,general,our-label,100,2024-01-01\n",  # owner ↔ territories
+        "A1,CU1,USRC17607839,100,general,WW,100,2024-01-01\n",  # a share as the owner
+        "A1,CU1,USRC17607839,2024-01-01,general,WW,100,\n",  # a date as the owner
+        "A1,CU1,A1,our-label,general,WW,100,2024-01-01\n",  # the asset id as the ISRC
+        "A1,CU1,USRC17607839,A1,general,WW,100,2024-01-01\n",  # the asset id as the owner
+        "A1,CU1,USRC17607839,rival,50,WW,100,2024-01-01\n",  # a share as the right type
+        "WW,CU1,USRC17607839,rival,general,WW,100,2024-01-01\n",  # a territory as the asset id
+    ]
+    result = read_file(write(tmp / "rights.csv", header + good + "".join(swapped)))
+    assert len(result.events) == 1 and len(result.quarantined) == len(swapped)
+    assert [q.field for q in result.quarantined] == [
+        "owner", "owner", "owner", "owner", "isrc", "owner", "right_type", "asset_id",
+    ]  # fmt: skip
+    assert all("swapped" in q.reason or "ISRC" in q.reason for q in result.quarantined)

@@ -719,13 +719,54 @@ RIGHTS_FIELDS = {
 }  # fmt: skip
 
 
+ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")  # ISO 3901, written without hyphens
+LOOKS_LIKE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _other_column(value: str) -> str | None:
+    """Which other rights column ``value`` looks like it came from, if any (a shifted or swapped row:
+    an owner named 'general', 'WW' or '100' would add a share that is not one)."""
+    plain = value.strip()
+    if n.open_enum(plain, n.RIGHT_TYPE, "") != "":
+        return "right_type"
+    parts = [p.strip() for p in plain.split("|")]
+    if all(TERRITORY.fullmatch(p) for p in parts):  # as written in a territories cell: "WW", "US|CA"
+        return "territories"
+    if re.fullmatch(r"[-+]?\d+(\.\d*)?%?", plain):
+        return "share_pct"
+    if LOOKS_LIKE_DATE.match(plain):
+        return "valid_from"
+    return None
+
+
 def rights_row(row: dict[str, Any], path: Path, line: int) -> RightsRecord:
+    """One share of one asset. Validated as claims rows are: a value that belongs in another column
+    is a shifted or swapped row, and quarantined rather than turned into a share that raises a false
+    over-ownership alert."""
     if not any(n.text(row, k) for k in ("asset_id", "custom_id", "isrc")):
         raise FieldError("asset_id", "one of asset_id, custom_id or isrc is required")
     share = n.number(row, "share_pct", low=0, high=100)
     if share is None:
         raise FieldError("share_pct", "required value is missing")
+    owner = n.required(row, "owner")
+    looks = _other_column(owner)
+    if looks is not None or owner in {n.text(row, k) for k in ("asset_id", "custom_id", "isrc")}:
+        raise FieldError(
+            "owner", f"{owner[:40]!r} is a {looks or 'asset id'} value, not an owner: a shifted or swapped row"
+        )
+    isrc = n.text(row, "isrc")
+    if isrc and not ISRC.fullmatch(isrc.replace("-", "").upper()):
+        raise FieldError("isrc", f"not an ISRC: {isrc[:40]!r}")
+    for key in ("asset_id", "custom_id"):
+        value = n.text(row, key)
+        if value and _other_column(value) is not None:
+            raise FieldError(key, f"{value[:40]!r} is a {_other_column(value)} value: a shifted or swapped row")
     right_raw = n.text(row, "right_type") or "general"
+    looks = _other_column(right_raw) if n.open_enum(right_raw, n.RIGHT_TYPE, "") == "" else None
+    if looks is not None:  # an unknown right type is kept raw ("other"); a share or a date in its place is not
+        raise FieldError(
+            "right_type", f"{right_raw[:40]!r} is a {looks} value, not a right type: a shifted or swapped row"
+        )
     territories = [t.upper() for t in n.pipe_list(row, "territories")] or ["WW"]
     bad = [t for t in territories if not TERRITORY.fullmatch(t)]
     if bad:
@@ -738,7 +779,7 @@ def rights_row(row: dict[str, Any], path: Path, line: int) -> RightsRecord:
         asset_id=n.text(row, "asset_id"),
         custom_id=n.text(row, "custom_id"),
         isrc=n.text(row, "isrc"),
-        owner=n.required(row, "owner"),
+        owner=owner,
         right_type=n.open_enum(right_raw, n.RIGHT_TYPE, "other"),
         right_type_raw=right_raw,
         territories=territories,
