@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -167,6 +167,13 @@ class Environment(BaseSettings):
     claimwatch_alertmanager_url: str = _var(
         "", "CLAIMWATCH_ALERTMANAGER_URL", "url", "Alertmanager's base URL", "alerts sink alertmanager"
     )
+    claimwatch_webhook_rate_per_second: Annotated[float, Field(ge=0, allow_inf_nan=False)] = _var(
+        1.0,
+        "CLAIMWATCH_WEBHOOK_RATE_PER_SECOND",
+        "rate",
+        "messages a second the webhook sink sends at most (Slack: about 1; 0: no limit); the overflow goes in one digest",
+        "alerts sink webhook",
+    )
     claimwatch_sink_max_backoff_seconds: PositiveFloat = _var(
         30.0,
         "CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS",
@@ -247,7 +254,11 @@ class Environment(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
 
-EXPECTED = {"whole number": "a whole number above 0", "number": "a number above 0"}
+EXPECTED = {
+    "whole number": "a whole number above 0",
+    "number": "a number above 0",
+    "rate": "a finite number, 0 or more",
+}
 
 
 def _problem(error: dict[str, Any]) -> str:

@@ -92,6 +92,44 @@ class SubjectRateLimit:
         return allowed
 
 
+@dataclass
+class DestinationRate:
+    """What one destination accepts: a token bucket of ``per_s`` messages a second with ``burst``
+    messages of headroom (Slack takes about one a second per webhook). A message that finds no token
+    is not dropped: it joins the batch's storm digest, which waits for a token."""
+
+    per_s: float = 0.0  # 0: no limit
+    burst: float = 5.0
+    tokens: float = field(default=-1.0)
+    at: float = 0.0
+
+    def take(self, now: float) -> bool:
+        """Spend a token now if there is one."""
+        if self.per_s <= 0:
+            return True
+        self._refill(now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until a token is there."""
+        if self.per_s <= 0:
+            return 0.0
+        self._refill(now)
+        return max(0.0, (1.0 - self.tokens) / self.per_s)
+
+    def _refill(self, now: float) -> None:
+        if self.tokens < 0:
+            self.tokens, self.at = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_s)
+        self.at = now
+
+
+STORM = "several subjects"  # the subject line of a digest of what the destination's rate held back
+
+
 def subject_key(alert: Alert) -> str:
     return alert.subject.key() or alert.alert_id
 
@@ -400,12 +438,15 @@ class SinkPipeline:
     filter: AlertFilter = field(default_factory=AlertFilter)
     limit: SubjectRateLimit = field(default_factory=SubjectRateLimit)
     backoff: Backoff = field(default_factory=Backoff)
+    rate: DestinationRate = field(default_factory=DestinationRate)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     seen: DedupByAlertId = field(default_factory=DedupByAlertId)
     counts: SinkCounts = field(default_factory=SinkCounts)
     clock: Callable[[], float] = time.monotonic
 
     async def handle(self, alerts: Sequence[Alert]) -> None:
         held: dict[str, list[Alert]] = {}
+        storm: list[Alert] = []  # over the destination's rate: one digest for all of them
         for alert in alerts:
             if not self.seen.first_time(alert.alert_id):
                 self.counts.duplicates += 1
@@ -413,11 +454,23 @@ class SinkPipeline:
                 self.counts.filtered += 1
             elif not self.limit.allow(subject_key(alert), self.clock()):
                 held.setdefault(subject_key(alert), []).append(alert)
+            elif not self.rate.take(self.clock()):
+                storm.append(alert)
             elif await self._deliver(lambda a=alert: self.sink.send(a), f"{self.sink.name} {alert.alert_id}"):  # type: ignore[misc]
                 self.counts.delivered += 1
         for subject, group in held.items():
-            if await self._deliver(lambda s=subject, g=group: self.sink.send_digest(s, g), f"digest {subject}"):  # type: ignore[misc]
+            if not self.rate.take(self.clock()):
+                storm += group
+            elif await self._deliver(lambda s=subject, g=group: self.sink.send_digest(s, g), f"digest {subject}"):  # type: ignore[misc]
                 self.counts.digested += len(group)
+                self.counts.digests += 1
+        if storm:
+            # Paced, never dropped: the batch's offsets are committed after this is delivered.
+            await self.sleep(self.rate.wait_s(self.clock()))
+            self.rate.take(self.clock())
+            storm.sort(key=lambda a: (a.event_time, a.alert_id))
+            if await self._deliver(lambda: self.sink.send_digest(STORM, storm), f"digest of {len(storm)} alerts"):
+                self.counts.digested += len(storm)
                 self.counts.digests += 1
 
     async def _deliver(self, attempt: Callable[[], Awaitable[None]], what: str) -> bool:
@@ -575,10 +628,13 @@ def run_sink(
         if not settings.sns_topic_arn:
             raise ValueError("set CLAIMWATCH_SNS_TOPIC_ARN for the SNS sink")
         sink = SnsSink(settings.sns_topic_arn)
+    env = environment()
     pipeline = SinkPipeline(
         sink,
         AlertFilter(min_severity, frozenset(types)),
-        backoff=Backoff(cap_s=environment().claimwatch_sink_max_backoff_seconds),
+        backoff=Backoff(cap_s=env.claimwatch_sink_max_backoff_seconds),
+        # Slack accepts about one message a second per webhook; SNS and Alertmanager much more.
+        rate=DestinationRate(env.claimwatch_webhook_rate_per_second if kind == "webhook" else 0.0),
     )
     try:
         asyncio.run(
