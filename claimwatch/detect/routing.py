@@ -48,8 +48,13 @@ class Router:
             if isinstance(event, CatalogItem):
                 self.learn(event)
         for event in batch:
-            if isinstance(event, ClaimEvent) and event.claim_id and event.claim_id not in self.by_claim:
-                self._claim_key(event)
+            if isinstance(event, ClaimEvent):
+                self.place(event)
+
+    def place(self, event: ClaimEvent) -> None:
+        """Learn where a claim belongs, if the event tells and it is not known yet (see :meth:`prime`)."""
+        if event.claim_id and event.claim_id not in self.by_claim:
+            self._claim_key(event)
 
     def key_for_post(self, platform: str, platform_content_id: str) -> str:
         return self.by_post.get((platform, platform_content_id)) or f"post:{platform}:{platform_content_id}"

@@ -78,16 +78,18 @@ def duplicate_records(events: Iterable[Event]) -> list[QuarantineEntry]:
     for pairs in records.values():
         record, earlier = pairs[0]
         if earlier is not None and all(seen is not None for _, seen in pairs):
-            where = f"{earlier.source_file}:{earlier.source_line}"
-            out.append(
-                QuarantineEntry(
-                    source=str(getattr(record, "source", record.kind)),
-                    source_file=record.source_file,
-                    line=record.source_line,
-                    field="event_id",
-                    reason=f"repeats {len(pairs)} event(s) already read, the first at {where}"[:500],
-                    reason_code=DUPLICATE,
-                    raw=record.model_dump_json(exclude_none=True)[:MAX_RAW],
-                )
-            )
+            out.append(repeat_entry(record, len(pairs), f"{earlier.source_file}:{earlier.source_line}"))
     return out
+
+
+def repeat_entry(record: Event, events: int, where: str) -> QuarantineEntry:
+    """The quarantine entry of a record all ``events`` of which were read before, the first at ``where``."""
+    return QuarantineEntry(
+        source=str(getattr(record, "source", record.kind)),
+        source_file=record.source_file,
+        line=record.source_line,
+        field="event_id",
+        reason=f"repeats {events} event(s) already read, the first at {where}"[:500],
+        reason_code=DUPLICATE,
+        raw=record.model_dump_json(exclude_none=True)[:MAX_RAW],
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 from claimwatch.detect.routing import Router
 from claimwatch.detect.validation import duplicate_records
-from claimwatch.ingest.readers import IngestResult, date_from_name
+from claimwatch.ingest.readers import FileTally, IngestResult, date_from_name
 from schemas.events import Event
 
 
@@ -23,17 +23,18 @@ def file_rows(ingest: IngestResult, events: Iterable[Event] = (), router: Router
     events = list(events)
     duplicates = Counter(entry.source_file for entry in duplicate_records(events))
     uncatalogued = uncatalogued_by_file(events, router) if router is not None else Counter()
-    rows = []
-    for f in ingest.files:
-        day = date_from_name(Path(f.path))
-        rows.append({
-            "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
-            "records": f.records, "accepted": f.accepted - duplicates[f.path],
-            "quarantined": len(f.quarantined) + duplicates[f.path], "events": len(f.events),
-            "duplicates": duplicates[f.path], **({"columns": f.columns} if f.columns else {}),
-            **({"uncatalogued": uncatalogued[f.path]} if uncatalogued.get(f.path) else {}),
-        })  # fmt: skip
-    return rows
+    return [file_row(f.tally(), duplicates[f.path], uncatalogued[f.path]) for f in ingest.files]
+
+
+def file_row(f: FileTally, duplicates: int, uncatalogued: int) -> dict[str, Any]:
+    """A file's row: its counts, less the ``duplicates`` records that only repeat earlier ones."""
+    day = date_from_name(Path(f.path))
+    return {
+        "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
+        "records": f.records, "accepted": f.accepted - duplicates, "quarantined": f.quarantined + duplicates,
+        "events": f.events, "duplicates": duplicates, **({"columns": list(f.columns)} if f.columns else {}),
+        **({"uncatalogued": uncatalogued} if uncatalogued else {}),
+    }  # fmt: skip
 
 
 def uncatalogued_by_file(events: Iterable[Event], router: Router) -> Counter[str]:

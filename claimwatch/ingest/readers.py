@@ -81,6 +81,23 @@ class FileResult:
     def reconciles(self) -> bool:
         return self.records == self.accepted + len(self.quarantined)
 
+    def tally(self) -> FileTally:
+        return FileTally(self.path, self.source, self.records, self.accepted, len(self.quarantined),
+                         len(self.events), tuple(self.columns))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileTally:
+    """What one file gave, without its events: what its file row and the run's totals are made of."""
+
+    path: str
+    source: str
+    records: int
+    accepted: int
+    quarantined: int
+    events: int
+    columns: tuple[str, ...] = ()
+
 
 @dataclass
 class IngestResult:
@@ -1166,8 +1183,16 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def read_paths(paths: Iterable[Path | str], kind: str | None = None, limits: ReadLimits | None = None) -> IngestResult:
+    return IngestResult(files=list(read_files(paths, kind, limits)))
+
+
+def read_files(
+    paths: Iterable[Path | str], kind: str | None = None, limits: ReadLimits | None = None
+) -> Iterator[FileResult]:
+    """The files under ``paths``, read one at a time: what holds one file's events at once."""
     limits = limits or ReadLimits.from_env()
-    return IngestResult(files=[read_file(p, kind, limits) for p in discover(paths)])
+    for path in discover(paths):
+        yield read_file(path, kind, limits)
 
 
 # ------------------------------------------------------------------------------ the sources
