@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,8 @@ from claimwatch.detect.routing import keyed
 from claimwatch.embedded import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
-from schemas.events import Event
+from schemas.codec import decode_event
+from schemas.events import ClaimEvent, Event
 from stream.bench import asset_claims, pending_claims, produce
 from stream.ingest import publish
 from stream.kafka_io import read_to_end
@@ -221,6 +223,42 @@ async def test_an_event_too_large_for_kafka_is_quarantined_not_fatal(tmp_path: P
     assert report.reconciles() and report.published["events"] == 1 and report.quarantined == 1
     (entry,) = [json.loads(v) for _, v in await read_to_end(settings, settings.topic("quarantine")) if v]
     assert entry["reason_code"] == "record_too_large" and entry["line"] == 2
+
+
+async def test_a_later_ingest_routes_a_claim_by_what_an_earlier_one_learnt(
+    tmp_path: Path, kafka_topics: Settings
+) -> None:
+    """A claim history names only the claim: its item is known from the claims report an earlier
+    ingest read, through the routing topic, so its events reach the item's monitors."""
+    from claimwatch.detect.routing import Router
+
+    settings = kafka_topics
+    data = tmp_path / "sample"
+    generate(data, seed=5, items=40, days=8)
+    first, later = tmp_path / "first", tmp_path / "later"
+    (first / "claims").mkdir(parents=True)
+    later.mkdir()
+    (data / "catalog").rename(first / "catalog")
+    for path in (data / "claims").glob("claims_api_*.jsonl"):
+        path.rename(first / "claims" / path.name)
+    for path in (data / "claims").glob("claim_history_*.json"):
+        path.rename(later / path.name)
+    await publish(read_paths([first]), settings)
+    routed = await publish(read_paths([later]), settings)
+    assert routed.reconciles()
+
+    router = Router()
+    router.prime(read_paths([first]).events)
+    history = [e for e in order_events(read_paths([later]).events)[0] if isinstance(e, ClaimEvent)]
+    expected = Counter(router.key(e) for e in history)
+    assert sum(n for key, n in expected.items() if key.startswith("CW-")) > 20, "the sample places these claims"
+    logged = [
+        (key.decode(), decode_event(value))
+        for key, value in await read_to_end(settings, settings.topic("events"))
+        if key and value
+    ]
+    got = Counter(key for key, event in logged if "claim_history" in event.source_file)
+    assert got == expected
 
 
 async def read_headers(settings: Settings, topic: str) -> list[dict[str, str]]:
