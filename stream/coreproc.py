@@ -8,14 +8,10 @@ the benchmarks run in process, and its Faust agent only forwards raw records in 
 what comes back.
 
 The two talk over the child's stdin and stdout, one request at a time, each answered before the
-next is sent (so the order of applies, checkpoints and restores is the order they were asked in):
-
-- a request is ``kind`` (one byte), a length, a JSON header and raw records (partition, offset, key,
-  value), framed with their lengths: the bytes are never parsed as anything but the event JSON the
-  core decodes, and nothing is unpickled;
-- a reply is a length and a JSON object (``{"error": ...}`` when the request failed);
-- a checkpoint takes the items changed since the last one (``DIRTY``), then their encoded state
-  and roll-up rows a few hundred at a time (``ENCODE``), so batches are applied in between.
+next is sent (so the order of applies, checkpoints and restores is the order they were asked in), in
+the typed protocol of :mod:`stream.coreproto`. A checkpoint takes the items changed since the last
+one (``DIRTY``), then their encoded state and roll-up rows a few hundred at a time (``ENCODE``), so
+batches are applied in between.
 
 The child exits when its stdin closes: a worker killed with -9 takes its core with it.
 """
@@ -28,12 +24,11 @@ import ctypes
 import logging
 import os
 import signal
-import struct
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, BinaryIO
+from typing import BinaryIO, TypeVar
 
-import orjson
+from pydantic import BaseModel, ValidationError
 
 from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
@@ -41,69 +36,44 @@ from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.store import StateStore
 from claimwatch.logs import setup as setup_logs
 from schemas.codec import MAX_RECORD_BYTES, decode_event, encode_alert
+from stream.coreproto import (
+    FAILED,
+    FRAME,
+    OK,
+    REPLY,
+    Applied,
+    Configured,
+    DeadLetter,
+    Dirty,
+    DropHeader,
+    Dropped,
+    Encoded,
+    EncodeHeader,
+    LeftOut,
+    OversizedRecord,
+    RaisedAlert,
+    RebuildHeader,
+    Rebuilt,
+    Record,
+    Request,
+    Restored,
+    RestoreHeader,
+    RollupRecord,
+    StateRecord,
+    config_from_json,
+    config_json,
+    pack,
+    unpack,
+)
 
 log = logging.getLogger("claimwatch.core")
 
-FRAME = struct.Struct(">cI")  # request kind, payload length
-LENGTH = struct.Struct(">I")
 PR_SET_PDEATHSIG = 1  # prctl(2)
-RECORD = struct.Struct(">iqii")  # partition, offset, key length, value length (-1: none)
-APPLY, RESTORE, REBUILD, DIRTY, ENCODE, DROP = b"A", b"R", b"B", b"C", b"E", b"D"
-
-Record = tuple[int, int, bytes | None, bytes | None]  # partition, offset, key, value
+Reply = TypeVar("Reply", bound=BaseModel)
 
 
 class CoreProcessError(RuntimeError):
     """The core process failed a request, or is gone."""
-
-
-def pack(header: dict[str, Any], records: Iterable[Record] = ()) -> bytes:
-    head = orjson.dumps(header)
-    parts = [LENGTH.pack(len(head)), head]
-    count = 0
-    for partition, offset, key, value in records:
-        parts.append(
-            RECORD.pack(partition, offset, -1 if key is None else len(key), -1 if value is None else len(value))
-        )
-        if key is not None:
-            parts.append(key)
-        if value is not None:
-            parts.append(value)
-        count += 1
-    return b"".join([*parts[:2], LENGTH.pack(count), *parts[2:]])
-
-
-def unpack(payload: bytes) -> tuple[dict[str, Any], list[Record]]:
-    """The header and records of a request; ValueError when it is not one."""
-    try:
-        return _unpack(payload)
-    except struct.error as exc:
-        raise ValueError(f"malformed request: {exc}") from None
-
-
-def _unpack(payload: bytes) -> tuple[dict[str, Any], list[Record]]:
-    view = memoryview(payload)
-    (head_size,) = LENGTH.unpack_from(view, 0)
-    header = orjson.loads(view[4 : 4 + head_size])
-    pos = 4 + head_size
-    (count,) = LENGTH.unpack_from(view, pos)
-    pos += 4
-    records: list[Record] = []
-    for _ in range(count):
-        partition, offset, key_size, value_size = RECORD.unpack_from(view, pos)
-        pos += RECORD.size
-        if pos + max(key_size, 0) + max(value_size, 0) > len(view):
-            raise ValueError("malformed request: a record runs past the end")
-        key = None
-        if key_size >= 0:
-            key, pos = bytes(view[pos : pos + key_size]), pos + key_size
-        value = None
-        if value_size >= 0:
-            value, pos = bytes(view[pos : pos + value_size]), pos + value_size
-        records.append((partition, offset, key, value))
-    if not isinstance(header, dict) or pos != len(payload):
-        raise ValueError("malformed request")
-    return header, records
 
 
 # ------------------------------------------------------------------------------- the child's side
@@ -118,67 +88,87 @@ class CoreServer:
         self.topic = topic
         self.record_limit = record_limit
 
-    def answer(self, kind: bytes, payload: bytes) -> dict[str, Any]:
+    def answer(self, kind: bytes, payload: bytes) -> BaseModel:
+        """The reply to one request; ValueError (or pydantic's) when it is not one."""
         header, records = unpack(payload)
-        if kind == APPLY:
+        try:
+            request = Request(kind)
+        except ValueError:
+            raise ValueError(f"unknown request {kind!r}") from None
+        if request is Request.APPLY:
             return self.apply(records)
-        if kind == RESTORE:
-            end = header.get("end")
-            return self.restore(int(header["partition"]), records, None if end is None else int(end))
-        if kind == REBUILD:
-            keys = header.get("keys")
-            return self.rebuild(int(header["partition"]), records, None if keys is None else set(keys))
-        if kind == DIRTY:
-            return {"keys": self.store.take_dirty()}
-        if kind == ENCODE:
-            return self.encode([str(k) for k in header["keys"]])
-        if kind == DROP:
-            self.store.drop_partitions(set(header["partitions"]))
-            return {}
-        raise ValueError(f"unknown request {kind!r}")
+        if request is Request.RESTORE:
+            restore = RestoreHeader.model_validate(header)
+            return self.restore(restore.partition, records, restore.end)
+        if request is Request.REBUILD:
+            rebuild = RebuildHeader.model_validate(header)
+            return self.rebuild(rebuild.partition, records, None if rebuild.keys is None else set(rebuild.keys))
+        if request is Request.DIRTY:
+            return Dirty(keys=self.store.take_dirty())
+        if request is Request.ENCODE:
+            return self.encode(EncodeHeader.model_validate(header).keys)
+        if request is Request.DROP:
+            self.store.drop_partitions(set(DropHeader.model_validate(header).partitions))
+            return Dropped()
+        return Configured(config=self.store.config)
 
-    def apply(self, records: Sequence[Record]) -> dict[str, Any]:
+    def apply(self, records: Sequence[Record]) -> Applied:
         out = Outcome()
         for partition, offset, key, value in records:
             self.driver.apply(self.topic, partition, offset, key, value, out)
-        return outcome_reply(out)
+        return applied_reply(out)
 
-    def restore(self, partition: int, records: Sequence[Record], log_end: int | None = None) -> dict[str, Any]:
+    def restore(self, partition: int, records: Sequence[Record], log_end: int | None = None) -> Restored:
         report = self.store.decode(((key, value) for _, _, key, value in records), log_end)
         self.store.install(partition, report)
-        return {"loaded": report.loaded, "unreadable": report.unreadable}
+        return Restored(loaded=report.loaded, unreadable=report.unreadable)
 
-    def rebuild(self, partition: int, records: Sequence[Record], keys: set[str] | None) -> dict[str, Any]:
+    def rebuild(self, partition: int, records: Sequence[Record], keys: set[str] | None) -> Rebuilt:
         events = []
         for _, offset, key, value in records:
             try:
                 events.append(((key or b"").decode("utf-8", "replace"), offset, decode_event(value or b"")))
             except ValueError:
                 continue  # a dead letter the first time too
-        return {"rebuilt": self.store.rebuild(partition, events, keys)}
+        return Rebuilt(rebuilt=self.store.rebuild(partition, events, keys))
 
-    def encode(self, keys: list[str]) -> dict[str, Any]:
+    def encode(self, keys: list[str]) -> Encoded:
         """The records that store these items and their changed roll-up rows (a checkpoint asks for
         the items changed since the last one a few at a time, so applying goes on between); records
         over the record limit are listed apart, for the worker to dead-letter."""
         written = self.store.checkpoint_items(keys, self.record_limit)
-        return {
-            "states": [(p, k, None if blob is None else blob.decode()) for p, k, blob in written.states],
-            "rollups": [(p, k, row.decode()) for p, k, row in written.rollups],
-            "oversized": written.oversized,
-        }
+        return Encoded(
+            states=[
+                StateRecord(partition=p, key=k, value=None if blob is None else blob.decode())
+                for p, k, blob in written.states
+            ],
+            rollups=[RollupRecord(partition=p, key=k, row=row.decode()) for p, k, row in written.rollups],
+            oversized=[OversizedRecord(partition=p, key=k, size=n) for p, k, n in written.oversized],
+        )
 
 
-def outcome_reply(out: Outcome) -> dict[str, Any]:
-    return {
-        "events": dict(out.events),
-        "redelivered": out.redelivered,
-        "alerts": [(a.alert_id, encode_alert(a).decode(), a.type, a.severity, a.subject.ids()) for a in out.alerts],
-        "suspect": [(e.source_file, e.reason_code, e.model_dump_json()) for e in out.suspect],
-        "dead_letters": [
-            (e.source_file, e.line, e.reason_code, e.reason, e.model_dump_json()) for e in out.dead_letters
+def applied_reply(out: Outcome) -> Applied:
+    return Applied(
+        events=dict(out.events),
+        redelivered=out.redelivered,
+        alerts=[
+            RaisedAlert(
+                alert_id=a.alert_id,
+                value=encode_alert(a).decode(),
+                type=a.type,
+                severity=a.severity,
+                subject=a.subject.ids(),
+            )
+            for a in out.alerts
         ],
-    }
+        suspect=[LeftOut(where=e.source_file, code=e.reason_code, value=e.model_dump_json()) for e in out.suspect],
+        dead_letters=[
+            DeadLetter(
+                where=e.source_file, offset=e.line, code=e.reason_code, reason=e.reason, value=e.model_dump_json()
+            )
+            for e in out.dead_letters
+        ],
+    )
 
 
 def serve(inp: BinaryIO, out: BinaryIO, server: CoreServer) -> int:
@@ -191,27 +181,28 @@ def serve(inp: BinaryIO, out: BinaryIO, server: CoreServer) -> int:
         if len(payload) < size:
             return 0
         try:
-            reply = server.answer(kind, payload)
+            status, body = OK, server.answer(kind, payload).model_dump_json().encode()
         except Exception as exc:
             log.exception("the core process failed a %r request", kind)
-            reply = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-        body = orjson.dumps(reply)
-        out.write(LENGTH.pack(len(body)) + body)
+            status, body = FAILED, " ".join(f"{type(exc).__name__}: {exc}".split())[:500].encode()
+        out.write(REPLY.pack(status, len(body)) + body)
         out.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stream.coreproc", description=__doc__)
     parser.add_argument("--topic", required=True, help="the event log's topic (named in dead letters)")
-    parser.add_argument("--owner", required=True)
-    parser.add_argument("--late-allowance", type=float, required=True)
+    parser.add_argument("--config", required=True, help="the MonitorConfig, as JSON (stream.coreproto.config_json)")
     parser.add_argument("--loglevel", default="warning")
     parser.add_argument("--parent", type=int, help="the worker's process id: this process dies with it")
     args = parser.parse_args(argv)
     if args.parent:
         die_with(args.parent)
     setup_logs(args.loglevel)
-    config = MonitorConfig(owner=args.owner, late_allowance_seconds=args.late_allowance)
+    try:
+        config = config_from_json(args.config)
+    except ValidationError as exc:
+        parser.error(f"--config is not a MonitorConfig: {' '.join(str(exc).split())[:300]}")
     return serve(sys.stdin.buffer, sys.stdout.buffer, CoreServer(config, args.topic))
 
 
@@ -235,8 +226,7 @@ class CoreProcess:
 
     def __init__(self, topic: str, config: MonitorConfig, loglevel: str = "warning") -> None:
         self.args = [
-            "--topic", topic, "--owner", config.owner, "--late-allowance", repr(config.late_allowance_seconds),
-            "--loglevel", loglevel, "--parent", str(os.getpid()),
+            "--topic", topic, "--config", config_json(config), "--loglevel", loglevel, "--parent", str(os.getpid()),
         ]  # fmt: skip
         self.process: asyncio.subprocess.Process | None = None
         self.lock = asyncio.Lock()
@@ -251,8 +241,37 @@ class CoreProcess:
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
             )  # fmt: skip
 
-    async def call(self, kind: bytes, header: dict[str, Any] | None = None, records: Iterable[Record] = ()) -> Any:
-        payload = pack(header or {}, records)
+    async def apply(self, records: Iterable[Record]) -> Applied:
+        return await self.call(Request.APPLY, Applied, records=records)
+
+    async def restore(self, partition: int, end: int | None, records: Iterable[Record]) -> Restored:
+        return await self.call(Request.RESTORE, Restored, RestoreHeader(partition=partition, end=end), records)
+
+    async def rebuild(self, partition: int, keys: list[str] | None, records: Iterable[Record]) -> Rebuilt:
+        return await self.call(Request.REBUILD, Rebuilt, RebuildHeader(partition=partition, keys=keys), records)
+
+    async def dirty(self) -> list[str]:
+        return (await self.call(Request.DIRTY, Dirty)).keys
+
+    async def encode(self, keys: list[str]) -> Encoded:
+        return await self.call(Request.ENCODE, Encoded, EncodeHeader(keys=keys))
+
+    async def drop(self, partitions: Iterable[int]) -> None:
+        await self.call(Request.DROP, Dropped, DropHeader(partitions=sorted(partitions)))
+
+    async def config(self) -> MonitorConfig:
+        """The settings the core process runs with (what crossed at its start)."""
+        return (await self.call(Request.CONFIG, Configured)).config
+
+    async def call(
+        self,
+        kind: bytes,
+        reply: type[Reply],
+        header: BaseModel | None = None,
+        records: Iterable[Record] = (),
+    ) -> Reply:
+        """One request, answered before the next is sent; its reply, typed."""
+        payload = pack(header if header is not None else {}, records)
         async with self.lock:
             await self.start()
             process = self.process
@@ -261,13 +280,16 @@ class CoreProcess:
                 process.stdin.write(FRAME.pack(kind, len(payload)))
                 process.stdin.write(payload)
                 await process.stdin.drain()
-                (size,) = LENGTH.unpack(await process.stdout.readexactly(LENGTH.size))
-                reply = orjson.loads(await process.stdout.readexactly(size))
+                status, size = REPLY.unpack(await process.stdout.readexactly(REPLY.size))
+                body = await process.stdout.readexactly(size)
             except (OSError, asyncio.IncompleteReadError) as exc:
                 raise CoreProcessError(f"the core process is gone (exit code {process.returncode})") from exc
-        if isinstance(reply, dict) and "error" in reply:
-            raise CoreProcessError(str(reply["error"]))
-        return reply
+        if status != OK:
+            raise CoreProcessError(body.decode("utf-8", "replace"))
+        try:
+            return reply.model_validate_json(body)
+        except ValidationError as exc:
+            raise CoreProcessError(f"the core process answered {kind!r} with no {reply.__name__}: {exc}") from None
 
     async def close(self) -> None:
         process, self.process = self.process, None

@@ -6,11 +6,14 @@ import functools
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from claimwatch.config import aws_region, environment
+
+if TYPE_CHECKING:
+    from claimwatch.detect.monitor import MonitorConfig
 
 GENERATED = frozenset({"alerts", "rollups"})  # topics a replay writes anew for its generation
 
@@ -62,7 +65,7 @@ class Settings:
     # of its topics carry no suffix); a replay derives generation N from the event log.
     generation: int = field(default_factory=lambda: _get("CLAIMWATCH_GENERATION"))
 
-    def monitor_config(self) -> Any:
+    def monitor_config(self) -> MonitorConfig:
         """The detection core's settings, from these (the core itself never reads the environment)."""
         from claimwatch.detect.monitor import MonitorConfig
 

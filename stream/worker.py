@@ -44,7 +44,8 @@ from claimwatch.logs import logging_config
 from claimwatch.logs import setup as setup_logs
 from schemas.codec import MAX_RECORD_BYTES
 from schemas.events import QuarantineEntry
-from stream.coreproc import APPLY, DIRTY, DROP, ENCODE, REBUILD, RESTORE, CoreProcess
+from stream.coreproc import CoreProcess
+from stream.coreproto import Applied
 from stream.kafka_io import end_offset, read_partition
 from stream.settings import Settings
 from stream.topics import ensure_state_topic, state_topic
@@ -333,9 +334,7 @@ class WorkerLoop:
 
     async def apply(self, batch: list[Any]) -> None:
         started = time.perf_counter()
-        reply = await self.core.call(
-            APPLY, records=[(r.message.partition, r.message.offset, r.key, r.value) for r in batch]
-        )
+        reply = await self.core.apply([(r.message.partition, r.message.offset, r.key, r.value) for r in batch])
         await self.deliver(reply)
         committed = self.stats.committed_offset
         for record in batch:
@@ -348,25 +347,31 @@ class WorkerLoop:
         self.stats.last_progress = time.time()
         self.maybe_checkpoint()
 
-    async def deliver(self, reply: dict[str, Any]) -> None:
+    async def deliver(self, reply: Applied) -> None:
         """Send what a batch gave: its alerts, the records left out as suspect, the dead letters."""
-        for kind, count in reply["events"].items():
+        for kind, count in reply.events.items():
             self.stats.events_in[kind] += count
-        self.stats.skipped_redelivered += reply["redelivered"]
-        for alert_id, value, type_, severity, subject in reply["alerts"]:
-            self.sent.append(await self.produce(self.alerts_name, alert_id.encode(), value.encode()))
-            self.stats.alerts_out[(type_, severity)] += 1
+        self.stats.skipped_redelivered += reply.redelivered
+        for alert in reply.alerts:
+            self.sent.append(await self.produce(self.alerts_name, alert.alert_id.encode(), alert.value.encode()))
+            self.stats.alerts_out[(alert.type, alert.severity)] += 1
             log.info(
-                "alert raised", extra={"alert_id": alert_id, "type": type_, "severity": severity, "subject": subject}
+                "alert raised",
+                extra={
+                    "alert_id": alert.alert_id,
+                    "type": alert.type,
+                    "severity": alert.severity,
+                    "subject": alert.subject,
+                },
             )
-        for where, code, value in reply["suspect"]:  # left out by the core: quarantined with the reason
-            self.sent.append(await self.produce(self.quarantine_name, where.encode(), value.encode()))
-            self.stats.suspect[code] += 1
-        for where, offset, code, reason, value in reply["dead_letters"]:
-            self.sent.append(await self.produce(self.quarantine_name, where.encode(), value.encode()))
-            self.stats.dead_letters[code] += 1
+        for left_out in reply.suspect:  # left out by the core: quarantined with the reason
+            self.sent.append(await self.produce(self.quarantine_name, left_out.where.encode(), left_out.value.encode()))
+            self.stats.suspect[left_out.code] += 1
+        for dead in reply.dead_letters:
+            self.sent.append(await self.produce(self.quarantine_name, dead.where.encode(), dead.value.encode()))
+            self.stats.dead_letters[dead.code] += 1
             self.stats.dead_letter_times.append(time.time())
-            log.warning("dead letter %s offset=%s: %s", where, offset, reason[:300])
+            log.warning("dead letter %s offset=%s: %s", dead.where, dead.offset, dead.reason[:300])
 
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Wait until every event received has been applied by the core."""
@@ -419,24 +424,28 @@ class WorkerLoop:
                 while self.undelivered:  # one at a time: a send that raises leaves the rest listed
                     sent.append(await self.produce(*self.undelivered[0]))
                     del self.undelivered[0]
-                self.unwritten = sorted({*self.unwritten, *(await self.core.call(DIRTY))["keys"]})
+                self.unwritten = sorted({*self.unwritten, *(await self.core.dirty())})
                 for start in range(0, len(self.unwritten), CHECKPOINT_CHUNK):
-                    found = await self.core.call(ENCODE, {"keys": self.unwritten[start : start + CHECKPOINT_CHUNK]})
-                    for partition, key, text in found["states"]:
-                        blob = None if text is None else text.encode()
-                        sent.append(await self.produce(self.state_name, key.encode(), blob, partition))
-                        size = len(key.encode()) + len(blob or b"")
+                    found = await self.core.encode(self.unwritten[start : start + CHECKPOINT_CHUNK])
+                    for state in found.states:
+                        blob = None if state.value is None else state.value.encode()
+                        sent.append(await self.produce(self.state_name, state.key.encode(), blob, state.partition))
+                        size = len(state.key.encode()) + len(blob or b"")
                         self.stats.state_bytes_written += size
                         self.stats.largest_state_record = max(self.stats.largest_state_record, size)
-                    for partition, key, row in found["rollups"]:
-                        sent.append(await self.produce(self.rollups_name, key.encode(), row.encode(), partition))
+                    for rollup in found.rollups:
+                        sent.append(
+                            await self.produce(
+                                self.rollups_name, rollup.key.encode(), rollup.row.encode(), rollup.partition
+                            )
+                        )
                         self.stats.rollups_written += 1
-                    for partition, key, size in found["oversized"]:
+                    for oversized in found.oversized:
                         entry = too_large(
                             self.state_name,
-                            partition,
-                            key.encode(),
-                            size,
+                            oversized.partition,
+                            oversized.key.encode(),
+                            oversized.size,
                             "the item's state is rebuilt from the event log when it is next restored",
                         )
                         sent.append(
@@ -444,7 +453,7 @@ class WorkerLoop:
                                 self.quarantine_name, entry.source_file.encode(), entry.model_dump_json().encode()
                             )
                         )
-                    self.stats.state_records_written += len(found["states"])
+                    self.stats.state_records_written += len(found.states)
                 self.unwritten = []
                 await self.app.producer.flush()
                 outcomes = await asyncio.gather(*(future for future, _ in sent), return_exceptions=True)
@@ -494,7 +503,7 @@ class WorkerLoop:
         """Before partitions go to another worker: apply what was received, store it, forget them."""
         await self.drain()
         await self.checkpoint()
-        await self.core.call(DROP, {"partitions": sorted(partitions)})
+        await self.core.drop(partitions)
         self.restored -= partitions
 
     async def stop(self, timeout_s: float = STOP_CHECKPOINT_SECONDS) -> None:
@@ -521,11 +530,9 @@ class WorkerLoop:
         started = time.perf_counter()
         records = await read_partition(self.settings, state_topic(self.settings), partition)
         log_end = max(resume_offset + 1, await end_offset(self.settings, self.settings.topic("events"), partition))
-        report = await self.core.call(
-            RESTORE, {"partition": partition, "end": log_end}, [(partition, 0, k, v) for k, v in records]
-        )
-        self.stats.restored_items += report["loaded"]
-        unreadable: dict[str, str] = report["unreadable"]
+        report = await self.core.restore(partition, log_end, [(partition, 0, k, v) for k, v in records])
+        self.stats.restored_items += report.loaded
+        unreadable = report.unreadable
         for key, reason in unreadable.items():
             log.warning(
                 "unreadable state for item %r on partition %s (%s): rebuilding it from the log", key, partition, reason
@@ -537,12 +544,10 @@ class WorkerLoop:
                 self.settings, self.settings.topic("events"), partition, end=resume_offset, with_offsets=True
             )
             keys = None if rebuild_all else sorted(unreadable)
-            found = await self.core.call(
-                REBUILD, {"partition": partition, "keys": keys}, [(partition, o, k, v) for k, v, o in events]
-            )
-            self.stats.rebuilt_items += found["rebuilt"]
+            found = await self.core.rebuild(partition, keys, [(partition, o, k, v) for k, v, o in events])
+            self.stats.rebuilt_items += found.rebuilt
             log.warning(
-                "rebuilt %s item(s) of partition %s from offsets 0..%s", found["rebuilt"], partition, resume_offset - 1
+                "rebuilt %s item(s) of partition %s from offsets 0..%s", found.rebuilt, partition, resume_offset - 1
             )
         self.restored.add(partition)
         self.stats.restore_seconds += time.perf_counter() - started
