@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,32 @@ def write(path: Path, text: str, *, gz: bool = False, bom: bool = False) -> Path
     else:
         path.write_bytes(data)
     return path
+
+
+# What each marker's tests need, and what to say when it is missing (`scripts/test` provides them all;
+# `scripts/test --quick` leaves these tests out, and the slow ones).
+REQUIREMENTS: dict[str, tuple[Callable[[], bool], str]] = {
+    "kafka": (
+        lambda: bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")),
+        "needs a broker: run scripts/test, or set KAFKA_BOOTSTRAP_SERVERS",
+    ),
+    "alertmanager": (
+        lambda: bool(shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")),
+        "needs prometheus-alertmanager (scripts/test installs it)",
+    ),
+    "promtool": (
+        lambda: bool(shutil.which("promtool")),
+        "needs promtool (Debian's prometheus; scripts/test installs it)",
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for name, (available, reason) in REQUIREMENTS.items():
+        if any(item.get_closest_marker(name) for item in items) and not available():
+            for item in items:
+                if item.get_closest_marker(name):
+                    item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from stream.consumers import AlertFilter, AlertmanagerSink, SinkPipeline, alertm
 from tests.streamkit import free_port
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-pytestmark = pytest.mark.skipif(BINARY is None, reason="needs prometheus-alertmanager (scripts/test installs it)")
+pytestmark = pytest.mark.alertmanager  # skipped without the binary (tests/conftest.py)
 
 
 class Receiver:

@@ -41,6 +41,7 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_two_runs_give_identical_alerts_and_report_data(small_sample: Path, tmp_path: Path) -> None:
     assert main(["run", "--input", str(small_sample), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     assert main(["run", "--input", str(small_sample), "--out", str(tmp_path / "b"), "--quiet"]) == 0
@@ -61,6 +62,7 @@ def test_the_same_sample_seed_gives_the_same_bytes_and_another_seed_does_not(tmp
     assert (tmp_path / "a" / "labels.json").read_bytes() != (tmp_path / "c" / "labels.json").read_bytes()
 
 
+@pytest.mark.slow
 def test_default_run_uses_the_bundled_sample_and_meets_quality(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,6 +84,7 @@ def test_bundled_sample_is_what_the_generator_makes(tmp_path: Path) -> None:
     assert stale == [], "run scripts/refresh-sample"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [7, 101, 2024])
 def test_detection_quality_holds_for_any_seed(seed: int, tmp_path: Path) -> None:
     items, days = (300, 21) if seed == 7 else (150, 12)

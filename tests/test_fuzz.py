@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from claimwatch.fuzz import MUTATORS, QUICK, fuzz, summarise
 
 
+@pytest.mark.slow
 def test_corrupted_samples_never_crash_a_run_and_always_reconcile() -> None:
     outcomes, _ = fuzz(list(QUICK), seeds=1, items=40, days=8, jobs=2)
     total = summarise(outcomes)

@@ -75,6 +75,7 @@ def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run([str(python), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_the_installed_package_comes_from_the_wheel_not_the_repository(installed: Path, tmp_path: Path) -> None:
     where = _run(installed, tmp_path, "-c", "import claimwatch, stream, batch, schemas; print(claimwatch.__file__)")
     assert where.returncode == 0, where.stderr
@@ -89,6 +90,7 @@ def test_every_subcommand_s_help_works_when_installed(installed: Path, tmp_path:
     assert int(count) >= 30 and failed.strip() == "[]", done.stdout
 
 
+@pytest.mark.slow
 def test_the_main_job_and_the_shipped_benchmarks_run_when_installed(installed: Path, tmp_path: Path) -> None:
     run = _run(installed, tmp_path, "-m", "claimwatch.cli", "run", "--out", "out", "--quiet")
     assert run.returncode == 0, run.stderr[-2000:]

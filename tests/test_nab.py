@@ -86,6 +86,7 @@ def test_reproduces_the_published_figures(detector: str, expected: tuple[float, 
         assert abs(result.score - figure) <= 0.01, (detector, result.profile, result.score)
 
 
+@pytest.mark.slow
 @needs_corpus
 def test_backtest_on_the_corpus_prints_profiles_and_categories(tmp_path: Path) -> None:
     run = subprocess.run(

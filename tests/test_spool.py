@@ -57,6 +57,7 @@ def make_files(picks: list[tuple[int, int, bool, int]]) -> list[FileResult]:
     return files
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(picks=files_strategy, run_events=st.sampled_from([1, 7, 50, 100_000]))
 def test_the_spool_orders_dedups_and_finds_repeats_as_memory_did(
@@ -71,6 +72,7 @@ def test_the_spool_orders_dedups_and_finds_repeats_as_memory_did(
     assert repeats == duplicate_records(every)
 
 
+@pytest.mark.slow
 def test_the_bundled_sample_read_twice_gives_what_memory_gave() -> None:
     files = read_paths([BUNDLED_SAMPLE]).files
     unique, duplicates, repeats = spooled(files + files, run_events=10_000)
@@ -82,6 +84,7 @@ def test_the_bundled_sample_read_twice_gives_what_memory_gave() -> None:
     assert len(repeats) > 1_000
 
 
+@pytest.mark.slow
 def test_reader_quarantine_entries_come_back_in_the_order_read() -> None:
     files = read_paths([BUNDLED_SAMPLE]).files
     with EventSpool() as spool:

@@ -338,6 +338,7 @@ def largest(records: list[tuple[int, str, bytes | None]]) -> int:
     return max(len(key.encode()) + len(blob or b"") for _, key, blob in records)
 
 
+@pytest.mark.slow
 def test_no_stored_record_grows_with_an_assets_claims() -> None:
     """An asset of 20,000 claims (40,000 and 100,000 run in scripts/bench-stream): every record stays
     small, the item's root a few KB, and a restore gives back every claim and the same later alerts."""

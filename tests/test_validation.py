@@ -62,6 +62,7 @@ def test_the_embedded_run_quarantines_them_and_the_report_counts_them(tmp_path: 
     assert week["data_quality"]["quarantined_by_reason"] == {"platform_poll: counter_decrease": 1}
 
 
+@pytest.mark.slow
 def test_a_report_family_whose_layout_changes_is_named_in_the_report(tmp_path: Path) -> None:
     """Schema drift: the day the claims report gains a column and loses one, the report says so."""
     import gzip
@@ -92,6 +93,7 @@ def test_a_report_family_whose_layout_changes_is_named_in_the_report(tmp_path: P
     assert "layout changed" in page and "is_short" in page
 
 
+@pytest.mark.slow
 def test_records_about_no_catalog_item_are_counted_per_source(tmp_path: Path) -> None:
     """A catalog gap: an item's row is missing, so its posts and claims belong to nobody."""
     import gzip

@@ -118,6 +118,7 @@ def check_objects(endpoint: str, prefix: str, expected_json: bytes) -> dict[str,
     return manifest  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_a_run_folder_goes_to_s3_once_with_one_notification(run_folder: Path, moto_endpoint: str) -> None:
     topic, queue = bucket_with_topic(moto_endpoint)
     env = aws_env(moto_endpoint, CLAIMWATCH_SNS_TOPIC_ARN=topic)
@@ -169,6 +170,7 @@ class FaultyS3(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_an_s3_failure_midway_leaves_no_manifest(run_folder: Path, moto_endpoint: str, tmp_path: Path) -> None:
     bucket_with_topic(moto_endpoint)
     env = aws_env(moto_endpoint)
