@@ -26,7 +26,7 @@ from typing import Any
 
 from batch.report import ROLLUPS_FILE, rollup_lines
 from claimwatch.detect.keyed import KeyedMonitors
-from claimwatch.embedded import write_jsonl
+from claimwatch.runfolder import write_jsonl
 from schemas.events import CatalogItem, ClaimEvent, Event, MetricObservation
 
 START = datetime(2026, 11, 2, tzinfo=UTC)  # the Monday of the week before the reported one

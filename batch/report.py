@@ -27,6 +27,7 @@ from claimwatch.detect.claims import TAKEDOWN_STATES
 from claimwatch.detect.risk import risk_level
 from claimwatch.detect.rollup import iso_week
 from claimwatch.detect.timeutil import rfc3339
+from claimwatch.textsafe import safe_cell
 from schemas.alerts import REVIEW_SEVERITIES, Alert
 from schemas.events import QuarantineEntry
 from schemas.report import WeeklyReport
@@ -558,19 +559,6 @@ def build_report(index: WeekIndex, week: str) -> WeeklyReport:
 
 
 # ---------------------------------------------------------------------------------------- files
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-MAX_CELL = 500
-
-
-def safe_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ is prefixed with '."""
-    if value is None:
-        return ""
-    if isinstance(value, bool | int | float):
-        return value
-    text = str(value)[:MAX_CELL]
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _csv_text(header: list[str], rows: list[dict[str, Any]]) -> str:

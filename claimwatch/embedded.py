@@ -6,9 +6,8 @@ batch job use, in one process.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,41 +21,18 @@ from batch.report import (
 )
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
-from claimwatch.detect.monitor import MonitorConfig, event_time_of
+from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.routing import Router, keyed
 from claimwatch.detect.store import StateStore
 from claimwatch.detect.validation import duplicate_records
-from claimwatch.ingest.filerows import file_key, file_rows
+from claimwatch.front import order_events
+from claimwatch.front.filerows import file_key, file_rows
 from claimwatch.ingest.readers import IngestResult, read_paths
+from claimwatch.runfolder import write_jsonl
 from schemas.alerts import Alert
-from schemas.events import Event
 
 ROLLUP_EVERY = 20_000
 FILES = "files"  # where the embedded run's events come from, as the driver names a source
-KIND_ORDER = {"catalog": 0, "rights": 1, "conflict": 2, "claim": 3, "metric": 4}
-
-
-def order_events(events: Iterable[Event]) -> tuple[list[Event], int]:
-    """Unique events in data-time order; reference data without a time first. Returns (events, duplicates)."""
-    seen: set[str] = set()
-    unique: list[Event] = []
-    duplicates = 0
-    for e in events:
-        event_id = getattr(e, "event_id", None)
-        if event_id is not None:
-            if event_id in seen:
-                duplicates += 1
-                continue
-            seen.add(event_id)
-        unique.append(e)
-
-    def key(e: Event) -> tuple[int, str, int, str, int]:
-        t = event_time_of(e)
-        # The record's file and line break ties, so the order never depends on how files were listed.
-        return (0 if t is None else 1, t.isoformat() if t else "", KIND_ORDER[e.kind], e.source_file, e.source_line)
-
-    unique.sort(key=key)
-    return unique, duplicates
 
 
 @dataclass
@@ -148,15 +124,6 @@ def run(
         for week in weeks:
             report_dirs.append(write_report(build_report(index, week), out))
     return RunResult(alerts, ingest, weeks, report_dirs, len(events), duplicates, quality)
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, object]]) -> int:
-    n = 0
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-            n += 1
-    return n
 
 
 def summarise(alerts: list[Alert]) -> dict[str, Counter[str]]:

@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from claimwatch.ingest.normalize import stable_id
 from claimwatch.textsafe import safe_text
 from schemas.events import QuarantineEntry, QuarantineResolution
+from schemas.ids import stable_id
 
 EXPORT_FIELDS = ("entry_id", "quarantined_at", "source", "source_file", "line", "field", "reason_code", "reason", "raw")
 MAX_RAW = 100_000  # a 5 MB line is quarantined whole; an export keeps what a person can read
@@ -212,7 +212,7 @@ def show(q: Quarantined) -> str:
 
 def export(entries: list[Quarantined], path: Path) -> None:
     """CSV (for spreadsheets: UTF-8 with BOM, CRLF, formulas defused) or JSON Lines, by extension."""
-    from batch.report import safe_cell
+    from claimwatch.textsafe import safe_cell
 
     if path.suffix.lower() == ".csv":
         buffer = io.StringIO()

@@ -3,12 +3,14 @@
 Titles, channel names and file contents come from outside and may carry terminal escape
 sequences, bidirectional overrides (text that reads differently than it is stored) or Slack
 control syntax (``<!channel>``, ``<http://evil|bank.com>``). Every text printed to a terminal goes
-through :func:`safe_text`; every text sent to Slack through :func:`slack_escape`.
+through :func:`safe_text`; every text sent to Slack through :func:`slack_escape`; every CSV cell
+through :func:`safe_cell`.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from schemas.alerts import Alert
 
@@ -71,3 +73,23 @@ def format_alert(alert: Alert, coloured: bool = False) -> str:
     flag = "!!" if alert.severity in ("high", "critical") else "  "
     head = colour(coloured, alert.severity, f"{flag} {alert.severity.upper():8}")
     return f"{head} {when}  {alert.type:24} {safe_text(alert.title)}"
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+MAX_CELL = 500
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ is prefixed with '.
+
+    >>> print(safe_cell("=1+2"), safe_cell("-3 dB"), safe_cell("fine"))
+    '=1+2 '-3 dB fine
+    >>> safe_cell(None), safe_cell(3)
+    ('', 3)
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    text = str(value)[:MAX_CELL]
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text

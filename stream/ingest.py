@@ -23,10 +23,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from claimwatch.detect.routing import Router
-from claimwatch.embedded import order_events
-from claimwatch.ingest.filerows import file_key, file_row
+from claimwatch.front import order_events
+from claimwatch.front.filerows import file_key, file_row
+from claimwatch.front.spool import EventSpool
 from claimwatch.ingest.readers import FileResult, FileTally, IngestResult, read_files
-from claimwatch.ingest.spool import EventSpool
 from schemas.codec import decode_event, encode_event
 from schemas.events import CatalogItem, ClaimEvent, Event, QuarantineEntry, RightsRecord
 from stream.kafka_io import MAX_RECORD_BYTES, IncompleteRead, producer, read_to_end

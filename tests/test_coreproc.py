@@ -21,7 +21,7 @@ from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.routing import keyed
 from claimwatch.detect.store import StateStore
-from claimwatch.embedded import order_events
+from claimwatch.front import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
 from schemas.codec import encode_event

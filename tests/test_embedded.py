@@ -122,7 +122,7 @@ def test_one_monitor_per_content_item_gives_the_alerts_of_one_global_monitor(sma
     from claimwatch.detect.keyed import KeyedMonitors
     from claimwatch.detect.monitor import Monitor
     from claimwatch.detect.routing import keyed
-    from claimwatch.embedded import order_events
+    from claimwatch.front import order_events
     from claimwatch.ingest.readers import read_paths
 
     events, _ = order_events(read_paths([small_sample]).events)

@@ -8,9 +8,10 @@ import json
 import re
 from datetime import timedelta
 
-from batch.report import ReportInputs, WeekIndex, build_report, render_files, safe_cell
+from batch.report import ReportInputs, WeekIndex, build_report, render_files
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import Monitor
+from claimwatch.textsafe import safe_cell
 from schemas import ClaimEvent, MetricObservation, WeeklyReport
 from tests.builders import T0, at, catalog, claim, day_end, steady_polls
 

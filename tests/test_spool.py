@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claimwatch.detect.validation import duplicate_records
-from claimwatch.embedded import order_events
+from claimwatch.front import order_events
+from claimwatch.front.spool import EventSpool
 from claimwatch.ingest.readers import FileResult, read_paths
-from claimwatch.ingest.spool import EventSpool
 from claimwatch.sample import BUNDLED_SAMPLE
 from schemas.codec import encode_event
 from schemas.events import Event

@@ -18,7 +18,7 @@ from claimwatch.detect.ewstats import EWMean
 from claimwatch.detect.monitor import Monitor, MonitorConfig
 from claimwatch.detect.routing import keyed
 from claimwatch.detect.store import StateStore
-from claimwatch.embedded import order_events
+from claimwatch.front import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
 from tests.builders import T0, catalog, claim, conflict, day_end, rights

@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.routing import keyed
-from claimwatch.embedded import order_events
+from claimwatch.front import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
 from schemas.codec import decode_event

@@ -17,7 +17,7 @@ import pytest
 
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.routing import keyed
-from claimwatch.embedded import order_events
+from claimwatch.front import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
 from claimwatch.textsafe import format_alert

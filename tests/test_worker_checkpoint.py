@@ -19,7 +19,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 
 from claimwatch.detect.routing import keyed
-from claimwatch.embedded import order_events
+from claimwatch.front import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
 from schemas.codec import MAX_RECORD_BYTES, encode_event

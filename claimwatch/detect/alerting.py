@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from claimwatch.ingest.normalize import stable_id
 from schemas.alerts import Alert, AlertType, Severity, Subject, severity_rank
+from schemas.ids import stable_id
 
 Clock = Callable[[], datetime]
 

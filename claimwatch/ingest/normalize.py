@@ -6,7 +6,6 @@ entry that says which field of which record was wrong.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -174,12 +173,6 @@ def end_of_day(day: date) -> datetime:
 
 def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
-
-
-def stable_id(*parts: object) -> str:
-    """An id derived from data only, so the same record always gets the same id."""
-    joined = "\x1f".join("" if p is None else str(p) for p in parts)
-    return hashlib.sha1(joined.encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
 
 
 @lru_cache(maxsize=4096)

@@ -33,6 +33,7 @@ from schemas.events import (
     QuarantineEntry,
     RightsRecord,
 )
+from schemas.ids import stable_id
 
 MAX_FIELD_CHARS = 100_000  # a longer CSV cell is a broken or hostile file, not data
 MAX_RAW_IN_QUARANTINE = 8_000  # whole records, for people to fix and release; bounded all the same
@@ -599,7 +600,7 @@ def claim_csv_row(row: dict[str, Any], source: str, report_date: date, path: Pat
     origin_raw = n.text(row, "claim_origin") or ""
     created = n.opt_date(row, "claim_created_date")
     return ClaimEvent(
-        event_id=n.stable_id(source, claim_id, "snapshot", report_date),
+        event_id=stable_id(source, claim_id, "snapshot", report_date),
         source="studio_claims_csv" if source == "claims_studio" else "reporting_api_claims",
         source_report_type=None if source == "claims_studio" else "content_owner_active_claims",
         observed_at=observed,
@@ -650,7 +651,7 @@ def video_report_row(row: dict[str, Any], report_date: date, path: Path, line: i
     origin_raw = n.text(row, "claim_origin") or ""
     claim_id = n.text(row, "claim_id") or ""
     return ClaimEvent(
-        event_id=n.stable_id("video_report", video_id, claim_id, report_date),
+        event_id=stable_id("video_report", video_id, claim_id, report_date),
         source="video_metadata_report",
         source_report_type="content_owner_video_metadata",
         observed_at=observed,
@@ -688,7 +689,7 @@ def conflict_row(row: dict[str, Any], report_date: date, path: Path, line: int) 
     observed = n.end_of_day(report_date)
     territories = [t.upper()[:8] for t in n.pipe_list(row, "conflicting_country_code")]
     return OwnershipConflict(
-        event_id=n.stable_id("asset_conflict", asset_id, owner, "|".join(territories), report_date),
+        event_id=stable_id("asset_conflict", asset_id, owner, "|".join(territories), report_date),
         asset_id=asset_id,
         custom_id=n.text(row, "custom_id"),
         conflicting_owner=owner,
@@ -824,7 +825,7 @@ def poll_row(row: dict[str, Any], path: Path, line: int) -> MetricObservation:
         raise FieldError("views_total", "no counter in the poll")
     platform = n.open_enum(platform_raw, n.PLATFORM, n.snake(platform_raw)[:32] or "unknown")
     return MetricObservation(
-        event_id=n.stable_id("poll", platform, content_id, observed.isoformat(), *counters.values()),
+        event_id=stable_id("poll", platform, content_id, observed.isoformat(), *counters.values()),
         source="platform_poll",
         granularity="cumulative",
         platform=platform,
@@ -857,7 +858,7 @@ def claim_api_record(record: dict[str, Any], path: Path, line: int) -> ClaimEven
         "engagedViews", "matchInfo", "policy", "appliedPolicy", "studioInfo", "blockOutsideOwnership",
     }  # fmt: skip
     return ClaimEvent(
-        event_id=n.stable_id("partner_api_claim", claim_id, status_raw, when.isoformat()),
+        event_id=stable_id("partner_api_claim", claim_id, status_raw, when.isoformat()),
         source="partner_api_claim",
         observed_at=when,
         event_time=when,
@@ -942,7 +943,7 @@ def _history_event(
     reason_raw = n.text(details, "disputeReason")
     source = item.get("source") if isinstance(item.get("source"), dict) else {}
     return ClaimEvent(
-        event_id=n.stable_id("claim_history", claim_id, index, type_raw, when.isoformat()),
+        event_id=stable_id("claim_history", claim_id, index, type_raw, when.isoformat()),
         source="partner_api_claim_history",
         observed_at=when,
         event_time=when,
@@ -1143,7 +1144,7 @@ def _read_analytics(path: Path, result: FileResult, limits: ReadLimits) -> None:
     for (video_id, day), acc in sorted(sums.items()):
         result.events.append(
             MetricObservation(
-                event_id=n.stable_id(source, video_id, day),
+                event_id=stable_id(source, video_id, day),
                 source=source,
                 granularity="day",
                 platform="youtube",

@@ -27,7 +27,7 @@ import orjson
 
 from claimwatch.detect.monitor import event_time_of
 from claimwatch.detect.validation import repeat_entry
-from claimwatch.embedded import KIND_ORDER
+from claimwatch.front.order import KIND_ORDER
 from claimwatch.ingest.readers import FileResult, FileTally
 from schemas.codec import decode_event, encode_event
 from schemas.events import Event, QuarantineEntry
