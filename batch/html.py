@@ -169,6 +169,7 @@ def render_html(report: WeeklyReport) -> str:
     kpis = [
         ("claims listed", cs["total"], wow.get("total")),
         ("new claims", cs["new"], wow.get("new")),
+        ("first seen, created earlier or unknown", cs["older_claims_first_seen"], None),
         ("disputed", cs["disputed"], wow.get("disputed")),
         ("appealed", cs["appealed"], wow.get("appealed")),
         ("released", cs["released"], wow.get("released")),

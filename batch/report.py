@@ -508,8 +508,9 @@ def _week_over_week(index: WeekIndex, week: str, summary: dict[str, Any]) -> dic
 DEFINITIONS = {
     "claims listed": "Our claims on this week's daily claims reports (the inventory: every live claim is listed "
     "every day). A third party's claim on our video is counted apart.",
-    "new claims": "Claims first seen this week that were created this week. Older claims seen for the first "
-    "time are counted apart (older claims first seen).",
+    "new claims": "Claims first seen this week whose creation time is known to be in this week. Claims seen "
+    "for the first time that were created earlier, or whose creation time no export gives, are counted apart "
+    "(first seen, created earlier or unknown).",
     "released, disputed, appealed, taken down": "Status changes this week (activity), counted once per change. "
     "Released is split by the status the claim left: after a dispute or an appeal (the dispute was lost or "
     "conceded), a potential claim not confirmed in review, or released by the owner or expired.",

@@ -135,3 +135,26 @@ def test_a_report_reads_only_the_rows_of_its_week_and_the_week_before() -> None:
         assert keep_row(key, weeks, seen) is wanted, key
     assert seen == {"2026-W46", "2026-W45", "2026-W12", "2026-W01"}
     assert row_week("catalog|CW-1") is None
+
+
+def test_a_claim_is_new_only_when_it_is_known_to_be_created_that_week() -> None:
+    """A Studio export without creation dates lists the whole backlog on its first day: none of it is
+    new; a claim whose creation (its own date, or a claim_created event) falls in the week is."""
+    monitors = KeyedMonitors(clock=lambda: T0)
+    week_start = T0
+    events = [
+        # The backlog, first seen on the week's first report: one created long before, two undated.
+        claim("old", day_end(0), claim_created_at=week_start - timedelta(days=400)),
+        claim("undated-1", day_end(0)),
+        claim("undated-2", day_end(0)),
+        # Created this week, as its own date says and as a history's claim_created says.
+        claim("dated", day_end(2), claim_created_at=week_start + timedelta(days=2)),
+        claim("created", at(60), event_type="claim_created", source="partner_api_claim_history"),
+    ]
+    for event in sorted(events, key=lambda e: e.event_time):
+        monitors.step("item", event)
+    report = build_report(WeekIndex.build(ReportInputs(rows=dict(monitors.take_rollups()))), "2026-W45")
+    summary = report.claims_summary
+    assert (summary["new"], summary["older_claims_first_seen"]) == (2, 3)
+    page = render_files(report)["report.html"]
+    assert "first seen, created earlier or unknown" in page

@@ -157,10 +157,12 @@ class RollupBook:
         for tr in transitions:
             if tr.old is not None:
                 label = tr.new
-            elif tr.claim.created_at is None or tr.claim.created_at >= week_start:
+            elif tr.claim.created_at is not None and tr.claim.created_at >= week_start:
                 label = "new"
             else:
-                label = "seen_first_time"  # an older claim in the first report we read
+                # First seen, created before this week or when is unknown: a Studio export without a
+                # creation date lists the whole backlog on its first day, and none of it is new.
+                label = "seen_first_time"
             row["transitions"][label] = row["transitions"].get(label, 0) + 1
             if tr.new == "inactive":  # why a claim was released: the status it left
                 outcome = "released:" + RELEASE_OUTCOMES.get(tr.old or "", "by_owner_or_expired")
