@@ -165,7 +165,7 @@ def render_html(report: WeeklyReport) -> str:
     extra = report.model_extra or {}
     wow: dict[str, dict[str, Any]] = extra.get("week_over_week") or {}
     review = sum(len(g["alerts"]) for g in report.high_priority)
-    high_risk = sum(1 for r in report.dispute_risk if r.get("level") == "high")
+    high_risk_claims, high_risk_assets = report.high_risk_counts()
     kpis = [
         ("claims listed", cs["total"], wow.get("total")),
         ("new claims", cs["new"], wow.get("new")),
@@ -174,7 +174,8 @@ def render_html(report: WeeklyReport) -> str:
         ("appealed", cs["appealed"], wow.get("appealed")),
         ("released", cs["released"], wow.get("released")),
         ("alerts to review", review, None),
-        ("high dispute risk", high_risk, None),
+        ("claims at high dispute risk", high_risk_claims, None),
+        ("assets at high dispute risk", high_risk_assets, None),
         ("quarantined records", dq.get("quarantined_total", 0), None),
     ]
     hp_rows = [

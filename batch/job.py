@@ -309,7 +309,7 @@ def headline(report: WeeklyReport) -> dict[str, Any]:
         "appealed": cs["appealed"],
         "alerts": report.alerts_summary["total"],
         "alerts_to_review": sum(len(g["alerts"]) for g in report.high_priority),
-        "high_dispute_risk": sum(1 for r in report.dispute_risk if r.get("level") == "high"),
+        **dict(zip(("high_risk_claims", "high_risk_assets"), report.high_risk_counts(), strict=True)),
         "days_with_data": dq.get("days_with_data", 0),
         "quarantined": dq.get("quarantined_total", 0),
     }

@@ -158,3 +158,24 @@ def test_a_claim_is_new_only_when_it_is_known_to_be_created_that_week() -> None:
     assert (summary["new"], summary["older_claims_first_seen"]) == (2, 3)
     page = render_files(report)["report.html"]
     assert "first seen, created earlier or unknown" in page
+
+
+def test_assets_at_high_dispute_risk_are_counted_apart_from_claims() -> None:
+    """An asset can be high on its own context while none of its claims is: the page, the manifest's
+    headline and so the SNS message count both."""
+    from batch.job import headline
+
+    index, week = week_of_data()
+    built = build_report(index, week)
+    asset = {
+        "asset_id": "A9", "content_id": "CW-9", "title": "Song", "score": 0.82, "level": "high",
+        "open_disputes_and_appeals": 0, "claims": 4, "asset_drivers": ["another owner claims it"], "drivers": [],
+    }  # fmt: skip
+    report = WeeklyReport.model_validate({**built.model_dump(mode="json"), "dispute_risk_by_asset": [asset]})
+    claims_high = sum(1 for r in report.dispute_risk if r["level"] == "high")
+    assert report.high_risk_counts() == (claims_high, 1)
+    figures = headline(report)
+    assert (figures["high_risk_claims"], figures["high_risk_assets"]) == (claims_high, 1)
+    page = render_files(report)["report.html"]
+    assert "<b>1</b>assets at high dispute risk" in page
+    assert f"<b>{claims_high}</b>claims at high dispute risk" in page
