@@ -179,3 +179,20 @@ def test_assets_at_high_dispute_risk_are_counted_apart_from_claims() -> None:
     page = render_files(report)["report.html"]
     assert "<b>1</b>assets at high dispute risk" in page
     assert f"<b>{claims_high}</b>claims at high dispute risk" in page
+
+
+def test_released_by_outcome_adds_up_to_released() -> None:
+    """A claim first seen already inactive was released before anyone here saw it: it is in neither
+    the week's releases nor their split by outcome."""
+    monitors = KeyedMonitors(clock=lambda: T0)
+    events = [
+        claim("seen-inactive", day_end(0), "inactive"),
+        claim("released", day_end(0), "active"),
+        claim("released", day_end(1), "inactive"),
+        claim("after-dispute", day_end(0), "disputed"),
+        claim("after-dispute", day_end(2), "inactive"),
+    ]
+    for event in sorted(events, key=lambda e: e.event_time):
+        monitors.step("item", event)
+    summary = build_report(WeekIndex.build(ReportInputs(rows=dict(monitors.take_rollups()))), "2026-W45").claims_summary
+    assert summary["released"] == 2 == sum(summary["released_by_outcome"].values())

@@ -164,7 +164,8 @@ class RollupBook:
                 # creation date lists the whole backlog on its first day, and none of it is new.
                 label = "seen_first_time"
             row["transitions"][label] = row["transitions"].get(label, 0) + 1
-            if tr.new == "inactive":  # why a claim was released: the status it left
+            if tr.new == "inactive" and tr.old is not None:  # why a claim was released: the status it left
+                # (a claim first seen already inactive was released before we saw it: not this week's)
                 outcome = "released:" + RELEASE_OUTCOMES.get(tr.old or "", "by_owner_or_expired")
                 row["transitions"][outcome] = row["transitions"].get(outcome, 0) + 1
         if t >= row["status_time"]:
