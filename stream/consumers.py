@@ -310,14 +310,16 @@ def alertmanager_alert(alert: Alert, now: datetime | None = None) -> dict[str, A
     labels = {"alertname": alert.type, "type": alert.type, "severity": alert.severity, "alert_id": alert.alert_id}
     labels |= {name: _label_value(ids[name]) for name in SUBJECT_LABELS if name in ids}
     evidence = alert.evidence
-    summary = "; ".join(
+    description = "; ".join(
         f"{name} {evidence[name]}" for name in ("rule", "observed", "expected", "ratio", "z") if name in evidence
     )
     body: dict[str, Any] = {
         "labels": labels,
         "annotations": {
+            # `summary` is what receivers and templates show by convention: what happened, in words.
+            "summary": safe_text(alert.title)[:500],
             "title": safe_text(alert.title)[:500],
-            "summary": safe_text(summary)[:500],
+            "description": safe_text(description)[:500],
             "score": f"{alert.score:.2f}",
             "event_time": rfc3339(alert.event_time),
         },

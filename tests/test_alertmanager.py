@@ -19,10 +19,11 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from schemas.alerts import Alert
+from schemas.alerts import ALERT_TYPES, SEVERITIES, Alert
 from stream.consumers import AlertFilter, AlertmanagerSink, SinkPipeline, alertmanager_alert
 from tests.streamkit import free_port
 
+REPO = Path(__file__).resolve().parents[1]
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 pytestmark = pytest.mark.alertmanager  # skipped without the binary (tests/conftest.py)
 
@@ -175,3 +176,26 @@ def test_the_alert_form_carries_labels_links_and_a_cooldown_end() -> None:
     assert body["endsAt"] > body["startsAt"]  # the 48 h cooldown of viral_propagation
     old = a.model_copy(update={"event_time": a.event_time - timedelta(days=30)})
     assert alertmanager_alert(old, now=a.event_time)["endsAt"] > alertmanager_alert(a, now=a.event_time)["startsAt"]
+    annotations = body["annotations"]
+    assert annotations["summary"] == a.title == annotations["title"], "what receivers show is what happened"
+    assert annotations["description"].startswith("rule ") or annotations["description"] == ""
+
+
+# The example routing tree: every alert reaches the rights team; a critical one also pages on-call.
+ROUTES = {severity: "oncall,rights-slack" if severity == "critical" else "rights-slack" for severity in SEVERITIES}
+
+
+@pytest.mark.parametrize("alert_type", ALERT_TYPES)
+def test_the_shipped_routing_tree_sends_every_type_and_severity_where_it_belongs(alert_type: str) -> None:
+    amtool = shutil.which("amtool")
+    assert amtool, "amtool comes with prometheus-alertmanager"
+    routed = {}
+    for severity in SEVERITIES:
+        done = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={REPO / 'deploy' / 'alertmanager.yml'}",
+             f"alertname={alert_type}", f"type={alert_type}", f"severity={severity}", "content_id=CW-1"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        routed[severity] = done.stdout.strip()
+    assert routed == ROUTES
