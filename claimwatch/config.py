@@ -13,13 +13,19 @@ True
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError, field_validator
+from pydantic import Field, PositiveInt, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A duration or size in seconds: above 0 and finite (``inf`` would be a timer that never fires).
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 Mechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
@@ -104,8 +110,8 @@ class Environment(BaseSettings):
     claimwatch_owner: str = _var(
         "our-label", "CLAIMWATCH_OWNER", "text", "our owner name in rights records", "run, worker, replay"
     )
-    claimwatch_web_port: PositiveInt = _var(
-        6066, "CLAIMWATCH_WEB_PORT", "whole number", "port of the worker's /health and /metrics", "worker"
+    claimwatch_web_port: Port = _var(
+        6066, "CLAIMWATCH_WEB_PORT", "port", "port of the worker's /health and /metrics", "worker"
     )
     claimwatch_web_bind: str = _var(
         "127.0.0.1", "CLAIMWATCH_WEB_BIND", "text", "address they listen on (the container sets 0.0.0.0)", "worker"
@@ -153,7 +159,7 @@ class Environment(BaseSettings):
     claimwatch_webhook_url: str = _var(
         "",
         "CLAIMWATCH_WEBHOOK_URL",
-        "url",
+        "secret url",
         "the webhook sink's endpoint (Slack-compatible JSON)",
         "alerts sink webhook",
     )
@@ -244,8 +250,8 @@ class Environment(BaseSettings):
     kafka_version: str = _var(
         "4.1.0", "KAFKA_VERSION", "text", "the Apache Kafka version scripts/kafka-local runs", "scripts/kafka-local"
     )
-    kafka_port: PositiveInt | None = _var(
-        None, "KAFKA_PORT", "whole number", "the local broker's port (default: a free one)", "scripts/kafka-local"
+    kafka_port: Port | None = _var(
+        None, "KAFKA_PORT", "port", "the local broker's port (default: a free one)", "scripts/kafka-local"
     )
 
     @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
@@ -256,7 +262,8 @@ class Environment(BaseSettings):
 
 EXPECTED = {
     "whole number": "a whole number above 0",
-    "number": "a number above 0",
+    "number": "a finite number above 0",
+    "port": "a port number, 1 to 65535",
     "rate": "a finite number, 0 or more",
 }
 
@@ -273,19 +280,32 @@ def _problem(error: dict[str, Any]) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _environment(snapshot: tuple[tuple[str, str | None], ...]) -> Environment:
-    del snapshot  # the cache key: the values of every variable of the model
+    # The cache key: the values of every variable of the model, and any unknown CLAIMWATCH_* name.
+    problems = [unknown_variable(name) for name, _ in snapshot if name not in KNOWN]
     try:
-        return Environment()
+        env = Environment()
     except ValidationError as exc:
-        raise ValueError(_problem(dict(exc.errors()[0]))) from None
+        problems += [_problem(dict(error)) for error in exc.errors()]
+    if problems:
+        raise ValueError("; ".join(problems))  # every bad variable at once, on one line
+    return env
 
 
 NAMES = tuple(str(f.validation_alias) for f in Environment.model_fields.values())
+KNOWN = frozenset(NAMES)
+OURS = "CLAIMWATCH_"  # a variable of this prefix that is no setting is a typo, not someone else's
+
+
+def unknown_variable(name: str) -> str:
+    close = difflib.get_close_matches(name, [n for n in NAMES if n.startswith(OURS)], n=1)
+    return f"{name} is not a claimwatch setting" + (f" (did you mean {close[0]}?)" if close else "")
 
 
 def environment() -> Environment:
-    """The settings in effect, validated: read again whenever the environment changed."""
-    return _environment(tuple((name, os.environ.get(name)) for name in NAMES))
+    """The settings in effect, validated: read again whenever the environment changed. ValueError
+    names every bad variable, and every ``CLAIMWATCH_*`` one that is no setting (a typo)."""
+    unknown = sorted(name for name in os.environ if name.startswith(OURS) and name not in KNOWN)
+    return _environment(tuple((name, os.environ.get(name)) for name in (*NAMES, *unknown)))
 
 
 def aws_region() -> str:
@@ -307,7 +327,33 @@ class Variable:
         raw = os.environ.get(self.name, "").strip()
         if not raw:
             return (self.default or "–", "default")
-        return ("****" if self.kind == "secret" else raw[:200], "environment")
+        if self.kind == "secret":
+            return ("****", "environment")
+        if self.kind in ("url", "secret url"):
+            return (masked_url(raw, path_is_secret=self.kind == "secret url")[:200], "environment")
+        return (raw[:200], "environment")
+
+
+def masked_url(url: str, path_is_secret: bool = False) -> str:
+    """A URL fit to print: its password (``user:****@``) and query masked, and its path too when the
+    path is the credential (a Slack webhook's ``/services/T…/B…/token``).
+
+    >>> masked_url("https://am:hunter2@alertmanager.internal:9093/")
+    'https://am:****@alertmanager.internal:9093/'
+    >>> masked_url("https://hooks.slack.com/services/T0/B0/abc", path_is_secret=True)
+    'https://hooks.slack.com/****'
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "****"
+    if not parts.scheme or not host:
+        return "****"
+    user = f"{parts.username}:****@" if parts.password else (f"{parts.username}@" if parts.username else "")
+    path = "/****" if path_is_secret and parts.path.strip("/") else parts.path
+    return urlunsplit((parts.scheme, f"{user}{host}{port}", path, "****" if parts.query else "", ""))
 
 
 def _default(value: Any) -> str:

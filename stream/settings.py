@@ -58,9 +58,10 @@ class Settings:
     ingest_deadline_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_INGEST_DEADLINE_SECONDS"))
     session_timeout_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_SESSION_TIMEOUT_SECONDS"))
     state_store: str = field(default_factory=lambda: _get("CLAIMWATCH_STATE_STORE"))
-    webhook_url: str = field(default_factory=lambda: _get("CLAIMWATCH_WEBHOOK_URL"))
+    # A Slack webhook's URL is its credential, and an Alertmanager URL may carry one: never in a repr.
+    webhook_url: str = field(default_factory=lambda: _get("CLAIMWATCH_WEBHOOK_URL"), repr=False)
     sns_topic_arn: str = field(default_factory=lambda: _get("CLAIMWATCH_SNS_TOPIC_ARN"))
-    alertmanager_url: str = field(default_factory=lambda: _get("CLAIMWATCH_ALERTMANAGER_URL"))
+    alertmanager_url: str = field(default_factory=lambda: _get("CLAIMWATCH_ALERTMANAGER_URL"), repr=False)
     # Which generation of derived data this process reads or writes: 1 is the first (and the names
     # of its topics carry no suffix); a replay derives generation N from the event log.
     generation: int = field(default_factory=lambda: _get("CLAIMWATCH_GENERATION"))

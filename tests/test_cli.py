@@ -80,6 +80,8 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["nab-score", "--results", "missing-folder", "--labels", "missing.json"], {}, 2),
     (["audit", "--month", "November", "--out", "audit"], {}, 2),
     (["config", "show"], {"CLAIMWATCH_CHECKPOINT_SECONDS": "often"}, 2),
+    (["config", "show"], {"CLAIMWATCH_PARTITONS": "8"}, 2),
+    (["config", "show"], {"CLAIMWATCH_WEB_PORT": "70000", "CLAIMWATCH_STALL_SECONDS": "inf"}, 2),
     (["audit", "--month", "2026-11", "--from-dir", "missing-folder", "--out", "audit"], {}, 3),
 ]
 
@@ -154,6 +156,37 @@ def test_config_show_masks_secrets(capsys: pytest.CaptureFixture[str], monkeypat
         "environment",
     )
     assert rows["CLAIMWATCH_PARTITIONS"]["from"] == "default"
+
+
+def test_config_show_never_prints_a_credential(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream.settings import Settings
+
+    monkeypatch.setenv("CLAIMWATCH_WEBHOOK_URL", "https://hooks.slack.example/services/T000/B000/sl4cktok3n")
+    monkeypatch.setenv("CLAIMWATCH_ALERTMANAGER_URL", "https://oncall:am-pa55word@alertmanager.internal:9093/")
+    for args in (["config", "show"], ["config", "show", "--json"]):
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert "sl4cktok3n" not in out and "am-pa55word" not in out
+        assert "https://hooks.slack.example/****" in out and "https://oncall:****@alertmanager.internal:9093/" in out
+    shown = repr(Settings())
+    assert "sl4cktok3n" not in shown and "am-pa55word" not in shown
+
+
+def test_every_bad_or_unknown_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAIMWATCH_PARTITONS", "8")
+    monkeypatch.setenv("CLAIMWATCH_WEB_PORT", "70000")
+    monkeypatch.setenv("CLAIMWATCH_CHECKPOINT_SECONDS", "nan")
+    from claimwatch import config
+
+    with pytest.raises(ValueError) as raised:
+        config.environment()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "CLAIMWATCH_PARTITONS is not a claimwatch setting (did you mean CLAIMWATCH_PARTITIONS?)" in message
+    assert "CLAIMWATCH_WEB_PORT must be a port number" in message
+    assert "CLAIMWATCH_CHECKPOINT_SECONDS must be a finite number" in message
 
 
 def test_run_into_its_previous_output_leaves_nothing_stale(tmp_path: Path) -> None:
