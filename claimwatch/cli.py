@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -57,6 +58,13 @@ def _clear_previous_output(out: Path, ours: Callable[[Path], bool], what: str) -
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
+def stdout_to_devnull() -> None:
+    """Send what is still printed nowhere once the reader of stdout is gone (Python's own advice:
+    otherwise the flush at exit fails again)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from claimwatch.embedded import run, summarise
 
@@ -74,7 +82,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_alert(alert: Alert) -> None:
         if SEVERITIES.index(alert.severity) >= min_rank:
-            print(format_alert(alert, colour), flush=True)
+            try:
+                print(format_alert(alert, colour), flush=True)
+            except BrokenPipeError:  # `claimwatch run | head`: the reader has enough; the run goes on
+                stdout_to_devnull()
 
     def on_progress(done: int, total: int) -> None:
         if not args.quiet:
@@ -850,14 +861,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as exc:
         print(f"claimwatch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader of our output closed it (`| head`): not an error, not Kafka's
+        stdout_to_devnull()
+        return 0
     except (KafkaError, IncompleteRead, ConnectionError, TimeoutError) as exc:
         print(f"claimwatch: error: Kafka unavailable: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         print("claimwatch: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

@@ -250,3 +250,21 @@ def test_the_data_quality_commands_show_an_example(command: list[str], capsys: p
         main([*command, "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "Example: claimwatch " + " ".join(command) in out or "Examples: claimwatch " + " ".join(command) in out
+
+
+@pytest.mark.slow
+def test_run_into_a_pipe_closed_early_finishes_and_writes_its_output(tmp_path: Path) -> None:
+    """`claimwatch run | head`: the reader has enough after a few lines; the run is not a Kafka error
+    and still writes its alerts and reports."""
+    out = tmp_path / "out"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "claimwatch.cli", "run", "--out", str(out), "--min-severity", "info"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )  # fmt: skip
+    assert run.stdout is not None and run.stderr is not None
+    first = run.stdout.readline()
+    run.stdout.close()  # what `head -1` does once it has its line
+    err = run.stderr.read().decode()
+    assert run.wait(timeout=300) == 0, err[-1000:]
+    assert first.strip() and "Kafka" not in err and "Traceback" not in err
+    assert (out / "alerts.jsonl").stat().st_size > 0 and list(out.glob("*/report.json"))
