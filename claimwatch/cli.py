@@ -105,6 +105,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nWrote {out / 'alerts.jsonl'} ({len(result.alerts)} alerts), {out / 'quarantine.jsonl'}")
     for folder in result.report_dirs:
         print(f"Weekly report: {folder / 'report.html'}")
+    read = result.ingest.counts().values()
+    if not sum(r["records"] for r in read):
+        raise ValueError(f"no record in {', '.join(map(str, inputs))}: no export claimwatch knows, or only empty ones")
+    if sum(r["accepted"] for r in read) == 0:
+        quarantined = sum(r["quarantined"] for r in read)
+        print(f"claimwatch: error: every record read was quarantined ({quarantined:,}): "
+              f"see {out / 'quarantine.jsonl'}", file=sys.stderr)  # fmt: skip
+        return EXIT_PARTIAL
     return 0
 
 

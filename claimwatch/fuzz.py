@@ -427,7 +427,8 @@ def run_variant(kind: str, seed: int, base: Path, work: Path, clean_high: set[st
     peak_kb = [int(line.split()[1]) for line in stderr.splitlines() if line.startswith(PEAK_MARK)]
     stderr = "\n".join(line for line in stderr.splitlines() if not line.startswith(PEAK_MARK))
     outcome = RunOutcome(
-        kind, seed, corrupted, done.returncode, done.returncode != 0 or "Traceback" in stderr,
+        # Exit 4 is a run that read only quarantined records: an answer, not a crash.
+        kind, seed, corrupted, done.returncode, done.returncode not in (0, 4) or "Traceback" in stderr,
         peak_mb=(peak_kb[-1] if peak_kb else 0) / 1024, seconds=time.perf_counter() - started,
     )  # fmt: skip
     if outcome.crashed:

@@ -81,6 +81,7 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["audit", "--month", "November", "--out", "audit"], {}, 2),
     (["config", "show"], {"CLAIMWATCH_CHECKPOINT_SECONDS": "often"}, 2),
     (["config", "show"], {"CLAIMWATCH_PARTITONS": "8"}, 2),
+    (["run", "--input", ".", "--out", "o"], {}, 2),  # an empty folder: no record to read
     (["config", "show"], {"CLAIMWATCH_WEB_PORT": "70000", "CLAIMWATCH_STALL_SECONDS": "inf"}, 2),
     (["audit", "--month", "2026-11", "--from-dir", "missing-folder", "--out", "audit"], {}, 3),
 ]
@@ -268,3 +269,16 @@ def test_run_into_a_pipe_closed_early_finishes_and_writes_its_output(tmp_path: P
     assert run.wait(timeout=300) == 0, err[-1000:]
     assert first.strip() and "Kafka" not in err and "Traceback" not in err
     assert (out / "alerts.jsonl").stat().st_size > 0 and list(out.glob("*/report.json"))
+
+
+def test_a_run_that_read_only_quarantined_records_says_so_and_exits_4(tmp_path: Path) -> None:
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "catalog.csv").write_text("content_id,title,youtube\n,nameless,yt1\n,also nameless,yt2\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", "run", "--input", str(data), "--out", str(tmp_path / "o"), "--quiet"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("claimwatch: error: every record read was quarantined (2)")
+    assert len((tmp_path / "o" / "quarantine.jsonl").read_text().splitlines()) == 2
