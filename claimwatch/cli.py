@@ -96,7 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                  late_allowance_s=environment().claimwatch_late_allowance_seconds)  # fmt: skip
     elapsed = time.perf_counter() - started
     print()
-    print_counts(result.ingest.counts())
+    print_counts(result.counts())
+    if result.left_out:
+        print(f"  and {result.left_out:,} event(s) the detection core left out as impossible or late, also quarantined")
     print(f"\nEvents processed: {result.events:,} ({result.duplicates:,} duplicate records dropped) in {elapsed:.1f}s")
     print("\nAlerts                        " + "".join(f"{s:>9}" for s in SEVERITIES) + "    total")
     for type_, counts in summarise(result.alerts).items():
@@ -105,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nWrote {out / 'alerts.jsonl'} ({len(result.alerts)} alerts), {out / 'quarantine.jsonl'}")
     for folder in result.report_dirs:
         print(f"Weekly report: {folder / 'report.html'}")
-    read = result.ingest.counts().values()
+    read = result.counts().values()
     if not sum(r["records"] for r in read):
         raise ValueError(f"no record in {', '.join(map(str, inputs))}: no export claimwatch knows, or only empty ones")
     if sum(r["accepted"] for r in read) == 0:

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from batch.report import (
     ROLLUPS_FILE,
@@ -44,6 +45,20 @@ class RunResult:
     events: int
     duplicates: int
     quality: dict[str, int] = field(default_factory=dict)
+    # One row per file (``files.jsonl``): a record that only repeats an earlier one counts as
+    # quarantined there, as in the weekly report; ``left_out`` are events the core quarantined.
+    files: list[dict[str, Any]] = field(default_factory=list)
+    left_out: int = 0
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Records read, accepted and quarantined, and events produced, per source."""
+        table: dict[str, dict[str, int]] = {}
+        for f in self.files:
+            row = table.setdefault(f["source"], dict.fromkeys(("files", *FILE_COUNTS), 0))
+            row["files"] += 1
+            for name in FILE_COUNTS:
+                row[name] += f[name]
+        return dict(sorted(table.items()))
 
 
 def run(
@@ -94,7 +109,9 @@ def run(
             on_progress(n, len(events))
     deliver(monitors.flush())
     report_inputs.rows.update(monitors.take_rollups())
-    report_inputs.rows.update((file_key(row), row) for row in file_rows(ingest, ingest.events, Router()))
+    rows = file_rows(ingest, ingest.events, Router())
+    report_inputs.rows.update((file_key(row), row) for row in rows)
+    left_out = len(report_inputs.quarantine) - len(ingest.quarantined) - sum(int(r["duplicates"]) for r in rows)
     report_inputs.alerts = alerts
 
     quality = monitors.quality()
@@ -107,23 +124,18 @@ def run(
         write_jsonl(out / "alerts.jsonl", (a.model_dump(mode="json") for a in alerts))
         write_jsonl(out / "quarantine.jsonl", (q.model_dump(mode="json") for q in report_inputs.quarantine))
         write_jsonl(out / ROLLUPS_FILE, rollup_lines(report_inputs.rows))
-        write_jsonl(
-            out / "files.jsonl",
-            (
-                {
-                    "path": f.path,
-                    "source": f.source,
-                    "records": f.records,
-                    "accepted": f.accepted,
-                    "quarantined": len(f.quarantined),
-                    "events": len(f.events),
-                }
-                for f in ingest.files
-            ),
-        )
+        write_jsonl(out / "files.jsonl", (_file_line(row) for row in rows))
         for week in weeks:
             report_dirs.append(write_report(build_report(index, week), out))
-    return RunResult(alerts, ingest, weeks, report_dirs, len(events), duplicates, quality)
+    return RunResult(alerts, ingest, weeks, report_dirs, len(events), duplicates, quality, rows, left_out)
+
+
+FILE_COUNTS = ("records", "accepted", "quarantined", "events")
+
+
+def _file_line(row: dict[str, Any]) -> dict[str, Any]:
+    """A file's line of ``files.jsonl``: what it gave, repeats counted as quarantined."""
+    return {name: row[name] for name in ("path", "source", "day", *FILE_COUNTS, "duplicates")}
 
 
 def summarise(alerts: list[Alert]) -> dict[str, Counter[str]]:

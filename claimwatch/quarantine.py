@@ -26,7 +26,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from claimwatch.textsafe import safe_text
+from claimwatch.ingest.readers import reader_source
+from claimwatch.textsafe import safe_cell, safe_text
 from schemas.events import QuarantineEntry, QuarantineResolution
 from schemas.ids import stable_id
 
@@ -80,7 +81,7 @@ class Filter:
         e = q.entry
         if q.resolved is not None and not self.include_resolved:
             return False
-        if self.sources and e.source not in self.sources:
+        if self.sources and e.source not in self.sources and reader_source(e.source) not in self.sources:
             return False
         if self.reasons and e.reason_code not in self.reasons:
             return False
@@ -212,7 +213,6 @@ def show(q: Quarantined) -> str:
 
 def export(entries: list[Quarantined], path: Path) -> None:
     """CSV (for spreadsheets: UTF-8 with BOM, CRLF, formulas defused) or JSON Lines, by extension."""
-    from claimwatch.textsafe import safe_cell
 
     if path.suffix.lower() == ".csv":
         buffer = io.StringIO()

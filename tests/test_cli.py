@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -282,3 +283,26 @@ def test_a_run_that_read_only_quarantined_records_says_so_and_exits_4(tmp_path: 
     assert done.returncode == 4, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("claimwatch: error: every record read was quarantined (2)")
     assert len((tmp_path / "o" / "quarantine.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_run_s_counts_agree_with_its_quarantine_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A poll record repeated in a second file is quarantined: the table, files.jsonl and
+    `quarantine list --source polls` (the help's own example) all count it."""
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "catalog.csv").write_text("content_id,title,youtube\nCW-1,Song,yt1\n")
+    polls = "".join(
+        f'{{"platform":"youtube","platform_content_id":"yt1","observed_at":"2026-11-10T0{h}:00:00Z","views_total":{h}}}\n'
+        for h in range(1, 4)
+    )
+    (data / "polls_a.jsonl").write_text(polls)
+    (data / "polls_b.jsonl").write_text(polls.splitlines(keepends=True)[0])  # a repeat of the first record
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(data), "--out", str(out), "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"\n  polls +2 +4 +3 +1 ", table), table
+    files = {Path(r["path"]).name: r for r in map(json.loads, (out / "files.jsonl").read_text().splitlines())}
+    assert (files["polls_b.jsonl"]["quarantined"], files["polls_b.jsonl"]["duplicates"]) == (1, 1)
+    assert len((out / "quarantine.jsonl").read_text().splitlines()) == 1
+    assert main(["quarantine", "list", "--from-dir", str(out), "--source", "polls"]) == 0
+    assert "1 quarantined record" in capsys.readouterr().out

@@ -1228,6 +1228,29 @@ class Source:
     mapper: Callable[[Path], RowMapper] | None = None  # None: a reader of its own (analytics sums rows)
 
 
+# The events' own ``source`` (what a quarantine entry made from an event names, e.g. a repeated
+# record) → the reader that reads such files (what people filter by: ``--source polls``).
+READER_OF_EVENT_SOURCE = {
+    "reporting_api_claims": "claims_reporting_api",
+    "studio_claims_csv": "claims_studio",
+    "partner_api_claim": "claim_api",
+    "partner_api_claim_history": "claim_history",
+    "video_metadata_report": "video_report",
+    "platform_poll": "polls",
+    "channel_basic": "analytics",
+    "content_owner_basic": "analytics",
+}
+
+
+def reader_source(source: str) -> str:
+    """The reader's name for a quarantine entry's source (itself when it is one already).
+
+    >>> reader_source("platform_poll"), reader_source("polls")
+    ('polls', 'polls')
+    """
+    return READER_OF_EVENT_SOURCE.get(source, source)
+
+
 SOURCES: tuple[Source, ...] = (
     Source("claims_studio", "Studio claims report (Title Case headers)", csv=_claims_csv(studio=True),
            required=frozenset({"claim_id", "claim_status"}),
