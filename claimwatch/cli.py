@@ -130,10 +130,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from claimwatch.evaluate import evaluate, load_jsonl, overall
+    from claimwatch.evaluate import evaluate, load_jsonl, load_labels, overall
 
     alerts = load_jsonl(Path(args.alerts))
-    labels = json.loads(Path(args.labels).read_text(encoding="utf-8"))
+    labels = load_labels(Path(args.labels))
     scores = evaluate(alerts, labels)
     print(f"{'type':26}{'labels':>8}{'found':>7}{'recall':>8}{'alerts':>8}{'med+':>6}{'prec':>7}{'delay':>10}")
     for s in scores.values():
@@ -206,6 +206,8 @@ def _print_nab(results: Path, labels: Path, profiles: str | None, threshold: flo
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas import export_json_schemas
 
+    if Path(args.dir).exists() and not Path(args.dir).is_dir():
+        raise ValueError(f"{args.dir} is a file: schemas are written into a folder, one file per schema")
     for path in export_json_schemas(Path(args.dir)):
         print(path)
     return 0
@@ -868,7 +870,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JobError as exc:
         print(f"claimwatch: error: {exc}", file=sys.stderr)
         return exc.code
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as exc:
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError, ValueError) as exc:
         print(f"claimwatch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # the reader of our output closed it (`| head`): not an error, not Kafka's
@@ -877,6 +879,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KafkaError, IncompleteRead, ConnectionError, TimeoutError) as exc:
         print(f"claimwatch: error: Kafka unavailable: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except OSError as exc:  # a disk, a permission, a path: one line, not a traceback
+        print(f"claimwatch: error: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("claimwatch: interrupted", file=sys.stderr)
         return 130

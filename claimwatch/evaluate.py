@@ -90,6 +90,30 @@ def overall(scores: dict[str, TypeScore]) -> dict[str, float | None]:
     }
 
 
+def load_labels(path: Path) -> list[dict[str, Any]]:
+    """claimwatch's labels (``labels.json`` of ``claimwatch sample``): a list of objects with ``type``,
+    ``subject``, ``start`` and ``end``. ValueError in one line for anything else, NAB's window files
+    (a mapping of series to windows) included: those go to ``claimwatch nab-score``."""
+    try:
+        labels = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    if isinstance(labels, dict):
+        raise ValueError(
+            f"{path}: a mapping, as NAB's label windows are; eval reads claimwatch's labels (a list of "
+            "{type, subject, start, end}); score NAB series with `claimwatch nab-score`"
+        )
+    if not isinstance(labels, list):
+        raise ValueError(f"{path}: labels are a JSON list of {{type, subject, start, end}}")
+    for n, label in enumerate(labels, start=1):
+        missing = {"type", "subject", "start", "end"} - set(label) if isinstance(label, dict) else None
+        if missing is None or missing or not isinstance(label["subject"], dict):
+            raise ValueError(f"{path}: label {n} is not a {{type, subject, start, end}} object")
+        for name in ("start", "end"):
+            parse_datetime(str(label[name]), f"label {n} {name}")
+    return labels
+
+
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]

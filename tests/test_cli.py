@@ -83,6 +83,8 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["config", "show"], {"CLAIMWATCH_CHECKPOINT_SECONDS": "often"}, 2),
     (["config", "show"], {"CLAIMWATCH_PARTITONS": "8"}, 2),
     (["run", "--input", ".", "--out", "o"], {}, 2),  # an empty folder: no record to read
+    (["schemas", "export", "a-file"], {}, 2),  # written by the test below before it runs
+    (["eval", "--alerts", "a-file", "--labels", "nab-windows.json"], {}, 2),
     (["config", "show"], {"CLAIMWATCH_WEB_PORT": "70000", "CLAIMWATCH_STALL_SECONDS": "inf"}, 2),
     (["audit", "--month", "2026-11", "--from-dir", "missing-folder", "--out", "audit"], {}, 3),
 ]
@@ -92,6 +94,10 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
 def test_a_wrong_input_is_one_line_and_a_documented_exit_code(
     command: list[str], env: dict[str, str], code: int, tmp_path: Path
 ) -> None:
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "nab-windows.json").write_text(
+        '{"realKnownCause/x.csv": [["2014-01-01 00:00:00", "2014-01-02 00:00:00"]]}'
+    )
     done = subprocess.run(
         [sys.executable, "-m", "claimwatch.cli", *command],
         env={**os.environ, "CLAIMWATCH_WEBHOOK_URL": "http://127.0.0.1:9/hook", **env},
