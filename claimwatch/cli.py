@@ -885,6 +885,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("claimwatch: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        aws = aws_problem(exc)
+        if aws is None:
+            raise
+        print(f"claimwatch: error: {aws[1]}"[:500], file=sys.stderr)
+        return aws[0]
+
+
+def aws_problem(exc: BaseException) -> tuple[int, str] | None:
+    """(exit code, one line) for an error of boto3's, None for anything else. botocore is imported
+    only by the commands that use AWS: if it is not loaded, the error cannot be one of its."""
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is None:
+        return None
+    text = " ".join(str(exc).split())
+    if isinstance(exc, botocore.NoRegionError | botocore.NoCredentialsError | botocore.PartialCredentialsError):
+        return EXIT_USAGE, f"AWS is not configured: {text} (AWS_REGION, credentials: see `claimwatch config show`)"
+    if isinstance(exc, botocore.BotoCoreError | botocore.ClientError):
+        return EXIT_UNAVAILABLE, f"AWS unavailable: {type(exc).__name__}: {text}"
+    return None
 
 
 if __name__ == "__main__":

@@ -83,6 +83,22 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["config", "show"], {"CLAIMWATCH_CHECKPOINT_SECONDS": "often"}, 2),
     (["config", "show"], {"CLAIMWATCH_PARTITONS": "8"}, 2),
     (["run", "--input", ".", "--out", "o"], {}, 2),  # an empty folder: no record to read
+    (
+        ["aws", "setup", "--bucket", "b", "--sns-topic", "t"],
+        {"AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_CONFIG_FILE": "/nonexistent"},
+        2,
+    ),
+    (
+        ["aws", "setup", "--bucket", "b", "--sns-topic", "t"],
+        {
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "y",
+            "AWS_MAX_ATTEMPTS": "1",
+        },
+        3,
+    ),
     (["schemas", "export", "a-file"], {}, 2),  # written by the test below before it runs
     (["eval", "--alerts", "a-file", "--labels", "nab-windows.json"], {}, 2),
     (["config", "show"], {"CLAIMWATCH_WEB_PORT": "70000", "CLAIMWATCH_STALL_SECONDS": "inf"}, 2),
