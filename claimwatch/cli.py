@@ -58,6 +58,18 @@ def _clear_previous_output(out: Path, ours: Callable[[Path], bool], what: str) -
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
+def local_paths(given: Sequence[str]) -> list[Path]:
+    """The files and folders to read: local ones. ``s3://bucket/key`` would become ``s3:/bucket/key``
+    as a path and be reported missing; say what to do instead."""
+    for text in given:
+        if "://" in text:
+            raise ValueError(
+                f"{text}: claimwatch reads local files and folders; copy the exports here first "
+                "(for S3: aws s3 sync s3://bucket/prefix ./exports)"
+            )
+    return [Path(text) for text in given]
+
+
 def stdout_to_devnull() -> None:
     """Send what is still printed nowhere once the reader of stdout is gone (Python's own advice:
     otherwise the flush at exit fails again)."""
@@ -68,7 +80,7 @@ def stdout_to_devnull() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from claimwatch.embedded import run, summarise
 
-    inputs = [Path(p) for p in args.input] if args.input else [BUNDLED_SAMPLE]
+    inputs = local_paths(args.input) if args.input else [BUNDLED_SAMPLE]
     if not args.input:
         print(f"claimwatch: no --input given, running on the bundled sample ({BUNDLED_SAMPLE})", file=sys.stderr)
     for path in inputs:
@@ -255,8 +267,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from claimwatch.logs import setup as setup_logs
 
         setup_logs()  # a long-running command: JSON logs, like the worker's
-        return watch([Path(p) for p in args.paths], settings, kind, on_progress, poll_s=args.poll_seconds)
-    report = ingest([Path(p) for p in args.paths], settings, kind, on_progress)
+        return watch(local_paths(args.paths), settings, kind, on_progress, poll_s=args.poll_seconds)
+    report = ingest(local_paths(args.paths), settings, kind, on_progress)
     print_counts(report.by_source)
     print(
         f"\nPublished {report.published['events']:,} events ({report.duplicates:,} duplicates dropped), "

@@ -83,6 +83,7 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["config", "show"], {"CLAIMWATCH_CHECKPOINT_SECONDS": "often"}, 2),
     (["config", "show"], {"CLAIMWATCH_PARTITONS": "8"}, 2),
     (["run", "--input", ".", "--out", "o"], {}, 2),  # an empty folder: no record to read
+    (["run", "--input", "s3://exports/2026-11/", "--out", "o"], {}, 2),
     (
         ["aws", "setup", "--bucket", "b", "--sns-topic", "t"],
         {"AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_CONFIG_FILE": "/nonexistent"},
