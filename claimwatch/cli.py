@@ -889,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stdout_to_devnull()
         return 0
     except (KafkaError, IncompleteRead, ConnectionError, TimeoutError) as exc:
-        print(f"claimwatch: error: Kafka unavailable: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
+        print(f"claimwatch: error: Kafka unavailable: {kafka_problem(exc)}"[:500], file=sys.stderr)
         return EXIT_UNAVAILABLE
     except OSError as exc:  # a disk, a permission, a path: one line, not a traceback
         print(f"claimwatch: error: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
@@ -903,6 +903,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"claimwatch: error: {aws[1]}"[:500], file=sys.stderr)
         return aws[0]
+
+
+def kafka_problem(exc: BaseException) -> str:
+    """The client's error, or what lies under it when that is TLS (an untrusted certificate reads as
+    "Unable to bootstrap" otherwise)."""
+    from stream.kafka_io import tls_problem
+    from stream.settings import Settings
+
+    try:
+        under = tls_problem(Settings())
+    except ValueError:
+        under = None
+    return under or f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def aws_problem(exc: BaseException) -> tuple[int, str] | None:

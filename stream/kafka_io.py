@@ -206,3 +206,36 @@ class BatchedSender:
             await self._ship(partition)
         await asyncio.gather(*self.shipped)
         self.shipped.clear()
+
+
+def tls_problem(settings: Settings, timeout_s: float = 5.0) -> str | None:
+    """Why a TLS connection to the first broker fails, when that is why nothing connects: clients
+    report an untrusted certificate as "Unable to bootstrap", which sends people to the network.
+    None when TLS is not in use, or the handshake works (the problem is elsewhere)."""
+    import socket
+    import ssl
+
+    from stream.settings import ssl_context
+
+    if settings.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    first = settings.bootstrap_servers.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    try:
+        with (
+            socket.create_connection((host or first, int(port or 9093)), timeout=timeout_s) as raw,
+            ssl_context(settings.ssl_cafile).wrap_socket(raw, server_hostname=host or first),
+        ):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        where = f"KAFKA_SSL_CAFILE={settings.ssl_cafile}" if settings.ssl_cafile else "the system's CAs"
+        return (
+            f"the broker {first} has a TLS certificate {where} cannot verify ({exc.verify_message}): "
+            "set KAFKA_SSL_CAFILE to the CA that signed it"
+        )
+    except ssl.SSLError as exc:
+        return (
+            f"TLS with the broker {first} failed ({exc.reason or exc}): is KAFKA_SECURITY_PROTOCOL right for its port?"
+        )
+    except (OSError, ValueError):
+        return None

@@ -70,5 +70,7 @@ def test_ingest_worker_and_tail_over_tls(tmp_path: Path) -> None:
     # Without the CA the broker's certificate cannot be verified: one line, exit 3, nothing sent.
     unverified = _cli({**env, "KAFKA_SSL_CAFILE": ""}, "topics", "describe")
     assert unverified.returncode == 3 and "Traceback" not in unverified.stderr, unverified.stderr
+    assert "TLS certificate the system's CAs cannot verify" in unverified.stderr, unverified.stderr
+    assert "set KAFKA_SSL_CAFILE" in unverified.stderr
     plaintext = _cli({**env, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}, "status")
     assert plaintext.returncode == 3 and "Traceback" not in plaintext.stderr, plaintext.stderr
