@@ -9,6 +9,8 @@ import html
 import re
 from typing import TYPE_CHECKING, Any
 
+from claimwatch.textsafe import safe_text
+
 if TYPE_CHECKING:
     from schemas.report import WeeklyReport
 
@@ -18,7 +20,10 @@ SEVERITY_COLOURS = {"critical": "#8b0000", "high": "#d9480f", "medium": "#e6a700
 
 
 def esc(value: Any, limit: int = MAX_TEXT) -> str:
+    """Text for the page: control characters (terminal escapes, BEL), bidi overrides and line or
+    paragraph separators become spaces, then HTML is escaped."""
     text = "" if value is None else str(value)
+    text = safe_text(text, len(text))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return html.escape(text, quote=True)

@@ -27,7 +27,7 @@ from claimwatch.detect.claims import TAKEDOWN_STATES
 from claimwatch.detect.risk import risk_level
 from claimwatch.detect.rollup import iso_week
 from claimwatch.detect.timeutil import rfc3339
-from claimwatch.textsafe import safe_cell
+from claimwatch.textsafe import safe_cell, safe_text
 from schemas.alerts import REVIEW_SEVERITIES, Alert
 from schemas.events import QuarantineEntry
 from schemas.report import WeeklyReport
@@ -539,24 +539,38 @@ def build_report(index: WeekIndex, week: str) -> WeeklyReport:
     by_severity = Counter(a.severity for a in alerts)
     summary = _claims_summary(index, week)
     quality = _data_quality(index, week)
-    return WeeklyReport(
-        week=week,
-        period={"start": start, "end": end},
-        partial_week=quality["days_with_data"] < 7,
-        week_over_week=_week_over_week(index, week, summary),
-        dispute_risk_by_asset=_risk_by_asset(index, week),
-        definitions=DEFINITIONS,
-        claims_summary=summary,
-        high_priority=_high_priority(index, alerts),
-        trends=_trends(index, week),
-        dispute_risk=_dispute_risk(index, week),
-        data_quality=quality,
-        alerts_summary={
-            "total": len(alerts),
-            "by_type": dict(sorted(by_type.items())),
-            "by_severity": dict(sorted(by_severity.items())),
-        },
+    sections = readable(
+        {
+            "partial_week": quality["days_with_data"] < 7,
+            "week_over_week": _week_over_week(index, week, summary),
+            "dispute_risk_by_asset": _risk_by_asset(index, week),
+            "definitions": DEFINITIONS,
+            "claims_summary": summary,
+            "high_priority": _high_priority(index, alerts),
+            "trends": _trends(index, week),
+            "dispute_risk": _dispute_risk(index, week),
+            "data_quality": quality,
+            "alerts_summary": {
+                "total": len(alerts),
+                "by_type": dict(sorted(by_type.items())),
+                "by_severity": dict(sorted(by_severity.items())),
+            },
+        }
     )
+    return WeeklyReport(week=week, period={"start": start, "end": end}, **sections)
+
+
+def readable(value: Any) -> Any:
+    """Every text in a report section with control characters (terminal escapes, BEL), bidi
+    overrides and line or paragraph separators made spaces: titles and names come from outside, and
+    report.json is read by programs and people that trust it."""
+    if isinstance(value, str):
+        return safe_text(value, len(value))
+    if isinstance(value, dict):
+        return {readable(k): readable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [readable(v) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------------------------------- files

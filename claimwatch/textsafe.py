@@ -92,4 +92,6 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, bool | int | float):
         return value
     text = str(value)[:MAX_CELL]
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    if text.startswith(FORMULA_PREFIXES):
+        text = "'" + text
+    return safe_text(text, MAX_CELL + 1)  # after the check: a leading tab or CR is a formula prefix too

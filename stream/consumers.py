@@ -320,6 +320,11 @@ def alertmanager_alert(alert: Alert, now: datetime | None = None) -> dict[str, A
             "summary": safe_text(alert.title)[:500],
             "title": safe_text(alert.title)[:500],
             "description": safe_text(description)[:500],
+            # For Slack receivers (deploy/alertmanager.yml): mention and link syntax shown as text.
+            "slack_title": slack_escape(
+                safe_text(f"{alert.type} on {ids.get('content_id') or alert.subject.key()}", 300)
+            ),
+            "slack_text": slack_escape(safe_text(alert.title, 500)),
             "score": f"{alert.score:.2f}",
             "event_time": rfc3339(alert.event_time),
         },

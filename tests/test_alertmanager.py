@@ -179,6 +179,10 @@ def test_the_alert_form_carries_labels_links_and_a_cooldown_end() -> None:
     annotations = body["annotations"]
     assert annotations["summary"] == a.title == annotations["title"], "what receivers show is what happened"
     assert annotations["description"].startswith("rule ") or annotations["description"] == ""
+    hostile = a.model_copy(update={"title": "<!channel> pay <https://evil.example|your bank>"})
+    slack = alertmanager_alert(hostile, now=a.event_time)["annotations"]
+    assert slack["slack_text"] == "&lt;!channel&gt; pay &lt;https://evil.example|your bank&gt;"
+    assert "<" not in slack["slack_title"] and slack["slack_title"] == "viral_propagation on CW-9"
 
 
 # The example routing tree: every alert reaches the rights team; a critical one also pages on-call.

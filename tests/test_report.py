@@ -196,3 +196,27 @@ def test_released_by_outcome_adds_up_to_released() -> None:
         monitors.step("item", event)
     summary = build_report(WeekIndex.build(ReportInputs(rows=dict(monitors.take_rollups()))), "2026-W45").claims_summary
     assert summary["released"] == 2 == sum(summary["released_by_outcome"].values())
+
+
+CONTROLS = "\x1b\x07\u202e\u2029\u2028\x85"
+
+
+def test_no_control_character_of_a_title_reaches_any_report_file() -> None:
+    """Terminal escapes, BEL, a right-to-left override and line or paragraph separators in titles and
+    names: not in report.html, the CSVs or report.json (read by `cat`, spreadsheets and programs)."""
+    monitor = Monitor(clock=lambda: T0)
+    monitors = KeyedMonitors(clock=lambda: T0, monitors={"item": monitor})
+    inputs = ReportInputs()
+    item = catalog().model_copy(update={"title": f"Song{CONTROLS}evil"})
+    inputs.alerts += monitors.step("item", item).alerts
+    events = [
+        claim("c1", day_end(0), "active", video_title=f"Clip{CONTROLS}", channel_title=f"Chan{CONTROLS}"),
+        claim("c1", at(30), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
+    ]
+    for e in events:
+        inputs.alerts += monitors.step("item", e).alerts
+    inputs.rows.update(monitors.take_rollups())
+    files = render_files(build_report(WeekIndex.build(inputs), "2026-W45"))
+    assert "Song" in files["report.html"] and "Clip" in files["dispute_risk.csv"]
+    for name, text in files.items():
+        assert not set(CONTROLS) & set(text), (name, sorted(set(CONTROLS) & set(text)))
