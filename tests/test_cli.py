@@ -329,3 +329,22 @@ def test_the_run_s_counts_agree_with_its_quarantine_file(tmp_path: Path, capsys:
     assert len((out / "quarantine.jsonl").read_text().splitlines()) == 1
     assert main(["quarantine", "list", "--from-dir", str(out), "--source", "polls"]) == 0
     assert "1 quarantined record" in capsys.readouterr().out
+
+
+def test_a_file_without_a_date_in_its_name_counts_in_the_week_of_its_data(tmp_path: Path) -> None:
+    """A poll log named without a date: its broken line and its repeated record are in the data
+    quality of the week its polls are about, not in no week at all."""
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "catalog.csv").write_text("content_id,title,youtube\nCW-1,Song,yt1\n")
+    polls = [
+        f'{{"platform":"youtube","platform_content_id":"yt1","observed_at":"2026-11-10T0{h}:00:00Z","views_total":{h}}}\n'
+        for h in range(1, 4)
+    ]
+    (data / "polls.jsonl").write_text("".join(polls) + "{broken\n")
+    (data / "polls_again.jsonl").write_text(polls[0])
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(data), "--out", str(out), "--quiet"]) == 0
+    quality = json.loads((out / "2026-W46" / "report.json").read_text())["data_quality"]
+    assert quality["quarantined_total"] == 2, quality
+    assert quality["records_read_by_source"]["polls"]["quarantined"] == 2

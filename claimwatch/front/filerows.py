@@ -28,7 +28,9 @@ def file_rows(ingest: IngestResult, events: Iterable[Event] = (), router: Router
 
 def file_row(f: FileTally, duplicates: int, uncatalogued: int) -> dict[str, Any]:
     """A file's row: its counts, less the ``duplicates`` records that only repeat earlier ones."""
-    day = date_from_name(Path(f.path))
+    # The day in its name (exports are named by the day they report on), else the day of its data:
+    # a poll log named without a date still counts in the week its records are about.
+    day = date_from_name(Path(f.path)) or f.data_day
     return {
         "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
         "records": f.records, "accepted": f.accepted - duplicates, "quarantined": f.quarantined + duplicates,

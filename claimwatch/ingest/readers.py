@@ -84,7 +84,13 @@ class FileResult:
 
     def tally(self) -> FileTally:
         return FileTally(self.path, self.source, self.records, self.accepted, len(self.quarantined),
-                         len(self.events), tuple(self.columns))  # fmt: skip
+                         len(self.events), tuple(self.columns), self.data_day())  # fmt: skip
+
+    def data_day(self) -> date | None:
+        """The last day the file's records are about (by their data time; reference data has none):
+        the day a file without a date in its name reports on."""
+        times = [t for e in self.events if (t := getattr(e, "event_time", None)) is not None]
+        return max(times).astimezone(UTC).date() if times else None
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class FileTally:
     quarantined: int
     events: int
     columns: tuple[str, ...] = ()
+    data_day: date | None = None
 
 
 @dataclass
