@@ -145,6 +145,14 @@ def test_content_id_flag_for_a_third_party_claim_on_our_own_video() -> None:
         claim("tp", at(5), "active", video_id="ugc", third_party_claim=True, source="partner_api_claim"),
     ]
     assert of_type(run_events(other), "content_id_flag") == []
+    # Their asset is not in our catalog; the video is ours: the alert is about our item.
+    theirs = [
+        catalog(),
+        claim("tp", at(5), "active", video_id="yt1", asset_id="THEIRS", third_party_claim=True,
+              source="partner_api_claim"),
+    ]  # fmt: skip
+    (flag,) = of_type(run_events(theirs), "content_id_flag")
+    assert (flag.subject.content_id, flag.subject.asset_id) == ("CW-1", "THEIRS")
 
 
 def test_dispute_opened_once_per_state_with_severity() -> None:

@@ -339,7 +339,11 @@ class Monitor:
         return [found] if found is not None else []
 
     def _content_of(self, state: ClaimState, event: ClaimEvent) -> str | None:
-        return self.catalog.content_for_claim(state.asset_id, event.custom_id, event.isrc)
+        """Our item a claim is about: the one its asset names, else, for a third party's claim on
+        our video, the one the video is (their asset is not in our catalog; the video is)."""
+        return self.catalog.content_for_claim(state.asset_id, event.custom_id, event.isrc) or (
+            self.catalog.content_for_post("youtube", state.video_id) if state.video_id else None
+        )
 
     # ------------------------------------------------------------------------- rights / conflicts
 
