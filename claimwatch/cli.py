@@ -598,6 +598,44 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+# One example per command whose description does not give one already; every `--help` shows one
+# (tests/test_cli.py holds every command to it).
+EXAMPLES = {
+    "run": "claimwatch run --input exports/ --out out --min-severity high",
+    "sample": "claimwatch sample --out data --seed 11 --items 300 --days 18",
+    "eval": "claimwatch eval --alerts out/alerts.jsonl --labels data/labels.json",
+    "backtest": "claimwatch backtest --series nab/data --out results --labels nab/labels/combined_windows.json --score",
+    "nab-score": "claimwatch nab-score --results results --labels nab/labels/combined_windows.json",
+    "schemas": "claimwatch schemas export schemas-out/",
+    "schemas export": "claimwatch schemas export schemas-out/",
+    "topics": "claimwatch topics create",
+    "ingest": "claimwatch ingest exports/ --follow",
+    "worker": "CLAIMWATCH_WEB_PORT=6066 claimwatch worker",
+    "config": "claimwatch config show --json",
+    "config show": "claimwatch config show --json",
+    "alerts": "claimwatch alerts tail --min-severity high --since 2026-11-10T00:00:00Z",
+    "alerts tail": "claimwatch alerts tail --min-severity high --since 2026-11-10T00:00:00Z",
+    "alerts sink": "CLAIMWATCH_WEBHOOK_URL=https://hooks.slack.com/services/… claimwatch alerts sink webhook",
+    "status": "claimwatch status --json",
+    "aws": "claimwatch aws setup --bucket claimwatch-reports --sns-topic claimwatch-alerts",
+    "aws setup": "claimwatch aws setup --bucket claimwatch-reports --sns-topic claimwatch-alerts",
+    "bench": "claimwatch bench --events 1000000 --repeats 3",
+}
+
+
+def add_examples(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> None:
+    """Give each command's help its example from :data:`EXAMPLES`, where its text has none."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                command = (*path, name)
+                shown = f"{child.description or ''} {child.epilog or ''}"
+                example = EXAMPLES.get(" ".join(command))
+                if example and "Example" not in shown:
+                    child.epilog = f"Example: {example}" + (f"\n\n{child.epilog}" if child.epilog else "")
+                add_examples(child, command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from claimwatch.ingest.readers import BY_NAME
 
@@ -856,6 +894,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", help="instead: cost per value of the novelty detector over these series (NAB's data)")
     p.add_argument("--json", action="store_true", help="print only the summary, one JSON object (no per-run lines)")
     p.set_defaults(func=cmd_bench)
+    add_examples(parser)
     return parser
 
 

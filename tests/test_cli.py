@@ -6,13 +6,14 @@ import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from claimwatch.cli import build_parser, main
+from claimwatch.cli import EXAMPLES, build_parser, main
 
 
 def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -37,6 +38,10 @@ def test_every_subcommand_has_help(command: tuple[str, ...], capsys: pytest.Capt
         main([*command, "--help"])
     out = capsys.readouterr().out
     assert done.value.code == 0 and out.startswith("usage: claimwatch " + " ".join(command))
+    text = " ".join(out.split())  # argparse wraps lines
+    assert any(
+        f"{lead} {start}" in text for lead in ("Example:", "Examples:") for start in ("claimwatch ", "CLAIMWATCH_")
+    )
 
 
 # Every subcommand with a wrong input: no broker, a bad setting, a missing path. Each must end in
@@ -348,3 +353,11 @@ def test_a_file_without_a_date_in_its_name_counts_in_the_week_of_its_data(tmp_pa
     quality = json.loads((out / "2026-W46" / "report.json").read_text())["data_quality"]
     assert quality["quarantined_total"] == 2, quality
     assert quality["records_read_by_source"]["polls"]["quarantined"] == 2
+
+
+@pytest.mark.parametrize("command", sorted(EXAMPLES))
+def test_every_example_in_the_help_parses(command: str) -> None:
+    """An example that no longer parses would teach the wrong command."""
+    words = [w for w in shlex.split(EXAMPLES[command]) if "=" not in w or w.startswith("-")]
+    assert words[0] == "claimwatch" and " ".join(words[1:]).startswith(command)
+    build_parser().parse_args(words[1:])
