@@ -28,7 +28,7 @@ from claimwatch.detect.risk import risk_level
 from claimwatch.detect.rollup import iso_week
 from claimwatch.detect.timeutil import rfc3339
 from claimwatch.textsafe import safe_cell, safe_text
-from schemas.alerts import REVIEW_SEVERITIES, Alert
+from schemas.alerts import REVIEW_SEVERITIES, Alert, severity_rank
 from schemas.events import QuarantineEntry
 from schemas.report import WeeklyReport
 
@@ -315,16 +315,20 @@ def _high_priority(index: WeekIndex, alerts: list[Alert]) -> list[dict[str, Any]
             groups[a.subject.key() or a.alert_id].append(a)
     out = []
     for key, group in groups.items():
-        group.sort(key=lambda a: (a.event_time, a.alert_id), reverse=True)
+        latest = max(group, key=lambda a: (a.event_time, a.alert_id))
+        # What to review first: critical before high, then the newest (a list read top down).
+        group.sort(key=lambda a: (severity_rank(a.severity), a.event_time, a.alert_id), reverse=True)
         out.append({
             "subject_key": key,
-            "subject": group[0].subject.ids(),
-            "title": index.title(group[0].subject.content_id),
-            "latest": rfc3339(group[0].event_time),
-            "max_severity": "critical" if any(a.severity == "critical" for a in group) else "high",
+            "subject": latest.subject.ids(),
+            "title": index.title(latest.subject.content_id),
+            "latest": rfc3339(latest.event_time),
+            "max_severity": group[0].severity,
             "alerts": [_alert_row(a) for a in group],
         })  # fmt: skip
-    out.sort(key=lambda g: (g["latest"], g["subject_key"]), reverse=True)
+    out.sort(
+        key=lambda g: (severity_rank(str(g["max_severity"])), str(g["latest"]), str(g["subject_key"])), reverse=True
+    )
     return out
 
 

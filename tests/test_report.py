@@ -13,6 +13,7 @@ from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import Monitor
 from claimwatch.textsafe import safe_cell
 from schemas import ClaimEvent, MetricObservation, WeeklyReport
+from schemas.alerts import SEVERITIES, Alert, Subject
 from tests.builders import T0, at, catalog, claim, day_end, steady_polls
 
 HOSTILE = '<script>alert("pwned")</script>'
@@ -220,3 +221,20 @@ def test_no_control_character_of_a_title_reaches_any_report_file() -> None:
     assert "Song" in files["report.html"] and "Clip" in files["dispute_risk.csv"]
     for name, text in files.items():
         assert not set(CONTROLS) & set(text), (name, sorted(set(CONTROLS) & set(text)))
+
+
+def test_requires_review_lists_critical_first_then_the_newest() -> None:
+    def alert(n: int, severity: str, content_id: str, day: int) -> Alert:
+        when = day_end(day) - timedelta(hours=1)
+        return Alert(alert_id=f"a{n}", type="dispute_risk", severity=severity, score=0.9,
+                     subject=Subject(content_id=content_id), event_time=when, detected_at=when, title=f"alert {n}")  # fmt: skip
+
+    alerts = [alert(1, "critical", "CW-1", 0), alert(2, "high", "CW-1", 2), alert(3, "high", "CW-2", 4)]
+    groups = build_report(WeekIndex.build(ReportInputs(alerts=alerts)), "2026-W45").high_priority
+    assert [g["subject"]["content_id"] for g in groups] == ["CW-1", "CW-2"]
+    assert [a["alert_id"] for a in groups[0]["alerts"]] == ["a1", "a2"]
+    ranks = [(SEVERITIES.index(g["max_severity"]), g["latest"]) for g in groups]
+    assert ranks == sorted(ranks, reverse=True)
+    for g in groups:
+        inner = [(SEVERITIES.index(a["severity"]), a["event_time"]) for a in g["alerts"]]
+        assert inner == sorted(inner, reverse=True)
