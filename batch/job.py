@@ -48,7 +48,7 @@ from batch.report import (
     render_files,
     week_bounds,
 )
-from claimwatch.config import environment
+from claimwatch.config import aws_region, environment
 from claimwatch.logs import generation
 from claimwatch.quarantine import open_entries
 from schemas.alerts import Alert
@@ -315,10 +315,30 @@ def headline(report: WeeklyReport) -> dict[str, Any]:
     }
 
 
+def console_link(location: str, name: str, region: str = "") -> str | None:
+    """The AWS console's page of one report file, for an ``s3://bucket/prefix/`` location (None for a
+    folder): people open it signed in with their own access, so the link grants nothing by itself.
+
+    >>> console_link("s3://reports/weekly/2026-W46/", "report.html", "eu-west-1")
+    'https://s3.console.aws.amazon.com/s3/object/reports?region=eu-west-1&prefix=weekly%2F2026-W46%2Freport.html'
+    """
+    if not location.startswith("s3://"):
+        return None
+    from urllib.parse import quote
+
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    key = f"{prefix.rstrip('/')}/{name}" if prefix.strip("/") else name
+    where = f"region={quote(region)}&" if region else ""
+    return f"https://s3.console.aws.amazon.com/s3/object/{quote(bucket)}?{where}prefix={quote(key, safe='')}"
+
+
 def notify(topic_arn: str, week: str, figures: dict[str, Any], location: str) -> None:
     from claimwatch.aws import client
 
     lines = [f"claimwatch weekly report {week}: {location}"]
+    link = console_link(location, "report.html", aws_region())
+    if link:  # an s3:// address opens nothing in a mail client or Slack; the console does, after sign-in
+        lines.append(f"  open (AWS console): {link}")
     lines += [f"  {name.replace('_', ' ')}: {value:,}" for name, value in figures.items()]
     client("sns").publish(
         TopicArn=topic_arn,

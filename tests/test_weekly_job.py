@@ -131,6 +131,8 @@ def test_a_run_folder_goes_to_s3_once_with_one_notification(run_folder: Path, mo
     assert manifest["headline"]["days_with_data"] == 7
     sent = notifications(moto_endpoint, queue)
     assert len(sent) == 1 and f"s3://reports/weekly/{WEEK}/" in sent[0] and "new claims" in sent[0]
+    link = f"https://s3.console.aws.amazon.com/s3/object/reports?region=eu-west-1&prefix=weekly%2F{WEEK}%2Freport.html"
+    assert f"open (AWS console): {link}" in sent[0]
 
     again = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", "s3://reports/weekly")
     assert again.returncode == 0 and "unchanged" in again.stdout, again.stderr
