@@ -16,13 +16,13 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from batch.html import render_html
+from batch.html import render_html, video_url
 from claimwatch.detect.claims import TAKEDOWN_STATES
 from claimwatch.detect.risk import risk_level
 from claimwatch.detect.rollup import iso_week
@@ -580,23 +580,44 @@ def readable(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------- files
 
 
-def _csv_text(header: list[str], rows: list[dict[str, Any]]) -> str:
-    """CSV that Excel opens cleanly: a UTF-8 byte order mark (or it garbles non-ASCII titles), CRLF."""
+def _csv_text(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
+    """CSV that Excel opens cleanly: a UTF-8 byte order mark (or it garbles non-ASCII titles), CRLF;
+    ``columns`` are (row key, header)."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([header for _, header in columns])
     for row in rows:
-        writer.writerow([safe_cell(row.get(h)) for h in header])
+        writer.writerow([safe_cell(row.get(key)) for key, _ in columns])
     return buffer.getvalue()
+
+
+# The CSVs are read in spreadsheets by people: headers in words, a link to each video.
+RISK_COLUMNS = (
+    ("claim_id", "Claim ID"), ("asset_id", "Asset ID"), ("video_id", "Video ID"), ("video_link", "Video link"),
+    ("content_id", "Content ID"), ("title", "Content title"), ("video_title", "Video title"),
+    ("status", "Claim status"), ("score", "Risk score"), ("level", "Risk level"), ("drivers", "Drivers"),
+)  # fmt: skip
+REVIEW_COLUMNS = (
+    ("content_id", "Content ID"), ("content_title", "Content title"), ("video_id", "Video ID"),
+    ("video_link", "Video link"), ("severity", "Severity"), ("type", "Alert type"), ("title", "Alert"),
+    ("event_time", "Event time"), ("score", "Score"), ("subject_key", "Subject"), ("alert_id", "Alert ID"),
+)  # fmt: skip
+SUMMARY_COLUMNS = (("metric", "Metric"), ("value", "Value"))
 
 
 def report_tables(report: WeeklyReport) -> dict[str, str]:
     risk_rows = [
-        {**r, "drivers": "; ".join(str(d["driver"]) for d in r.get("drivers", []))} for r in report.dispute_risk
-    ]
+        {**r, "video_link": video_url(r.get("video_id")) or "",
+         "drivers": "; ".join(str(d["driver"]) for d in r.get("drivers", []))}
+        for r in report.dispute_risk
+    ]  # fmt: skip
     hp_rows = [
         {
+            "content_id": g["subject"].get("content_id") or "",
+            "content_title": g.get("title") or "",
+            "video_id": g["subject"].get("video_id") or "",
+            "video_link": video_url(g["subject"].get("video_id")) or "",
             "subject_key": g["subject_key"],
             "alert_id": a["alert_id"],
             "type": a["type"],
@@ -613,25 +634,9 @@ def report_tables(report: WeeklyReport) -> dict[str, str]:
     summary_rows += [{"metric": f"status:{k}", "value": v} for k, v in cs["by_status"].items()]
     summary_rows += [{"metric": f"top_asset:{r['asset_id']}", "value": r["claims_changed"]} for r in cs["top_assets"]]
     return {
-        "dispute_risk.csv": _csv_text(
-            [
-                "claim_id",
-                "asset_id",
-                "video_id",
-                "content_id",
-                "title",
-                "video_title",
-                "status",
-                "score",
-                "level",
-                "drivers",
-            ],
-            risk_rows,
-        ),
-        "high_priority.csv": _csv_text(
-            ["subject_key", "alert_id", "type", "severity", "score", "event_time", "title"], hp_rows
-        ),
-        "claims_summary.csv": _csv_text(["metric", "value"], summary_rows),
+        "dispute_risk.csv": _csv_text(RISK_COLUMNS, risk_rows),
+        "high_priority.csv": _csv_text(REVIEW_COLUMNS, hp_rows),
+        "claims_summary.csv": _csv_text(SUMMARY_COLUMNS, summary_rows),
     }
 
 

@@ -238,3 +238,14 @@ def test_requires_review_lists_critical_first_then_the_newest() -> None:
     for g in groups:
         inner = [(SEVERITIES.index(a["severity"]), a["event_time"]) for a in g["alerts"]]
         assert inner == sorted(inner, reverse=True)
+
+
+def test_the_csvs_speak_to_people_and_link_each_video() -> None:
+    index, week = week_of_data()
+    files = render_files(build_report(index, week))
+    review = list(csv.DictReader(io.StringIO(files["high_priority.csv"].lstrip("\ufeff"))))
+    assert review and {"Content ID", "Content title", "Video link", "Alert", "Severity"} <= set(review[0])
+    assert all(r["Video link"].startswith("https://www.youtube.com/watch?v=") for r in review if r["Video ID"])
+    assert any(r["Content title"] for r in review)
+    risk = list(csv.DictReader(io.StringIO(files["dispute_risk.csv"].lstrip("\ufeff"))))
+    assert risk and {"Claim ID", "Risk score", "Risk level", "Video link"} <= set(risk[0])
