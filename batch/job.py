@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -207,6 +208,7 @@ class Target(Protocol):
     def read(self, name: str) -> bytes | None: ...
     def put(self, name: str, body: bytes) -> None: ...
     def delete(self, name: str) -> None: ...
+    def check(self) -> None: ...
 
 
 @dataclass
@@ -233,6 +235,12 @@ class FolderTarget:
 
     def delete(self, name: str) -> None:
         (self.folder / name).unlink(missing_ok=True)
+
+    def check(self) -> None:
+        """What a dry run asks: could the report be written here?"""
+        existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), Path("."))
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise JobError(EXIT_OUTPUT, f"--out {self.root}: {existing} cannot be written")
 
 
 @dataclass
@@ -271,6 +279,29 @@ class S3Target:
 
     def delete(self, name: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.key(name))
+
+    def check(self) -> None:
+        """What a dry run asks: does the bucket exist, and may these credentials reach it?"""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise JobError(
+                EXIT_OUTPUT, f"--out s3://{self.bucket}: cannot be reached: {type(exc).__name__}: {exc}"[:400]
+            ) from None
+
+
+S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
+
+
+def check_arguments(out: str, topic: str) -> None:
+    """What can be wrong before anything is read: an output or topic that cannot be one."""
+    if out.startswith("s3://"):
+        bucket = out[len("s3://") :].partition("/")[0]
+        if not S3_BUCKET.fullmatch(bucket):
+            raise JobError(EXIT_USAGE, f"--out {out!r}: {bucket!r} is not an S3 bucket name (s3://bucket/prefix)")
+    if topic and not SNS_TOPIC_ARN.fullmatch(topic):
+        raise JobError(EXIT_USAGE, f"SNS topic {topic!r} is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"[:300])
 
 
 def make_target(out: str, week: str) -> Target:
@@ -369,6 +400,8 @@ def run(
     now: datetime | None = None,
 ) -> Outcome:
     week = parse_week(week_arg, now or datetime.now(UTC))
+    topic = sns_topic or environment().claimwatch_sns_topic_arn
+    check_arguments(out, topic)
     started = time.perf_counter()
     loaded = load_folder(Path(from_dir), week) if from_dir else load_kafka(week)
     log_stage("read", started, week=week, source=loaded.source, rows=len(loaded.inputs.rows),
@@ -385,8 +418,10 @@ def run(
     log_stage("build", started, week=week, files=len(files), partial=partial, **figures)
     code = EXIT_PARTIAL if partial else EXIT_OK
     if dry_run:
-        log_stage("dry-run", time.perf_counter(), week=week, written=False)
-        return Outcome(code, figures=figures)
+        target = make_target(out, week)
+        target.check()
+        log_stage("dry-run", time.perf_counter(), week=week, written=False, location=target.location)
+        return Outcome(code, target.location, figures=figures)
     started = time.perf_counter()
     try:
         target = make_target(out, week)
@@ -403,7 +438,6 @@ def run(
     except Exception as exc:  # boto3/botocore or the file system: one line, the output-failure code
         raise JobError(EXIT_OUTPUT, f"writing the report to {out} failed: {type(exc).__name__}: {exc}"[:400]) from None
     log_stage("write", started, week=week, location=target.location, changed=True, files=len(files) + 1)
-    topic = sns_topic or environment().claimwatch_sns_topic_arn
     notified = False
     if topic:
         started = time.perf_counter()

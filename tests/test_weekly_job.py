@@ -205,6 +205,10 @@ def test_an_s3_failure_midway_leaves_no_manifest(run_folder: Path, moto_endpoint
         (["--week", "last week", "--from-dir", "."], 2, "ISO week"),
         (["--week", WEEK, "--from-dir", "/nonexistent/run"], 3, "no such folder"),
         (["--week", WEEK], 3, "Kafka unavailable"),
+        # Checked before anything is read: an output or a topic that cannot be one.
+        (["--week", WEEK, "--from-dir", "/nonexistent/run", "--out", "s3:///x"], 2, "not an S3 bucket name"),
+        (["--week", WEEK, "--from-dir", "/nonexistent/run", "--out", "s3://Bad_Bucket/x"], 2, "not an S3 bucket"),
+        (["--week", WEEK, "--from-dir", "/nonexistent/run", "--sns-topic", "alerts"], 2, "not a topic ARN"),
     ],
 )
 def test_expected_failures_are_one_line_and_a_documented_code(args: list[str], code: int, says: str) -> None:
@@ -219,6 +223,11 @@ def test_dry_run_writes_nothing_and_a_partial_week_says_so(run_folder: Path, tmp
     env = {"PATH": os.environ["PATH"]}
     dry = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", str(tmp_path / "r"), "--dry-run")
     assert dry.returncode == 0 and json.loads(dry.stdout)["days_with_data"] == 7 and not (tmp_path / "r").exists()
+    # A dry run checks the target too: a file where the folder would go cannot be written.
+    (tmp_path / "a-file").write_text("")
+    blocked = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", str(tmp_path / "a-file" / "r"),
+                         "--dry-run")  # fmt: skip
+    assert blocked.returncode == 5 and "cannot be written" in blocked.stderr, blocked.stderr
     partial = report_cli(env, "--week", "2026-W46", "--from-dir", str(run_folder), "--out", str(tmp_path / "r"))
     assert partial.returncode == 4, partial.stderr
     assert json.loads((tmp_path / "r" / "2026-W46" / "manifest.json").read_text())["headline"]["days_with_data"] < 7
