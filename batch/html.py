@@ -156,6 +156,8 @@ def delta(row: dict[str, Any] | None) -> str:
     """An arrow and the change against last week (per day of data for activity figures)."""
     if not row:
         return ""
+    if row.get("change") is None:  # nothing to compare with (no claims report in one of the weeks)
+        return f"<small class='d'>{esc(row.get('note') or 'no comparison')}</small>"
     pct = row.get("change_pct_per_day")
     change = row.get("change", 0)
     if pct is not None:

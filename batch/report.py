@@ -35,6 +35,7 @@ from schemas.report import WeeklyReport
 DAILY_SOURCES = ("reporting_api_claims", "studio_claims_csv", "channel_basic", "content_owner_basic", "platform_poll")
 # Two deliveries of the same daily claims report: a day is covered when either arrived.
 SOURCE_FAMILIES = {"reporting_api_claims": "claims report", "studio_claims_csv": "claims report"}
+CLAIMS_FAMILY = "claims report"
 TOP_N = 10
 MAX_RISK_ROWS = 200
 RISK_LISTED = 0.3  # claims under this are listed only when disputed or appealed
@@ -402,6 +403,7 @@ def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
         "records_read_by_source": read,
         "quarantined_by_reason": dict(sorted(Counter(_reason_key(q) for q in quarantined).items())),
         "quarantined_total": len(quarantined),
+        "days_by_source": {f: len(set(seen[f]) & in_week) for f in sorted(seen)},
         "late_or_duplicate": dict(sorted(findings.items())),
         "sources_missing_for_a_day": {f: d for f, d in missing.items() if d},
         "schema_drift": schema_drift(index.files, in_week),
@@ -491,16 +493,29 @@ def _week_over_week(index: WeekIndex, week: str, summary: dict[str, Any]) -> dic
     if previous not in index.weeks():
         return {}
     before = _claims_summary(index, previous)
-    days_now = max(1, _data_quality(index, week)["days_with_data"])
-    days_before = max(1, _data_quality(index, previous)["days_with_data"])
+    quality_now, quality_before = _data_quality(index, week), _data_quality(index, previous)
+    # Like with like: claim figures per day of claims reports, alerts per day of any data.
+    claim_days = (
+        quality_now["days_by_source"].get(CLAIMS_FAMILY, 0),
+        quality_before["days_by_source"].get(CLAIMS_FAMILY, 0),
+    )
+    data_days = (quality_now["days_with_data"], quality_before["days_with_data"])
     alerts_now, alerts_before = len(index.alerts.get(week, [])), len(index.alerts.get(previous, []))
     out: dict[str, dict[str, Any]] = {}
-    for name, now, last in [
-        *((k, summary[k], before[k]) for k in ("total", "new", "released", "disputed", "appealed", "taken_down")),
-        ("alerts", alerts_now, alerts_before),
+    for name, now, last, (days_now, days_before) in [
+        *(
+            (k, summary[k], before[k], claim_days)
+            for k in ("total", "new", "released", "disputed", "appealed", "taken_down")
+        ),
+        ("alerts", alerts_now, alerts_before, data_days),
     ]:
         row: dict[str, Any] = {"this_week": now, "last_week": last, "change": now - last}
-        if name != "total":  # activity: compared per day of data, so a partial week is not a collapse
+        if not days_now or not days_before:  # nothing to compare with: say so, not "-100 %"
+            row["change"] = None
+            row["note"] = (
+                f"no {'claims report' if name != 'alerts' else 'data'} {'this' if not days_now else 'last'} week"
+            )
+        elif name != "total":  # activity: compared per day of data, so a partial week is not a collapse
             per_day_now, per_day_last = now / days_now, last / days_before
             row["per_day"] = round(per_day_now, 2)
             row["per_day_last_week"] = round(per_day_last, 2)

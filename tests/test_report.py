@@ -249,3 +249,20 @@ def test_the_csvs_speak_to_people_and_link_each_video() -> None:
     assert any(r["Content title"] for r in review)
     risk = list(csv.DictReader(io.StringIO(files["dispute_risk.csv"].lstrip("\ufeff"))))
     assert risk and {"Claim ID", "Risk score", "Risk level", "Video link"} <= set(risk[0])
+
+
+def test_a_week_without_claims_reports_is_not_compared_as_a_collapse() -> None:
+    """Last week had claims reports; this week only a day of polls: the claim figures say there is
+    nothing to compare, rather than "0 claims listed, -100 %/day"."""
+    monitors = KeyedMonitors(clock=lambda: T0)
+    for day in range(7):
+        monitors.step("item", claim(f"c{day}", day_end(day), claim_created_at=day_end(day) - timedelta(hours=2)))
+    for e in steady_polls("yt1", 24 * 8 + 12, 100):
+        monitors.step("yt1", e)
+    index = WeekIndex.build(ReportInputs(rows=dict(monitors.take_rollups())))
+    report = build_report(index, "2026-W46")
+    wow = report.model_extra["week_over_week"]  # type: ignore[index]
+    assert wow["total"]["change"] is None and wow["new"]["change"] is None
+    assert wow["new"]["note"] == "no claims report this week" and "change_pct_per_day" not in wow["new"]
+    page = render_files(report)["report.html"]
+    assert "no claims report this week" in page and "-100%" not in page
