@@ -389,6 +389,7 @@ class Outcome:
     changed: bool = False
     notified: bool = False
     figures: dict[str, Any] = field(default_factory=dict)
+    repaired: list[str] = field(default_factory=list)  # objects an unchanged rerun found broken and rewrote
 
 
 def run(
@@ -427,8 +428,13 @@ def run(
         target = make_target(out, week)
         new_manifest = manifest(week, files, figures)
         if target.read(MANIFEST) == new_manifest:
-            log_stage("write", started, week=week, location=target.location, changed=False)
-            return Outcome(code, target.location, figures=figures)
+            # Same report, already written, as far as the manifest says: check that every object is
+            # still what it lists (one deleted or overwritten since is written again, not trusted).
+            broken = [name for name, data in sorted(files.items()) if target.read(name) != data]
+            for name in broken:
+                target.put(name, files[name])
+            log_stage("write", started, week=week, location=target.location, changed=False, repaired=broken)
+            return Outcome(code, target.location, figures=figures, repaired=broken)
         target.delete(MANIFEST)  # from here until the new one is written, no manifest: no half report
         for name, data in sorted(files.items()):
             target.put(name, data)

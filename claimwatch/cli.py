@@ -569,6 +569,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps(outcome.figures, sort_keys=True))
     else:
         state = "written" if outcome.changed else "unchanged (nothing written, no notification)"
+        if outcome.repaired:
+            state = f"unchanged, {len(outcome.repaired)} broken object(s) written again ({', '.join(outcome.repaired)})"
         print(f"Weekly report {state}: {outcome.location}")
     return outcome.code
 

@@ -139,6 +139,17 @@ def test_a_run_folder_goes_to_s3_once_with_one_notification(run_folder: Path, mo
     check_objects(moto_endpoint, f"weekly/{WEEK}/", expected)
     assert notifications(moto_endpoint, queue) == [], "an unchanged report is not announced twice"
 
+    # Someone deletes report.html and overwrites the CSV: the rerun finds out and writes them again.
+    s3 = aws("s3", moto_endpoint)
+    s3.delete_object(Bucket="reports", Key=f"weekly/{WEEK}/report.html")
+    s3.put_object(Bucket="reports", Key=f"weekly/{WEEK}/dispute_risk.csv", Body=b"tampered")
+    repaired = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", "s3://reports/weekly")
+    assert repaired.returncode == 0 and "2 broken object(s) written again" in repaired.stdout, repaired.stdout
+    check_objects(moto_endpoint, f"weekly/{WEEK}/", expected)
+    body = s3.get_object(Bucket="reports", Key=f"weekly/{WEEK}/dispute_risk.csv")["Body"].read()
+    assert body == (run_folder / WEEK / "dispute_risk.csv").read_bytes()
+    assert notifications(moto_endpoint, queue) == [], "the report did not change: no second announcement"
+
 
 class FaultyS3(BaseHTTPRequestHandler):
     """Forwards to moto, but answers 500 to every upload of report.html: S3 failing mid-report."""
