@@ -85,3 +85,24 @@ def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
     assert PROMTOOL is not None
     checked = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus-rules.yml"
+
+
+@needs_promtool
+def test_the_shipped_alert_rules_pass_promtool_and_their_unit_tests() -> None:
+    assert PROMTOOL is not None
+    for args in (["check", "rules", str(RULES)], ["test", "rules", str(RULES.with_suffix(".test.yml"))]):
+        done = subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=60, cwd=RULES.parent)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_alert_rules_use_only_metrics_the_worker_exposes() -> None:
+    """A renamed metric would silence its alert without a word: every claimwatch_ name in the rules
+    is one /metrics writes."""
+    families = {f.name for f in text_string_to_metric_families(exposition())}
+    exposed = families | {f"{name}_total" for name in families}
+    used = set(re.findall(r"\bclaimwatch_[a-z_]+\b", RULES.read_text()))
+    used -= {n for n in used if n.endswith("_total") and n[: -len("_total")] in families}
+    assert used and used <= exposed, used - exposed
