@@ -263,10 +263,17 @@ class S3Target:
         return f"{self.base}/{name}"
 
     def read(self, name: str) -> bytes | None:
+        # Listed first: the task role may list only under its prefix, and S3 answers a GET of a
+        # missing key with 403 (not 404) to whoever may not list the bucket as a whole; a listing
+        # under the prefix is allowed and says "not there" (a first run has no manifest yet).
+        key = self.key(name)
+        listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not any(entry.get("Key") == key for entry in listed):
+            return None
         try:
-            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self.key(name))["Body"].read()
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             return body
-        except self.client.exceptions.NoSuchKey:
+        except self.client.exceptions.NoSuchKey:  # deleted between the two requests
             return None
 
     def put(self, name: str, body: bytes) -> None:
@@ -390,6 +397,27 @@ class Outcome:
     notified: bool = False
     figures: dict[str, Any] = field(default_factory=dict)
     repaired: list[str] = field(default_factory=list)  # objects an unchanged rerun found broken and rewrote
+
+
+RETRYABLE = (EXIT_INPUT, EXIT_OUTPUT)  # a broker or S3 away for a while; not a wrong argument
+
+
+def run_with_retries(retries: int, retry_after_s: float, *args: Any, **kwargs: Any) -> Outcome:
+    """:func:`run`, again after ``retry_after_s`` when it failed on something that may pass (the
+    input unavailable, the output failing), up to ``retries`` more times: the scheduled task's
+    automatic retry of a failed run (EventBridge retries only a task that could not be started).
+    A rerun of a written report changes nothing and notifies nobody, so retrying is safe."""
+    for attempt in range(retries + 1):
+        try:
+            return run(*args, **kwargs)
+        except JobError as exc:
+            if exc.code not in RETRYABLE or attempt == retries:
+                raise
+            log_stage(
+                "retry", time.perf_counter(), attempt=attempt + 1, after_seconds=retry_after_s, error=str(exc)[:300]
+            )
+            time.sleep(retry_after_s)
+    raise AssertionError("unreachable")
 
 
 def run(

@@ -558,10 +558,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from batch.job import JobError, run
+    from batch.job import JobError, run_with_retries
 
     try:
-        outcome = run(args.week, args.out, from_dir=args.from_dir, dry_run=args.dry_run, sns_topic=args.sns_topic)
+        outcome = run_with_retries(
+            args.retries, args.retry_after, args.week, args.out,
+            from_dir=args.from_dir, dry_run=args.dry_run, sns_topic=args.sns_topic,
+        )  # fmt: skip
     except JobError as exc:
         print(f"claimwatch: error: {exc}", file=sys.stderr)
         return exc.code
@@ -881,6 +884,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="claimwatch-reports", help="folder or s3://bucket/prefix (default: %(default)s)")
     p.add_argument("--sns-topic", help="SNS topic ARN to notify (default: CLAIMWATCH_SNS_TOPIC_ARN)")
     p.add_argument("--dry-run", action="store_true", help="read and build, print the headline figures, write nothing")
+    p.add_argument("--retries", type=int, default=0, choices=range(0, 4), metavar="N",
+                   help="run again up to N times when the input was unavailable (3) or the output failed (5): "
+                   "safe, a run is idempotent (the scheduled task uses 1)")  # fmt: skip
+    p.add_argument("--retry-after", type=float, default=120.0, metavar="SECONDS", help="wait before a retry")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("aws", help="AWS helpers for local stacks")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -104,7 +105,8 @@ def test_the_template_matches_the_operations_document() -> None:
     build_parser().parse_args([*container["Command"][:2], "s3://bucket/prefix"])  # a real subcommand
     failed = resources["FailedRunRule"]["Properties"]["EventPattern"]
     assert failed["detail"]["containers"]["exitCode"] == [{"anything-but": 0}]
-    assert resources["FailedRunAlarm"]["Properties"]["AlarmActions"]
+    assert {"Ref": "OpsAlertTopicArn"} in [t["Arn"] for t in resources["FailedRunRule"]["Properties"]["Targets"]]
+    assert container["Command"][-2:] == ["--retries", "1"], "a failed run is retried once by the task itself"
 
 
 def test_the_task_role_may_write_only_under_the_report_prefix() -> None:
@@ -124,3 +126,48 @@ def test_the_example_alertmanager_config_is_valid() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert compose()["services"]["alertmanager-sink"]["command"] == ["alerts", "sink", "alertmanager"]
+
+
+def test_a_failed_run_pages_once_and_a_task_that_never_started_pages_too() -> None:
+    resources = template()["Resources"]
+    ops = {"Ref": "OpsAlertTopicArn"}
+    rule_pages = {
+        name: r["Properties"]["EventPattern"]["detail"]
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Events::Rule" and any(t["Arn"] == ops for t in r["Properties"].get("Targets", []))
+    }
+    alarm_pages = [
+        name for name, r in resources.items()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and ops in r["Properties"].get("AlarmActions", [])
+        and r["Properties"].get("Namespace") == "AWS/Events"
+    ]  # fmt: skip
+    assert alarm_pages == [], "a failed run must not page a second time through an alarm on its rule"
+    failed = [d for d in rule_pages.values() if "containers" in d]
+    not_started = [d for d in rule_pages.values() if d.get("stopCode") == ["TaskFailedToStart"]]
+    assert len(failed) == 1 and len(not_started) == 1
+
+
+def test_the_report_job_reads_a_missing_manifest_with_a_prefix_limited_listing() -> None:
+    """S3 answers a GET of a missing key with 403 to a role that may list only under its prefix: the
+    job lists under the key first, so a first run (no manifest yet) reads "not there"."""
+    from batch.job import S3Target
+
+    class PrefixLimitedS3:
+        class exceptions:
+            NoSuchKey = KeyError
+
+        def __init__(self) -> None:
+            self.objects = {"weekly/2026-W45/report.json": b"{}"}
+
+        def list_objects_v2(self, Bucket: str, Prefix: str, MaxKeys: int) -> dict:  # type: ignore[type-arg]
+            assert Prefix.startswith("weekly/"), "the role may list only under its prefix"
+            return {"Contents": [{"Key": k} for k in sorted(self.objects) if k.startswith(Prefix)][:MaxKeys]}
+
+        def get_object(self, Bucket: str, Key: str) -> dict:  # type: ignore[type-arg]
+            if Key not in self.objects:
+                raise PermissionError("AccessDenied")  # what S3 says without a bucket-wide listing
+            return {"Body": io.BytesIO(self.objects[Key])}
+
+    target = S3Target("reports", "weekly", "2026-W45", client=PrefixLimitedS3())
+    assert target.read("manifest.json") is None
+    assert target.read("report.json") == b"{}"

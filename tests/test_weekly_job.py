@@ -325,3 +325,28 @@ def test_headline_figures_match_a_recount_of_the_raw_files(run_folder: Path) -> 
     assert {p: row["views"] for p, row in per_platform.items()} == views
     assert {p: row["engagements"] for p, row in per_platform.items()} == engagements
     assert {p: row["posts"] for p, row in per_platform.items()} == posts
+
+
+def test_a_run_that_may_pass_is_retried_and_a_wrong_one_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from batch import job
+
+    calls: list[str] = []
+
+    def flaky(week: str, out: str) -> job.Outcome:
+        calls.append(week)
+        if week == "usage":
+            raise job.JobError(job.EXIT_USAGE, "--week is wrong")
+        if len(calls) == 1:
+            raise job.JobError(job.EXIT_OUTPUT, "S3 answered 500")
+        return job.Outcome(job.EXIT_OK, "s3://reports/w/")
+
+    monkeypatch.setattr(job, "run", flaky)
+    assert job.run_with_retries(1, 0.0, "2026-W45", "s3://reports/w").code == job.EXIT_OK and len(calls) == 2
+    calls.clear()
+    with pytest.raises(job.JobError):
+        job.run_with_retries(1, 0.0, "usage", "s3://reports/w")
+    assert calls == ["usage"], "a wrong argument is not retried"
+    calls.clear()
+    with pytest.raises(job.JobError):
+        job.run_with_retries(0, 0.0, "2026-W45", "s3://reports/w")
+    assert len(calls) == 1
