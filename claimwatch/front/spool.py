@@ -28,7 +28,7 @@ import orjson
 from claimwatch.detect.monitor import event_time_of
 from claimwatch.detect.validation import repeat_entry
 from claimwatch.front.order import KIND_ORDER
-from claimwatch.ingest.readers import FileResult, FileTally
+from claimwatch.ingest.readers import FileResult, FileTally, source_counts
 from schemas.codec import decode_event, encode_event
 from schemas.events import Event, QuarantineEntry
 
@@ -237,17 +237,8 @@ class EventSpool:
         return self.seq - self.duplicates
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Records read, accepted and quarantined, and events produced, per source
-        (:meth:`claimwatch.ingest.readers.IngestResult.counts`)."""
-        table: dict[str, dict[str, int]] = {}
-        for f in self.files:
-            row = table.setdefault(f.source, {"files": 0, "records": 0, "accepted": 0, "events": 0, "quarantined": 0})
-            row["files"] += 1
-            row["records"] += f.records
-            row["accepted"] += f.accepted
-            row["events"] += f.events
-            row["quarantined"] += f.quarantined
-        return dict(sorted(table.items()))
+        """Records read, accepted and quarantined, and events produced, per source."""
+        return source_counts(self.files)
 
 
 def _event_id(event: Event) -> str | None:

@@ -107,6 +107,19 @@ class FileTally:
     data_day: date | None = None
 
 
+def source_counts(files: Iterable[FileTally]) -> dict[str, dict[str, int]]:
+    """Files, records read, accepted and quarantined, and events produced, per source."""
+    table: dict[str, dict[str, int]] = {}
+    for f in files:
+        row = table.setdefault(f.source, {"files": 0, "records": 0, "accepted": 0, "events": 0, "quarantined": 0})
+        row["files"] += 1
+        row["records"] += f.records
+        row["accepted"] += f.accepted
+        row["events"] += f.events
+        row["quarantined"] += f.quarantined
+    return dict(sorted(table.items()))
+
+
 @dataclass
 class IngestResult:
     files: list[FileResult] = field(default_factory=list)
@@ -121,15 +134,7 @@ class IngestResult:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Records read, accepted and quarantined, and events produced, per source."""
-        table: dict[str, dict[str, int]] = {}
-        for f in self.files:
-            row = table.setdefault(f.source, {"files": 0, "records": 0, "accepted": 0, "events": 0, "quarantined": 0})
-            row["files"] += 1
-            row["records"] += f.records
-            row["accepted"] += f.accepted
-            row["events"] += len(f.events)
-            row["quarantined"] += len(f.quarantined)
-        return dict(sorted(table.items()))
+        return source_counts(f.tally() for f in self.files)
 
     def reconciles(self) -> bool:
         return all(f.reconciles() for f in self.files)
