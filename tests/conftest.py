@@ -45,6 +45,11 @@ REQUIREMENTS: dict[str, tuple[Callable[[], bool], str]] = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (`--dist loadgroup`), every test of the one shared broker runs on one worker,
+    # in order (some stop or freeze it); the others run beside them.
+    for item in items:
+        if item.get_closest_marker("kafka"):
+            item.add_marker(pytest.mark.xdist_group("broker"))
     for name, (available, reason) in REQUIREMENTS.items():
         if any(item.get_closest_marker(name) for item in items) and not available():
             for item in items:
