@@ -12,7 +12,6 @@ from aiokafka import AIOKafkaProducer
 
 from stream.kafka_io import producer
 from stream.settings import Settings
-from stream.topics import create_topics
 
 
 def write(path: Path, text: str, *, gz: bool = False, bom: bool = False) -> Path:
@@ -65,10 +64,10 @@ def tmp(tmp_path: Path) -> Path:
 @pytest_asyncio.fixture
 async def kafka_topics() -> Settings:
     """A fresh set of claimwatch topics (two partitions) on the test broker, for one test."""
-    from tests.streamkit import isolated_settings
+    from tests.streamkit import create_topics_when_up, isolated_settings
 
     settings = isolated_settings(partitions=2)
-    await create_topics(settings)
+    await create_topics_when_up(settings)
     return settings
 
 

@@ -62,7 +62,23 @@ def env_for(settings: Settings, web_port: int | None = None) -> dict[str, str]:
 
 
 def setup_topics(settings: Settings) -> None:
-    asyncio.run(create_topics(settings))
+    asyncio.run(create_topics_when_up(settings))
+
+
+async def create_topics_when_up(settings: Settings, deadline_s: float = 90.0) -> None:
+    """A test's topics on the shared broker, which may still be catching up after a test that froze
+    it (or under the load of the tests beside it): a refused bootstrap is tried again, not a failure."""
+    from aiokafka.errors import KafkaConnectionError
+
+    give_up = time.monotonic() + deadline_s
+    while True:
+        try:
+            await create_topics(settings)
+            return
+        except KafkaConnectionError:
+            if time.monotonic() > give_up:
+                raise
+            await asyncio.sleep(2)
 
 
 @dataclass
