@@ -24,3 +24,16 @@ def client(service: str, attempts: int = DEFAULT_ATTEMPTS) -> Any:
 
     config = Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=10, read_timeout=60)
     return boto3.client(service, region_name=region(), config=config)
+
+
+def ensure_report_targets(bucket: str, topic_name: str) -> str:
+    """Create the report bucket and the alerts SNS topic unless they exist (for a local stack);
+    the topic's ARN. A bucket outside us-east-1 needs its region named when it is created."""
+    s3, sns = client("s3"), client("sns")
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        where = s3.meta.region_name
+        if where and where != "us-east-1":
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": where})
+        else:
+            s3.create_bucket(Bucket=bucket)
+    return str(sns.create_topic(Name=topic_name)["TopicArn"])  # idempotent

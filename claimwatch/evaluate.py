@@ -90,6 +90,13 @@ def overall(scores: dict[str, TypeScore]) -> dict[str, float | None]:
     }
 
 
+def figures(scores: dict[str, TypeScore]) -> dict[str, Any]:
+    """What ``claimwatch eval --json`` writes: each type's counts and rates, then ``overall``."""
+    return {t: {**s.__dict__, "recall": s.recall, "precision": s.precision} for t, s in scores.items()} | {
+        "overall": overall(scores)
+    }
+
+
 def load_labels(path: Path) -> list[dict[str, Any]]:
     """claimwatch's labels (``labels.json`` of ``claimwatch sample``): a list of objects with ``type``,
     ``subject``, ``start`` and ``end``. ValueError in one line for anything else, NAB's window files

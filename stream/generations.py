@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -74,3 +75,21 @@ async def promote(settings: Settings, generation: int, who: str) -> int:
     finally:
         await out.stop()
     return previous
+
+
+def export_alerts(settings: Settings, generation: int, out: Path) -> int:
+    """Write one generation's alerts to ``out`` as JSON Lines, each alert once (a redelivered alert
+    is the same alert); how many."""
+    from schemas.alerts import Alert
+
+    settings = dataclasses.replace(settings, generation=generation)
+    if not asyncio.run(existing(settings, generation)):
+        raise UnknownGeneration(f"generation {generation} does not exist")
+    seen: set[str] = set()
+    with out.open("w", encoding="utf-8") as fh:
+        for _, value in asyncio.run(read_to_end(settings, settings.topic("alerts"))):
+            alert = Alert.model_validate_json(value or b"")
+            if alert.alert_id not in seen:
+                seen.add(alert.alert_id)
+                fh.write(alert.model_dump_json() + "\n")
+    return len(seen)
