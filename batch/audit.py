@@ -64,8 +64,10 @@ def month_quality(index: WeekIndex, inputs: ReportInputs, month: str) -> dict[st
     totals: dict[str, dict[str, int]] = {}
     for source in sources:
         per_day = read_by_day[source]
-        total = totals[source] = {k: sum(v[k] for v in per_day.values()) for k in ("files", "records", "accepted",
-                                                                                   "quarantined", "duplicates")}  # fmt: skip
+        total = totals[source] = {
+            k: sum(v[k] for v in per_day.values())
+            for k in ("files", "records", "accepted", "quarantined", "duplicates")
+        }
         daily = source not in NOT_DAILY
         missing = [d for d in span if d not in per_day] if daily else []
         completeness[source] = {
@@ -78,8 +80,11 @@ def month_quality(index: WeekIndex, inputs: ReportInputs, month: str) -> dict[st
         total["missing_days"] = len(missing)
     records = sum(t["records"] for t in totals.values())
     by_reason = Counter(q.reason_code for q in quarantined)
-    late = sum(int(r.get("late_beyond_rollup", 0)) for r in inputs.rows.values()
-               if r.get("kind") == "late" and str(r.get("day", ""))[:7] == month)  # fmt: skip
+    late = sum(
+        int(r.get("late_beyond_rollup", 0))
+        for r in inputs.rows.values()
+        if r.get("kind") == "late" and str(r.get("day", ""))[:7] == month
+    )
     findings: Counter[str] = Counter()
     weeks = sorted({iso_week(date.fromisoformat(d)) for d in days})
     for week in weeks:  # poll findings are kept per post and week: the weeks the month touches
@@ -123,8 +128,12 @@ def build_audit(inputs: ReportInputs, month: str) -> dict[str, Any]:
     for name in TREND_FIGURES:
         now, then = current[name], before[name]
         change = None if now is None or then is None or not before["records_read"] else round(now - then, RATE_DIGITS)
-        trend[name] = {"this_month": now, "previous_month": then, "change": change,
-                       "direction": _direction(name, change)}  # fmt: skip
+        trend[name] = {
+            "this_month": now,
+            "previous_month": then,
+            "change": change,
+            "direction": _direction(name, change),
+        }
     return {"month": month, "current": current, "previous": before, "trend": trend}
 
 

@@ -46,21 +46,37 @@ def item_events(item: int, claims: list[int], rng: random.Random, day: int) -> I
         when = START + timedelta(days=day, hours=hour)
         hours = day * 24 + hour
         yield MetricObservation(
-            event_id=f"p{item}-{hours}", source="platform_poll", granularity="cumulative", platform="youtube",
-            platform_content_id=video, event_time=when, views=base * hours // 10 + rng.randrange(50),
-            likes=hours * 3, comments=hours, shares=hours // 2,
-        )  # fmt: skip
+            event_id=f"p{item}-{hours}",
+            source="platform_poll",
+            granularity="cumulative",
+            platform="youtube",
+            platform_content_id=video,
+            event_time=when,
+            views=base * hours // 10 + rng.randrange(50),
+            likes=hours * 3,
+            comments=hours,
+            shares=hours // 2,
+        )
     if day < 7:
         return  # claims reports of the reported week only: that is where the million observations are
     day_end = START + timedelta(days=day + 1) - timedelta(seconds=1)
     for claim in claims:
         status = STATUSES[(claim * 7 + (day - 7) * (claim % 3)) % len(STATUSES)] if claim % 10 == 0 else "active"
         yield ClaimEvent(
-            event_id=f"c{claim}-{day}", source="reporting_api_claims", observed_at=day_end, event_time=day_end,
-            claim_id=f"C{claim:09d}", asset_id=f"A{item:09d}", video_id=f"u{claim:010d}", channel_id=f"UC{claim % 997}",
-            status=status, status_raw=status.upper(), content_type="audio", origin="audio_match",
+            event_id=f"c{claim}-{day}",
+            source="reporting_api_claims",
+            observed_at=day_end,
+            event_time=day_end,
+            claim_id=f"C{claim:09d}",
+            asset_id=f"A{item:09d}",
+            video_id=f"u{claim:010d}",
+            channel_id=f"UC{claim % 997}",
+            status=status,
+            status_raw=status.upper(),
+            content_type="audio",
+            origin="audio_match",
             claim_created_at=START - timedelta(days=claim % 60),
-        )  # fmt: skip
+        )
 
 
 def derive(folder: Path, items: int, claims: int) -> dict[str, Any]:
@@ -78,8 +94,15 @@ def derive(folder: Path, items: int, claims: int) -> dict[str, Any]:
     started = time.perf_counter()
     for item in range(items):
         content_id = f"CW-{item:06d}"
-        monitors.step(content_id, CatalogItem(content_id=content_id, title=f"Song {item}", asset_id=f"A{item:09d}",
-                                              platform_ids={"youtube": [f"v{item:010d}"]}))  # fmt: skip
+        monitors.step(
+            content_id,
+            CatalogItem(
+                content_id=content_id,
+                title=f"Song {item}",
+                asset_id=f"A{item:09d}",
+                platform_ids={"youtube": [f"v{item:010d}"]},
+            ),
+        )
     for day in range(14):
         for item in range(items):
             for event in item_events(item, by_item.get(item, []), rng, day):
@@ -106,8 +129,18 @@ def derive(folder: Path, items: int, claims: int) -> dict[str, Any]:
 
 
 def report_on_one_core(folder: Path, out: Path) -> dict[str, Any]:
-    command = [sys.executable, "-m", "claimwatch.cli", "report", "--week", REPORTED_WEEK, "--from-dir", str(folder),
-               "--out", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "claimwatch.cli",
+        "report",
+        "--week",
+        REPORTED_WEEK,
+        "--from-dir",
+        str(folder),
+        "--out",
+        str(out),
+    ]
     if hasattr(os, "sched_setaffinity"):
         command = ["taskset", "-c", "0", *command]
     # Measured from a small intermediate process: a child forked from this one (which holds the whole

@@ -186,44 +186,82 @@ def render_html(report: WeeklyReport) -> str:
         ("quarantined records", dq.get("quarantined_total", 0), None),
     ]
     hp_rows = [
-        [badge(a["severity"]), esc(a["type"].replace("_", " ")), esc(a["title"]),
-         named(g["subject"].get("content_id") or g["subject_key"], g.get("title")),
-         link(g["subject"].get("video_id") or "", video_url(g["subject"].get("video_id"))),
-         esc(a["event_time"][:16].replace("T", " "))]
+        [
+            badge(a["severity"]),
+            esc(a["type"].replace("_", " ")),
+            esc(a["title"]),
+            named(g["subject"].get("content_id") or g["subject_key"], g.get("title")),
+            link(g["subject"].get("video_id") or "", video_url(g["subject"].get("video_id"))),
+            esc(a["event_time"][:16].replace("T", " ")),
+        ]
         for g in report.high_priority
         for a in g["alerts"]
-    ]  # fmt: skip
+    ]
     asset_rows = [
-        [link(r["asset_id"], studio_asset_url(r["asset_id"])), named(r.get("content_id"), r.get("title")),
-         score_bar(float(r["score"])), esc(r["level"]), esc(r["open_disputes_and_appeals"]), esc(r["claims"]),
-         esc("; ".join([*r.get("asset_drivers", [])[:3],
-                        *(f"{d['driver']} ({d['claims']} claims)" for d in r.get("drivers", [])[:3])]))]
+        [
+            link(r["asset_id"], studio_asset_url(r["asset_id"])),
+            named(r.get("content_id"), r.get("title")),
+            score_bar(float(r["score"])),
+            esc(r["level"]),
+            esc(r["open_disputes_and_appeals"]),
+            esc(r["claims"]),
+            esc(
+                "; ".join(
+                    [
+                        *r.get("asset_drivers", [])[:3],
+                        *(f"{d['driver']} ({d['claims']} claims)" for d in r.get("drivers", [])[:3]),
+                    ]
+                )
+            ),
+        ]
         for r in extra.get("dispute_risk_by_asset") or []
-    ]  # fmt: skip
+    ]
     risk_rows = [
-        [link(r.get("claim_id"), studio_claim_url(r.get("video_id"))),
-         link(r.get("video_title") or r.get("video_id") or "", video_url(r.get("video_id"))),
-         named(r.get("content_id"), r.get("title")), esc(r.get("status")), score_bar(float(r.get("score", 0))),
-         esc(r.get("level")), esc("; ".join(str(d["driver"]) for d in r.get("drivers", [])[:4]))]
+        [
+            link(r.get("claim_id"), studio_claim_url(r.get("video_id"))),
+            link(r.get("video_title") or r.get("video_id") or "", video_url(r.get("video_id"))),
+            named(r.get("content_id"), r.get("title")),
+            esc(r.get("status")),
+            score_bar(float(r.get("score", 0))),
+            esc(r.get("level")),
+            esc("; ".join(str(d["driver"]) for d in r.get("drivers", [])[:4])),
+        ]
         for r in report.dispute_risk
-    ]  # fmt: skip
+    ]
     platform_rows = [
-        [p, f"{row['views']:,}", f"{row['views_per_day']:,}",
-         "" if row.get("views_per_day_last_week") is None else f"{row['views_per_day_last_week']:,}",
-         "" if row.get("change_pct") is None else f"{'▲' if row['change_pct'] > 0 else '▼'} {row['change_pct']:+.1f}%",
-         "" if row.get("engagement_rate") is None else f"{row['engagement_rate']:.2%}", row["posts"]]
+        [
+            p,
+            f"{row['views']:,}",
+            f"{row['views_per_day']:,}",
+            "" if row.get("views_per_day_last_week") is None else f"{row['views_per_day_last_week']:,}",
+            ""
+            if row.get("change_pct") is None
+            else f"{'▲' if row['change_pct'] > 0 else '▼'} {row['change_pct']:+.1f}%",
+            "" if row.get("engagement_rate") is None else f"{row['engagement_rate']:.2%}",
+            row["posts"],
+        ]
         for p, row in sorted(trends["per_platform"].items())
-    ]  # fmt: skip
+    ]
     viral_rows = [
-        [v.get("content_id"), v.get("title"), ", ".join(v.get("platforms", [])), f"{v.get('max_ratio', 0):.1f}x",
-         v.get("first_alert")]
+        [
+            v.get("content_id"),
+            v.get("title"),
+            ", ".join(v.get("platforms", [])),
+            f"{v.get('max_ratio', 0):.1f}x",
+            v.get("first_alert"),
+        ]
         for v in trends["viral_items"]
-    ]  # fmt: skip
+    ]
     mover_rows = [
-        [m["platform"], m["platform_content_id"], f"{m['views_per_day']:,}", f"{m['views_per_day_last_week']:,}",
-         f"{m['ratio']:.2f}x"]
+        [
+            m["platform"],
+            m["platform_content_id"],
+            f"{m['views_per_day']:,}",
+            f"{m['views_per_day_last_week']:,}",
+            f"{m['ratio']:.2f}x",
+        ]
         for m in trends["top_movers"]
-    ]  # fmt: skip
+    ]
     quarantine_rows = [[k, v] for k, v in dq.get("quarantined_by_reason", {}).items()]
     missing_rows = [[s, ", ".join(d)] for s, d in dq.get("sources_missing_for_a_day", {}).items()]
     drift_rows = [

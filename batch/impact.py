@@ -85,8 +85,9 @@ def input_summary(records: list[InputRecord]) -> list[dict[str, Any]]:
     """Retracted and released records per file: what the operator changed in the log."""
     by_file: dict[tuple[str, str], dict[str, Any]] = {}
     for r in records:
-        row = by_file.setdefault((r.source_file, r.kind), {"source_file": r.source_file, "kind": r.kind,
-                                                            "records": 0, "by": set()})  # fmt: skip
+        row = by_file.setdefault(
+            (r.source_file, r.kind), {"source_file": r.source_file, "kind": r.kind, "records": 0, "by": set()}
+        )
         row["records"] += 1
         row["by"].add(r.by)
     return [{**row, "by": sorted(row["by"])} for _, row in sorted(by_file.items())]
@@ -142,10 +143,17 @@ def risk_moves(before: Generation, after: Generation, weeks: set[str] | None) ->
         a, b = float(old.get(key, {}).get("risk", 0.0)), float(new.get(key, {}).get("risk", 0.0))
         if abs(a - b) >= RISK_MOVE:
             row = new.get(key) or old[key]
-            moves.append({
-                "claim_id": key[0], "week": key[1], "asset_id": row.get("asset_id"), "video_id": row.get("video_id"),
-                "from": round(a, 4), "to": round(b, 4), "change": round(b - a, 4),
-            })  # fmt: skip
+            moves.append(
+                {
+                    "claim_id": key[0],
+                    "week": key[1],
+                    "asset_id": row.get("asset_id"),
+                    "video_id": row.get("video_id"),
+                    "from": round(a, 4),
+                    "to": round(b, 4),
+                    "change": round(b - a, 4),
+                }
+            )
     moves.sort(key=lambda m: (-abs(float(m["change"])), str(m["claim_id"])))
     return moves
 
@@ -228,8 +236,10 @@ def render_html(result: dict[str, Any]) -> str:
         ),
     ]
     for week, changes in result["report_changes"].items():
-        sections += [f"<h2>Weekly report {html.escape(week)}: figures that differ</h2>",
-                     _table(["figure", "before", "after"], [[c["figure"], c["from"], c["to"]] for c in changes])]  # fmt: skip
+        sections += [
+            f"<h2>Weekly report {html.escape(week)}: figures that differ</h2>",
+            _table(["figure", "before", "after"], [[c["figure"], c["from"], c["to"]] for c in changes]),
+        ]
     css = (
         "body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}table{border-collapse:collapse;width:100%}"
     )
@@ -264,8 +274,10 @@ def load_input_records() -> list[InputRecord]:
             r = Retraction.model_validate_json(value or b"")
         except ValueError:
             continue
-        records.setdefault(("retracted", r.source_file, r.line),
-                           InputRecord("retracted", r.source_file, r.line, r.entry_id, r.by, tuple(sorted(r.ids.items()))))  # fmt: skip
+        records.setdefault(
+            ("retracted", r.source_file, r.line),
+            InputRecord("retracted", r.source_file, r.line, r.entry_id, r.by, tuple(sorted(r.ids.items()))),
+        )
     for record in asyncio.run(_released(settings)):
         records.setdefault((record.kind, record.source_file, record.line), record)
     return [records[k] for k in sorted(records)]
@@ -283,8 +295,11 @@ async def _released(settings: Any) -> list[InputRecord]:
             event = decode_event(record.value or b"")
             by = headers["claimwatch-released-by"].decode("utf-8", "replace")
             entry = headers.get("claimwatch-replaces", b"").decode("utf-8", "replace")
-            out.append(InputRecord("released", event.source_file, event.source_line, entry, by,
-                                   tuple(sorted(event_ids(event).items()))))  # fmt: skip
+            out.append(
+                InputRecord(
+                    "released", event.source_file, event.source_line, entry, by, tuple(sorted(event_ids(event).items()))
+                )
+            )
     return out
 
 

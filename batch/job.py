@@ -433,8 +433,16 @@ def run(
     check_arguments(out, topic)
     started = time.perf_counter()
     loaded = load_folder(Path(from_dir), week) if from_dir else load_kafka(week)
-    log_stage("read", started, week=week, source=loaded.source, rows=len(loaded.inputs.rows),
-              alerts=len(loaded.inputs.alerts), quarantine=len(loaded.inputs.quarantine), unreadable=loaded.unreadable)  # fmt: skip
+    log_stage(
+        "read",
+        started,
+        week=week,
+        source=loaded.source,
+        rows=len(loaded.inputs.rows),
+        alerts=len(loaded.inputs.alerts),
+        quarantine=len(loaded.inputs.quarantine),
+        unreadable=loaded.unreadable,
+    )
     started = time.perf_counter()
     index = WeekIndex.build(loaded.inputs)
     if week not in index.weeks():

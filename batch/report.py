@@ -319,14 +319,16 @@ def _high_priority(index: WeekIndex, alerts: list[Alert]) -> list[dict[str, Any]
         latest = max(group, key=lambda a: (a.event_time, a.alert_id))
         # What to review first: critical before high, then the newest (a list read top down).
         group.sort(key=lambda a: (severity_rank(a.severity), a.event_time, a.alert_id), reverse=True)
-        out.append({
-            "subject_key": key,
-            "subject": latest.subject.ids(),
-            "title": index.title(latest.subject.content_id),
-            "latest": rfc3339(latest.event_time),
-            "max_severity": group[0].severity,
-            "alerts": [_alert_row(a) for a in group],
-        })  # fmt: skip
+        out.append(
+            {
+                "subject_key": key,
+                "subject": latest.subject.ids(),
+                "title": index.title(latest.subject.content_id),
+                "latest": rfc3339(latest.event_time),
+                "max_severity": group[0].severity,
+                "alerts": [_alert_row(a) for a in group],
+            }
+        )
     out.sort(
         key=lambda g: (severity_rank(str(g["max_severity"])), str(g["latest"]), str(g["subject_key"])), reverse=True
     )
@@ -341,12 +343,21 @@ def _dispute_risk(index: WeekIndex, week: str) -> list[dict[str, Any]]:
         risk = float(c.get("risk", 0.0))
         if status == "inactive" or (risk < RISK_LISTED and status not in OPEN_DISPUTE):
             continue
-        rows.append({
-            "claim_id": c["claim_id"], "asset_id": c.get("asset_id"), "video_id": c.get("video_id"),
-            "channel_id": c.get("channel_id"), "content_id": c.get("content_id"),
-            "title": index.title(c.get("content_id")), "video_title": c.get("video_title"), "status": status,
-            "score": risk, "level": risk_level(risk), "drivers": c.get("risk_drivers", []),
-        })  # fmt: skip
+        rows.append(
+            {
+                "claim_id": c["claim_id"],
+                "asset_id": c.get("asset_id"),
+                "video_id": c.get("video_id"),
+                "channel_id": c.get("channel_id"),
+                "content_id": c.get("content_id"),
+                "title": index.title(c.get("content_id")),
+                "video_title": c.get("video_title"),
+                "status": status,
+                "score": risk,
+                "level": risk_level(risk),
+                "drivers": c.get("risk_drivers", []),
+            }
+        )
     rows.sort(key=lambda r: (r["status"] not in OPEN_DISPUTE, -r["score"], r["claim_id"]))
     disputes = [r for r in rows if r["status"] in OPEN_DISPUTE]
     others = [r for r in rows if r["status"] not in OPEN_DISPUTE][: max(0, MAX_RISK_ROWS - len(disputes))]
@@ -443,11 +454,16 @@ def schema_drift(files: list[dict[str, Any]], days: set[str]) -> list[dict[str, 
         for before, after in itertools.pairwise(rows):
             old, new = set(before["columns"]), set(after["columns"])
             if old != new and after.get("day") in days:
-                out.append({
-                    "family": family, "file": Path(str(after["path"])).name, "day": after["day"],
-                    "since": Path(str(before["path"])).name, "new_columns": sorted(new - old)[:50],
-                    "missing_columns": sorted(old - new)[:50],
-                })  # fmt: skip
+                out.append(
+                    {
+                        "family": family,
+                        "file": Path(str(after["path"])).name,
+                        "day": after["day"],
+                        "since": Path(str(before["path"])).name,
+                        "new_columns": sorted(new - old)[:50],
+                        "missing_columns": sorted(old - new)[:50],
+                    }
+                )
     return out
 
 
@@ -474,15 +490,24 @@ def _risk_by_asset(index: WeekIndex, week: str) -> list[dict[str, Any]]:
             if float(c.get("risk", 0.0)) >= RISK_LISTED or c.get("status") in OPEN_DISPUTE:
                 drivers.update(str(d.get("driver", "")).split(" (")[0] for d in c.get("risk_drivers", []))
         content_id = own.get("content_id") or next((c.get("content_id") for c in claims if c.get("content_id")), None)
-        rows.append({
-            "asset_id": asset, "content_id": content_id, "title": index.title(content_id), "claims": len(claims),
-            "open_disputes_and_appeals": open_disputes,
-            "new_claims": sum(c.get("transitions", {}).get("new", 0) for c in claims),
-            "score": round(top, 4), "level": risk_level(top),
-            "asset_score": round(asset_score, 4), "top_claim_score": round(top_claim, 4),
-            "asset_drivers": [str(d.get("driver", "")) for d in own.get("risk_drivers", [])][:5],
-            "drivers": [{"driver": d, "claims": n} for d, n in sorted(drivers.items(), key=lambda x: (-x[1], x[0]))[:5]],
-        })  # fmt: skip
+        rows.append(
+            {
+                "asset_id": asset,
+                "content_id": content_id,
+                "title": index.title(content_id),
+                "claims": len(claims),
+                "open_disputes_and_appeals": open_disputes,
+                "new_claims": sum(c.get("transitions", {}).get("new", 0) for c in claims),
+                "score": round(top, 4),
+                "level": risk_level(top),
+                "asset_score": round(asset_score, 4),
+                "top_claim_score": round(top_claim, 4),
+                "asset_drivers": [str(d.get("driver", "")) for d in own.get("risk_drivers", [])][:5],
+                "drivers": [
+                    {"driver": d, "claims": n} for d, n in sorted(drivers.items(), key=lambda x: (-x[1], x[0]))[:5]
+                ],
+            }
+        )
     rows.sort(key=lambda r: (-r["score"], -r["open_disputes_and_appeals"], r["asset_id"]))
     return rows[:MAX_RISK_ROWS]
 
@@ -609,24 +634,43 @@ def _csv_text(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) ->
 
 # The CSVs are read in spreadsheets by people: headers in words, a link to each video.
 RISK_COLUMNS = (
-    ("claim_id", "Claim ID"), ("asset_id", "Asset ID"), ("video_id", "Video ID"), ("video_link", "Video link"),
-    ("content_id", "Content ID"), ("title", "Content title"), ("video_title", "Video title"),
-    ("status", "Claim status"), ("score", "Risk score"), ("level", "Risk level"), ("drivers", "Drivers"),
-)  # fmt: skip
+    ("claim_id", "Claim ID"),
+    ("asset_id", "Asset ID"),
+    ("video_id", "Video ID"),
+    ("video_link", "Video link"),
+    ("content_id", "Content ID"),
+    ("title", "Content title"),
+    ("video_title", "Video title"),
+    ("status", "Claim status"),
+    ("score", "Risk score"),
+    ("level", "Risk level"),
+    ("drivers", "Drivers"),
+)
 REVIEW_COLUMNS = (
-    ("content_id", "Content ID"), ("content_title", "Content title"), ("video_id", "Video ID"),
-    ("video_link", "Video link"), ("severity", "Severity"), ("type", "Alert type"), ("title", "Alert"),
-    ("event_time", "Event time"), ("score", "Score"), ("subject_key", "Subject"), ("alert_id", "Alert ID"),
-)  # fmt: skip
+    ("content_id", "Content ID"),
+    ("content_title", "Content title"),
+    ("video_id", "Video ID"),
+    ("video_link", "Video link"),
+    ("severity", "Severity"),
+    ("type", "Alert type"),
+    ("title", "Alert"),
+    ("event_time", "Event time"),
+    ("score", "Score"),
+    ("subject_key", "Subject"),
+    ("alert_id", "Alert ID"),
+)
 SUMMARY_COLUMNS = (("metric", "Metric"), ("value", "Value"))
 
 
 def report_tables(report: WeeklyReport) -> dict[str, str]:
     risk_rows = [
-        {**r, "video_link": video_url(r.get("video_id")) or "",
-         "drivers": "; ".join(str(d["driver"]) for d in r.get("drivers", []))}
+        {
+            **r,
+            "video_link": video_url(r.get("video_id")) or "",
+            "drivers": "; ".join(str(d["driver"]) for d in r.get("drivers", [])),
+        }
         for r in report.dispute_risk
-    ]  # fmt: skip
+    ]
     hp_rows = [
         {
             "content_id": g["subject"].get("content_id") or "",

@@ -144,10 +144,12 @@ class Environment(BaseSettings):
     )
     claimwatch_state_store: str = _var("memory://", "CLAIMWATCH_STATE_STORE", "text", "Faust's table store", "worker")
     claimwatch_late_allowance_seconds: PositiveFloat = _var(
-        900.0, "CLAIMWATCH_LATE_ALLOWANCE_SECONDS", "number",
+        900.0,
+        "CLAIMWATCH_LATE_ALLOWANCE_SECONDS",
+        "number",
         "a poll this much older than the post's latest is jitter (counted); older, it is quarantined as late_poll",
         "run, worker, replay",
-    )  # fmt: skip
+    )
     claimwatch_ingest_deadline_seconds: PositiveFloat = _var(
         300.0,
         "CLAIMWATCH_INGEST_DEADLINE_SECONDS",
@@ -380,6 +382,15 @@ def rows() -> list[dict[str, Any]]:
     out = []
     for v in VARIABLES:
         shown, source = v.value()
-        out.append({"name": v.name, "type": v.kind, "value": shown, "from": source, "default": v.default,
-                    "used_by": v.used_by, "doc": v.doc})  # fmt: skip
+        out.append(
+            {
+                "name": v.name,
+                "type": v.kind,
+                "value": shown,
+                "from": source,
+                "default": v.default,
+                "used_by": v.used_by,
+                "doc": v.doc,
+            }
+        )
     return out

@@ -72,9 +72,14 @@ def evaluate(alerts: list[dict[str, Any]], labels: list[dict[str, Any]]) -> dict
         strong = [a for a in type_alerts if severity_rank(a["severity"]) >= MEDIUM]
         true_strong = sum(1 for a in strong if any(_matches(a, lab) for lab in type_labels))
         scores[type_] = TypeScore(
-            type_, len(type_labels), detected, len(type_alerts), len(strong), true_strong,
+            type_,
+            len(type_labels),
+            detected,
+            len(type_alerts),
+            len(strong),
+            true_strong,
             statistics.median(delays) if delays else None,
-        )  # fmt: skip
+        )
     return scores
 
 

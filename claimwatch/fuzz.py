@@ -47,9 +47,14 @@ def _lines(path: Path) -> list[bytes]:
 
 
 def _rewrite_lines(
-    folder: Path, pattern: str, rng: random.Random, share: float, change: Callable[[bytes, random.Random], bytes],
-    files: int = 2, keep_header: bool = True,
-) -> int:  # fmt: skip
+    folder: Path,
+    pattern: str,
+    rng: random.Random,
+    share: float,
+    change: Callable[[bytes, random.Random], bytes],
+    files: int = 2,
+    keep_header: bool = True,
+) -> int:
     """Apply ``change`` to a ``share`` of the data lines of ``files`` files; returns lines changed."""
     changed = 0
     for path in _pick(folder, pattern, rng, files):
@@ -76,14 +81,22 @@ def _replace_json_value(
 
 NON_FINITE = [b"Infinity", b"1e400", b'"Infinity"', b"NaN", b"-1e400", b'"inf"']
 EDGE_DATES = [
-    b'"9999-12-31T23:59:59Z"', b'"0001-01-01T00:30:00+01:00"', b'"99991231"', b'"2100-01-01T00:00:00Z"',
+    b'"9999-12-31T23:59:59Z"',
+    b'"0001-01-01T00:30:00+01:00"',
+    b'"99991231"',
+    b'"2100-01-01T00:00:00Z"',
     b'"1969-12-31T23:59:59Z"',
-]  # fmt: skip
+]
 GARBAGE_DATES = [b'"yesterday"', b'"2026-13-45T99:00:00Z"', b'""', b"null", b"12345", b'"2026-11-02T25:61"']
 HOSTILE = [
-    "\x1b[2J\x1b[31mRED\x1b[0m", "=HYPERLINK(\"http://evil\",\"x\")", "<script>alert(1)</script>",
-    "\u202eevil\u202c", "<!channel> <http://evil|bank.com>", "+cmd|' /C calc'!A0", "@SUM(1+1)",
-]  # fmt: skip
+    "\x1b[2J\x1b[31mRED\x1b[0m",
+    '=HYPERLINK("http://evil","x")',
+    "<script>alert(1)</script>",
+    "\u202eevil\u202c",
+    "<!channel> <http://evil|bank.com>",
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+]
 
 
 def _poll_field(name: bytes, value: Callable[[random.Random], bytes], share: float) -> Mutator:
@@ -315,8 +328,13 @@ def counter_zero(folder: Path, rng: random.Random) -> int:
 def counter_jump(folder: Path, rng: random.Random) -> int:
     bump = re.compile(rb'("views_total":\s*)(\d+)')
     return _rewrite_lines(
-        folder, "polls/*.jsonl", rng, 0.01, lambda line, r: bump.sub(lambda m: m.group(1) + str(int(m.group(2)) + 10**9).encode(), line, count=1), 3
-    )  # fmt: skip
+        folder,
+        "polls/*.jsonl",
+        rng,
+        0.01,
+        lambda line, r: bump.sub(lambda m: m.group(1) + str(int(m.group(2)) + 10**9).encode(), line, count=1),
+        3,
+    )
 
 
 def frozen_counter(folder: Path, rng: random.Random) -> int:
@@ -360,14 +378,44 @@ def header_garbage(folder: Path, rng: random.Random) -> int:
 MUTATORS: dict[str, Mutator] = {
     f.__name__: f
     for f in (
-        byte_flips, truncate, gzip_truncated, gzip_bomb, latin1_bytes, utf16, cr_only, missing_cells, extra_cells,
-        duplicate_column, swapped_columns, nul_bytes, non_finite, huge_integers, negative_counts, edge_dates,
-        garbage_dates, deep_json, broken_json, long_line, empty_files, binary_garbage, hostile_text,
-        duplicate_rows, shuffled_order, counter_zero, counter_jump, frozen_counter, far_future, header_garbage,
+        byte_flips,
+        truncate,
+        gzip_truncated,
+        gzip_bomb,
+        latin1_bytes,
+        utf16,
+        cr_only,
+        missing_cells,
+        extra_cells,
+        duplicate_column,
+        swapped_columns,
+        nul_bytes,
+        non_finite,
+        huge_integers,
+        negative_counts,
+        edge_dates,
+        garbage_dates,
+        deep_json,
+        broken_json,
+        long_line,
+        empty_files,
+        binary_garbage,
+        hostile_text,
+        duplicate_rows,
+        shuffled_order,
+        counter_zero,
+        counter_jump,
+        frozen_counter,
+        far_future,
+        header_garbage,
     )
-}  # fmt: skip
-QUICK = ("byte_flips", "gzip_truncated", "latin1_bytes", "missing_cells", "non_finite", "edge_dates",
-         "deep_json", "counter_zero", "frozen_counter", "duplicate_column")  # fmt: skip
+}
+QUICK = tuple(
+    """
+    byte_flips gzip_truncated latin1_bytes missing_cells non_finite edge_dates deep_json
+    counter_zero frozen_counter duplicate_column
+    """.split()
+)
 
 
 # ------------------------------------------------------------------------------------- checks
@@ -428,9 +476,14 @@ def run_variant(kind: str, seed: int, base: Path, work: Path, clean_high: set[st
     stderr = "\n".join(line for line in stderr.splitlines() if not line.startswith(PEAK_MARK))
     outcome = RunOutcome(
         # Exit 4 is a run that read only quarantined records: an answer, not a crash.
-        kind, seed, corrupted, done.returncode, done.returncode not in (0, 4) or "Traceback" in stderr,
-        peak_mb=(peak_kb[-1] if peak_kb else 0) / 1024, seconds=time.perf_counter() - started,
-    )  # fmt: skip
+        kind,
+        seed,
+        corrupted,
+        done.returncode,
+        done.returncode not in (0, 4) or "Traceback" in stderr,
+        peak_mb=(peak_kb[-1] if peak_kb else 0) / 1024,
+        seconds=time.perf_counter() - started,
+    )
     if outcome.crashed:
         outcome.error = stderr.strip().splitlines()[-1][:300] if stderr.strip() else f"exit {done.returncode}"
     else:
@@ -471,8 +524,9 @@ def fuzz(kinds: list[str], seeds: int, items: int, days: int, jobs: int) -> tupl
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "claimwatch.cli", "run", "--input", str(base), "--out", str(clean_out), "--quiet"],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         clean_seconds = time.perf_counter() - started
         clean_high = {
             a["alert_id"]

@@ -164,8 +164,14 @@ def _entry(text: str | bytes, where: str) -> QuarantineEntry:
     except ValidationError:
         # Not an entry (written by hand, or by another tool): shown as what it is, not dropped.
         raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        return QuarantineEntry(source="unknown", source_file=where, line=0, reason="not a quarantine entry",
-                               reason_code="unreadable_entry", raw=raw[:MAX_RAW])  # fmt: skip
+        return QuarantineEntry(
+            source="unknown",
+            source_file=where,
+            line=0,
+            reason="not a quarantine entry",
+            reason_code="unreadable_entry",
+            raw=raw[:MAX_RAW],
+        )
 
 
 def select(entries: Iterable[Quarantined], where: Filter) -> list[Quarantined]:
@@ -283,8 +289,9 @@ def load_corrections(path: Path) -> list[Correction]:
         try:
             raw = str(row["raw"])
             if len(raw.encode("utf-8", "replace")) > MAX_CORRECTION_BYTES:
-                raise ValueError(f"{path}:{n}: the corrected record is larger than a record may be "
-                                 f"({MAX_CORRECTION_BYTES:,} bytes)")  # fmt: skip
+                raise ValueError(
+                    f"{path}:{n}: the corrected record is larger than a record may be ({MAX_CORRECTION_BYTES:,} bytes)"
+                )
             entry_id = str(row["entry_id"])
             if entry_id in seen:
                 raise ValueError(f"{path}:{n}: entry {entry_id} is corrected twice (also on line {seen[entry_id]})")
@@ -349,9 +356,18 @@ def reread(corrections: list[Correction], workdir: Path) -> Reread:
             # entry is one record; anything more is refused, never dropped without a word.
             owner = _correction_at(starts, place, event.source_file, event.source_line)
             if owner is not None:
-                extra.append((owner, QuarantineEntry(source="release", source_file=owner.source_file, line=owner.line,
-                              reason=f"the corrected text holds more than one record (another starts {event.source_line - _start_of(starts, place, owner)} line(s) below)",
-                              reason_code="extra_record")))  # fmt: skip
+                extra.append(
+                    (
+                        owner,
+                        QuarantineEntry(
+                            source="release",
+                            source_file=owner.source_file,
+                            line=owner.line,
+                            reason=f"the corrected text holds more than one record (another starts {event.source_line - _start_of(starts, place, owner)} line(s) below)",
+                            reason_code="extra_record",
+                        ),
+                    )
+                )
             continue
         events.append(event.model_copy(update={"source_file": found.source_file, "source_line": found.line}))
         replaces[(found.source_file, found.line)] = found.entry_id
@@ -362,8 +378,13 @@ def reread(corrections: list[Correction], workdir: Path) -> Reread:
     answered = {(c.source_file, c.line) for c, _ in still_bad} | set(replaces)
     for c in corrections:  # a blank correction reads as nothing at all: say so, never skip it silently
         if (c.source_file, c.line) not in answered:
-            nothing = QuarantineEntry(source="release", source_file=c.source_file, line=c.line,
-                                      reason="the corrected text holds no record", reason_code="no_record")  # fmt: skip
+            nothing = QuarantineEntry(
+                source="release",
+                source_file=c.source_file,
+                line=c.line,
+                reason="the corrected text holds no record",
+                reason_code="no_record",
+            )
             still_bad.append((c, nothing))
     return Reread(events, replaces, still_bad)
 

@@ -244,9 +244,11 @@ async def latency_at(settings: Settings, rate: float, seconds: float, tag: str =
     out = producer(settings)
     await out.start()
     alerts = AIOKafkaConsumer(
-        settings.topic("alerts"), **settings.client_options(), auto_offset_reset="latest",
+        settings.topic("alerts"),
+        **settings.client_options(),
+        auto_offset_reset="latest",
         group_id=f"bench-latency-{time.time_ns()}",
-    )  # fmt: skip
+    )
     await alerts.start()
     await alerts.getmany(timeout_ms=1000)  # join and position at the end before producing
     latencies: list[float] = []
@@ -460,8 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", nargs="+", help="export files or folders (default: the bundled sample)")
     parser.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
     parser.add_argument("--no-quix", action="store_true", help="skip the quixstreams comparison")
-    parser.add_argument("--asset-claims", type=int, default=100_000, metavar="N",
-                        help="claims on one asset for the bounded-state run (0: skip; default 100,000)")  # fmt: skip
+    parser.add_argument(
+        "--asset-claims",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="claims on one asset for the bounded-state run (0: skip; default 100,000)",
+    )
     args = parser.parse_args(argv)
     tag = uuid.uuid4().hex[:8]
     settings = Settings(topic_prefix=f"bench{tag}", app_id=f"bench-{tag}", web_port=free_port())

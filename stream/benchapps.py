@@ -49,9 +49,18 @@ def faust_floor(settings: Settings, target: int) -> None:
     from stream.worker import create_app, faust_credentials, run_faust
 
     reference = create_app(settings)  # the worker's exact app settings, not its agents
-    conf = {k: getattr(reference.conf, k) for k in ("broker_commit_every", "broker_commit_interval",
-            "producer_linger", "producer_compression_type", "broker_session_timeout",
-            "stream_buffer_maxsize", "broker_heartbeat_interval")}  # fmt: skip
+    conf = {
+        k: getattr(reference.conf, k)
+        for k in (
+            "broker_commit_every",
+            "broker_commit_interval",
+            "producer_linger",
+            "producer_compression_type",
+            "broker_session_timeout",
+            "stream_buffer_maxsize",
+            "broker_heartbeat_interval",
+        )
+    }
     app = faust.App(
         f"{settings.app_id}-floor",
         broker=f"kafka://{settings.bootstrap_servers}",

@@ -226,8 +226,15 @@ class CoreProcess:
 
     def __init__(self, topic: str, config: MonitorConfig, loglevel: str = "warning") -> None:
         self.args = [
-            "--topic", topic, "--config", config_json(config), "--loglevel", loglevel, "--parent", str(os.getpid()),
-        ]  # fmt: skip
+            "--topic",
+            topic,
+            "--config",
+            config_json(config),
+            "--loglevel",
+            loglevel,
+            "--parent",
+            str(os.getpid()),
+        ]
         self.process: asyncio.subprocess.Process | None = None
         self.lock = asyncio.Lock()
 
@@ -237,9 +244,14 @@ class CoreProcess:
             # and the core must not die under the worker's final checkpoint. It stops when the worker
             # closes its stdin (or dies: PR_SET_PDEATHSIG).
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "stream.coreproc", *self.args,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
-            )  # fmt: skip
+                sys.executable,
+                "-m",
+                "stream.coreproc",
+                *self.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
 
     async def apply(self, records: Iterable[Record]) -> Applied:
         return await self.call(Request.APPLY, Applied, records=records)

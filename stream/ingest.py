@@ -207,12 +207,16 @@ async def publish_released(
                 ("claimwatch-released-at", released_at),
                 ("claimwatch-replaces", replaces.get((event.source_file, event.source_line), "").encode()),
             ]
-            await _send_event(out, settings, router, dict(router.by_claim), event, encode_event(event), published,
-                              headers)  # fmt: skip
+            await _send_event(
+                out, settings, router, dict(router.by_claim), event, encode_event(event), published, headers
+            )
         await out.flush()  # the events first: an entry is resolved only once its correction is on the log
         for resolution in resolutions_for(replaces.values(), released_by, now):
-            await out.send(settings.topic("quarantine"), key=resolution.resolves.encode(),
-                           value=resolution.model_dump_json().encode())  # fmt: skip
+            await out.send(
+                settings.topic("quarantine"),
+                key=resolution.resolves.encode(),
+                value=resolution.model_dump_json().encode(),
+            )
             published["resolutions"] += 1
         await out.flush()
     finally:
@@ -271,13 +275,15 @@ async def publish_files(
                 if (size := record_size(event, key, spooled.value)) > MAX_RECORD_BYTES:
                     tally.too_large(report, oversized(event, size))
                 else:
-                    await _send_event(out, settings, router, known_claims, event, spooled.value, report.published,
-                                      item_key=key)  # fmt: skip
+                    await _send_event(
+                        out, settings, router, known_claims, event, spooled.value, report.published, item_key=key
+                    )
                 if on_progress and sent % 20_000 == 0:
                     on_progress(sent, spool.unique)
             for entry in chain(spool.quarantined(), tally.oversized, tally.repeats()):
-                await out.send(settings.topic("quarantine"), key=entry.source_file.encode(),
-                               value=entry.model_dump_json().encode())  # fmt: skip
+                await out.send(
+                    settings.topic("quarantine"), key=entry.source_file.encode(), value=entry.model_dump_json().encode()
+                )
                 report.quarantined += 1
             items = catalog_items | set(router.by_post.values()) | set(router.by_asset.values())
             for file_row in tally.rows(spool.files, items):

@@ -64,8 +64,12 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, settings: Set
             described = await admin.describe_topics([topic])
         finally:
             await admin.close()
-        found = {p["partition"] for t in described if t.get("topic") == topic and not t.get("error_code")
-                 for p in t.get("partitions", [])}  # fmt: skip
+        found = {
+            p["partition"]
+            for t in described
+            if t.get("topic") == topic and not t.get("error_code")
+            for p in t.get("partitions", [])
+        }
     return [TopicPartition(topic, p) for p in sorted(found or ())]
 
 

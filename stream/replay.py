@@ -65,8 +65,11 @@ class ReplayReport:
     stop_offsets: dict[int, int] = field(default_factory=dict)
 
     def add(self, other: ReplayReport) -> None:
-        for f in ("records", "events", "undecodable", "retracted", "suspect", "alerts", "muted_alerts", "items",
-                  "rollups", "oversized"):  # fmt: skip
+        for f in tuple(
+            """
+            records events undecodable retracted suspect alerts muted_alerts items rollups oversized
+            """.split()
+        ):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.loop_seconds = max(self.loop_seconds, other.loop_seconds)
         self.stop_offsets.update(other.stop_offsets)
@@ -157,8 +160,12 @@ async def replay_partitions(
             report.rollups += 1
         for partition, key, size in written.oversized:
             # Never sent (it would fail its batch): the item is rebuilt from the log if restored.
-            log.error("state record %r of partition %s is %s bytes, over the record limit: not written",
-                      key[:80], partition, f"{size:,}")  # fmt: skip
+            log.error(
+                "state record %r of partition %s is %s bytes, over the record limit: not written",
+                key[:80],
+                partition,
+                f"{size:,}",
+            )
             report.oversized += 1
         await states.flush()
         await rollups.flush()

@@ -137,10 +137,17 @@ async def retract(settings: Settings, wanted: str, reason: str, by: str) -> Retr
             entry_id = Quarantined(entries[place]).entry_id
             report.already += (partition, offset) in already
             retraction = Retraction(
-                partition=partition, offset=offset, event_id=_event_id(event), entry_id=entry_id,
-                source_file=event.source_file, line=event.source_line, by=by[:200], at=at, reason=reason[:1_000],
+                partition=partition,
+                offset=offset,
+                event_id=_event_id(event),
+                entry_id=entry_id,
+                source_file=event.source_file,
+                line=event.source_line,
+                by=by[:200],
+                at=at,
+                reason=reason[:1_000],
                 ids=event_ids(event),
-            )  # fmt: skip
+            )
             await out.send(
                 settings.topic("retractions"),
                 key=f"{partition}:{offset}".encode(),

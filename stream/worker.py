@@ -114,9 +114,11 @@ class WorkerStats:
 
     def __post_init__(self) -> None:
         self.latency = Histogram(
-            "claimwatch_processing_seconds", "Time for the core to apply a batch of events, and to send its alerts.",
-            buckets=LATENCY_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "claimwatch_processing_seconds",
+            "Time for the core to apply a batch of events, and to send its alerts.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
         self.registry.register(_StatsCollector(self))
 
@@ -139,16 +141,33 @@ class _StatsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         s = self.stats
         yield _counter("claimwatch_events_in", "Events applied, by kind.", ["kind"], s.events_in.items())
-        yield _counter("claimwatch_alerts_out", "Alerts sent, by type and severity.", ["type", "severity"],
-                       ((list(k), v) for k, v in s.alerts_out.items()))  # fmt: skip
-        yield _counter("claimwatch_quarantined", "Records on the quarantine topic, by source.", ["source"],
-                       s.quarantined.items())  # fmt: skip
-        yield _counter("claimwatch_dead_letters", "Events the core could not decode or process, by reason.",
-                       ["reason"], s.dead_letters.items())  # fmt: skip
-        yield _counter("claimwatch_oversized_records", "Records over the Kafka record limit, dead-lettered instead, by topic.",
-                       ["topic"], s.oversized.items())  # fmt: skip
-        yield _counter("claimwatch_suspect_records", "Records the core left out as impossible (quarantined), by reason.",
-                       ["reason"], s.suspect.items())  # fmt: skip
+        yield _counter(
+            "claimwatch_alerts_out",
+            "Alerts sent, by type and severity.",
+            ["type", "severity"],
+            ((list(k), v) for k, v in s.alerts_out.items()),
+        )
+        yield _counter(
+            "claimwatch_quarantined", "Records on the quarantine topic, by source.", ["source"], s.quarantined.items()
+        )
+        yield _counter(
+            "claimwatch_dead_letters",
+            "Events the core could not decode or process, by reason.",
+            ["reason"],
+            s.dead_letters.items(),
+        )
+        yield _counter(
+            "claimwatch_oversized_records",
+            "Records over the Kafka record limit, dead-lettered instead, by topic.",
+            ["topic"],
+            s.oversized.items(),
+        )
+        yield _counter(
+            "claimwatch_suspect_records",
+            "Records the core left out as impossible (quarantined), by reason.",
+            ["reason"],
+            s.suspect.items(),
+        )
         for name, doc, value in (
             ("claimwatch_redelivered_skipped", "Redelivered events already applied.", s.skipped_redelivered),
             ("claimwatch_state_unreadable", "Stored item states that did not parse (rebuilt).", s.state_unreadable),
@@ -170,21 +189,32 @@ class _StatsCollector(Collector):
             ("claimwatch_rebalance_seconds", "Time spent in rebalances (partitions paused).", s.rebalance_seconds),
         ):
             yield CounterMetricFamily(name, doc, value=value)
-        lag = GaugeMetricFamily("claimwatch_consumer_lag", "Events on the log not yet processed, by partition.",
-                                labels=["partition"])  # fmt: skip
+        lag = GaugeMetricFamily(
+            "claimwatch_consumer_lag", "Events on the log not yet processed, by partition.", labels=["partition"]
+        )
         for partition, value in sorted(s.lag.items()):
             lag.add_metric([str(partition)], value)
         yield lag
-        yield GaugeMetricFamily("claimwatch_seconds_since_progress", "Seconds since the last event was applied.",
-                                value=round(time.time() - s.last_progress, 1))  # fmt: skip
-        yield GaugeMetricFamily("claimwatch_seconds_since_checkpoint",
-                                "Seconds since the last checkpoint that stored its events and acknowledged them.",
-                                value=round(time.time() - s.last_checkpoint_ok, 1))  # fmt: skip
-        yield GaugeMetricFamily("claimwatch_largest_state_record_bytes", "The largest state record written (key and value).",
-                                value=s.largest_state_record)  # fmt: skip
-        uncommitted = GaugeMetricFamily("claimwatch_uncommitted_events",
-                                        "Events applied but not yet stored by a checkpoint, by partition.",
-                                        labels=["partition"])  # fmt: skip
+        yield GaugeMetricFamily(
+            "claimwatch_seconds_since_progress",
+            "Seconds since the last event was applied.",
+            value=round(time.time() - s.last_progress, 1),
+        )
+        yield GaugeMetricFamily(
+            "claimwatch_seconds_since_checkpoint",
+            "Seconds since the last checkpoint that stored its events and acknowledged them.",
+            value=round(time.time() - s.last_checkpoint_ok, 1),
+        )
+        yield GaugeMetricFamily(
+            "claimwatch_largest_state_record_bytes",
+            "The largest state record written (key and value).",
+            value=s.largest_state_record,
+        )
+        uncommitted = GaugeMetricFamily(
+            "claimwatch_uncommitted_events",
+            "Events applied but not yet stored by a checkpoint, by partition.",
+            labels=["partition"],
+        )
         for partition, applied in sorted(s.next_offset.items()):
             uncommitted.add_metric([str(partition)], max(0, applied - s.committed_offset.get(partition, applied)))
         yield uncommitted

@@ -69,9 +69,14 @@ def rights(
 
 def conflict(asset_id: str, owner: str, when: datetime, views: int = 100) -> OwnershipConflict:
     return OwnershipConflict(
-        event_id=f"{asset_id}-{owner}", asset_id=asset_id, conflicting_owner=owner, territories=["US"],
-        views_in_conflict=views, observed_at=when, event_time=when,
-    )  # fmt: skip
+        event_id=f"{asset_id}-{owner}",
+        asset_id=asset_id,
+        conflicting_owner=owner,
+        territories=["US"],
+        views_in_conflict=views,
+        observed_at=when,
+        event_time=when,
+    )
 
 
 def steady_polls(

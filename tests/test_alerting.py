@@ -11,9 +11,16 @@ from tests.builders import T0
 
 def candidate(severity: Severity = "medium", hours: float = 0, identity: tuple[object, ...] = ("x",)) -> Candidate:
     return Candidate(
-        type="view_spike", severity=severity, score=0.5, subject={"content_id": "CW-1", "video_id": None},
-        event_time=T0 + timedelta(hours=hours), title="t", evidence={}, identity=identity, dedup_key=("post",),
-    )  # fmt: skip
+        type="view_spike",
+        severity=severity,
+        score=0.5,
+        subject={"content_id": "CW-1", "video_id": None},
+        event_time=T0 + timedelta(hours=hours),
+        title="t",
+        evidence={},
+        identity=identity,
+        dedup_key=("post",),
+    )
 
 
 def test_repeat_inside_cooldown_is_dropped_and_after_it_passes() -> None:

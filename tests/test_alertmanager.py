@@ -81,10 +81,16 @@ async def alertmanager(tmp_path: Path) -> AsyncIterator[tuple[str, Receiver, Rec
     config.write_text(CONFIG % {"oncall": oncall.url, "rights": rights.url})
     port = free_port()
     process = subprocess.Popen(
-        [str(BINARY), f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=(tmp_path / "alertmanager.log").open("wb"),
-    )  # fmt: skip
+        [
+            str(BINARY),
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "alertmanager.log").open("wb"),
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -110,10 +116,16 @@ async def alertmanager(tmp_path: Path) -> AsyncIterator[tuple[str, Receiver, Rec
 def alert(n: int, type_: str, severity: str, content: str) -> Alert:
     now = datetime.now(UTC)
     return Alert(
-        alert_id=f"am-{n}", type=type_, severity=severity, score=0.9,
+        alert_id=f"am-{n}",
+        type=type_,
+        severity=severity,
+        score=0.9,
         subject={"content_id": content, "video_id": f"vid{n}", "platform": "youtube"},
-        event_time=now, detected_at=now, title=f"<b>{type_}</b> on {content}", evidence={"rule": type_, "ratio": 4.0},
-    )  # fmt: skip
+        event_time=now,
+        detected_at=now,
+        title=f"<b>{type_}</b> on {content}",
+        evidence={"rule": type_, "ratio": 4.0},
+    )
 
 
 async def wait_for(condition: Any, seconds: float = 15.0) -> bool:
@@ -146,9 +158,11 @@ async def test_routes_silences_inhibition_and_redelivery(alertmanager: tuple[str
     now = datetime.now(UTC)
     silence = {
         "matchers": [{"name": "alertname", "value": "engagement_spike", "isRegex": False, "isEqual": True}],
-        "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
-        "createdBy": "test", "comment": "known campaign",
-    }  # fmt: skip
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(hours=1)).isoformat(),
+        "createdBy": "test",
+        "comment": "known campaign",
+    }
     async with aiohttp.ClientSession() as session, session.post(f"{url}/api/v2/silences", json=silence) as response:
         assert response.status == 200
     await sink.send(alert(3, "engagement_spike", "high", "CW-3"))
@@ -169,9 +183,14 @@ def test_the_alert_form_carries_labels_links_and_a_cooldown_end() -> None:
     a = alert(9, "viral_propagation", "high", "CW-9")
     body = alertmanager_alert(a, now=a.event_time)
     assert body["labels"] == {
-        "alertname": "viral_propagation", "type": "viral_propagation", "severity": "high", "alert_id": "am-9",
-        "content_id": "CW-9", "platform": "youtube", "video_id": "vid9",
-    }  # fmt: skip
+        "alertname": "viral_propagation",
+        "type": "viral_propagation",
+        "severity": "high",
+        "alert_id": "am-9",
+        "content_id": "CW-9",
+        "platform": "youtube",
+        "video_id": "vid9",
+    }
     assert body["generatorURL"] == "https://www.youtube.com/watch?v=vid9"
     assert body["endsAt"] > body["startsAt"]  # the 48 h cooldown of viral_propagation
     old = a.model_copy(update={"event_time": a.event_time - timedelta(days=30)})
@@ -196,10 +215,21 @@ def test_the_shipped_routing_tree_sends_every_type_and_severity_where_it_belongs
     routed = {}
     for severity in SEVERITIES:
         done = subprocess.run(
-            [amtool, "config", "routes", "test", f"--config.file={REPO / 'deploy' / 'alertmanager.yml'}",
-             f"alertname={alert_type}", f"type={alert_type}", f"severity={severity}", "content_id=CW-1"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                amtool,
+                "config",
+                "routes",
+                "test",
+                f"--config.file={REPO / 'deploy' / 'alertmanager.yml'}",
+                f"alertname={alert_type}",
+                f"type={alert_type}",
+                f"severity={severity}",
+                "content_id=CW-1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         routed[severity] = done.stdout.strip()
     assert routed == ROUTES

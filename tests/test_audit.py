@@ -69,9 +69,17 @@ def test_the_page_shows_the_grid_and_the_trend(run: Path) -> None:
 
 
 def _file(path: str, source: str, day: str, records: int, quarantined: int) -> dict[str, object]:
-    return {"kind": "file", "path": path, "source": source, "day": day, "records": records,
-            "accepted": records - quarantined, "quarantined": quarantined, "events": records - quarantined,
-            "duplicates": 0}  # fmt: skip
+    return {
+        "kind": "file",
+        "path": path,
+        "source": source,
+        "day": day,
+        "records": records,
+        "accepted": records - quarantined,
+        "quarantined": quarantined,
+        "events": records - quarantined,
+        "duplicates": 0,
+    }
 
 
 def test_the_trend_says_worse_when_more_is_quarantined_than_last_month() -> None:
@@ -81,11 +89,16 @@ def test_the_trend_says_worse_when_more_is_quarantined_than_last_month() -> None
         for day in month_days(month):
             path = f"polls_{day}.jsonl"
             inputs.rows[f"file|{path}"] = _file(path, "polls", day, 100, bad)
-            entries += [QuarantineEntry(source="polls", source_file=path, line=n, reason="bad", reason_code="x")
-                        for n in range(bad)]  # fmt: skip
+            entries += [
+                QuarantineEntry(source="polls", source_file=path, line=n, reason="bad", reason_code="x")
+                for n in range(bad)
+            ]
     inputs.quarantine = entries
     audit = build_audit(inputs, "2026-11")
     assert audit["trend"]["quarantine_rate"] == {
-        "this_month": 0.05, "previous_month": 0.01, "change": 0.04, "direction": "worse"
-    }  # fmt: skip
+        "this_month": 0.05,
+        "previous_month": 0.01,
+        "change": 0.04,
+        "direction": "worse",
+    }
     assert audit["current"]["missing_source_days"] == 0 and audit["previous"]["month"] == "2026-10"

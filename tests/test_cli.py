@@ -123,8 +123,11 @@ def test_a_wrong_input_is_one_line_and_a_documented_exit_code(
     done = subprocess.run(
         [sys.executable, "-m", "claimwatch.cli", *command],
         env={**os.environ, "CLAIMWATCH_WEBHOOK_URL": "http://127.0.0.1:9/hook", **env},
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == code, (done.returncode, done.stderr)
@@ -158,19 +161,25 @@ def test_the_registry_defaults_are_the_code_s_defaults(monkeypatch: pytest.Monke
         monkeypatch.delenv(v.name, raising=False)
     settings, limits = Settings(), ReadLimits.from_env()
     actual = {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "CLAIMWATCH_TOPIC_PREFIX": settings.topic_prefix,
-        "CLAIMWATCH_PARTITIONS": settings.partitions, "CLAIMWATCH_APP_ID": settings.app_id,
-        "CLAIMWATCH_GENERATION": settings.generation, "CLAIMWATCH_OWNER": settings.owner,
-        "CLAIMWATCH_WEB_PORT": settings.web_port, "CLAIMWATCH_WEB_BIND": settings.web_bind,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "CLAIMWATCH_TOPIC_PREFIX": settings.topic_prefix,
+        "CLAIMWATCH_PARTITIONS": settings.partitions,
+        "CLAIMWATCH_APP_ID": settings.app_id,
+        "CLAIMWATCH_GENERATION": settings.generation,
+        "CLAIMWATCH_OWNER": settings.owner,
+        "CLAIMWATCH_WEB_PORT": settings.web_port,
+        "CLAIMWATCH_WEB_BIND": settings.web_bind,
         "CLAIMWATCH_CHECKPOINT_EVENTS": settings.checkpoint_events,
         "CLAIMWATCH_CHECKPOINT_SECONDS": settings.checkpoint_seconds,
-        "CLAIMWATCH_STALL_SECONDS": settings.stall_seconds, "CLAIMWATCH_DEAD_LETTER_LIMIT": settings.dead_letter_limit,
+        "CLAIMWATCH_STALL_SECONDS": settings.stall_seconds,
+        "CLAIMWATCH_DEAD_LETTER_LIMIT": settings.dead_letter_limit,
         "CLAIMWATCH_SESSION_TIMEOUT_SECONDS": settings.session_timeout_seconds,
         "CLAIMWATCH_STATE_STORE": settings.state_store,
         "CLAIMWATCH_INGEST_DEADLINE_SECONDS": settings.ingest_deadline_seconds,
-        "CLAIMWATCH_MAX_LINE_BYTES": limits.max_line_bytes, "CLAIMWATCH_MAX_DOCUMENT_BYTES": limits.max_document_bytes,
+        "CLAIMWATCH_MAX_LINE_BYTES": limits.max_line_bytes,
+        "CLAIMWATCH_MAX_DOCUMENT_BYTES": limits.max_document_bytes,
         "CLAIMWATCH_MAX_FILE_BYTES": limits.max_file_bytes,
-    }  # fmt: skip
+    }
     registry = {v.name: v.default for v in config.VARIABLES}
     assert {name: str(value) for name, value in actual.items()} == {name: registry[name] for name in actual}
 
@@ -268,9 +277,17 @@ def test_sample_into_its_previous_output_replaces_it(tmp_path: Path) -> None:
 
 
 OPERATOR_COMMANDS = [
-    ["replay"], ["promote"], ["impact"], ["alerts", "export"], ["audit"], ["quarantine", "list"],
-    ["quarantine", "show"], ["quarantine", "export"], ["quarantine", "release"], ["quarantine", "retract"],
-]  # fmt: skip
+    ["replay"],
+    ["promote"],
+    ["impact"],
+    ["alerts", "export"],
+    ["audit"],
+    ["quarantine", "list"],
+    ["quarantine", "show"],
+    ["quarantine", "export"],
+    ["quarantine", "release"],
+    ["quarantine", "retract"],
+]
 
 
 @pytest.mark.parametrize("command", OPERATOR_COMMANDS, ids=" ".join)
@@ -289,8 +306,10 @@ def test_run_into_a_pipe_closed_early_finishes_and_writes_its_output(tmp_path: P
     out = tmp_path / "out"
     run = subprocess.Popen(
         [sys.executable, "-m", "claimwatch.cli", "run", "--out", str(out), "--min-severity", "info"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
     assert run.stdout is not None and run.stderr is not None
     first = run.stdout.readline()
     run.stdout.close()  # what `head -1` does once it has its line
@@ -306,8 +325,10 @@ def test_a_run_that_read_only_quarantined_records_says_so_and_exits_4(tmp_path: 
     (data / "catalog.csv").write_text("content_id,title,youtube\n,nameless,yt1\n,also nameless,yt2\n")
     done = subprocess.run(
         [sys.executable, "-m", "claimwatch.cli", "run", "--input", str(data), "--out", str(tmp_path / "o"), "--quiet"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 4, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("claimwatch: error: every record read was quarantined (2)")
     assert len((tmp_path / "o" / "quarantine.jsonl").read_text().splitlines()) == 2

@@ -48,14 +48,27 @@ counts = st.none() | st.integers(0, 10**15)
     extra=st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
 )
 def test_a_metric_with_any_fields_set_or_not_round_trips(
-    channel: str | None, period: datetime | None, views: int | None, likes: int | None, watch: float | None,
+    channel: str | None,
+    period: datetime | None,
+    views: int | None,
+    likes: int | None,
+    watch: float | None,
     extra: dict[str, str],
-) -> None:  # fmt: skip
+) -> None:
     event = MetricObservation(
-        event_id="e", source="platform_poll", granularity="cumulative", platform="youtube", platform_content_id="v",
-        channel_id=channel, event_time=datetime(2026, 11, 2, tzinfo=UTC), period_start=period, views=views,
-        likes=likes, watch_time_minutes=watch, extra=extra,
-    )  # fmt: skip
+        event_id="e",
+        source="platform_poll",
+        granularity="cumulative",
+        platform="youtube",
+        platform_content_id="v",
+        channel_id=channel,
+        event_time=datetime(2026, 11, 2, tzinfo=UTC),
+        period_start=period,
+        views=views,
+        likes=likes,
+        watch_time_minutes=watch,
+        extra=extra,
+    )
     encoded = encode_event(event)
     assert decode_event(encoded) == event
     assert None not in orjson.loads(encoded).values()  # an unset field is left out, not spelt out

@@ -97,8 +97,11 @@ def test_the_template_matches_the_operations_document() -> None:
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and "DeadLetterConfig" in target
     task = resources["TaskDefinition"]["Properties"]
     assert (task["Family"], task["Cpu"], task["Memory"], task["NetworkMode"]) == (
-        "dn-task-claims-report-process", "1024", "3072", "awsvpc",
-    )  # fmt: skip
+        "dn-task-claims-report-process",
+        "1024",
+        "3072",
+        "awsvpc",
+    )
     assert task["RequiresCompatibilities"] == ["FARGATE"]
     container = task["ContainerDefinitions"][0]
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
@@ -137,10 +140,12 @@ def test_a_failed_run_pages_once_and_a_task_that_never_started_pages_too() -> No
         if r["Type"] == "AWS::Events::Rule" and any(t["Arn"] == ops for t in r["Properties"].get("Targets", []))
     }
     alarm_pages = [
-        name for name, r in resources.items()
-        if r["Type"] == "AWS::CloudWatch::Alarm" and ops in r["Properties"].get("AlarmActions", [])
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and ops in r["Properties"].get("AlarmActions", [])
         and r["Properties"].get("Namespace") == "AWS/Events"
-    ]  # fmt: skip
+    ]
     assert alarm_pages == [], "a failed run must not page a second time through an alarm on its rule"
     failed = [d for d in rule_pages.values() if "containers" in d]
     not_started = [d for d in rule_pages.values() if d.get("stopCode") == ["TaskFailedToStart"]]

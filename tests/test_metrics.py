@@ -77,9 +77,14 @@ def test_the_dashboard_queries_only_series_the_worker_exposes() -> None:
 @needs_promtool
 def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
     """As recording rules, the panels' PromQL goes through Prometheus' own parser."""
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"claimwatch:panel_{i}", "expr": q} for i, q in enumerate(_panel_queries())
-    ]}]}  # fmt: skip
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [{"record": f"claimwatch:panel_{i}", "expr": q} for i, q in enumerate(_panel_queries())],
+            }
+        ]
+    }
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(rules))
     assert PROMTOOL is not None

@@ -124,11 +124,13 @@ def test_claim_surge_on_status_flips() -> None:
 
 
 def test_content_id_flag_for_pending_claims_with_severity_by_views() -> None:
-    alerts = run_events([
-        claim("small", at(10), "potential", views_lifetime=300),
-        claim("big", at(11), "routed_for_review", views_lifetime=2_500_000),
-        claim("fine", at(12), "active", views_lifetime=2_500_000),
-    ])  # fmt: skip
+    alerts = run_events(
+        [
+            claim("small", at(10), "potential", views_lifetime=300),
+            claim("big", at(11), "routed_for_review", views_lifetime=2_500_000),
+            claim("fine", at(12), "active", views_lifetime=2_500_000),
+        ]
+    )
     flags = {a.subject.claim_id: a.severity for a in of_type(alerts, "content_id_flag")}
     assert flags == {"small": "low", "big": "high"}
 
@@ -148,21 +150,31 @@ def test_content_id_flag_for_a_third_party_claim_on_our_own_video() -> None:
     # Their asset is not in our catalog; the video is ours: the alert is about our item.
     theirs = [
         catalog(),
-        claim("tp", at(5), "active", video_id="yt1", asset_id="THEIRS", third_party_claim=True,
-              source="partner_api_claim"),
-    ]  # fmt: skip
+        claim(
+            "tp", at(5), "active", video_id="yt1", asset_id="THEIRS", third_party_claim=True, source="partner_api_claim"
+        ),
+    ]
     (flag,) = of_type(run_events(theirs), "content_id_flag")
     assert (flag.subject.content_id, flag.subject.asset_id) == ("CW-1", "THEIRS")
 
 
 def test_dispute_opened_once_per_state_with_severity() -> None:
-    alerts = run_events([
-        claim("c", day_end(0), "active"),
-        claim("c", at(30), "disputed", event_type="dispute_created", source="partner_api_claim_history", dispute_reason="fair_use"),
-        claim("c", day_end(1), "disputed"),
-        claim("c", at(60), "active", event_type="claim_updated", source="partner_api_claim_history"),
-        claim("c", at(70), "appealed", event_type="appeal_created", source="partner_api_claim_history"),
-    ])  # fmt: skip
+    alerts = run_events(
+        [
+            claim("c", day_end(0), "active"),
+            claim(
+                "c",
+                at(30),
+                "disputed",
+                event_type="dispute_created",
+                source="partner_api_claim_history",
+                dispute_reason="fair_use",
+            ),
+            claim("c", day_end(1), "disputed"),
+            claim("c", at(60), "active", event_type="claim_updated", source="partner_api_claim_history"),
+            claim("c", at(70), "appealed", event_type="appeal_created", source="partner_api_claim_history"),
+        ]
+    )
     opened = [(a.evidence["status"], a.severity) for a in of_type(alerts, "dispute_opened")]
     assert opened == [("disputed", "medium"), ("appealed", "high")]
 
@@ -174,13 +186,15 @@ def test_no_dispute_opened_for_ordinary_claims() -> None:
 
 def test_dispute_risk_crosses_high_on_an_appeal_of_a_fast_manual_claim() -> None:
     base = {"origin": "manual_studio", "claim_created_at": at(0)}
-    alerts = run_events([
-        claim("r", day_end(0), "active", views_lifetime=200_000, **base),
-        claim("r", day_end(1), "active", views_lifetime=600_000, **base),
-        claim("r", at(50), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
-        claim("r", at(70), "active", event_type="claim_updated", source="partner_api_claim_history"),
-        claim("r", at(80), "appealed", event_type="appeal_created", source="partner_api_claim_history"),
-    ])  # fmt: skip
+    alerts = run_events(
+        [
+            claim("r", day_end(0), "active", views_lifetime=200_000, **base),
+            claim("r", day_end(1), "active", views_lifetime=600_000, **base),
+            claim("r", at(50), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
+            claim("r", at(70), "active", event_type="claim_updated", source="partner_api_claim_history"),
+            claim("r", at(80), "appealed", event_type="appeal_created", source="partner_api_claim_history"),
+        ]
+    )
     (risk,) = of_type(alerts, "dispute_risk")
     assert risk.event_time == at(80) and risk.score >= 0.8
     drivers = [d["driver"] for d in risk.evidence["drivers"]]
@@ -188,11 +202,13 @@ def test_dispute_risk_crosses_high_on_an_appeal_of_a_fast_manual_claim() -> None
 
 
 def test_dispute_risk_stays_below_high_for_an_ordinary_dispute() -> None:
-    alerts = run_events([
-        claim("q", day_end(0), "active", views_lifetime=2000, claim_created_at=at(-100)),
-        claim("q", day_end(1), "active", views_lifetime=2100),
-        claim("q", at(50), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
-    ])  # fmt: skip
+    alerts = run_events(
+        [
+            claim("q", day_end(0), "active", views_lifetime=2000, claim_created_at=at(-100)),
+            claim("q", day_end(1), "active", views_lifetime=2100),
+            claim("q", at(50), "disputed", event_type="dispute_created", source="partner_api_claim_history"),
+        ]
+    )
     assert of_type(alerts, "dispute_opened") and of_type(alerts, "dispute_risk") == []
 
 

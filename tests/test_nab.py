@@ -90,10 +90,23 @@ def test_reproduces_the_published_figures(detector: str, expected: tuple[float, 
 @needs_corpus
 def test_backtest_on_the_corpus_prints_profiles_and_categories(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "claimwatch.cli", "backtest", "--series", str(NAB / "data"), "--out", str(tmp_path),
-         "--labels", str(NAB / "labels" / "combined_windows.json"), "--score"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "claimwatch.cli",
+            "backtest",
+            "--series",
+            str(NAB / "data"),
+            "--out",
+            str(tmp_path),
+            "--labels",
+            str(NAB / "labels" / "combined_windows.json"),
+            "--score",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = [line.split() for line in run.stdout.splitlines() if line.split()]
     assert "realKnownCause" in next(r for r in rows if r[0] == "profile")
     tables = [r for r in rows if r[0] in PROFILES]

@@ -87,8 +87,20 @@ def test_export_to_csv_and_jsonl_round_trips_without_formulas(run_folder: Path, 
 
 def _fixed(run_folder: Path, tmp_path: Path, fix: bool) -> Path:
     """The export of the polls entries, with the unparseable time corrected when ``fix``."""
-    main(["quarantine", "export", "--from-dir", str(run_folder), "--source", "polls", "--reason", "invalid_value",
-          "--out", str(tmp_path / "polls.jsonl")])  # fmt: skip
+    main(
+        [
+            "quarantine",
+            "export",
+            "--from-dir",
+            str(run_folder),
+            "--source",
+            "polls",
+            "--reason",
+            "invalid_value",
+            "--out",
+            str(tmp_path / "polls.jsonl"),
+        ]
+    )
     rows = [json.loads(line) for line in (tmp_path / "polls.jsonl").read_text().splitlines()]
     soon = [r for r in rows if '"soon"' in r["raw"]]
     assert len(soon) == 1
@@ -110,8 +122,9 @@ def test_a_corrected_record_is_read_again_with_its_original_place(run_folder: Pa
     assert main(["quarantine", "release", str(path), "--dry-run"]) == 0
 
 
-def test_a_record_that_still_fails_releases_nothing(run_folder: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_record_that_still_fails_releases_nothing(
+    run_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _fixed(run_folder, tmp_path, fix=False)
     capsys.readouterr()
     assert main(["quarantine", "release", str(path), "--dry-run"]) == 4
@@ -172,8 +185,12 @@ def test_an_export_that_cannot_be_read_is_one_line_and_nothing_is_released(
     twice = tmp_path / "twice.jsonl"
     row = {"entry_id": "q-1", "source_file": "p.jsonl", "line": 2, "raw": "{}"}
     twice.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n")
-    for path, words in ((wide, "not a quarantine export"), (nested, "not a quarantine export"),
-                        (big, "larger than a record"), (twice, "corrected twice")):  # fmt: skip
+    for path, words in (
+        (wide, "not a quarantine export"),
+        (nested, "not a quarantine export"),
+        (big, "larger than a record"),
+        (twice, "corrected twice"),
+    ):
         capsys.readouterr()
         assert main(["quarantine", "release", str(path), "--dry-run"]) == 2, path
         assert words in _one_line_error(capsys), path

@@ -79,10 +79,17 @@ def test_header_only_file_reads_nothing_and_complains_about_nothing(tmp: Path) -
 
 def test_truncated_gzip_keeps_what_was_read_and_reports_the_rest(tmp: Path) -> None:
     lines = "".join(
-        json.dumps({"platform": "youtube", "platform_content_id": f"v{i}", "observed_at": "2026-11-10T10:00:00Z",
-                    "views_total": i}) + "\n"
+        json.dumps(
+            {
+                "platform": "youtube",
+                "platform_content_id": f"v{i}",
+                "observed_at": "2026-11-10T10:00:00Z",
+                "views_total": i,
+            }
+        )
+        + "\n"
         for i in range(2000)
-    )  # fmt: skip
+    )
     full = gzip.compress(lines.encode())
     path = tmp / "polls.jsonl.gz"
     path.write_bytes(full[: len(full) // 2])
@@ -132,11 +139,19 @@ def test_content_owner_basic_is_recognised_by_its_dimensions(tmp: Path) -> None:
 
 def test_claim_api_json_and_jsonl(tmp: Path) -> None:
     record = {
-        "kind": "youtubePartner#claim", "id": "C1", "assetId": "A1", "videoId": "V1", "status": "ROUTED_FOR_REVIEW",
-        "contentType": "video", "origin": {"source": "descriptiveSearch"}, "thirdPartyClaim": True,
-        "timeCreated": "2026-11-10T10:00:00Z", "timeStatusLastModified": "2026-11-10T11:00:00.5Z",
-        "videoViews": "123456", "matchInfo": {"longestMatch": {"durationSecs": "4"}},
-    }  # fmt: skip
+        "kind": "youtubePartner#claim",
+        "id": "C1",
+        "assetId": "A1",
+        "videoId": "V1",
+        "status": "ROUTED_FOR_REVIEW",
+        "contentType": "video",
+        "origin": {"source": "descriptiveSearch"},
+        "thirdPartyClaim": True,
+        "timeCreated": "2026-11-10T10:00:00Z",
+        "timeStatusLastModified": "2026-11-10T11:00:00.5Z",
+        "videoViews": "123456",
+        "matchInfo": {"longestMatch": {"durationSecs": "4"}},
+    }
     doc = write(tmp / "one.json", json.dumps({"kind": "youtubePartner#claimList", "items": [record]}))
     lines = write(
         tmp / "many.jsonl",
@@ -156,17 +171,22 @@ def test_claim_api_json_and_jsonl(tmp: Path) -> None:
 def test_claim_history_events_and_a_bad_event(tmp: Path) -> None:
     history = [
         {
-            "kind": "youtubePartner#claimHistory", "id": "C1", "uploaderChannelId": "UCu",
+            "kind": "youtubePartner#claimHistory",
+            "id": "C1",
+            "uploaderChannelId": "UCu",
             "event": [
                 {"time": "2026-11-01T00:00:00Z", "type": "claim_create"},
-                {"time": "2026-11-03T05:00:00Z", "type": "dispute_create",
-                 "typeDetails": {"disputeReason": "fairUse", "disputeNotes": "<b>mine</b>"}},
+                {
+                    "time": "2026-11-03T05:00:00Z",
+                    "type": "dispute_create",
+                    "typeDetails": {"disputeReason": "fairUse", "disputeNotes": "<b>mine</b>"},
+                },
                 {"type": "dispute_appeal"},
                 {"time": "2026-11-06T00:00:00Z", "type": "claim_update", "typeDetails": {"updateStatus": "inactive"}},
                 {"time": "2026-11-07T00:00:00Z", "type": "brand_new_event"},
             ],
         }
-    ]  # fmt: skip
+    ]
     result = read_file(write(tmp / "h.json", json.dumps(history)))
     assert result.source == "claim_history"
     types = [(e.event_type, e.status) for e in result.events]  # type: ignore[union-attr]
@@ -304,7 +324,10 @@ def test_swapped_rights_cells_are_quarantined_not_turned_into_shares(tmp: Path) 
     ]
     result = read_file(write(tmp / "rights.csv", header + good + "".join(swapped)))
     assert len(result.events) == 1 and len(result.quarantined) == len(swapped)
-    assert [q.field for q in result.quarantined] == [
-        "owner", "owner", "owner", "owner", "isrc", "owner", "right_type", "asset_id",
-    ]  # fmt: skip
+    assert (
+        [q.field for q in result.quarantined]
+        == """
+        owner owner owner owner isrc owner right_type asset_id
+        """.split()
+    )
     assert all("swapped" in q.reason or "ISRC" in q.reason for q in result.quarantined)

@@ -118,10 +118,24 @@ def test_impact_names_the_alerts_a_generation_adds_and_removes(tmp_path: Path) -
     env = env_for(settings)
     env.pop("CLAIMWATCH_GENERATION", None)
     done = subprocess.run(
-        [sys.executable, "-m", "claimwatch.cli", "impact", "--from-gen", "3", "--to-gen", "2", "--week", "2026-W45",
-         "--out", str(tmp_path / "impact")],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "claimwatch.cli",
+            "impact",
+            "--from-gen",
+            "3",
+            "--to-gen",
+            "2",
+            "--week",
+            "2026-W45",
+            "--out",
+            str(tmp_path / "impact"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "impact" / "impact.json").read_text())
     removed = {a["subject"]["claim_id"] for a in result["removed"]}

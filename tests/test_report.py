@@ -169,9 +169,16 @@ def test_assets_at_high_dispute_risk_are_counted_apart_from_claims() -> None:
     index, week = week_of_data()
     built = build_report(index, week)
     asset = {
-        "asset_id": "A9", "content_id": "CW-9", "title": "Song", "score": 0.82, "level": "high",
-        "open_disputes_and_appeals": 0, "claims": 4, "asset_drivers": ["another owner claims it"], "drivers": [],
-    }  # fmt: skip
+        "asset_id": "A9",
+        "content_id": "CW-9",
+        "title": "Song",
+        "score": 0.82,
+        "level": "high",
+        "open_disputes_and_appeals": 0,
+        "claims": 4,
+        "asset_drivers": ["another owner claims it"],
+        "drivers": [],
+    }
     report = WeeklyReport.model_validate({**built.model_dump(mode="json"), "dispute_risk_by_asset": [asset]})
     claims_high = sum(1 for r in report.dispute_risk if r["level"] == "high")
     assert report.high_risk_counts() == (claims_high, 1)
@@ -226,8 +233,16 @@ def test_no_control_character_of_a_title_reaches_any_report_file() -> None:
 def test_requires_review_lists_critical_first_then_the_newest() -> None:
     def alert(n: int, severity: str, content_id: str, day: int) -> Alert:
         when = day_end(day) - timedelta(hours=1)
-        return Alert(alert_id=f"a{n}", type="dispute_risk", severity=severity, score=0.9,
-                     subject=Subject(content_id=content_id), event_time=when, detected_at=when, title=f"alert {n}")  # fmt: skip
+        return Alert(
+            alert_id=f"a{n}",
+            type="dispute_risk",
+            severity=severity,
+            score=0.9,
+            subject=Subject(content_id=content_id),
+            event_time=when,
+            detected_at=when,
+            title=f"alert {n}",
+        )
 
     alerts = [alert(1, "critical", "CW-1", 0), alert(2, "high", "CW-1", 2), alert(3, "high", "CW-2", 4)]
     groups = build_report(WeekIndex.build(ReportInputs(alerts=alerts)), "2026-W45").high_priority

@@ -38,9 +38,16 @@ T = datetime(2026, 11, 10, tzinfo=UTC)
 
 def alert(n: int = 1, severity: str = "high", content: str = "CW-1", title: str = "Views at 4x") -> Alert:
     return Alert(
-        alert_id=f"id{n}", type="view_spike", severity=severity, score=0.9, subject=Subject(content_id=content),
-        event_time=T, detected_at=T, title=title, evidence={"ratio": 4.0},
-    )  # fmt: skip
+        alert_id=f"id{n}",
+        type="view_spike",
+        severity=severity,
+        score=0.9,
+        subject=Subject(content_id=content),
+        event_time=T,
+        detected_at=T,
+        title=title,
+        evidence={"ratio": 4.0},
+    )
 
 
 class Hook:
@@ -169,9 +176,11 @@ async def test_sns_messages_carry_severity_and_type_attributes_for_filtering(mot
     queue_url = sqs.create_queue(QueueName="review")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(
-        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
         Attributes={"FilterPolicy": json.dumps({"severity": ["high", "critical"]}), "RawMessageDelivery": "true"},
-    )  # fmt: skip
+    )
     deliver = sns_deliverer(topic, client=sns)
     await deliver(alert(1, "high"))
     await deliver(alert(2, "low"))

@@ -244,10 +244,15 @@ def test_a_post_model_stays_within_4_kb_however_long_its_history() -> None:
         if hour % 24 == 23:
             monitor.process(
                 MetricObservation(
-                    event_id=f"a-{hour}", source="channel_basic", granularity="day", platform="youtube",
-                    platform_content_id="p-long", event_time=at(hour), views=5_000,
+                    event_id=f"a-{hour}",
+                    source="channel_basic",
+                    granularity="day",
+                    platform="youtube",
+                    platform_content_id="p-long",
+                    event_time=at(hour),
+                    views=5_000,
                 )
-            )  # fmt: skip
+            )
         if hour in (24 * 260, 24 * 399):  # steady: past the first of the sketches' two generations
             sizes.append(max(state.stored_size(post) for post in monitor.posts.values()))
     assert sizes[1] <= 4096 and sizes[1] - sizes[0] < 64, sizes

@@ -166,8 +166,13 @@ def test_bad_records_reach_quarantine_and_counts_reconcile(tmp_path: Path) -> No
     listed = subprocess.run([*cli, "list", "--source", "polls"], env=env, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert "2 quarantined records" in listed.stdout and "polls.jsonl:2 [observed_at]" in listed.stdout
-    recent = subprocess.run([*cli, "list", "--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z"],
-                            env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    recent = subprocess.run(
+        [*cli, "list", "--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert recent.returncode == 0 and "0 quarantined records" in recent.stdout
     out = tmp_path / "fix-me.jsonl"
     exported = subprocess.run([*cli, "export", "--out", str(out)], env=env, capture_output=True, text=True, timeout=120)
@@ -180,8 +185,9 @@ def test_bad_records_reach_quarantine_and_counts_reconcile(tmp_path: Path) -> No
         r["raw"] = r["raw"].replace('"soon"', '"2026-11-10T01:00:00Z"').replace(",nameless,", "CW-2,nameless,")
     corrected = tmp_path / "fixed.jsonl"
     corrected.write_text("".join(json.dumps(r) + "\n" for r in fixed))
-    released = subprocess.run([*cli, "release", str(corrected), "--by", "rights-ops"], env=env, capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+    released = subprocess.run(
+        [*cli, "release", str(corrected), "--by", "rights-ops"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert released.returncode == 0, released.stderr
     provenance = asyncio.run(read_headers(settings, settings.topic("events")))
     marked = [h for h in provenance if "claimwatch-replaces" in h]
@@ -285,8 +291,9 @@ def test_status_lists_only_claimwatch_s_groups_and_speaks_json(tmp_path: Path) -
         finally:
             await admin.close()
         for group, topic in ((f"{settings.app_id}-probe", settings.topic("events")), ("someone-else", foreign)):
-            consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group,
-                                        enable_auto_commit=False)  # fmt: skip
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
+            )
             await consumer.start()
             try:
                 tp = TopicPartition(topic, 0)
@@ -296,8 +303,13 @@ def test_status_lists_only_claimwatch_s_groups_and_speaks_json(tmp_path: Path) -
                 await consumer.stop()
 
     asyncio.run(groups())
-    done = subprocess.run([sys.executable, "-m", "claimwatch.cli", "status", "--json"], env=env_for(settings),
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", "status", "--json"],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     seen = {g["group"] for g in found["consumer_groups"]}
@@ -449,9 +461,12 @@ def test_ctrl_c_or_sigterm_ends_the_worker_with_a_final_checkpoint(
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "claimwatch.cli", "worker", "--loglevel", "warning"],
-        env=env_for(settings, port) | never, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        cwd=tmp_path, start_new_session=True,
-    )  # fmt: skip
+        env=env_for(settings, port) | never,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
     first = WorkerProcess(process, port, log)
     try:
         wait_until(lambda: (first.health() or {}).get("events", 0) >= total, 300, "every event applied", [first])

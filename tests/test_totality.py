@@ -174,9 +174,16 @@ def poll_series(draw: st.DrawFn) -> list[MetricObservation]:
             when = t
         reading = min(reading, MAX_COUNT)
         event = MetricObservation(
-            event_id=f"p{i}", source="platform_poll", granularity="cumulative", platform="youtube",
-            platform_content_id="v", event_time=when, views=reading, likes=reading // 25, shares=reading // 400,
-        )  # fmt: skip
+            event_id=f"p{i}",
+            source="platform_poll",
+            granularity="cumulative",
+            platform="youtube",
+            platform_content_id="v",
+            event_time=when,
+            views=reading,
+            likes=reading // 25,
+            shares=reading // 400,
+        )
         polls.append(event)
         if fault[0] == "repeat":
             polls.append(event)

@@ -51,8 +51,17 @@ def test_the_embedded_run_quarantines_them_and_the_report_counts_them(tmp_path: 
     for quarter in range(12):
         views = 1_000 + 100 * quarter if quarter != 6 else 50  # one collector glitch
         stamp = (T0 + timedelta(minutes=15 * quarter)).isoformat().replace("+00:00", "Z")
-        lines.append(json.dumps({"platform": "youtube", "platform_content_id": "v1", "observed_at": stamp,
-                                 "views_total": views, "collector": "poller-1"}))  # fmt: skip
+        lines.append(
+            json.dumps(
+                {
+                    "platform": "youtube",
+                    "platform_content_id": "v1",
+                    "observed_at": stamp,
+                    "views_total": views,
+                    "collector": "poller-1",
+                }
+            )
+        )
     (polls / "polls_20261102.jsonl").write_text("\n".join(lines) + "\n")
     result = run([tmp_path / "in"], tmp_path / "out", clock=lambda: T0)
     entries = [json.loads(line) for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
@@ -85,9 +94,12 @@ def test_a_report_family_whose_layout_changes_is_named_in_the_report(tmp_path: P
     assert [(d["file"], d["new_columns"], d["missing_columns"]) for d in drift] == [
         (changed.name, ["engaged_view_count", "is_short"], ["engaged_views", "is_shorts_eligible"]),
         # and back the next day: the layout moved again
-        ("content_owner_active_claims_a3_20261107.csv.gz", ["engaged_views", "is_shorts_eligible"],
-         ["engaged_view_count", "is_short"]),
-    ]  # fmt: skip
+        (
+            "content_owner_active_claims_a3_20261107.csv.gz",
+            ["engaged_views", "is_shorts_eligible"],
+            ["engaged_view_count", "is_short"],
+        ),
+    ]
     assert drift[0]["family"] == "content_owner_active_claims" and drift[0]["since"].endswith("20261105.csv.gz")
     page = (tmp_path / "out" / "2026-W45" / "report.html").read_text()
     assert "layout changed" in page and "is_short" in page

@@ -236,8 +236,9 @@ def test_dry_run_writes_nothing_and_a_partial_week_says_so(run_folder: Path, tmp
     assert dry.returncode == 0 and json.loads(dry.stdout)["days_with_data"] == 7 and not (tmp_path / "r").exists()
     # A dry run checks the target too: a file where the folder would go cannot be written.
     (tmp_path / "a-file").write_text("")
-    blocked = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", str(tmp_path / "a-file" / "r"),
-                         "--dry-run")  # fmt: skip
+    blocked = report_cli(
+        env, "--week", WEEK, "--from-dir", str(run_folder), "--out", str(tmp_path / "a-file" / "r"), "--dry-run"
+    )
     assert blocked.returncode == 5 and "cannot be written" in blocked.stderr, blocked.stderr
     partial = report_cli(env, "--week", "2026-W46", "--from-dir", str(run_folder), "--out", str(tmp_path / "r"))
     assert partial.returncode == 4, partial.stderr
@@ -270,9 +271,22 @@ def test_the_week_read_back_from_kafka_equals_the_embedded_report(
     audits = {}
     for name, extra in (("kafka", []), ("folder", ["--from-dir", str(run_folder)])):
         done = subprocess.run(
-            [sys.executable, "-m", "claimwatch.cli", "audit", "--month", "2026-11", "--out", str(tmp_path / name), *extra],
-            env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "claimwatch.cli",
+                "audit",
+                "--month",
+                "2026-11",
+                "--out",
+                str(tmp_path / name),
+                *extra,
+            ],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
         audits[name] = (tmp_path / name / "audit.json").read_bytes()
     assert audits["kafka"] == audits["folder"] and json.loads(audits["kafka"])["current"]["records_read"] > 0

@@ -277,9 +277,16 @@ class ClaimBook:
                     and p_value < p.max_p
                 ):
                     bursts.append(
-                        Burst(asset_id, kind, count, round(usual, 3), p_value,
-                              a.new_claimants_today if kind == "new_claims" else 0, a.days - 1)
-                    )  # fmt: skip
+                        Burst(
+                            asset_id,
+                            kind,
+                            count,
+                            round(usual, 3),
+                            p_value,
+                            a.new_claimants_today if kind == "new_claims" else 0,
+                            a.days - 1,
+                        )
+                    )
                     count = min(count, math.ceil(p.min_ratio * usual + 3))  # keep bursts out of "usual"
                 model.update(count)
             a.days += 1

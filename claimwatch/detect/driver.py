@@ -68,15 +68,23 @@ class RecordDriver:
         try:
             event = decode_event(value or b"")
         except ValueError as exc:
-            out.dead_letters.append(dead_letter(topic, partition, offset, value, "undecodable_event",
-                                                f"not an event: {exc}"))  # fmt: skip
+            out.dead_letters.append(
+                dead_letter(topic, partition, offset, value, "undecodable_event", f"not an event: {exc}")
+            )
             return
         item = item_key(key)
         if item is None:
             shown = "none" if key is None else repr(key[:60])
-            out.dead_letters.append(dead_letter(topic, partition, offset, value, "invalid_key",
-                                                f"the record's key ({shown}) is not a content item's key: "
-                                                "not empty UTF-8 without NUL"))  # fmt: skip
+            out.dead_letters.append(
+                dead_letter(
+                    topic,
+                    partition,
+                    offset,
+                    value,
+                    "invalid_key",
+                    f"the record's key ({shown}) is not a content item's key: not empty UTF-8 without NUL",
+                )
+            )
             return
         self.apply_event(topic, partition, offset, item, event, out, muted, value)
 
@@ -97,8 +105,9 @@ class RecordDriver:
         except Exception as exc:
             log.exception("the core failed on partition=%s offset=%s key=%r", partition, offset, item)
             raw = value if value is not None else event.model_dump_json().encode()
-            out.dead_letters.append(dead_letter(topic, partition, offset, raw, "core_error",
-                                                f"{type(exc).__name__}: {exc}"))  # fmt: skip
+            out.dead_letters.append(
+                dead_letter(topic, partition, offset, raw, "core_error", f"{type(exc).__name__}: {exc}")
+            )
             return
         if step is None:
             out.redelivered += 1

@@ -357,9 +357,18 @@ class PostModel:
         return sorted(findings, key=lambda f: -f.z)[:1] if findings else findings
 
     def _finding(
-        self, kind: FindingKind, t: float, z: float, ratio: float, observed: float, expected: float,
-        hours: float, start: float, novelty: float = 0.0, metric: str | None = None,
-    ) -> Finding:  # fmt: skip
+        self,
+        kind: FindingKind,
+        t: float,
+        z: float,
+        ratio: float,
+        observed: float,
+        expected: float,
+        hours: float,
+        start: float,
+        novelty: float = 0.0,
+        metric: str | None = None,
+    ) -> Finding:
         return Finding(
             metric=metric,
             kind=kind,

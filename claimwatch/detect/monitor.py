@@ -333,9 +333,16 @@ class Monitor:
         self.rollups.on_asset_risk(t, asset_id, content_id, score, drivers)
         item = self.catalog.items.get(content_id or "")
         found = risk_rules.asset_risk_alert(
-            asset_id, content_id, item.title if item is not None else None, when, score, previous, drivers,
-            open_disputes, open_appeals,
-        )  # fmt: skip
+            asset_id,
+            content_id,
+            item.title if item is not None else None,
+            when,
+            score,
+            previous,
+            drivers,
+            open_disputes,
+            open_appeals,
+        )
         return [found] if found is not None else []
 
     def _content_of(self, state: ClaimState, event: ClaimEvent) -> str | None:

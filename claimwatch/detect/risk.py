@@ -125,11 +125,19 @@ def asset_dispute_risk(f: AssetRiskFeatures) -> tuple[float, list[dict[str, obje
         drivers.append((f"claim surge in the last {ASSET_SURGE_DAYS:.0f} days", ASSET_SURGE))
     if f.open_disputes:
         more = min(f.open_disputes - 1, ASSET_MORE_DISPUTES_CAP)
-        drivers.append((f"{f.open_disputes} open dispute{'s' if f.open_disputes > 1 else ''}",
-                        ASSET_FIRST_DISPUTE + ASSET_MORE_DISPUTES * more))  # fmt: skip
+        drivers.append(
+            (
+                f"{f.open_disputes} open dispute{'s' if f.open_disputes > 1 else ''}",
+                ASSET_FIRST_DISPUTE + ASSET_MORE_DISPUTES * more,
+            )
+        )
     if f.open_appeals:
-        drivers.append((f"{f.open_appeals} open appeal{'s' if f.open_appeals > 1 else ''}",
-                        ASSET_APPEAL * min(f.open_appeals, ASSET_APPEALS_CAP)))  # fmt: skip
+        drivers.append(
+            (
+                f"{f.open_appeals} open appeal{'s' if f.open_appeals > 1 else ''}",
+                ASSET_APPEAL * min(f.open_appeals, ASSET_APPEALS_CAP),
+            )
+        )
     if f.takedowns:
         drivers.append((f"{f.takedowns} takedown{'s' if f.takedowns > 1 else ''} requested", ASSET_TAKEDOWN))
     if f.least_days_left is not None and f.least_days_left <= ASSET_TIMER_DAYS:

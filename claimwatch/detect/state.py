@@ -112,8 +112,13 @@ def encode(monitor: Monitor, offset: int, seq: int = 0, parts: int = 0) -> bytes
     the number of its checkpoint (``seq``) and how many part records that checkpoint wrote before it
     (a restore checks that they all arrived: a checkpoint cut short is never half loaded)."""
     body = {
-        "format": FORMAT, "version": VERSION, "offset": offset, "seq": seq, "parts": parts, "monitor": _enc(monitor),
-    }  # fmt: skip
+        "format": FORMAT,
+        "version": VERSION,
+        "offset": offset,
+        "seq": seq,
+        "parts": parts,
+        "monitor": _enc(monitor),
+    }
     return _dumps(body)
 
 

@@ -186,8 +186,12 @@ class StateStore:
             out.append((state.part_key(key, state.ROW, row_key), state.encode_part(state.ROW, row, seq)))
         seen = monitor.dedup.seen
         for dedup_key in changed_keys:
-            out.append((state.part_key(key, state.DEDUP, state.dedup_ident(dedup_key)),
-                        state.encode_part(state.DEDUP, list(seen[dedup_key]), seq)))  # fmt: skip
+            out.append(
+                (
+                    state.part_key(key, state.DEDUP, state.dedup_ident(dedup_key)),
+                    state.encode_part(state.DEDUP, list(seen[dedup_key]), seq),
+                )
+            )
         return out
 
     def encode(self, keys: Iterable[str]) -> list[tuple[int, str, bytes | None]]:

@@ -32,11 +32,18 @@ def file_row(f: FileTally, duplicates: int, uncatalogued: int) -> dict[str, Any]
     # a poll log named without a date still counts in the week its records are about.
     day = date_from_name(Path(f.path)) or f.data_day
     return {
-        "kind": "file", "path": f.path, "source": f.source, "day": day.isoformat() if day else None,
-        "records": f.records, "accepted": f.accepted - duplicates, "quarantined": f.quarantined + duplicates,
-        "events": f.events, "duplicates": duplicates, **({"columns": list(f.columns)} if f.columns else {}),
+        "kind": "file",
+        "path": f.path,
+        "source": f.source,
+        "day": day.isoformat() if day else None,
+        "records": f.records,
+        "accepted": f.accepted - duplicates,
+        "quarantined": f.quarantined + duplicates,
+        "events": f.events,
+        "duplicates": duplicates,
+        **({"columns": list(f.columns)} if f.columns else {}),
         **({"uncatalogued": uncatalogued} if uncatalogued else {}),
-    }  # fmt: skip
+    }
 
 
 def uncatalogued_by_file(events: Iterable[Event], router: Router) -> Counter[str]:

@@ -155,8 +155,14 @@ class EventSpool:
         for event in result.events:
             self.seq += 1
             t = event_time_of(event)
-            sort_key = [0 if t is None else 1, t.isoformat() if t else "", KIND_ORDER[event.kind],
-                        event.source_file, event.source_line, self.seq]  # fmt: skip
+            sort_key = [
+                0 if t is None else 1,
+                t.isoformat() if t else "",
+                KIND_ORDER[event.kind],
+                event.source_file,
+                event.source_line,
+                self.seq,
+            ]
             self._runs[_lane(event.kind)].add(sort_key, orjson.dumps(sort_key) + b"\t" + encode_event(event) + b"\n")
             event_id = _event_id(event)
             if event_id is not None:

@@ -83,8 +83,16 @@ class FileResult:
         return self.records == self.accepted + len(self.quarantined)
 
     def tally(self) -> FileTally:
-        return FileTally(self.path, self.source, self.records, self.accepted, len(self.quarantined),
-                         len(self.events), tuple(self.columns), self.data_day())  # fmt: skip
+        return FileTally(
+            self.path,
+            self.source,
+            self.records,
+            self.accepted,
+            len(self.quarantined),
+            len(self.events),
+            tuple(self.columns),
+            self.data_day(),
+        )
 
     def data_day(self) -> date | None:
         """The last day the file's records are about (by their data time; reference data has none):
@@ -577,14 +585,15 @@ def _extra(row: dict[str, Any], known: Iterable[str]) -> dict[str, str]:
     return {k: str(v)[:MAX_RAW_IN_QUARANTINE] for k, v in row.items() if k not in known_set and v not in ("", None)}
 
 
-CLAIM_CSV_FIELDS = {
-    "claim_id", "channel_id", "asset_id", "video_id", "reference_id", "reference_video_id",
-    "claim_policy_id", "asset_policy_id", "custom_id", "claim_status", "claim_status_detail",
-    "claim_origin", "claim_type", "uploader", "channel_display_name", "video_title", "views",
-    "engaged_views", "matching_duration", "longest_match", "video_duration_sec",
-    "claim_policy_monetize", "claim_policy_track", "claim_policy_block", "claim_created_date",
-    "asset_title", "isrc",
-}  # fmt: skip
+CLAIM_CSV_FIELDS = frozenset(
+    """
+    claim_id channel_id asset_id video_id reference_id reference_video_id claim_policy_id
+    asset_policy_id custom_id claim_status claim_status_detail claim_origin claim_type uploader
+    channel_display_name video_title views engaged_views matching_duration longest_match
+    video_duration_sec claim_policy_monetize claim_policy_track claim_policy_block
+    claim_created_date asset_title isrc
+    """.split()
+)
 
 
 def _policy(row: dict[str, Any]) -> dict[str, str]:
@@ -646,11 +655,13 @@ def claim_csv_row(row: dict[str, Any], source: str, report_date: date, path: Pat
     )
 
 
-VIDEO_REPORT_FIELDS = {
-    "video_id", "channel_id", "claim_id", "asset_id", "custom_id", "claim_origin",
-    "claimed_by_this_owner", "claimed_by_another_owner", "other_owners_claiming", "views",
-    "engaged_views", "video_title", "channel_display_name", "isrc",
-}  # fmt: skip
+VIDEO_REPORT_FIELDS = frozenset(
+    """
+    video_id channel_id claim_id asset_id custom_id claim_origin claimed_by_this_owner
+    claimed_by_another_owner other_owners_claiming views engaged_views video_title
+    channel_display_name isrc
+    """.split()
+)
 
 
 def video_report_row(row: dict[str, Any], report_date: date, path: Path, line: int) -> ClaimEvent:
@@ -689,10 +700,12 @@ def video_report_row(row: dict[str, Any], report_date: date, path: Path, line: i
     )
 
 
-CONFLICT_FIELDS = {
-    "asset_id", "custom_id", "conflicting_owner", "conflicting_country_code", "ownership",
-    "approx_daily_views", "lifetime_views_in_conflict", "right_type",
-}  # fmt: skip
+CONFLICT_FIELDS = frozenset(
+    """
+    asset_id custom_id conflicting_owner conflicting_country_code ownership approx_daily_views
+    lifetime_views_in_conflict right_type
+    """.split()
+)
 
 
 def conflict_row(row: dict[str, Any], report_date: date, path: Path, line: int) -> OwnershipConflict:
@@ -719,9 +732,17 @@ def conflict_row(row: dict[str, Any], report_date: date, path: Path, line: int) 
 
 
 CATALOG_FIELDS = {
-    "content_id", "title", "artist", "label", "isrc", "upc", "custom_id", "asset_id", "release_date",
+    "content_id",
+    "title",
+    "artist",
+    "label",
+    "isrc",
+    "upc",
+    "custom_id",
+    "asset_id",
+    "release_date",
     *n.PLATFORM.values(),
-}  # fmt: skip
+}
 
 
 def catalog_row(row: dict[str, Any], path: Path, line: int) -> CatalogItem:
@@ -744,9 +765,11 @@ def catalog_row(row: dict[str, Any], path: Path, line: int) -> CatalogItem:
 
 
 TERRITORY = re.compile(r"-?[A-Z]{2}|WW")  # ISO 3166 alpha-2, WW for worldwide, -XX to exclude one
-RIGHTS_FIELDS = {
-    "asset_id", "custom_id", "isrc", "owner", "right_type", "territories", "share_pct", "valid_from", "valid_to",
-}  # fmt: skip
+RIGHTS_FIELDS = frozenset(
+    """
+    asset_id custom_id isrc owner right_type territories share_pct valid_from valid_to
+    """.split()
+)
 
 
 ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")  # ISO 3901, written without hyphens
@@ -823,9 +846,14 @@ def rights_row(row: dict[str, Any], path: Path, line: int) -> RightsRecord:
 
 
 POLL_FIELDS = {
-    "platform", "platform_content_id", "observed_at", "views_total", "likes_total", "comments_total",
+    "platform",
+    "platform_content_id",
+    "observed_at",
+    "views_total",
+    "likes_total",
+    "comments_total",
     "shares_total",
-}  # fmt: skip
+}
 
 
 def poll_row(row: dict[str, Any], path: Path, line: int) -> MetricObservation:
@@ -864,11 +892,13 @@ def claim_api_record(record: dict[str, Any], path: Path, line: int) -> ClaimEven
     longest = (match or {}).get("longestMatch") or {}
     total = (match or {}).get("totalMatch") or {}
     status_raw = n.text(record, "status")
-    known = {
-        "kind", "id", "assetId", "videoId", "status", "contentType", "origin", "thirdPartyClaim",
-        "isPartnerUploaded", "timeCreated", "timeStatusLastModified", "videoTitle", "videoViews",
-        "engagedViews", "matchInfo", "policy", "appliedPolicy", "studioInfo", "blockOutsideOwnership",
-    }  # fmt: skip
+    known = frozenset(
+        """
+        kind id assetId videoId status contentType origin thirdPartyClaim isPartnerUploaded
+        timeCreated timeStatusLastModified videoTitle videoViews engagedViews matchInfo policy
+        appliedPolicy studioInfo blockOutsideOwnership
+        """.split()
+    )
     return ClaimEvent(
         event_id=stable_id("partner_api_claim", claim_id, status_raw, when.isoformat()),
         source="partner_api_claim",
@@ -1083,8 +1113,14 @@ def _consume(records: Iterator[Record], mapper: RowMapper, result: FileResult, h
         # far-future poll would make every real poll after it look late and leave a post unwatched.
         when = getattr(event, "event_time", None)
         if horizon is not None and when is not None and when >= horizon:
-            _quarantine(result, line, "event_time", f"dated {when.isoformat()}, after its file's day "
-                        f"(+{FUTURE_ALLOWANCE_DAYS} days)", text, "future_timestamp")  # fmt: skip
+            _quarantine(
+                result,
+                line,
+                "event_time",
+                f"dated {when.isoformat()}, after its file's day (+{FUTURE_ALLOWANCE_DAYS} days)",
+                text,
+                "future_timestamp",
+            )
         else:
             _accept(result, event)
 
@@ -1264,38 +1300,81 @@ def reader_source(source: str) -> str:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("claims_studio", "Studio claims report (Title Case headers)", csv=_claims_csv(studio=True),
-           required=frozenset({"claim_id", "claim_status"}),
-           mapper=lambda path: _dated(claim_csv_row, "claims_studio")(path)),
-    Source("claims_reporting_api", "Reporting API daily claims report (content_owner_active_claims)",
-           csv=_claims_csv(studio=False), required=frozenset({"claim_id", "claim_status"}),
-           mapper=lambda path: _dated(claim_csv_row, "claims_reporting_api")(path)),
-    Source("asset_conflicts", "asset conflicts report (content_owner_asset_conflict)",
-           csv=lambda h, raw: {"asset_id", "conflicting_owner"} <= h,
-           required=frozenset({"asset_id", "conflicting_owner"}), mapper=_dated(conflict_row)),
-    Source("video_report", "video metadata report (content_owner_video_metadata)",
-           csv=lambda h, raw: "video_id" in h
-           and bool(h & {"other_owners_claiming", "claimed_by_this_owner", "claimed_by_another_owner"}),
-           required=frozenset({"video_id"}), mapper=_dated(video_report_row)),
-    Source("analytics", "daily analytics (channel_basic, content_owner_basic): rows summed per video and day",
-           csv=lambda h, raw: {"date", "video_id", "views"} <= h, required=frozenset({"date", "video_id", "views"})),
-    Source("claim_history", "Content ID API claim history (JSON)",
-           json=lambda r: str(r.get("kind", "")) == "youtubePartner#claimHistory"
-           or ("event" in r and "uploaderChannelId" in r),
-           mapper=lambda path: lambda row, line: claim_history_events(row, path, line)),
-    Source("claim_api", "Content ID API claims and claim search results (JSON)",
-           json=lambda r: str(r.get("kind", "")) in ("youtubePartner#claim", "youtubePartner#claimSnippet")
-           or ({"id", "status"} <= r.keys() and bool(r.keys() & {"assetId", "videoId"})),
-           mapper=lambda path: lambda row, line: claim_api_record(row, path, line)),
-    Source("catalog", "the internal catalog (CSV or JSON)", csv=lambda h, raw: "content_id" in h,
-           json=lambda r: "content_id" in r and "platform_content_id" not in r, required=frozenset({"content_id"}),
-           mapper=lambda path: lambda row, line: catalog_row(row, path, line)),
-    Source("rights", "rights records", csv=lambda h, raw: {"owner", "share_pct"} <= h,
-           required=frozenset({"owner", "share_pct"}), mapper=lambda path: lambda row, line: rights_row(row, path, line)),
-    Source("polls", "platform polls (CSV or JSON Lines)",
-           csv=lambda h, raw: {"platform", "platform_content_id", "observed_at"} <= h,
-           json=lambda r: "platform_content_id" in r,
-           required=frozenset({"platform", "platform_content_id", "observed_at"}),
-           mapper=lambda path: lambda row, line: poll_row(row, path, line)),
-)  # fmt: skip
+    Source(
+        "claims_studio",
+        "Studio claims report (Title Case headers)",
+        csv=_claims_csv(studio=True),
+        required=frozenset({"claim_id", "claim_status"}),
+        mapper=lambda path: _dated(claim_csv_row, "claims_studio")(path),
+    ),
+    Source(
+        "claims_reporting_api",
+        "Reporting API daily claims report (content_owner_active_claims)",
+        csv=_claims_csv(studio=False),
+        required=frozenset({"claim_id", "claim_status"}),
+        mapper=lambda path: _dated(claim_csv_row, "claims_reporting_api")(path),
+    ),
+    Source(
+        "asset_conflicts",
+        "asset conflicts report (content_owner_asset_conflict)",
+        csv=lambda h, raw: {"asset_id", "conflicting_owner"} <= h,
+        required=frozenset({"asset_id", "conflicting_owner"}),
+        mapper=_dated(conflict_row),
+    ),
+    Source(
+        "video_report",
+        "video metadata report (content_owner_video_metadata)",
+        csv=lambda h, raw: (
+            "video_id" in h and bool(h & {"other_owners_claiming", "claimed_by_this_owner", "claimed_by_another_owner"})
+        ),
+        required=frozenset({"video_id"}),
+        mapper=_dated(video_report_row),
+    ),
+    Source(
+        "analytics",
+        "daily analytics (channel_basic, content_owner_basic): rows summed per video and day",
+        csv=lambda h, raw: {"date", "video_id", "views"} <= h,
+        required=frozenset({"date", "video_id", "views"}),
+    ),
+    Source(
+        "claim_history",
+        "Content ID API claim history (JSON)",
+        json=lambda r: (
+            str(r.get("kind", "")) == "youtubePartner#claimHistory" or ("event" in r and "uploaderChannelId" in r)
+        ),
+        mapper=lambda path: lambda row, line: claim_history_events(row, path, line),
+    ),
+    Source(
+        "claim_api",
+        "Content ID API claims and claim search results (JSON)",
+        json=lambda r: (
+            str(r.get("kind", "")) in ("youtubePartner#claim", "youtubePartner#claimSnippet")
+            or ({"id", "status"} <= r.keys() and bool(r.keys() & {"assetId", "videoId"}))
+        ),
+        mapper=lambda path: lambda row, line: claim_api_record(row, path, line),
+    ),
+    Source(
+        "catalog",
+        "the internal catalog (CSV or JSON)",
+        csv=lambda h, raw: "content_id" in h,
+        json=lambda r: "content_id" in r and "platform_content_id" not in r,
+        required=frozenset({"content_id"}),
+        mapper=lambda path: lambda row, line: catalog_row(row, path, line),
+    ),
+    Source(
+        "rights",
+        "rights records",
+        csv=lambda h, raw: {"owner", "share_pct"} <= h,
+        required=frozenset({"owner", "share_pct"}),
+        mapper=lambda path: lambda row, line: rights_row(row, path, line),
+    ),
+    Source(
+        "polls",
+        "platform polls (CSV or JSON Lines)",
+        csv=lambda h, raw: {"platform", "platform_content_id", "observed_at"} <= h,
+        json=lambda r: "platform_content_id" in r,
+        required=frozenset({"platform", "platform_content_id", "observed_at"}),
+        mapper=lambda path: lambda row, line: poll_row(row, path, line),
+    ),
+)
 BY_NAME = {source.name: source for source in SOURCES}

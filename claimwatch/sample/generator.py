@@ -37,10 +37,10 @@ HOSTILE_TITLES = [
     "Tom & Jerry's <b>Theme</b>",
     "A" * 1500,
 ]
-WORDS = [
-    "Midnight", "River", "Gold", "Echo", "Neon", "Summer", "Heart", "City", "Fire", "Blue", "Wild",
-    "Dream", "Shadow", "Light", "Storm", "Velvet", "Paper", "Stone", "Silver", "Ocean",
-]  # fmt: skip
+WORDS = """
+    Midnight River Gold Echo Neon Summer Heart City Fire Blue Wild Dream Shadow Light Storm Velvet
+    Paper Stone Silver Ocean
+    """.split()
 ARTISTS = ["Nova Lane", "The Parallels", "DJ Kestrel", "Mara Quinn", "Oslo Drift", "Juno & Wolf", "Kid Atlas"]
 COUNTRIES = ["US", "GB", "DE", "BR", "IN", "FR", "JP", "MX"]
 PLATFORM_SHARE = {"youtube": 0.92, "tiktok": 0.5, "instagram": 0.4, "facebook": 0.15, "x": 0.1}
@@ -441,16 +441,31 @@ class Generator:
             for _ in range(extra):
                 self.claims.append(self._ugc_claim(item, self._time(surge_day * 24 + self.rng.uniform(0, 24))))
             surge_start = self._time(surge_day * 24)
-            self._label("claim_surge", subject, surge_start, surge_start + timedelta(hours=36),
-                        f"{extra} extra new claims after a conflict")  # fmt: skip
+            self._label(
+                "claim_surge",
+                subject,
+                surge_start,
+                surge_start + timedelta(hours=36),
+                f"{extra} extra new claims after a conflict",
+            )
             disputed = self._ugc_claim(item, self._time((day - 3) * 24 + self.rng.uniform(0, 24)))
             self.claims.append(disputed)
             dispute_at = self._time((surge_day + 1) * 24 + self.rng.uniform(2, 20))
             disputed.plan.append((dispute_at, "dispute", {"reason": "original_content"}))
-            self._label("dispute_opened", {"claim_id": disputed.claim_id, "video_id": disputed.video_id},
-                        dispute_at, _day_end(dispute_at) + timedelta(hours=12), "disputed amid the conflict")  # fmt: skip
-            self._label("dispute_risk", subject, when, _day_end(dispute_at) + timedelta(hours=12),
-                        f"asset risk: conflict with {owner}, {extra} new claims, then a dispute")  # fmt: skip
+            self._label(
+                "dispute_opened",
+                {"claim_id": disputed.claim_id, "video_id": disputed.video_id},
+                dispute_at,
+                _day_end(dispute_at) + timedelta(hours=12),
+                "disputed amid the conflict",
+            )
+            self._label(
+                "dispute_risk",
+                subject,
+                when,
+                _day_end(dispute_at) + timedelta(hours=12),
+                f"asset risk: conflict with {owner}, {extra} new claims, then a dispute",
+            )
 
     def _inject_share_surges(self, count: int) -> None:
         for _ in range(count):
@@ -462,8 +477,9 @@ class Generator:
             )
             start = self._scenario_hour(30)
             ramp, plateau = self.rng.uniform(1.0, 2.5), self.rng.uniform(8.0, 11.0)
-            shares = Spike(platform, start, ramp, plateau, self.rng.uniform(6.0, 9.0), engagement_only=True,
-                           metric="shares")  # fmt: skip
+            shares = Spike(
+                platform, start, ramp, plateau, self.rng.uniform(6.0, 9.0), engagement_only=True, metric="shares"
+            )
             views = Spike(platform, start, ramp, plateau, self.rng.uniform(1.25, 1.5))
             self.spikes.setdefault((item.content_id, platform), []).extend([shares, views])
             self._spike_label(
@@ -634,8 +650,13 @@ class Generator:
             subject = {"claim_id": claim.claim_id, "video_id": claim.video_id}
             self._label("dispute_opened", subject, disputed, _day_end(disputed) + timedelta(hours=12), "disputed")
             self._label("dispute_opened", subject, appealed, _day_end(appealed) + timedelta(hours=12), "appealed")
-            self._label("dispute_risk", subject, disputed, appealed + timedelta(hours=24),
-                        "manual claim on a fast-growing video: disputed early, reinstated, appealed")  # fmt: skip
+            self._label(
+                "dispute_risk",
+                subject,
+                disputed,
+                appealed + timedelta(hours=24),
+                "manual claim on a fast-growing video: disputed early, reinstated, appealed",
+            )
 
     # ------------------------------------------------------------------------------ series
 
@@ -986,34 +1007,44 @@ class Generator:
         return written
 
 
-REPORTING_HEADER = [
-    "claim_id", "channel_id", "asset_id", "video_id", "reference_id", "custom_id", "claim_status",
-    "claim_status_detail", "claim_origin", "claim_type", "uploader", "channel_display_name", "video_title",
-    "views", "engaged_views", "matching_duration", "longest_match", "video_duration_sec",
-    "claim_policy_monetize", "claim_policy_track", "claim_policy_block", "claim_created_date", "asset_title",
-    "isrc", "is_shorts_eligible",
-]  # fmt: skip
+REPORTING_HEADER = """
+    claim_id channel_id asset_id video_id reference_id custom_id claim_status claim_status_detail
+    claim_origin claim_type uploader channel_display_name video_title views engaged_views
+    matching_duration longest_match video_duration_sec claim_policy_monetize claim_policy_track
+    claim_policy_block claim_created_date asset_title isrc is_shorts_eligible
+    """.split()
 STUDIO_MAP = {
-    "claim_id": "Claim ID", "channel_id": "Channel ID", "asset_id": "Asset ID", "video_id": "Video ID",
-    "reference_id": "Reference ID", "custom_id": "Custom ID", "claim_status": "Claim Status",
-    "claim_status_detail": "Claim Status Detail", "claim_origin": "Claim Origin", "claim_type": "Claim Type",
-    "uploader": "Uploader", "channel_display_name": "Channel Display Name", "video_title": "Video Title",
-    "views": "Views", "matching_duration": "Matching Duration", "longest_match": "Longest Match",
+    "claim_id": "Claim ID",
+    "channel_id": "Channel ID",
+    "asset_id": "Asset ID",
+    "video_id": "Video ID",
+    "reference_id": "Reference ID",
+    "custom_id": "Custom ID",
+    "claim_status": "Claim Status",
+    "claim_status_detail": "Claim Status Detail",
+    "claim_origin": "Claim Origin",
+    "claim_type": "Claim Type",
+    "uploader": "Uploader",
+    "channel_display_name": "Channel Display Name",
+    "video_title": "Video Title",
+    "views": "Views",
+    "matching_duration": "Matching Duration",
+    "longest_match": "Longest Match",
     "claim_created_date": "Claim Created Date",
-}  # fmt: skip
+}
 STUDIO_HEADER = list(STUDIO_MAP.values())
-ANALYTICS_HEADER = [
-    "date", "channel_id", "video_id", "live_or_on_demand", "subscribed_status", "country_code", "views",
-    "comments", "likes", "dislikes", "shares", "watch_time_minutes", "average_view_duration_seconds", "engaged_views",
-]  # fmt: skip
-CONFLICT_HEADER = [
-    "asset_id", "custom_id", "conflicting_owner", "conflicting_country_code", "approx_daily_views", "active_claims",
-    "lifetime_views_in_conflict", "ownership_last_updated", "match_policy",
-]  # fmt: skip
-VIDEO_HEADER = [
-    "video_id", "channel_id", "claim_id", "asset_id", "custom_id", "claimed_by_this_owner", "other_owners_claiming",
-    "views", "video_title", "channel_display_name", "video_privacy_status",
-]  # fmt: skip
+ANALYTICS_HEADER = """
+    date channel_id video_id live_or_on_demand subscribed_status country_code views comments likes
+    dislikes shares watch_time_minutes average_view_duration_seconds engaged_views
+    """.split()
+CONFLICT_HEADER = """
+    asset_id custom_id conflicting_owner conflicting_country_code approx_daily_views active_claims
+    lifetime_views_in_conflict ownership_last_updated match_policy
+    """.split()
+VIDEO_HEADER = """
+    video_id channel_id claim_id asset_id custom_id claimed_by_this_owner other_owners_claiming
+    views video_title channel_display_name video_privacy_status
+    """.split()
 
 
 def _iso(value: datetime) -> str:

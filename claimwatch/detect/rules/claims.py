@@ -29,10 +29,19 @@ def where(state: ClaimState) -> str:
 
 
 def claim_alert(
-    type_: AlertType, severity: Severity, score: float, state: ClaimState, event: ClaimEvent, content_id: str | None,
-    title: str, rule: str, identity: tuple[object, ...], dedup: tuple[object, ...] | None = None,
+    state: ClaimState,
+    event: ClaimEvent,
+    content_id: str | None,
+    *,
+    type_: AlertType,
+    severity: Severity,
+    score: float,
+    title: str,
+    rule: str,
+    identity: tuple[object, ...],
+    dedup: tuple[object, ...] | None = None,
     extra: dict[str, object] | None = None,
-) -> Candidate:  # fmt: skip
+) -> Candidate:
     """An alert about one claim: its ids as the subject, the record that raised it in the evidence."""
     return Candidate(
         type=type_,
@@ -70,39 +79,67 @@ def transition_alerts(tr: Transition, event: ClaimEvent, content_id: str | None,
     views = state.views or 0
     out: list[Candidate] = []
     if new in PENDING_REVIEW and old not in PENDING_REVIEW:
-        out.append(claim_alert(
-            "content_id_flag", policy.flag_severity(views), min(1.0, 0.3 + views / 2_000_000), state, event,
-            content_id,
-            f"Claim {state.claim_id}{where(state)} is {new.replace('_', ' ')} ({views:,} views); "
-            "unreviewed claims expire after 30 days",
-            f"content_id_flag.{new}", (new,),
-        ))  # fmt: skip
+        out.append(
+            claim_alert(
+                state,
+                event,
+                content_id,
+                type_="content_id_flag",
+                severity=policy.flag_severity(views),
+                score=min(1.0, 0.3 + views / 2_000_000),
+                title=f"Claim {state.claim_id}{where(state)} is {new.replace('_', ' ')} ({views:,} views); "
+                "unreviewed claims expire after 30 days",
+                rule=f"content_id_flag.{new}",
+                identity=(new,),
+            )
+        )
     if new in DISPUTE_STATES and old != new:
         severity = policy.dispute_opened_severity(new)
         reason = f" ({state.dispute_reason})" if state.dispute_reason else ""
-        out.append(claim_alert(
-            "dispute_opened", severity, {"medium": 0.6, "high": 0.8}.get(severity, 0.95), state, event, content_id,
-            f"Claim {state.claim_id}{where(state)} is now {new.replace('_', ' ')}{reason}",
-            f"dispute_opened.{new}", (new,),
-        ))  # fmt: skip
+        out.append(
+            claim_alert(
+                state,
+                event,
+                content_id,
+                type_="dispute_opened",
+                severity=severity,
+                score={"medium": 0.6, "high": 0.8}.get(severity, 0.95),
+                title=f"Claim {state.claim_id}{where(state)} is now {new.replace('_', ' ')}{reason}",
+                rule=f"dispute_opened.{new}",
+                identity=(new,),
+            )
+        )
     if old == "active" and new == "inactive" and (our_video or views >= RELEASE_VIEWS_MEDIUM):
-        out.append(claim_alert(
-            "performance_discrepancy", policy.release_severity(our_video), 0.8 if our_video else 0.6, state, event,
-            content_id,
-            f"Revenue-bearing claim {state.claim_id} released on "
-            f"{'our own' if our_video else 'a'} video {state.video_id} ({views:,} views)",
-            "performance_discrepancy.revenue_bearing_released", ("released",),
-        ))  # fmt: skip
+        out.append(
+            claim_alert(
+                state,
+                event,
+                content_id,
+                type_="performance_discrepancy",
+                severity=policy.release_severity(our_video),
+                score=0.8 if our_video else 0.6,
+                title=f"Revenue-bearing claim {state.claim_id} released on "
+                f"{'our own' if our_video else 'a'} video {state.video_id} ({views:,} views)",
+                rule="performance_discrepancy.revenue_bearing_released",
+                identity=("released",),
+            )
+        )
     return out
 
 
 def third_party_alert(state: ClaimState, event: ClaimEvent, content_id: str | None) -> Candidate:
     """Someone else's claim on a video that is ours."""
     return claim_alert(
-        "content_id_flag", policy.THIRD_PARTY_ON_OWN_VIDEO, 0.9, state, event, content_id,
-        f"Third-party claim {state.claim_id} on our own video {state.video_id}",
-        "content_id_flag.third_party_on_own_video", ("third_party",),
-    )  # fmt: skip
+        state,
+        event,
+        content_id,
+        type_="content_id_flag",
+        severity=policy.THIRD_PARTY_ON_OWN_VIDEO,
+        score=0.9,
+        title=f"Third-party claim {state.claim_id} on our own video {state.video_id}",
+        rule="content_id_flag.third_party_on_own_video",
+        identity=("third_party",),
+    )
 
 
 def discrepancy_alert(
@@ -130,13 +167,18 @@ def discrepancy_alert(
     if DISCREPANCY_USUAL_RANGE[0] <= ratio <= DISCREPANCY_USUAL_RANGE[1]:
         return None
     return claim_alert(
-        "performance_discrepancy", policy.discrepancy_severity(ratio),
-        min(1.0, 0.55 + abs(math.log10(max(ratio, 1e-300))) / 2), state, event, content_id,
-        f"Claim {state.claim_id} reports {claimed:,} views; video {state.video_id} measures {measured:,}",
-        "performance_discrepancy.claimed_vs_measured_views", ("claimed_vs_measured", event.event_time.date()),
+        state,
+        event,
+        content_id,
+        type_="performance_discrepancy",
+        severity=policy.discrepancy_severity(ratio),
+        score=min(1.0, 0.55 + abs(math.log10(max(ratio, 1e-300))) / 2),
+        title=f"Claim {state.claim_id} reports {claimed:,} views; video {state.video_id} measures {measured:,}",
+        rule="performance_discrepancy.claimed_vs_measured_views",
+        identity=("claimed_vs_measured", event.event_time.date()),
         dedup=("claimed_vs_measured",),
         extra={"claimed_views": claimed, "measured_views": measured, "ratio": round(ratio, 3)},
-    )  # fmt: skip
+    )
 
 
 def surge_alert(burst: Burst, content_id: str | None, day_end: datetime) -> Candidate:

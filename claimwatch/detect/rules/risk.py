@@ -24,11 +24,17 @@ def claim_risk_alert(state: ClaimState, event: ClaimEvent, content_id: str | Non
     if not crossed_high(score, previous):
         return None
     return claim_alert(
-        "dispute_risk", policy.risk_severity(score), score, state, event, content_id,
-        f"Dispute risk of claim {state.claim_id}{where(state)} is high ({score:.2f})",
-        "dispute_risk.crossed_high", ("high",),
+        state,
+        event,
+        content_id,
+        type_="dispute_risk",
+        severity=policy.risk_severity(score),
+        score=score,
+        title=f"Dispute risk of claim {state.claim_id}{where(state)} is high ({score:.2f})",
+        rule="dispute_risk.crossed_high",
+        identity=("high",),
         extra={"level": "high", "drivers": state.risk_drivers, "previous_score": previous},
-    )  # fmt: skip
+    )
 
 
 def asset_risk_alert(
