@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from batch.html import render_html, video_url
-from claimwatch.detect.claims import TAKEDOWN_STATES
-from claimwatch.detect.risk import risk_level
+from claimwatch.detect.claimstate import TAKEDOWN_STATES
+from claimwatch.detect.dispute_risk import risk_level
 from claimwatch.detect.rollup import iso_week
 from claimwatch.detect.timeutil import rfc3339
 from claimwatch.textsafe import safe_cell, safe_text

@@ -96,7 +96,7 @@ class CoreServer:
         except ValueError:
             raise ValueError(f"unknown request {kind!r}") from None
         if request is Request.APPLY:
-            return self.apply(records)
+            return self.apply_records(records)
         if request is Request.RESTORE:
             restore = RestoreHeader.model_validate(header)
             return self.restore(restore.partition, records, restore.end)
@@ -112,10 +112,10 @@ class CoreServer:
             return Dropped()
         return Configured(config=self.store.config)
 
-    def apply(self, records: Sequence[Record]) -> Applied:
+    def apply_records(self, records: Sequence[Record]) -> Applied:
         out = Outcome()
         for partition, offset, key, value in records:
-            self.driver.apply(self.topic, partition, offset, key, value, out)
+            self.driver.apply_record(self.topic, partition, offset, key, value, out)
         return applied_reply(out)
 
     def restore(self, partition: int, records: Sequence[Record], log_end: int | None = None) -> Restored:

@@ -97,7 +97,7 @@ async def replay_partitions(
     report = ReplayReport(settings.generation)
     store = StateStore(config=settings.monitor_config(), clock=wall_clock)
     driver, topic = RecordDriver(store), settings.topic("events")
-    apply = driver.apply
+    apply = driver.apply_record
     since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
     since_offset = since if isinstance(since, int) else None
     gated = since_ms is not None or since_offset is not None  # else no record is muted: not asked per record

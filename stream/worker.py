@@ -352,7 +352,7 @@ class WorkerLoop:
             batch, self.inbox = self.inbox[:BATCH_LIMIT], self.inbox[BATCH_LIMIT:]
             self.in_flight = len(batch)
             self.room.set()
-            await self.apply(batch)
+            await self.apply_batch(batch)
             self.in_flight = 0
 
     def _pump_stopped(self, task: asyncio.Future[None]) -> None:
@@ -362,7 +362,7 @@ class WorkerLoop:
         log.critical("the core process failed, the worker stops: %s", task.exception())
         os._exit(70)
 
-    async def apply(self, batch: list[Any]) -> None:
+    async def apply_batch(self, batch: list[Any]) -> None:
         started = time.perf_counter()
         reply = await self.core.apply([(r.message.partition, r.message.offset, r.key, r.value) for r in batch])
         await self.deliver(reply)

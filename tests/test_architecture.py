@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"claimwatch.front", "claimwatch.quarantine", "claimwatch.evaluate"},  # order and de-duplicate; scoring
     {"stream"},  # Kafka: ingest, the worker, sinks, replay
     {"batch"},  # the weekly report and its job
-    {"claimwatch.embedded", "claimwatch.bench", "claimwatch.tuning", "claimwatch.fuzz"},  # jobs over all of it
+    {"claimwatch.embedded", "claimwatch.corebench", "claimwatch.tuning", "claimwatch.fuzz"},  # jobs over all of it
     {"claimwatch.cli"},
 ]
 

@@ -117,7 +117,7 @@ def checkpoint(server: CoreServer) -> Encoded:
 def in_process_alert_ids(records: list[Record]) -> list[str]:
     driver, out = RecordDriver(StateStore()), Outcome()
     for partition, offset, key, value in records:
-        driver.apply(TOPIC, partition, offset, key, value, out)
+        driver.apply_record(TOPIC, partition, offset, key, value, out)
     return [a.alert_id for a in out.alerts]
 
 

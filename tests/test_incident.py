@@ -23,7 +23,7 @@ from pathlib import Path
 
 from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.ingest.readers import read_paths
-from stream.ingest import publish
+from stream.publish import publish
 from stream.replay import replay
 from stream.settings import Settings
 from tests.streamkit import alert_ids, env_for, isolated_settings, needs_kafka, setup_topics, start_worker, wait_drained

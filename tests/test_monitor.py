@@ -321,7 +321,7 @@ def test_a_window_across_a_gap_in_the_polls_is_judged_against_the_same_hours_usu
     summed hour by hour at each hour's time of day, so an ordinary morning is no "spike"."""
     import math
 
-    from claimwatch.detect.metrics import BucketPolicy, PostModel
+    from claimwatch.detect.posts import BucketPolicy, PostModel
 
     def rate(hour: float) -> float:  # views an hour: 40 at night, 400 by day
         return 40.0 if (hour % 24) < 8 else 400.0

@@ -251,7 +251,7 @@ def test_same_input_same_scores() -> None:
 
 
 def test_the_cost_benchmark_runs_on_a_folder_of_series(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from claimwatch.bench import novelty_cost
+    from claimwatch.corebench import novelty_cost
 
     (tmp_path / "a").mkdir()
     rows = "\n".join(f"2020-01-01 00:{i // 60:02d}:{i % 60:02d},{x}" for i, x in enumerate(_noise(300, seed=1)))

@@ -8,7 +8,7 @@ import pytest
 
 from claimwatch.detect import policy
 from claimwatch.detect.alerting import COOLDOWN
-from claimwatch.detect.risk import HIGH, MEDIUM, risk_level
+from claimwatch.detect.dispute_risk import HIGH, MEDIUM, risk_level
 from schemas.alerts import ALERT_TYPES
 
 LADDERS: list[tuple[Any, tuple[Any, ...], str]] = [

@@ -220,7 +220,7 @@ def test_entries_released_once_are_not_released_again() -> None:
     """Six releases of the same 500 entries put 3,000 events on the log: the second is refused."""
     from datetime import UTC, datetime
 
-    from stream.ingest import ReleaseRefused, refuse_released
+    from stream.publish import ReleaseRefused, refuse_released
 
     done = q.resolutions_for(["q-1", "q-2"], "rights-ops", datetime(2026, 11, 20, tzinfo=UTC))
     topic = [(b"k", e.model_dump_json().encode()) for e in done] + [(b"k", b"not json"), (b"k", None)]
@@ -231,7 +231,7 @@ def test_entries_released_once_are_not_released_again() -> None:
 
 def test_a_correction_cannot_move_a_claim_to_another_items_asset() -> None:
     from claimwatch.detect.routing import Router
-    from stream.ingest import ReleaseRefused, refuse_moves
+    from stream.publish import ReleaseRefused, refuse_moves
     from tests.builders import catalog, claim, day_end
 
     router = Router()

@@ -15,11 +15,11 @@ from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.detect.store import StateStore
 from claimwatch.ingest.readers import read_paths
 from schemas.codec import decode_event
-from stream.bench import pending_claims, produce
-from stream.ingest import publish
 from stream.kafka_io import read_partition, read_to_end
+from stream.publish import publish
 from stream.replay import replay
 from stream.settings import Settings
+from stream.streambench import pending_claims, produce
 from tests.streamkit import env_for, isolated_settings, needs_kafka, setup_topics, start_worker, wait_until
 from tests.test_stream_kafka import expected_alert_ids
 
@@ -43,7 +43,7 @@ def uninterrupted_alert_ids(settings: Settings) -> set[str]:
     store = StateStore()
     ids: set[str] = set()
     for partition, offset, key, value in asyncio.run(read()):
-        ids |= {a.alert_id for a in store.apply(key.decode(), partition, offset, decode_event(value)) or []}
+        ids |= {a.alert_id for a in store.apply_event(key.decode(), partition, offset, decode_event(value)) or []}
     return ids
 
 

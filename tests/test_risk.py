@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from claimwatch.cli import main
-from claimwatch.detect import risk
-from claimwatch.detect.risk import AssetRiskFeatures, asset_dispute_risk, risk_level
+from claimwatch.detect import dispute_risk as risk
+from claimwatch.detect.dispute_risk import AssetRiskFeatures, asset_dispute_risk, risk_level
 from claimwatch.sample.generator import generate
 
 F = AssetRiskFeatures

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from claimwatch.detect.claims import Burst, ClaimState, Transition
-from claimwatch.detect.metrics import Finding
-from claimwatch.detect.risk import HIGH
+from claimwatch.detect.claimstate import Burst, ClaimState, Transition
+from claimwatch.detect.dispute_risk import HIGH
+from claimwatch.detect.posts import Finding
 from claimwatch.detect.rules import claims, rights, risk, spikes
 from claimwatch.detect.timeutil import rfc3339
 from tests.builders import at, claim, conflict, poll

@@ -48,7 +48,7 @@ def test_ewmean_computes_exactly_what_river_computes() -> None:
 def run(store: StateStore, events: list[tuple[str, object]], start: int = 0) -> list[str]:
     ids = []
     for offset, (key, event) in enumerate(events[start:], start=start):
-        ids += [a.alert_id for a in store.apply(key, 0, offset, event) or []]  # type: ignore[arg-type]
+        ids += [a.alert_id for a in store.apply_event(key, 0, offset, event) or []]  # type: ignore[arg-type]
     return ids
 
 

@@ -28,10 +28,10 @@ from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
 from schemas.codec import decode_event
 from schemas.events import ClaimEvent, Event
-from stream.bench import asset_claims, pending_claims, produce
-from stream.ingest import publish
 from stream.kafka_io import read_to_end
+from stream.publish import publish
 from stream.settings import Settings
+from stream.streambench import asset_claims, pending_claims, produce
 from stream.topics import state_topic
 from tests.streamkit import (
     WorkerProcess,
@@ -200,7 +200,7 @@ def test_bad_records_reach_quarantine_and_counts_reconcile(tmp_path: Path) -> No
 
 
 def test_follow_mode_publishes_files_once_they_stop_growing(tmp_path: Path) -> None:
-    from stream.ingest import watch
+    from stream.publish import watch
 
     settings = isolated_settings(partitions=2)
     setup_topics(settings)

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claimwatch.detect.keyed import KeyedMonitors
-from claimwatch.detect.metrics import BucketPolicy, PostModel
 from claimwatch.detect.novelty import NoveltyDetector, TailSketch
+from claimwatch.detect.posts import BucketPolicy, PostModel
 from claimwatch.detect.spike import CountRateModel, SpikeDetector
 from claimwatch.ingest.readers import ReadLimits, read_file
 from schemas import CatalogItem, ClaimEvent, MetricObservation, OwnershipConflict, RightsRecord

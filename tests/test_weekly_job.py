@@ -22,7 +22,7 @@ import pytest
 
 from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.ingest.readers import read_paths
-from stream.ingest import publish
+from stream.publish import publish
 from tests.streamkit import env_for, free_port, isolated_settings, needs_kafka, setup_topics, start_worker, wait_drained
 
 WEEK = "2026-W45"  # a complete week of the bundled sample

@@ -116,7 +116,7 @@ def worker_loop(producer: ScriptedProducer) -> WorkerLoop:
 
 async def apply_all(loop: WorkerLoop, events: list[Received]) -> None:
     for start in range(0, len(events), 400):
-        await loop.apply(events[start : start + 400])
+        await loop.apply_batch(events[start : start + 400])
 
 
 def stored_items(producer: ScriptedProducer, loop: WorkerLoop) -> set[bytes]:

@@ -48,7 +48,7 @@ def register(sub: Subparsers) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from stream.ingest import ingest, watch
+    from stream.publish import ingest, watch
     from stream.settings import Settings
 
     settings = Settings()

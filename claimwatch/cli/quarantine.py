@@ -145,7 +145,7 @@ def cmd_quarantine_release(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"{len(again.events):,} events from {entries:,} corrected records would be released (dry run)")
         return 0
-    from stream.ingest import publish_released
+    from stream.publish import publish_released
     from stream.settings import Settings
 
     published = asyncio.run(publish_released(again.events, again.replaces, by, Settings()))

@@ -116,8 +116,8 @@ def _print_nab(results: Path, labels: Path, profiles: str | None, threshold: flo
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from claimwatch.bench import main as bench_main
-    from claimwatch.bench import novelty_cost
+    from claimwatch.corebench import main as bench_main
+    from claimwatch.corebench import novelty_cost
 
     if args.series:
         return novelty_cost(Path(args.series), repeats=args.repeats, quiet=args.json)

@@ -11,10 +11,10 @@ decode or process), redeliveries skipped. The embedded run hands it events alrea
 >>> from schemas.codec import encode_event
 >>> driver, out = RecordDriver(), Outcome()
 >>> value = encode_event(CatalogItem(content_id="CW-1"))
->>> driver.apply("events", 0, 7, b"CW-1", value, out)
->>> driver.apply("events", 0, 7, b"CW-1", value, out)  # redelivered after a crash: skipped
->>> driver.apply("events", 0, 8, b"CW-1", b"not json", out)
->>> driver.apply("events", 0, 9, None, value, out)  # a record without a key names no item
+>>> driver.apply_record("events", 0, 7, b"CW-1", value, out)
+>>> driver.apply_record("events", 0, 7, b"CW-1", value, out)  # redelivered after a crash: skipped
+>>> driver.apply_record("events", 0, 8, b"CW-1", b"not json", out)
+>>> driver.apply_record("events", 0, 9, None, value, out)  # a record without a key names no item
 >>> dict(out.events), out.redelivered, [d.reason_code for d in out.dead_letters]
 ({'catalog': 1}, 1, ['undecodable_event', 'invalid_key'])
 """
@@ -54,7 +54,7 @@ class Outcome:
 class RecordDriver:
     store: StateStore = field(default_factory=StateStore)
 
-    def apply(
+    def apply_record(
         self,
         topic: str,
         partition: int,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from claimwatch.detect.alerting import Candidate, Clock, DedupStage, build, wall_clock
-from claimwatch.detect.claims import (
+from claimwatch.detect.claimstate import (
     DISPUTE_STATES,
     MANUAL_ORIGINS,
     TAKEDOWN_STATES,
@@ -20,9 +20,7 @@ from claimwatch.detect.claims import (
     ClaimState,
     Transition,
 )
-from claimwatch.detect.metrics import BucketPolicy, Finding, PostModel
-from claimwatch.detect.reference import CatalogIndex, RightsLedger
-from claimwatch.detect.risk import (
+from claimwatch.detect.dispute_risk import (
     ASSET_SURGE_DAYS,
     AssetRiskFeatures,
     RiskFeatures,
@@ -30,6 +28,8 @@ from claimwatch.detect.risk import (
     dispute_risk,
     risk_level,
 )
+from claimwatch.detect.posts import BucketPolicy, Finding, PostModel
+from claimwatch.detect.reference import CatalogIndex, RightsLedger
 from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.rules import claims as claims_rules
 from claimwatch.detect.rules import rights as rights_rules
@@ -240,7 +240,7 @@ class Monitor:
             self.claims.open_day = event.event_time.timestamp()
         out: list[Candidate] = []
         disputes_moved = False
-        for tr in self.claims.apply(event):
+        for tr in self.claims.observe(event):
             transitions.append(tr)
             out += self._on_transition(tr, event)
             disputes_moved |= tr.old in DISPUTE_STATES or tr.new in DISPUTE_STATES

@@ -8,7 +8,7 @@ after it signals, so one episode gives one alert. Both learn one value at a time
 never look ahead: the score of a value depends on the values before it only.
 
 This is the detector measured on the Numenta Anomaly Benchmark (``claimwatch backtest --score``)
-and run by the worker on every post's view rate (``claimwatch.detect.metrics``). Its parameters
+and run by the worker on every post's view rate (``claimwatch.detect.posts``). Its parameters
 were chosen by leaving one NAB category out at a time (``claimwatch.tuning``, ``docs/detection.md``).
 """
 

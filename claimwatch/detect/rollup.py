@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from claimwatch.detect.claims import ClaimState, Transition
+from claimwatch.detect.claimstate import ClaimState, Transition
 from claimwatch.detect.timeutil import DAY
 from schemas.events import CatalogItem, ClaimEvent, MetricObservation
 

@@ -35,11 +35,11 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from claimwatch.detect.alerting import DedupKey, DedupStage
-from claimwatch.detect.claims import AssetActivity, ClaimBook, ClaimState
+from claimwatch.detect.claimstate import AssetActivity, ClaimBook, ClaimState
 from claimwatch.detect.ewstats import EWMean
-from claimwatch.detect.metrics import PostModel, ReactionRate
 from claimwatch.detect.monitor import Monitor, MonitorConfig
 from claimwatch.detect.novelty import DayRing, NoveltyDetector, TailSketch
+from claimwatch.detect.posts import PostModel, ReactionRate
 from claimwatch.detect.reference import CatalogIndex, RightsLedger
 from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.spike import CountRateModel, SeasonalBaseline, SpikeDetector

@@ -16,7 +16,7 @@ No Kafka here: the worker, replay and the benchmarks drive it, and the tests dri
 >>> from schemas import CatalogItem
 >>> store = StateStore()
 >>> item = CatalogItem(content_id="CW-1")
->>> store.apply("CW-1", 0, 7, item), store.apply("CW-1", 0, 7, item)
+>>> store.apply_event("CW-1", 0, 7, item), store.apply_event("CW-1", 0, 7, item)
 ([], None)
 >>> [(p, k.replace(state.PART_SEPARATOR, "/")) for p, k, _ in store.checkpoint()], store.checkpoint()
 ([(0, 'CW-1/r/catalog|CW-1'), (0, 'CW-1')], [])
@@ -86,7 +86,7 @@ class StateStore:
     def __post_init__(self) -> None:
         self.keyed = KeyedMonitors(config=self.config, clock=self.clock)
 
-    def apply(self, key: str, partition: int, offset: int, event: Event) -> list[Alert] | None:
+    def apply_event(self, key: str, partition: int, offset: int, event: Event) -> list[Alert] | None:
         """The event's alerts, or None when this item already applied it (a redelivery)."""
         step = self.apply_step(key, partition, offset, event)
         return None if step is None else step.alerts
@@ -318,7 +318,7 @@ class StateStore:
             if keys is not None and key not in keys:
                 continue
             try:
-                self.apply(key, partition, offset, event)
+                self.apply_event(key, partition, offset, event)
             except Exception:
                 continue
             rebuilt.add(key)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from claimwatch.detect import policy
 from claimwatch.detect.alerting import Candidate
-from claimwatch.detect.claims import DISPUTE_STATES, PENDING_REVIEW, Burst, ClaimState, Transition
+from claimwatch.detect.claimstate import DISPUTE_STATES, PENDING_REVIEW, Burst, ClaimState, Transition
 from claimwatch.detect.timeutil import DAY, rfc3339
 from schemas.alerts import AlertType, Severity
 from schemas.events import ClaimEvent
@@ -147,7 +147,7 @@ def discrepancy_alert(
 ) -> Candidate | None:
     """The claims report's lifetime views against the post's own poll at about the same time.
 
-    >>> from claimwatch.detect.claims import ClaimState
+    >>> from claimwatch.detect.claimstate import ClaimState
     >>> from datetime import UTC, datetime
     >>> t = datetime(2026, 11, 2, 12, tzinfo=UTC)
     >>> e = ClaimEvent(event_id="c", source="reporting_api_claims", claim_id="C1", event_time=t, observed_at=t,

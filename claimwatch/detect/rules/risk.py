@@ -6,8 +6,8 @@ from datetime import datetime
 
 from claimwatch.detect import policy
 from claimwatch.detect.alerting import Candidate
-from claimwatch.detect.claims import ClaimState
-from claimwatch.detect.risk import risk_level
+from claimwatch.detect.claimstate import ClaimState
+from claimwatch.detect.dispute_risk import risk_level
 from claimwatch.detect.rules.claims import claim_alert, where
 from claimwatch.detect.timeutil import rfc3339
 from schemas.events import ClaimEvent

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from claimwatch.detect import policy
 from claimwatch.detect.alerting import Candidate
-from claimwatch.detect.metrics import Finding, spike_score
+from claimwatch.detect.posts import Finding, spike_score
 from claimwatch.detect.timeutil import rfc3339
 from schemas.alerts import AlertType
 from schemas.events import MetricObservation

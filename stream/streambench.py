@@ -42,8 +42,8 @@ from aiokafka import AIOKafkaConsumer
 from claimwatch.ingest.readers import read_paths
 from schemas.codec import encode_event
 from schemas.events import ClaimEvent
-from stream.ingest import publish
 from stream.kafka_io import producer, read_to_end, topic_partitions
+from stream.publish import publish
 from stream.settings import Settings
 from stream.topics import create_topics, ensure_state_topic, state_topic
 
@@ -401,18 +401,18 @@ def core_rate(settings: Settings, repeats: int = 3) -> float:
         driver, out = RecordDriver(StateStore()), Outcome()
         started = time.perf_counter()
         for offset, (key, value) in enumerate(records):
-            driver.apply(topic, 0, offset, key, value, out)
+            driver.apply_record(topic, 0, offset, key, value, out)
         rates.append(len(records) / (time.perf_counter() - started))
     return statistics.median(rates)
 
 
 def in_child(settings: Settings, *args: str) -> dict[str, Any]:
-    """Run one measurement in a fresh process (``python -m stream.bench --child ...``), as an operator
+    """Run one measurement in a fresh process (``python -m stream.streambench --child ...``), as an operator
     runs the job: not inside this process, whose heap holds the whole benchmark. The process's whole
     run, start-up included, goes to ``WALL`` under the arguments' name."""
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "stream.bench", "--child", *args],
+        [sys.executable, "-m", "stream.streambench", "--child", *args],
         env=child_env(settings),
         capture_output=True,
         text=True,

@@ -166,7 +166,7 @@ class ClaimBook:
         self.changed.clear()
         return changed
 
-    def apply(self, event: ClaimEvent) -> list[Transition]:
+    def observe(self, event: ClaimEvent) -> list[Transition]:
         t = event.event_time.timestamp()
         state = self.claims.get(event.claim_id)
         is_new = state is None

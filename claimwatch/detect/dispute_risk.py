@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from claimwatch.detect.claims import TAKEDOWN_STATES
+from claimwatch.detect.claimstate import TAKEDOWN_STATES
 
 BASE_LOGIT = -3.0
 HIGH = 0.8
