@@ -55,29 +55,8 @@ def month_quality(index: WeekIndex, inputs: ReportInputs, month: str) -> dict[st
     """One month's figures: per source and day what arrived; what could not be read, by reason."""
     days = month_days(month)
     read_by_day, quarantined = files_quality(index, set(days), by_day=True)
-    sources = sorted(read_by_day)
     with_data = sorted({d for per_day in read_by_day.values() for d in per_day})
-    # A source is expected every day from the month's first day with any data to its last (a month
-    # still running, or a catalogue that began mid-month, is not "missing" its future or its past).
-    span = [d for d in days if with_data and with_data[0] <= d <= with_data[-1]]
-    completeness = {}
-    totals: dict[str, dict[str, int]] = {}
-    for source in sources:
-        per_day = read_by_day[source]
-        total = totals[source] = {
-            k: sum(v[k] for v in per_day.values())
-            for k in ("files", "records", "accepted", "quarantined", "duplicates")
-        }
-        daily = source not in NOT_DAILY
-        missing = [d for d in span if d not in per_day] if daily else []
-        completeness[source] = {
-            "daily": daily,
-            "days_expected": len(span) if daily else None,
-            "days_with_files": len(span) - len(missing),
-            "missing_days": missing,
-            "records_by_day": {d: per_day[d]["records"] for d in sorted(per_day)},
-        }
-        total["missing_days"] = len(missing)
+    totals, completeness = _completeness(read_by_day, days, with_data)
     records = sum(t["records"] for t in totals.values())
     by_reason = Counter(q.reason_code for q in quarantined)
     late = sum(
@@ -85,12 +64,7 @@ def month_quality(index: WeekIndex, inputs: ReportInputs, month: str) -> dict[st
         for r in inputs.rows.values()
         if r.get("kind") == "late" and str(r.get("day", ""))[:7] == month
     )
-    findings: Counter[str] = Counter()
     weeks = sorted({iso_week(date.fromisoformat(d)) for d in days})
-    for week in weeks:  # poll findings are kept per post and week: the weeks the month touches
-        for rows in index.posts.get(week, {}).values():
-            for row in rows:
-                findings.update(row.get("findings", {}))
     duplicates = sum(t["duplicates"] for t in totals.values())
     return {
         "month": month,
@@ -106,11 +80,51 @@ def month_quality(index: WeekIndex, inputs: ReportInputs, month: str) -> dict[st
         "duplicate_rate": _rate(duplicates, records),
         "late_beyond_rollup": late,
         "late_rate": _rate(late, records),
-        "poll_findings_in_weeks": {"weeks": weeks, **dict(sorted(findings.items()))},
+        "poll_findings_in_weeks": {"weeks": weeks, **_poll_findings(index, weeks)},
         "missing_source_days": sum(t["missing_days"] for t in totals.values()),
         "schema_drift": schema_drift(index.files, set(days)),
         "uncatalogued_by_source": uncatalogued(index.files, set(days)),
     }
+
+
+def _completeness(
+    read_by_day: dict[str, Any], days: list[str], with_data: list[str]
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, Any]]]:
+    """Per source: what its files gave in the month, and the days a daily source did not arrive.
+
+    A source is expected every day from the month's first day with any data to its last (a month
+    still running, or a catalogue that began mid-month, is not "missing" its future or its past)."""
+    span = [d for d in days if with_data and with_data[0] <= d <= with_data[-1]]
+    totals: dict[str, dict[str, int]] = {}
+    completeness: dict[str, dict[str, Any]] = {}
+    for source in sorted(read_by_day):
+        per_day = read_by_day[source]
+        total = totals[source] = {
+            k: sum(v[k] for v in per_day.values())
+            for k in ("files", "records", "accepted", "quarantined", "duplicates")
+        }
+        daily = source not in NOT_DAILY
+        missing = [d for d in span if d not in per_day] if daily else []
+        completeness[source] = {
+            "daily": daily,
+            "days_expected": len(span) if daily else None,
+            "days_with_files": len(span) - len(missing),
+            "missing_days": missing,
+            "records_by_day": {d: per_day[d]["records"] for d in sorted(per_day)},
+        }
+        total["missing_days"] = len(missing)
+    return totals, completeness
+
+
+def _poll_findings(index: WeekIndex, weeks: list[str]) -> dict[str, int]:
+    """Poll findings (late, repeated, counter resets and jumps) of the weeks the month touches:
+    they are kept per post and week, not per day."""
+    findings: Counter[str] = Counter()
+    for week in weeks:
+        for rows in index.posts.get(week, {}).values():
+            for row in rows:
+                findings.update(row.get("findings", {}))
+    return dict(sorted(findings.items()))
 
 
 def _rate(count: int, of: int) -> float | None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from claimwatch.textsafe import safe_text
 
 if TYPE_CHECKING:
-    from schemas.report import WeeklyReport
+    from schemas.report import WeeklyReport, WeekOverWeek
 
 MAX_TEXT = 160
 MAX_ROWS = 50
@@ -50,7 +51,7 @@ def bar_chart(data: dict[str, float], title: str, width: int = 520, colour: str 
     return "".join(parts)
 
 
-def line_chart(series: dict[str, dict[str, float]], title: str, width: int = 620, height: int = 200) -> str:
+def line_chart(series: Mapping[str, Mapping[str, float]], title: str, width: int = 620, height: int = 200) -> str:
     """Lines over days as inline SVG; one colour per series."""
     days = sorted({d for s in series.values() for d in s})
     if len(days) < 2:
@@ -152,14 +153,14 @@ def named(content_id: Any, title: Any) -> str:
     return f"{esc(title)} <span class='muted'>({esc(content_id)})</span>" if title else esc(content_id or "")
 
 
-def delta(row: dict[str, Any] | None) -> str:
+def delta(row: WeekOverWeek | None) -> str:
     """An arrow and the change against last week (per day of data for activity figures)."""
     if not row:
         return ""
-    if row.get("change") is None:  # nothing to compare with (no claims report in one of the weeks)
+    change = row["change"]
+    if change is None:  # nothing to compare with (no claims report in one of the weeks)
         return f"<small class='d'>{esc(row.get('note') or 'no comparison')}</small>"
     pct = row.get("change_pct_per_day")
-    change = row.get("change", 0)
     if pct is not None:
         arrow = "▲" if pct > 0 else "▼" if pct < 0 else "="
         return f"<small class='d'>{arrow} {pct:+.0f}%/day vs last week</small>"
@@ -167,10 +168,9 @@ def delta(row: dict[str, Any] | None) -> str:
     return f"<small class='d'>{arrow} {change:+,} vs last week</small>"
 
 
-def render_html(report: WeeklyReport) -> str:
-    cs, trends, dq = report.claims_summary, report.trends, report.data_quality
-    extra = report.model_extra or {}
-    wow: dict[str, dict[str, Any]] = extra.get("week_over_week") or {}
+def _headline(report: WeeklyReport) -> list[str]:
+    """The title, the period, a partial-week note and the key figures beside last week's."""
+    cs, dq, wow = report.claims_summary, report.data_quality, report.week_over_week
     review = sum(len(g["alerts"]) for g in report.high_priority)
     high_risk_claims, high_risk_assets = report.high_risk_counts()
     kpis = [
@@ -185,6 +185,26 @@ def render_html(report: WeeklyReport) -> str:
         ("assets at high dispute risk", high_risk_assets, None),
         ("quarantined records", dq.get("quarantined_total", 0), None),
     ]
+    days = dq.get("days_with_data", 7)
+    partial = (
+        f"<p class='partial'>Partial week: {days} of 7 days of data so far. Counts cover those days only; "
+        "changes against last week are per day of data.</p>"
+        if report.partial_week
+        else ""
+    )
+    return [
+        f"<h1>claimwatch weekly report — {esc(report.week)}</h1>",
+        f"<p class='muted'>{esc(report.period.start.date().isoformat())} to "
+        f"{esc(report.period.end.date().isoformat())} (UTC)</p>",
+        partial,
+        "<div class='kpis'>"
+        + "".join(f"<div class='kpi'><b>{v:,}</b>{esc(k)}{delta(d)}</div>" for k, v, d in kpis)
+        + "</div>",
+    ]
+
+
+def _review(report: WeeklyReport) -> list[str]:
+    """Every high and critical alert, grouped by subject, most urgent first."""
     hp_rows = [
         [
             badge(a["severity"]),
@@ -197,6 +217,14 @@ def render_html(report: WeeklyReport) -> str:
         for g in report.high_priority
         for a in g["alerts"]
     ]
+    return [
+        "<h2>Requires review (high and critical)</h2>",
+        table(["severity", "type", "what", "item", "video", "when"], hp_rows, raw_columns=frozenset(range(6))),
+    ]
+
+
+def _dispute_risk(report: WeeklyReport) -> list[str]:
+    """Dispute risk by asset, then by claim."""
     asset_rows = [
         [
             link(r["asset_id"], studio_asset_url(r["asset_id"])),
@@ -214,7 +242,7 @@ def render_html(report: WeeklyReport) -> str:
                 )
             ),
         ]
-        for r in extra.get("dispute_risk_by_asset") or []
+        for r in report.dispute_risk_by_asset
     ]
     risk_rows = [
         [
@@ -228,15 +256,32 @@ def render_html(report: WeeklyReport) -> str:
         ]
         for r in report.dispute_risk
     ]
+    return [
+        "<h2>Dispute risk by asset</h2>",
+        table(
+            ["asset", "content", "risk", "level", "open disputes", "claims", "drivers (claims)"],
+            asset_rows,
+            raw_columns=frozenset(range(7)),
+        ),
+        "<h2>Dispute risk by claim</h2>",
+        table(
+            ["claim", "video", "content", "status", "risk", "level", "drivers"],
+            risk_rows,
+            raw_columns=frozenset(range(7)),
+        ),
+    ]
+
+
+def _trends(report: WeeklyReport) -> list[str]:
+    """Views and engagement per platform, daily views, viral items and top movers."""
+    trends = report.trends
     platform_rows = [
         [
             p,
             f"{row['views']:,}",
             f"{row['views_per_day']:,}",
             "" if row.get("views_per_day_last_week") is None else f"{row['views_per_day_last_week']:,}",
-            ""
-            if row.get("change_pct") is None
-            else f"{'▲' if row['change_pct'] > 0 else '▼'} {row['change_pct']:+.1f}%",
+            "" if (change := row["change_pct"]) is None else f"{'▲' if change > 0 else '▼'} {change:+.1f}%",
             "" if row.get("engagement_rate") is None else f"{row['engagement_rate']:.2%}",
             row["posts"],
         ]
@@ -262,49 +307,7 @@ def render_html(report: WeeklyReport) -> str:
         ]
         for m in trends["top_movers"]
     ]
-    quarantine_rows = [[k, v] for k, v in dq.get("quarantined_by_reason", {}).items()]
-    missing_rows = [[s, ", ".join(d)] for s, d in dq.get("sources_missing_for_a_day", {}).items()]
-    drift_rows = [
-        [d["family"], d["file"], ", ".join(d["new_columns"]), ", ".join(d["missing_columns"]), d["since"]]
-        for d in dq.get("schema_drift", [])
-    ]
-    read_rows = [
-        [source, r["files"], f"{r['records']:,}", f"{r['accepted']:,}", f"{r['quarantined']:,}"]
-        for source, r in dq.get("records_read_by_source", {}).items()
-    ]
-    by_type = report.alerts_summary.get("by_type", {})
-    days = dq.get("days_with_data", 7)
-    partial = (
-        f"<p class='partial'>Partial week: {days} of 7 days of data so far. Counts cover those days only; "
-        "changes against last week are per day of data.</p>"
-        if extra.get("partial_week")
-        else ""
-    )
-    definitions = "".join(
-        f"<dt>{esc(k)}</dt><dd>{esc(v, 600)}</dd>" for k, v in (extra.get("definitions") or {}).items()
-    )
-    sections = [
-        f"<h1>claimwatch weekly report — {esc(report.week)}</h1>",
-        f"<p class='muted'>{esc(report.period.start.date().isoformat())} to "
-        f"{esc(report.period.end.date().isoformat())} (UTC)</p>",
-        partial,
-        "<div class='kpis'>"
-        + "".join(f"<div class='kpi'><b>{v:,}</b>{esc(k)}{delta(d)}</div>" for k, v, d in kpis)
-        + "</div>",
-        "<h2>Requires review (high and critical)</h2>",
-        table(["severity", "type", "what", "item", "video", "when"], hp_rows, raw_columns=frozenset(range(6))),
-        "<h2>Dispute risk by asset</h2>",
-        table(
-            ["asset", "content", "risk", "level", "open disputes", "claims", "drivers (claims)"],
-            asset_rows,
-            raw_columns=frozenset(range(7)),
-        ),
-        "<h2>Dispute risk by claim</h2>",
-        table(
-            ["claim", "video", "content", "status", "risk", "level", "drivers"],
-            risk_rows,
-            raw_columns=frozenset(range(7)),
-        ),
+    return [
         "<h2>Performance trends</h2>",
         f"<p class='muted'>{trends.get('days_with_polls', 0)} day(s) of polls this week; "
         "rates are per day so a partial week compares fairly.</p>",
@@ -317,6 +320,14 @@ def render_html(report: WeeklyReport) -> str:
         table(["content", "title", "platforms", "peak", "first alert"], viral_rows),
         "<h3>Top movers vs last week</h3>",
         table(["platform", "post", "views/day", "last week", "ratio"], mover_rows),
+    ]
+
+
+def _claims(report: WeeklyReport) -> list[str]:
+    """Claims listed by status, policy and origin; releases; alerts; the busiest assets and channels."""
+    cs = report.claims_summary
+    by_type = report.alerts_summary.get("by_type", {})
+    return [
         "<h2>Claims</h2>",
         "<div class='charts'>",
         bar_chart({k: float(v) for k, v in cs["by_status"].items()}, "Claims listed, by status"),
@@ -347,6 +358,23 @@ def render_html(report: WeeklyReport) -> str:
             ["channel", "name", "claims changed"],
             [[r["channel_id"], r["channel_title"], r["claims"]] for r in cs["top_channels"]],
         ),
+    ]
+
+
+def _data_quality(report: WeeklyReport) -> list[str]:
+    """What this week's files gave, what was quarantined, missing or changed layout."""
+    dq = report.data_quality
+    quarantine_rows = [[k, v] for k, v in dq.get("quarantined_by_reason", {}).items()]
+    missing_rows = [[s, ", ".join(d)] for s, d in dq.get("sources_missing_for_a_day", {}).items()]
+    drift_rows = [
+        [d["family"], d["file"], ", ".join(d["new_columns"]), ", ".join(d["missing_columns"]), d["since"]]
+        for d in dq.get("schema_drift", [])
+    ]
+    read_rows = [
+        [source, r["files"], f"{r['records']:,}", f"{r['accepted']:,}", f"{r['quarantined']:,}"]
+        for source, r in dq.get("records_read_by_source", {}).items()
+    ]
+    return [
         "<h2>Data quality (this week's files)</h2>",
         table(["source", "files", "records", "accepted", "quarantined"], read_rows),
         table(["quarantined: source, reason", "records"], quarantine_rows),
@@ -357,6 +385,26 @@ def render_html(report: WeeklyReport) -> str:
             ["records about no catalog item: source", "records"],
             [[k, f"{v:,}"] for k, v in dq.get("uncatalogued_by_source", {}).items()],
         ),
+        *(
+            [
+                f"<p class='partial'>{dq['rows_refused']:,} roll-up row(s) refused as malformed: figures may be short.</p>"
+            ]
+            if dq["rows_refused"]
+            else []
+        ),
+    ]
+
+
+def render_html(report: WeeklyReport) -> str:
+    """The report as one self-contained page: no script, no remote resource (CSP), every text escaped."""
+    definitions = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v, 600)}</dd>" for k, v in report.definitions.items())
+    sections = [
+        *_headline(report),
+        *_review(report),
+        *_dispute_risk(report),
+        *_trends(report),
+        *_claims(report),
+        *_data_quality(report),
         f"<h2>How to read this report</h2><dl>{definitions}</dl>",
     ]
     return (

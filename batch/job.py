@@ -451,8 +451,10 @@ def run(
     report = build_report(index, week)
     files = {name: text.encode("utf-8") for name, text in render_files(report).items()}
     figures = headline(report)
-    partial = figures["days_with_data"] < 7 or loaded.unreadable > 0
-    log_stage("build", started, week=week, files=len(files), partial=partial, **figures)
+    # A refused roll-up row is data the report could not count, like an unreadable record: partial.
+    partial = figures["days_with_data"] < 7 or loaded.unreadable > 0 or bool(index.refused)
+    refused = {"rows_refused": len(index.refused), "first_refused": next(iter(index.refused.items()), None)}
+    log_stage("build", started, week=week, files=len(files), partial=partial, **figures, **refused)
     code = EXIT_PARTIAL if partial else EXIT_OK
     if dry_run:
         target = make_target(out, week)

@@ -20,7 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from batch.html import render_html, video_url
 from claimwatch.detect.claimstate import TAKEDOWN_STATES
@@ -30,7 +32,24 @@ from claimwatch.detect.timeutil import rfc3339
 from claimwatch.textsafe import safe_cell, safe_text
 from schemas.alerts import REVIEW_SEVERITIES, Alert, severity_rank
 from schemas.events import QuarantineEntry
-from schemas.report import WeeklyReport
+from schemas.report import (
+    AssetRisk,
+    ClaimRisk,
+    ClaimsSummary,
+    DataQuality,
+    Mover,
+    PlatformTrend,
+    ReviewAlert,
+    ReviewGroup,
+    SchemaDrift,
+    TopAsset,
+    TopChannel,
+    Trends,
+    ViralItem,
+    WeeklyReport,
+    WeekOverWeek,
+)
+from schemas.rollups import ROLLUP_ROW, AssetRow, ClaimRow, FileRow, PostRow
 
 DAILY_SOURCES = ("reporting_api_claims", "studio_claims_csv", "channel_basic", "content_owner_basic", "platform_poll")
 # Two deliveries of the same daily claims report: a day is covered when either arrived.
@@ -74,41 +93,44 @@ class ReportInputs:
 class WeekIndex:
     """The rows of every week, merged across the items that hold a row for the same claim or post."""
 
-    claims: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
-    posts: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = field(
+    claims: dict[str, dict[str, ClaimRow]] = field(default_factory=lambda: defaultdict(dict))
+    posts: dict[str, dict[tuple[str, str], list[PostRow]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )  # week → post → its rows (one per item that holds the post)
-    assets: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+    assets: dict[str, dict[str, AssetRow]] = field(default_factory=lambda: defaultdict(dict))
     late: Counter[str] = field(default_factory=Counter)  # week → records too late to roll up
     titles: dict[str, dict[str, str]] = field(default_factory=dict)
-    files: list[dict[str, Any]] = field(default_factory=list)
+    files: list[FileRow] = field(default_factory=list)
     alerts: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     quarantine: list[QuarantineEntry] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # row key → why it is not a row of the contract
 
     @classmethod
     def build(cls, inputs: ReportInputs) -> WeekIndex:
         index = cls()
         for key in sorted(inputs.rows):
-            row = inputs.rows[key]
-            kind = row.get("kind")
-            if kind == "claim":
+            try:
+                row = ROLLUP_ROW.validate_python(inputs.rows[key])
+            except ValidationError as exc:
+                index.refused[key] = _first_error(exc)
+                continue
+            inputs.rows[key] = dict(row)  # the checked copy replaces the raw one: memory holds one of them
+            if row["kind"] == "claim":
                 claims = index.claims[row["week"]]
                 claims[row["claim_id"]] = _merge_claim(claims.get(row["claim_id"]), row)
-            elif kind == "post":
+            elif row["kind"] == "post":
                 index.posts[row["week"]][(row["platform"], row["platform_content_id"])].append(row)
-            elif kind == "asset":
+            elif row["kind"] == "asset":
                 assets = index.assets[row["week"]]
                 known = assets.get(row["asset_id"])
-                if known is None or (row.get("risk_time", 0.0), row.get("risk", 0.0)) > (
-                    known.get("risk_time", 0.0),
-                    known.get("risk", 0.0),
-                ):  # two items holding the asset: its latest assessment counts
+                # two items holding the asset: its latest assessment counts
+                if known is None or (row["risk_time"], row["risk"]) > (known["risk_time"], known["risk"]):
                     assets[row["asset_id"]] = row
-            elif kind == "late":
-                index.late[iso_week(date.fromisoformat(row["day"]))] += int(row["late_beyond_rollup"])
-            elif kind == "catalog":
-                index.titles[row["content_id"]] = {"title": row.get("title", ""), "artist": row.get("artist", "")}
-            elif kind == "file":
+            elif row["kind"] == "late":
+                index.late[iso_week(date.fromisoformat(row["day"]))] += row["late_beyond_rollup"]
+            elif row["kind"] == "catalog":
+                index.titles[row["content_id"]] = {"title": row["title"] or "", "artist": row["artist"] or ""}
+            else:
                 index.files.append(row)
         for alert in inputs.alerts:
             index.alerts[iso_week(alert.event_time)].append(alert)
@@ -127,21 +149,28 @@ class WeekIndex:
         return self.titles.get(content_id or "", {}).get("title", "")
 
 
-def _daily(claim: dict[str, Any]) -> bool:
-    return any(source in DAILY_SOURCES for source in claim.get("records", {}))
+def _first_error(exc: ValidationError) -> str:
+    """A refused row's reason in one line: where and what, of the first problem."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}"[:200] + (f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else "")
 
 
-def _merge_claim(old: dict[str, Any] | None, row: dict[str, Any]) -> dict[str, Any]:
+def _daily(claim: ClaimRow) -> bool:
+    return any(source in DAILY_SOURCES for source in claim["records"])
+
+
+def _merge_claim(old: ClaimRow | None, row: ClaimRow) -> ClaimRow:
     """One claim's rows from two items: counts add up, the later status wins."""
     if old is None:
-        return dict(row)
+        return row
     newer, older = (row, old) if row["status_time"] >= old["status_time"] else (old, row)
-    merged = {**older, **newer}
-    for counts in ("records", "transitions"):
-        merged[counts] = dict(Counter(old.get(counts, {})) + Counter(row.get(counts, {})))
+    merged: ClaimRow = {**older, **newer}
+    merged["records"] = dict(Counter(old["records"]) + Counter(row["records"]))
+    merged["transitions"] = dict(Counter(old["transitions"]) + Counter(row["transitions"]))
     merged["days"] = {
-        s: sorted(set(old.get("days", {}).get(s, [])) | set(row.get("days", {}).get(s, [])))
-        for s in set(old.get("days", {})) | set(row.get("days", {}))
+        s: sorted(set(old["days"].get(s, [])) | set(row["days"].get(s, [])))
+        for s in set(old["days"]) | set(row["days"])
     }
     return merged
 
@@ -157,61 +186,25 @@ class Gain:
         return self.views / self.days if self.days else 0.0
 
 
-def _gains(posts: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[tuple[str, str], Gain]:
+def _gains(posts: dict[tuple[str, str], list[PostRow]]) -> dict[tuple[str, str], Gain]:
     """Views and reactions gained per post within the week, from its first and last poll."""
     out = {}
     for key, days in posts.items():
         polled = [d for d in days if "first" in d]
         if not polled:
             continue
-        t0, v0, e0 = min(d["first"] for d in polled)
-        t1, v1, e1 = max(d["last"] for d in polled)
+        t0, v0, e0 = min(d["first"] for d in polled if "first" in d)
+        t1, v1, e1 = max(d["last"] for d in polled if "last" in d)
         if t1 > t0:
             out[key] = Gain(max(0, v1 - v0), max(0, e1 - e0), (t1 - t0) / 86_400)
     return out
 
 
-def _trends(index: WeekIndex, week: str) -> dict[str, Any]:
+def _trends(index: WeekIndex, week: str) -> Trends:
     """This week against last, per day of data: a week with two days of data is not an 80 % fall."""
     start, _ = week_bounds(week)
-    previous = iso_week(start - timedelta(days=1))
     now = _gains(index.posts.get(week, {}))
-    before = _gains(index.posts.get(previous, {}))
-    per_platform: dict[str, dict[str, Any]] = {}
-    for (platform, _), gain in sorted(now.items()):
-        row = per_platform.setdefault(platform, {"views": 0, "engagements": 0, "posts": 0, "views_per_day": 0.0})
-        row["views"] += gain.views
-        row["engagements"] += gain.engaged
-        row["posts"] += 1
-        row["views_per_day"] += gain.views_per_day
-    for platform, row in per_platform.items():
-        last = sum(g.views_per_day for (p, _), g in before.items() if p == platform)
-        row["views_per_day"] = round(row["views_per_day"])
-        row["views_per_day_last_week"] = round(last) if before else None
-        row["change_pct"] = round(100.0 * (row["views_per_day"] - last) / last, 1) if before and last else None
-        row["engagement_rate"] = round(row["engagements"] / row["views"], 4) if row["views"] else None
-    movers = []
-    for key, gain in now.items():
-        old = before.get(key)
-        if old is not None and old.views >= 1000 and gain.views >= 1000 and old.views_per_day and gain.days >= 1:
-            movers.append((gain.views_per_day / old.views_per_day, key, gain, old))
-    movers.sort(key=lambda m: (-abs(math.log(m[0])), m[1]))
-    viral: dict[str, dict[str, Any]] = {}
-    for a in index.alerts.get(week, []):
-        if a.type in ("view_spike", "viral_propagation") and a.severity not in ("info", "low"):
-            item = a.subject.content_id or a.subject.platform_content_id or ""
-            entry = viral.setdefault(
-                item,
-                {
-                    "content_id": a.subject.content_id,
-                    "title": index.title(a.subject.content_id),
-                    "platforms": set(),
-                    "max_ratio": 0.0,
-                    "first_alert": rfc3339(a.event_time),
-                },
-            )
-            entry["platforms"].add(a.subject.platform or "")
-            entry["max_ratio"] = max(entry["max_ratio"], float(a.evidence.get("ratio", 0) or 0))
+    before = _gains(index.posts.get(iso_week(start - timedelta(days=1)), {}))
     daily_views: Counter[str] = Counter()
     poll_days: set[str] = set()
     for rows in index.posts.get(week, {}).values():
@@ -219,57 +212,96 @@ def _trends(index: WeekIndex, week: str) -> dict[str, Any]:
             daily_views.update(d.get("analytics_views", {}))
             poll_days.update(d.get("days", {}).get("platform_poll", []))
     return {
-        "per_platform": per_platform,
+        "per_platform": _platform_trends(now, before),
         "daily_views": {"youtube (analytics)": dict(sorted(daily_views.items()))} if daily_views else {},
         "days_with_polls": len(poll_days),
-        "top_movers": [
-            {
-                "platform": p,
-                "platform_content_id": pid,
-                "views_per_day": round(g.views_per_day),
-                "views_per_day_last_week": round(old.views_per_day),
-                "ratio": round(r, 3),
-            }
-            for r, (p, pid), g, old in movers[:TOP_N]
-        ],
-        "viral_items": sorted(
-            ({**e, "platforms": sorted(e["platforms"])} for e in viral.values()),
-            key=lambda e: (-e["max_ratio"], str(e["content_id"])),
-        ),
+        "top_movers": _top_movers(now, before),
+        "viral_items": _viral_items(index, week),
     }
 
 
-def _ours(claims: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _platform_trends(now: dict[tuple[str, str], Gain], before: dict[tuple[str, str], Gain]) -> dict[str, PlatformTrend]:
+    """Views and engagements gained per platform, per day beside last week's."""
+    per_platform: dict[str, PlatformTrend] = {}
+    for platform in sorted({p for p, _ in now}):
+        gains = [g for (p, _), g in sorted(now.items()) if p == platform]
+        views, engaged = sum(g.views for g in gains), sum(g.engaged for g in gains)
+        per_day = round(sum(g.views_per_day for g in gains))
+        last = sum(g.views_per_day for (p, _), g in before.items() if p == platform)
+        per_platform[platform] = {
+            "views": views,
+            "engagements": engaged,
+            "posts": len(gains),
+            "views_per_day": per_day,
+            "views_per_day_last_week": round(last) if before else None,
+            "change_pct": round(100.0 * (per_day - last) / last, 1) if before and last else None,
+            "engagement_rate": round(engaged / views, 4) if views else None,
+        }
+    return per_platform
+
+
+def _top_movers(now: dict[tuple[str, str], Gain], before: dict[tuple[str, str], Gain]) -> list[Mover]:
+    """Posts whose views per day moved most against last week (both weeks at least 1,000 views)."""
+    movers = []
+    for key, gain in now.items():
+        old = before.get(key)
+        if old is not None and old.views >= 1000 and gain.views >= 1000 and old.views_per_day and gain.days >= 1:
+            movers.append((gain.views_per_day / old.views_per_day, key, gain, old))
+    movers.sort(key=lambda m: (-abs(math.log(m[0])), m[1]))
+    return [
+        {
+            "platform": platform,
+            "platform_content_id": post,
+            "views_per_day": round(gain.views_per_day),
+            "views_per_day_last_week": round(old.views_per_day),
+            "ratio": round(ratio, 3),
+        }
+        for ratio, (platform, post), gain, old in movers[:TOP_N]
+    ]
+
+
+def _viral_items(index: WeekIndex, week: str) -> list[ViralItem]:
+    """Items with a view spike or a spread across platforms of medium severity or more."""
+    platforms: dict[str, set[str]] = defaultdict(set)
+    items: dict[str, ViralItem] = {}
+    for a in index.alerts.get(week, []):
+        if a.type in ("view_spike", "viral_propagation") and a.severity not in ("info", "low"):
+            item = a.subject.content_id or a.subject.platform_content_id or ""
+            entry = items.setdefault(
+                item,
+                {
+                    "content_id": a.subject.content_id,
+                    "title": index.title(a.subject.content_id),
+                    "platforms": [],
+                    "max_ratio": 0.0,
+                    "first_alert": rfc3339(a.event_time),
+                },
+            )
+            platforms[item].add(a.subject.platform or "")
+            entry["max_ratio"] = max(entry["max_ratio"], float(a.evidence.get("ratio", 0) or 0))
+    for item, entry in items.items():
+        entry["platforms"] = sorted(platforms[item])
+    return sorted(items.values(), key=lambda e: (-e["max_ratio"], str(e["content_id"])))
+
+
+def _ours(claims: dict[str, ClaimRow]) -> list[ClaimRow]:
     """The week's claims made by us: a third party's claim on our video is theirs, not ours."""
     return [c for _, c in sorted(claims.items()) if not c.get("third_party")]
 
 
-def _claims_summary(index: WeekIndex, week: str) -> dict[str, Any]:
+def _claims_summary(index: WeekIndex, week: str) -> ClaimsSummary:
+    """Our claims listed on the week's claims reports, and the status changes of the week."""
     claims = index.claims.get(week, {})
     ours = _ours(claims)
     listed = [c for c in ours if _daily(c)]  # on the week's claims reports: the inventory
 
-    def count(name: str) -> dict[str, int]:
-        return dict(sorted(Counter(str(c[name]) for c in listed if c.get(name)).items()))
+    def count(name: Literal["status", "content_type", "origin", "policy"]) -> dict[str, int]:
+        return dict(sorted(Counter(str(c.get(name)) for c in listed if c.get(name)).items()))
 
     moves: Counter[str] = Counter()
     for c in ours:
         moves.update(c.get("transitions", {}))
-    activity: Counter[str] = Counter()
-    activity_channel: Counter[str] = Counter()
-    inventory: Counter[str] = Counter()
-    channel_titles: dict[str, str] = {}
-    for c in ours:
-        changes = sum(n for k, n in c.get("transitions", {}).items() if k != "seen_first_time" and ":" not in k)
-        if c.get("asset_id"):
-            inventory[c["asset_id"]] += 1
-            activity[c["asset_id"]] += changes
-        if c.get("channel_id"):
-            activity_channel[c["channel_id"]] += changes
-            if c.get("channel_title"):
-                channel_titles[c["channel_id"]] = c["channel_title"]
-    busiest = sorted((a for a in activity if activity[a]), key=lambda a: (-activity[a], -inventory[a], a))
-    channels = sorted((c for c in activity_channel if activity_channel[c]), key=lambda c: (-activity_channel[c], c))
+    top_assets, top_channels = _busiest(ours)
     return {
         "total": len(listed),
         "by_status": count("status"),
@@ -287,34 +319,64 @@ def _claims_summary(index: WeekIndex, week: str) -> dict[str, Any]:
             sorted((k, v) for k, v in moves.items() if k not in ("new", "seen_first_time") and ":" not in k)
         ),
         "third_party_claims": len(claims) - len(ours),
-        "top_assets": [
-            {
-                "asset_id": a,
-                "content_id": next((c.get("content_id") for c in ours if c.get("asset_id") == a), None),
-                "claims_changed": activity[a],
-                "claims": inventory[a],
-            }
-            for a in busiest[:TOP_N]
-        ],
-        "top_channels": [
-            {"channel_id": c, "channel_title": channel_titles.get(c, ""), "claims": activity_channel[c]}
-            for c in channels[:TOP_N]
-        ],
+        "top_assets": top_assets,
+        "top_channels": top_channels,
     }
 
 
-def _alert_row(a: Alert) -> dict[str, Any]:
+def _busiest(ours: list[ClaimRow]) -> tuple[list[TopAsset], list[TopChannel]]:
+    """The assets and channels with the most status changes of the week (first sightings are not
+    changes), with each asset's claims in the week beside its changes."""
+    activity: Counter[str] = Counter()
+    activity_channel: Counter[str] = Counter()
+    inventory: Counter[str] = Counter()
+    channel_titles: dict[str, str] = {}
+    content_of: dict[str, str | None] = {}
+    for c in ours:
+        changes = sum(n for k, n in c.get("transitions", {}).items() if k != "seen_first_time" and ":" not in k)
+        if c.get("asset_id"):
+            inventory[c["asset_id"]] += 1
+            activity[c["asset_id"]] += changes
+            content_of.setdefault(c["asset_id"], c.get("content_id"))
+        if c.get("channel_id"):
+            activity_channel[c["channel_id"]] += changes
+            if c.get("channel_title"):
+                channel_titles[c["channel_id"]] = c["channel_title"]
+    assets = sorted((a for a in activity if activity[a]), key=lambda a: (-activity[a], -inventory[a], a))
+    channels = sorted((c for c in activity_channel if activity_channel[c]), key=lambda c: (-activity_channel[c], c))
+    return (
+        [
+            {"asset_id": a, "content_id": content_of[a], "claims_changed": activity[a], "claims": inventory[a]}
+            for a in assets[:TOP_N]
+        ],
+        [
+            {"channel_id": c, "channel_title": channel_titles.get(c, ""), "claims": activity_channel[c]}
+            for c in channels[:TOP_N]
+        ],
+    )
+
+
+def _alert_row(a: Alert) -> ReviewAlert:
     """An alert without its wall-clock field, so the report is the same on every run."""
     row = a.model_dump(mode="json", exclude={"detected_at"})
-    return row
+    return {
+        "alert_id": a.alert_id,
+        "type": a.type,
+        "severity": a.severity,
+        "score": a.score,
+        "subject": row["subject"],
+        "event_time": row["event_time"],
+        "title": a.title,
+        "evidence": row["evidence"],
+    }
 
 
-def _high_priority(index: WeekIndex, alerts: list[Alert]) -> list[dict[str, Any]]:
+def _high_priority(index: WeekIndex, alerts: list[Alert]) -> list[ReviewGroup]:
     groups: dict[str, list[Alert]] = defaultdict(list)
     for a in alerts:
         if a.severity in REVIEW_SEVERITIES:
             groups[a.subject.key() or a.alert_id].append(a)
-    out = []
+    out: list[ReviewGroup] = []
     for key, group in groups.items():
         latest = max(group, key=lambda a: (a.event_time, a.alert_id))
         # What to review first: critical before high, then the newest (a list read top down).
@@ -329,15 +391,13 @@ def _high_priority(index: WeekIndex, alerts: list[Alert]) -> list[dict[str, Any]
                 "alerts": [_alert_row(a) for a in group],
             }
         )
-    out.sort(
-        key=lambda g: (severity_rank(str(g["max_severity"])), str(g["latest"]), str(g["subject_key"])), reverse=True
-    )
+    out.sort(key=lambda g: (severity_rank(g["max_severity"]), g["latest"], g["subject_key"]), reverse=True)
     return out
 
 
-def _dispute_risk(index: WeekIndex, week: str) -> list[dict[str, Any]]:
+def _dispute_risk(index: WeekIndex, week: str) -> list[ClaimRisk]:
     """Every open dispute and appeal, then the other claims at or above the listing score, ranked."""
-    rows = []
+    rows: list[ClaimRisk] = []
     for c in _ours(index.claims.get(week, {})):
         status = c.get("status")
         risk = float(c.get("risk", 0.0))
@@ -386,7 +446,7 @@ def files_quality(
     return read, [q for q in index.quarantine if q.source_file in paths]
 
 
-def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
+def _data_quality(index: WeekIndex, week: str) -> DataQuality:
     days = week_days(week)
     in_week = set(days)
     records: Counter[str] = Counter()
@@ -419,10 +479,11 @@ def _data_quality(index: WeekIndex, week: str) -> dict[str, Any]:
         "sources_missing_for_a_day": {f: d for f, d in missing.items() if d},
         "schema_drift": schema_drift(index.files, in_week),
         "uncatalogued_by_source": uncatalogued(index.files, in_week),
+        "rows_refused": len(index.refused),
     }
 
 
-def uncatalogued(files: list[dict[str, Any]], days: set[str]) -> dict[str, int]:
+def uncatalogued(files: list[FileRow], days: set[str]) -> dict[str, int]:
     """Records of these days' files about a post, asset or claim no catalog item names, per source."""
     found: Counter[str] = Counter()
     for f in files:
@@ -440,19 +501,19 @@ def report_family(path: str) -> str:
     return re.sub(r"(_a\d+)?(_\d{8})?$", "", name)
 
 
-def schema_drift(files: list[dict[str, Any]], days: set[str]) -> list[dict[str, Any]]:
+def schema_drift(files: list[FileRow], days: set[str]) -> list[SchemaDrift]:
     """Deliveries of these days whose columns differ from the family's previous delivery: a column
     added, renamed or gone upstream. Readers keep unknown columns and quarantine rows that lack a
     required one; this says when the layout itself moved, which people should hear about."""
-    by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_family: dict[str, list[FileRow]] = defaultdict(list)
     for f in files:
         if f.get("columns"):
             by_family[report_family(str(f["path"]))].append(f)
-    out = []
+    out: list[SchemaDrift] = []
     for family, rows in sorted(by_family.items()):
         rows.sort(key=lambda r: (str(r.get("day") or ""), str(r["path"])))
         for before, after in itertools.pairwise(rows):
-            old, new = set(before["columns"]), set(after["columns"])
+            old, new = set(before.get("columns", [])), set(after.get("columns", []))
             if old != new and after.get("day") in days:
                 out.append(
                     {
@@ -467,21 +528,21 @@ def schema_drift(files: list[dict[str, Any]], days: set[str]) -> list[dict[str, 
     return out
 
 
-def _risk_by_asset(index: WeekIndex, week: str) -> list[dict[str, Any]]:
+def _risk_by_asset(index: WeekIndex, week: str) -> list[AssetRisk]:
     """The dispute risk of each asset: its own score from its context (conflicts, claim surges, open
     disputes and appeals together), its riskiest claim, and the drivers that recur across its claims."""
-    assets: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    assets: dict[str, list[ClaimRow]] = defaultdict(list)
     for c in _ours(index.claims.get(week, {})):
         if c.get("asset_id") and c.get("status") != "inactive":
             assets[c["asset_id"]].append(c)
     assessed = index.assets.get(week, {})
-    rows = []
+    rows: list[AssetRisk] = []
     for asset in sorted(set(assets) | set(assessed)):
         claims = assets.get(asset, [])
-        own = assessed.get(asset, {})
+        own = assessed.get(asset)
         open_disputes = sum(1 for c in claims if c.get("status") in OPEN_DISPUTE)
         top_claim = max((float(c.get("risk", 0.0)) for c in claims), default=0.0)
-        asset_score = float(own.get("risk", 0.0))
+        asset_score = own["risk"] if own else 0.0
         top = max(top_claim, asset_score)
         if top < RISK_LISTED and not open_disputes:
             continue
@@ -489,7 +550,9 @@ def _risk_by_asset(index: WeekIndex, week: str) -> list[dict[str, Any]]:
         for c in claims:
             if float(c.get("risk", 0.0)) >= RISK_LISTED or c.get("status") in OPEN_DISPUTE:
                 drivers.update(str(d.get("driver", "")).split(" (")[0] for d in c.get("risk_drivers", []))
-        content_id = own.get("content_id") or next((c.get("content_id") for c in claims if c.get("content_id")), None)
+        content_id = (own.get("content_id") if own else None) or next(
+            (c.get("content_id") for c in claims if c.get("content_id")), None
+        )
         rows.append(
             {
                 "asset_id": asset,
@@ -502,7 +565,7 @@ def _risk_by_asset(index: WeekIndex, week: str) -> list[dict[str, Any]]:
                 "level": risk_level(top),
                 "asset_score": round(asset_score, 4),
                 "top_claim_score": round(top_claim, 4),
-                "asset_drivers": [str(d.get("driver", "")) for d in own.get("risk_drivers", [])][:5],
+                "asset_drivers": [str(d.get("driver", "")) for d in (own["risk_drivers"] if own else [])][:5],
                 "drivers": [
                     {"driver": d, "claims": n} for d, n in sorted(drivers.items(), key=lambda x: (-x[1], x[0]))[:5]
                 ],
@@ -512,7 +575,7 @@ def _risk_by_asset(index: WeekIndex, week: str) -> list[dict[str, Any]]:
     return rows[:MAX_RISK_ROWS]
 
 
-def _week_over_week(index: WeekIndex, week: str, summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _week_over_week(index: WeekIndex, week: str, summary: ClaimsSummary) -> dict[str, WeekOverWeek]:
     """The headline figures of this week beside last week's (when last week has data)."""
     previous = iso_week(week_bounds(week)[0] - timedelta(days=1))
     if previous not in index.weeks():
@@ -526,7 +589,7 @@ def _week_over_week(index: WeekIndex, week: str, summary: dict[str, Any]) -> dic
     )
     data_days = (quality_now["days_with_data"], quality_before["days_with_data"])
     alerts_now, alerts_before = len(index.alerts.get(week, [])), len(index.alerts.get(previous, []))
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, WeekOverWeek] = {}
     for name, now, last, (days_now, days_before) in [
         *(
             (k, summary[k], before[k], claim_days)
@@ -534,7 +597,7 @@ def _week_over_week(index: WeekIndex, week: str, summary: dict[str, Any]) -> dic
         ),
         ("alerts", alerts_now, alerts_before, data_days),
     ]:
-        row: dict[str, Any] = {"this_week": now, "last_week": last, "change": now - last}
+        row: WeekOverWeek = {"this_week": now, "last_week": last, "change": now - last}
         if not days_now or not days_before:  # nothing to compare with: say so, not "-100 %"
             row["change"] = None
             row["note"] = (

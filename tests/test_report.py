@@ -105,7 +105,8 @@ def test_trends_compare_with_last_week() -> None:
         monitors.step("yt1", e)
     report = build_report(WeekIndex.build(ReportInputs(rows=dict(monitors.take_rollups()))), "2026-W46")
     youtube = report.trends["per_platform"]["youtube"]
-    assert youtube["views_per_day_last_week"] and abs(youtube["change_pct"]) < 20
+    change = youtube["change_pct"]
+    assert youtube["views_per_day_last_week"] and change is not None and abs(change) < 20
     assert report.period.start == T0 + timedelta(days=7)
 
 
@@ -176,6 +177,9 @@ def test_assets_at_high_dispute_risk_are_counted_apart_from_claims() -> None:
         "level": "high",
         "open_disputes_and_appeals": 0,
         "claims": 4,
+        "new_claims": 0,
+        "asset_score": 0.82,
+        "top_claim_score": 0.2,
         "asset_drivers": ["another owner claims it"],
         "drivers": [],
     }
@@ -276,7 +280,7 @@ def test_a_week_without_claims_reports_is_not_compared_as_a_collapse() -> None:
         monitors.step("yt1", e)
     index = WeekIndex.build(ReportInputs(rows=dict(monitors.take_rollups())))
     report = build_report(index, "2026-W46")
-    wow = report.model_extra["week_over_week"]  # type: ignore[index]
+    wow = report.week_over_week
     assert wow["total"]["change"] is None and wow["new"]["change"] is None
     assert wow["new"]["note"] == "no claims report this week" and "change_pct_per_day" not in wow["new"]
     page = render_files(report)["report.html"]
