@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A duration or size in seconds: above 0 and finite (``inf`` would be a timer that never fires).
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -149,6 +150,14 @@ class Environment(BaseSettings):
         "number",
         "a poll this much older than the post's latest is jitter (counted); older, it is quarantined as late_poll",
         "run, worker, replay",
+    )
+    claimwatch_connect_seconds: NonNegativeFloat = _var(
+        30.0,
+        "CLAIMWATCH_CONNECT_SECONDS",
+        "number",
+        "how long a one-shot command (status, promote, replay, report, quarantine…) keeps trying to reach a "
+        "broker that refuses or does not answer (restarting, overloaded) before its one-line error; 0: once",
+        "every Kafka command",
     )
     claimwatch_ingest_deadline_seconds: PositiveFloat = _var(
         300.0,

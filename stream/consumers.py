@@ -37,7 +37,7 @@ from claimwatch.detect.timeutil import rfc3339
 from claimwatch.textsafe import safe_text, slack_escape
 from schemas.alerts import Alert, severity_rank
 from schemas.codec import decode_alert
-from stream.kafka_io import topic_partitions
+from stream.kafka_io import start_client, topic_partitions
 from stream.settings import Settings
 
 log = logging.getLogger("claimwatch.consumers")
@@ -516,7 +516,7 @@ async def consume(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     read = 0
     try:
         topic = settings.topic("alerts")

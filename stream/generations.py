@@ -19,7 +19,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from claimwatch.config import environment
-from stream.kafka_io import producer, read_to_end
+from stream.kafka_io import producer, read_to_end, start_client
 from stream.settings import Settings
 from stream.topics import create_topics, state_topic
 
@@ -53,7 +53,7 @@ def for_readers(settings: Settings) -> Settings:
 async def existing(settings: Settings, generation: int) -> bool:
     target = dataclasses.replace(settings, generation=generation)
     admin = AIOKafkaAdminClient(**settings.client_options())
-    await admin.start()
+    await start_client(admin, settings)
     try:
         topics = set(await admin.list_topics())
     finally:
@@ -68,7 +68,7 @@ async def promote(settings: Settings, generation: int, who: str) -> int:
     await create_topics(settings)
     previous = await live_generation(settings)
     out = producer(settings)
-    await out.start()
+    await start_client(out, settings)
     try:
         record = {"generation": generation, "previous": previous, "by": who, "at": datetime.now(UTC).isoformat()}
         await out.send_and_wait(settings.topic("control"), key=LIVE, value=json.dumps(record).encode())

@@ -6,12 +6,30 @@ import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.codec import MAX_RECORD_BYTES
 from stream.settings import Settings
 
 __all__ = ["MAX_RECORD_BYTES", "BatchedSender", "end_offset", "producer", "read_partition", "read_to_end"]
+
+
+async def start_client(client: Any, settings: Settings) -> None:
+    """``client.start()``, trying again for up to ``settings.connect_seconds`` while the broker cannot
+    be reached: a broker restarting (a rolling upgrade) or too busy to answer for a moment is not
+    yet an outage for a one-shot command. Nothing is set up until a start succeeds, so a start may
+    simply be repeated."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.connect_seconds
+    while True:
+        try:
+            await client.start()
+            return
+        except KafkaConnectionError:
+            if loop.time() + 1.0 > deadline:
+                raise
+            await asyncio.sleep(1.0)
 
 
 class IncompleteRead(Exception):
@@ -59,7 +77,7 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, settings: Set
         from aiokafka.admin import AIOKafkaAdminClient
 
         admin = AIOKafkaAdminClient(**settings.client_options())
-        await admin.start()
+        await start_client(admin, settings)
         try:
             described = await admin.describe_topics([topic])
         finally:
@@ -103,7 +121,7 @@ async def read_records(
     """As :func:`read_since`, the whole records (offsets, timestamps, headers)."""
     consumer = bounded_reader(settings)
     try:
-        await consumer.start()
+        await start_client(consumer, settings)
         tps = await topic_partitions(consumer, topic, settings)
         if not tps:
             return []
@@ -140,7 +158,7 @@ async def read_partition(
 ) -> list[Any]:
     """Records of one partition from its start to ``end`` (default: its end now), without a group."""
     consumer = bounded_reader(settings)
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
@@ -161,7 +179,7 @@ async def read_partition(
 async def end_offset(settings: Settings, topic: str, partition: int) -> int:
     """The offset the next record of a partition will get (its end now)."""
     consumer = bounded_reader(settings)
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         tp = TopicPartition(topic, partition)
         return int((await consumer.end_offsets([tp]))[tp])

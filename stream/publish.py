@@ -29,7 +29,7 @@ from claimwatch.front.spool import EventSpool
 from claimwatch.ingest.readers import FileResult, FileTally, IngestResult, read_files
 from schemas.codec import decode_event, encode_event
 from schemas.events import CatalogItem, ClaimEvent, Event, QuarantineEntry, RightsRecord
-from stream.kafka_io import MAX_RECORD_BYTES, IncompleteRead, producer, read_to_end
+from stream.kafka_io import MAX_RECORD_BYTES, IncompleteRead, producer, read_to_end, start_client
 from stream.settings import Settings
 
 log = logging.getLogger("claimwatch.ingest")
@@ -199,7 +199,7 @@ async def publish_released(
     released_at = now.isoformat(timespec="seconds").replace("+00:00", "Z").encode()
     published: Counter[str] = Counter()
     out = producer(settings, settings.ingest_deadline_seconds)
-    await out.start()
+    await start_client(out, settings)
     try:
         for event in events:
             headers = [

@@ -38,7 +38,7 @@ from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.store import StateStore
 from schemas.codec import MAX_RECORD_BYTES, encode_alert
-from stream.kafka_io import BatchedSender, producer
+from stream.kafka_io import BatchedSender, producer, start_client
 from stream.logslice import LogSlice
 from stream.retract import load_retracted
 from stream.settings import Settings
@@ -106,7 +106,7 @@ async def replay_partitions(
     try:
         # Start-up costs are paid side by side: the retractions are read by a consumer of their own.
         retracted, parts, _ = await asyncio.gather(
-            load_retracted(settings), asyncio.to_thread(log_slice.open), out.start()
+            load_retracted(settings), asyncio.to_thread(log_slice.open), start_client(out, settings)
         )
         if not parts:
             return report
@@ -183,7 +183,7 @@ async def replay_partitions(
 async def _commit_for_worker(settings: Settings, offsets: dict[TopicPartition, int]) -> None:
     """Commit the stop offsets for the generation's worker group: it resumes there, with the state."""
     group = AIOKafkaConsumer(**settings.client_options(), group_id=settings.worker_app_id(), enable_auto_commit=False)
-    await group.start()
+    await start_client(group, settings)
     try:
         group.assign(list(offsets))
         await group.commit(offsets)

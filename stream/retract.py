@@ -28,7 +28,7 @@ from claimwatch.ingest.readers import record_texts
 from claimwatch.quarantine import Quarantined
 from schemas.codec import decode_event
 from schemas.events import Event, QuarantineEntry, Retraction
-from stream.kafka_io import producer, read_partition, read_to_end
+from stream.kafka_io import producer, read_partition, read_to_end, start_client
 from stream.settings import Settings
 
 MAX_RAW = 100_000
@@ -126,7 +126,7 @@ async def retract(settings: Settings, wanted: str, reason: str, by: str) -> Retr
     at = datetime.now(tz=UTC)
     entries: dict[tuple[str, int], QuarantineEntry] = {}
     out = producer(settings)
-    await out.start()
+    await start_client(out, settings)
     try:
         for partition, offset, event in found:
             place = (event.source_file, event.source_line)

@@ -54,6 +54,8 @@ class Settings:
     checkpoint_failure_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_CHECKPOINT_FAILURE_SECONDS"))
     dead_letter_limit: int = field(default_factory=lambda: _get("CLAIMWATCH_DEAD_LETTER_LIMIT"))
     broker_timeout_seconds: float = 20.0
+    # How long a client keeps trying to reach the broker when it starts (kafka_io.start).
+    connect_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_CONNECT_SECONDS"))
     # How long ingest keeps retrying through a broker outage before it gives up.
     ingest_deadline_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_INGEST_DEADLINE_SECONDS"))
     session_timeout_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_SESSION_TIMEOUT_SECONDS"))

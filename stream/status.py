@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codec import decode_alert
-from stream.kafka_io import bounded_reader, topic_partitions
+from stream.kafka_io import bounded_reader, start_client, topic_partitions
 from stream.settings import Settings
 from stream.topics import describe_topics
 
@@ -19,8 +19,8 @@ async def group_lag(settings: Settings) -> list[dict[str, Any]]:
     ours = settings.topic_prefix + "."
     admin = AIOKafkaAdminClient(**settings.client_options())
     consumer = AIOKafkaConsumer(**settings.client_options())
-    await admin.start()
-    await consumer.start()
+    await start_client(admin, settings)
+    await start_client(consumer, settings)
     try:
         rows = []
         for group, _protocol in sorted(await admin.list_consumer_groups()):
@@ -41,7 +41,7 @@ async def group_lag(settings: Settings) -> list[dict[str, Any]]:
 
 async def last_alert(settings: Settings) -> dict[str, Any] | None:
     consumer = bounded_reader(settings)
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         tps = await topic_partitions(consumer, settings.topic("alerts"), settings)
         if not tps:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from stream.kafka_io import start_client
 from stream.settings import Settings
 
 DAY_MS = 86_400_000
@@ -75,7 +76,7 @@ def partitions_of(topic: TopicSpec, settings: Settings) -> int:
 async def create_topics(settings: Settings) -> list[str]:
     """Create every topic that does not exist yet; returns the names created."""
     admin = AIOKafkaAdminClient(**settings.client_options())
-    await admin.start()
+    await start_client(admin, settings)
     try:
         existing = set(await admin.list_topics())
         new = [
@@ -106,7 +107,7 @@ def state_topic(settings: Settings) -> str:
 
 async def ensure_state_topic(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(**settings.client_options())
-    await admin.start()
+    await start_client(admin, settings)
     try:
         name = state_topic(settings)
         if name not in set(await admin.list_topics()):
@@ -129,7 +130,7 @@ async def ensure_state_topic(settings: Settings) -> None:
 
 async def describe_topics(settings: Settings) -> list[dict[str, object]]:
     admin = AIOKafkaAdminClient(**settings.client_options())
-    await admin.start()
+    await start_client(admin, settings)
     try:
         names = [settings.topic(t.name) for t in TOPICS]
         existing = set(await admin.list_topics())

@@ -46,7 +46,7 @@ def test_every_subcommand_has_help(command: tuple[str, ...], capsys: pytest.Capt
 
 # Every subcommand with a wrong input: no broker, a bad setting, a missing path. Each must end in
 # one line on stderr (no traceback) and the documented exit code: 2 usage and input, 3 unavailable.
-NO_BROKER = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+NO_BROKER = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "CLAIMWATCH_CONNECT_SECONDS": "0"}
 WRONG: list[tuple[list[str], dict[str, str], int]] = [
     *[
         (command, NO_BROKER, 3)
