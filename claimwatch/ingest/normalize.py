@@ -31,7 +31,7 @@ class FieldError(ValueError):
 
 def norm_header(name: str) -> str:
     """ "Claim ID", "claim_id" and " Claim-ID " are the same column."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lstrip("\ufeff").lower())
+    return re.sub(r"[\s\-]+", "_", name.lstrip("\ufeff").strip().lower())
 
 
 def text(row: dict[str, Any], field: str) -> str | None:
