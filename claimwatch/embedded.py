@@ -23,14 +23,14 @@ from batch.report import (
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.monitor import MonitorConfig
-from claimwatch.detect.routing import Router, keyed
+from claimwatch.detect.routing import Router
 from claimwatch.detect.store import StateStore
-from claimwatch.detect.validation import duplicate_records
-from claimwatch.front import order_events
-from claimwatch.front.filerows import file_key, file_rows
-from claimwatch.ingest.readers import IngestResult, read_paths
+from claimwatch.front.filerows import file_key
+from claimwatch.front.prepare import Front
+from claimwatch.ingest.readers import FileTally, read_files
 from claimwatch.runfolder import write_jsonl
 from schemas.alerts import Alert
+from schemas.events import QuarantineEntry
 
 ROLLUP_EVERY = 20_000
 FILES = "files"  # where the embedded run's events come from, as the driver names a source
@@ -39,7 +39,7 @@ FILES = "files"  # where the embedded run's events come from, as the driver name
 @dataclass
 class RunResult:
     alerts: list[Alert]
-    ingest: IngestResult
+    files_read: list[FileTally]
     weeks: list[str]
     report_dirs: list[Path]
     events: int
@@ -61,6 +61,19 @@ class RunResult:
         return dict(sorted(table.items()))
 
 
+def _refuse_foreign(front: Front) -> None:
+    """A folder of files none of which is an export claimwatch reads is a mistake to say, not a run."""
+    unrecognised = {
+        q.source_file for q in front.spool.quarantined() if q.reason_code in ("unrecognised_file", "empty_file")
+    }
+    if not front.unique and front.files and all(f.path in unrecognised for f in front.files):
+        names = ", ".join(Path(f.path).name for f in front.files[:3]) + (", …" if len(front.files) > 3 else "")
+        raise ValueError(
+            f"no claimwatch export among the {len(front.files)} file(s) read ({names}): none is a known claims "
+            "report, analytics report, poll log, catalog or rights file (see the input contract)"
+        )
+
+
 def run(
     inputs: Sequence[Path],
     out: Path | None,
@@ -70,49 +83,44 @@ def run(
     clock: Clock = wall_clock,
     late_allowance_s: float = MonitorConfig.late_allowance_seconds,
 ) -> RunResult:
-    ingest = read_paths(inputs)
-    unrecognised = {q.source_file for q in ingest.quarantined if q.reason_code in ("unrecognised_file", "empty_file")}
-    if not ingest.events and ingest.files and all(f.path in unrecognised for f in ingest.files):
-        names = ", ".join(Path(f.path).name for f in ingest.files[:3]) + (", …" if len(ingest.files) > 3 else "")
-        raise ValueError(
-            f"no claimwatch export among the {len(ingest.files)} file(s) read ({names}): none is a known claims "
-            "report, analytics report, poll log, catalog or rights file (see the input contract)"
-        )
-    events, duplicates = order_events(ingest.events)
-    # The driver the worker's core process and replay run, over events already decoded: one offset
-    # per event, in data-time order.
-    store = StateStore(config=MonitorConfig(owner=owner, late_allowance_seconds=late_allowance_s), clock=clock)
-    driver, monitors = RecordDriver(store), store.keyed
-    alerts: list[Alert] = []
-    # A record that only repeats what was read before is quarantined with where the first was.
-    report_inputs = ReportInputs(quarantine=[*ingest.quarantined, *duplicate_records(ingest.events)])
+    with Front(read_files(inputs), Router()) as front:
+        _refuse_foreign(front)
+        # The driver the worker's core process and replay run, over events already decoded: one
+        # offset per event, in data-time order.
+        store = StateStore(config=MonitorConfig(owner=owner, late_allowance_seconds=late_allowance_s), clock=clock)
+        driver, monitors = RecordDriver(store), store.keyed
+        alerts: list[Alert] = []
+        left_out: list[QuarantineEntry] = []  # by the core: impossible, or an event it failed on
+        rollups: dict[str, dict[str, Any]] = {}
 
-    def deliver(batch: list[Alert]) -> None:
-        for alert in batch:
-            alerts.append(alert)
-            if on_alert:
-                on_alert(alert)
+        def deliver(batch: list[Alert]) -> None:
+            for alert in batch:
+                alerts.append(alert)
+                if on_alert:
+                    on_alert(alert)
 
-    for n, (key, event) in enumerate(keyed(events), start=1):
-        outcome = Outcome()
-        driver.apply_event(FILES, 0, n, key, event, outcome)
-        deliver(outcome.alerts)
-        report_inputs.quarantine += outcome.suspect  # left out by the core as impossible: quarantined, with why
-        # An event the core failed on (a bug) is quarantined where its record was; the run goes on.
-        report_inputs.quarantine += [
-            entry.model_copy(update={"source_file": event.source_file, "line": event.source_line})
-            for entry in outcome.dead_letters
-        ]
-        if n % ROLLUP_EVERY == 0:  # what the worker's checkpoints do: rows leave memory past the horizon
-            report_inputs.rows.update(monitors.take_rollups())
-        if on_progress and (n % 20_000 == 0 or n == len(events)):
-            on_progress(n, len(events))
-    deliver(monitors.flush())
-    report_inputs.rows.update(monitors.take_rollups())
-    rows = file_rows(ingest, ingest.events, Router())
-    report_inputs.rows.update((file_key(row), row) for row in rows)
-    left_out = len(report_inputs.quarantine) - len(ingest.quarantined) - sum(int(r["duplicates"]) for r in rows)
-    report_inputs.alerts = alerts
+        total = front.unique
+        for n, (event, key, _) in enumerate(front.events(), start=1):
+            outcome = Outcome()
+            driver.apply_event(FILES, 0, n, key, event, outcome)
+            deliver(outcome.alerts)
+            left_out += outcome.suspect  # left out by the core as impossible: quarantined, with why
+            # An event the core failed on (a bug) is quarantined where its record was; the run goes on.
+            left_out += [
+                entry.model_copy(update={"source_file": event.source_file, "line": event.source_line})
+                for entry in outcome.dead_letters
+            ]
+            if n % ROLLUP_EVERY == 0:  # what the worker's checkpoints do: rows leave memory past the horizon
+                rollups.update(monitors.take_rollups())
+            if on_progress and (n % 20_000 == 0 or n == total):
+                on_progress(n, total)
+        deliver(monitors.flush())
+        rollups.update(monitors.take_rollups())
+        rows = front.file_rows()
+        rollups.update((file_key(row), row) for row in rows)
+        # A record that only repeats what was read before is quarantined with where the first was.
+        report_inputs = ReportInputs(rows=rollups, alerts=alerts, quarantine=[*front.quarantined(), *left_out])
+        files_read, duplicates = front.files, front.duplicates
 
     quality = monitors.quality()
     quality["duplicate_records_dropped"] = duplicates
@@ -127,7 +135,7 @@ def run(
         write_jsonl(out / "files.jsonl", (_file_line(row) for row in rows))
         for week in weeks:
             report_dirs.append(write_report(build_report(index, week), out))
-    return RunResult(alerts, ingest, weeks, report_dirs, len(events), duplicates, quality, rows, left_out)
+    return RunResult(alerts, files_read, weeks, report_dirs, total, duplicates, quality, rows, len(left_out))
 
 
 FILE_COUNTS = ("records", "accepted", "quarantined", "events")

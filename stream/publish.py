@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -24,9 +23,9 @@ from aiokafka.errors import KafkaError
 
 from claimwatch.detect.routing import Router
 from claimwatch.front import order_events
-from claimwatch.front.filerows import file_key, file_row
-from claimwatch.front.spool import EventSpool
-from claimwatch.ingest.readers import FileResult, FileTally, IngestResult, read_files
+from claimwatch.front.filerows import file_key
+from claimwatch.front.prepare import Front
+from claimwatch.ingest.readers import FileResult, IngestResult, read_files
 from schemas.codec import decode_event, encode_event
 from schemas.events import CatalogItem, ClaimEvent, Event, QuarantineEntry, RightsRecord
 from stream.kafka_io import MAX_RECORD_BYTES, IncompleteRead, producer, read_to_end, start_client
@@ -246,47 +245,30 @@ async def publish_files(
     when it did)."""
     started = time.perf_counter()
     deadline = deadline_s or settings.ingest_deadline_seconds
-    with EventSpool() as spool:
-        for result in files:
-            spool.add(result)
-        spool.seal()
+    with Front(files) as front:
         router = await ride_out("reading what earlier ingests learnt", lambda: load_router(settings), deadline)
-        # What the routing topic holds already: every claim placed by this run is published there once.
-        known_claims = dict(router.by_claim)
-        catalog_items = prime(router, spool)
-        report = IngestReport(files=len(spool.files), duplicates=spool.duplicates, by_source=spool.counts())
-        tally = _FileTally(source_of={f.path: f.source for f in spool.files})
+        front.route_with(router)
+        report = IngestReport(files=len(front.files), duplicates=front.duplicates, by_source=front.counts())
         out = producer(settings, deadline)
         await ride_out("connecting to Kafka", out.start, deadline)
         try:
-            sent = 0
-            for spooled in spool.ordered():
-                event = spooled.event
-                if (repeat := spool.repeat_of(spooled)) is not None:
-                    tally.repeat(report, spooled.seq, repeat)
-                key = router.key(event)
-                if event.kind != "catalog":
-                    tally.keys[event.source_file][key] += 1
-                if spooled.duplicate:
-                    continue
-                sent += 1
+            for sent, (event, key, value) in enumerate(front.events(), start=1):
                 # An event too large for a Kafka record (its key included) is quarantined instead of
                 # failing the whole ingest.
-                if (size := record_size(event, key, spooled.value)) > MAX_RECORD_BYTES:
-                    tally.too_large(report, oversized(event, size))
+                if (size := record_size(event, key, value)) > MAX_RECORD_BYTES:
+                    front.tally.too_large(oversized(event, size))
                 else:
                     await _send_event(
-                        out, settings, router, known_claims, event, spooled.value, report.published, item_key=key
+                        out, settings, router, front.known_claims, event, value, report.published, item_key=key
                     )
                 if on_progress and sent % 20_000 == 0:
-                    on_progress(sent, spool.unique)
-            for entry in chain(spool.quarantined(), tally.oversized, tally.repeats()):
+                    on_progress(sent, front.unique)
+            for entry in front.quarantined():
                 await out.send(
                     settings.topic("quarantine"), key=entry.source_file.encode(), value=entry.model_dump_json().encode()
                 )
                 report.quarantined += 1
-            items = catalog_items | set(router.by_post.values()) | set(router.by_asset.values())
-            for file_row in tally.rows(spool.files, items):
+            for file_row in front.file_rows():
                 value = orjson.dumps(file_row, option=orjson.OPT_SORT_KEYS)
                 await out.send(settings.topic("rollups"), key=file_key(file_row).encode(), value=value)
                 report.published["rollups"] += 1
@@ -295,68 +277,9 @@ async def publish_files(
             await out.stop()
         report.records = sum(r["records"] for r in report.by_source.values())
         if on_progress:
-            on_progress(spool.unique, spool.unique)
+            on_progress(front.unique, front.unique)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def prime(router: Router, spool: EventSpool) -> set[str]:
-    """:meth:`Router.prime` on a spooled run: the catalog, then every claim's place, in publishing
-    order; returns the run's catalog items."""
-    items = set()
-    for spooled in spool.ordered(["catalog"]):
-        router.learn(spooled.event)
-        items.add(spooled.event.content_id)  # type: ignore[union-attr]
-    for spooled in spool.ordered(["claim"]):
-        if not spooled.duplicate and isinstance(spooled.event, ClaimEvent):
-            router.place(spooled.event)
-    return items
-
-
-@dataclass
-class _FileTally:
-    """What publishing changes in the counts the readers gave: records that only repeat earlier ones
-    and events too large for a record are quarantined after all; records about no catalog item are
-    counted per file."""
-
-    source_of: dict[str, str]
-    oversized: list[QuarantineEntry] = field(default_factory=list)
-    keys: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    _repeats: list[tuple[int, QuarantineEntry]] = field(default_factory=list)
-
-    def _requarantine(self, report: IngestReport, entry: QuarantineEntry, events: int) -> None:
-        row = report.by_source.setdefault(
-            self.source_of.get(entry.source_file, entry.source),
-            {"files": 0, "records": 0, "accepted": 0, "events": 0, "quarantined": 0},
-        )
-        row["events"] -= events
-        row["accepted"] -= 1
-        row["quarantined"] += 1
-
-    def repeat(self, report: IngestReport, seq: int, entry: QuarantineEntry) -> None:
-        self._repeats.append((seq, entry))
-        self._requarantine(report, entry, 0)  # its events are the duplicates left out already
-
-    def too_large(self, report: IngestReport, entry: QuarantineEntry) -> None:
-        self.oversized.append(entry)
-        self._requarantine(report, entry, 1)
-
-    def repeats(self) -> list[QuarantineEntry]:
-        """In the order read, as :func:`duplicate_records` gives them."""
-        return [entry for _, entry in sorted(self._repeats, key=lambda pair: pair[0])]
-
-    def rows(self, files: list[FileTally], items: set[str]) -> list[dict[str, Any]]:
-        repeats = Counter(entry.source_file for _, entry in self._repeats)
-        too_large = Counter(entry.source_file for entry in self.oversized)
-        rows = []
-        for f in files:
-            uncatalogued = sum(n for key, n in self.keys.get(f.path, Counter()).items() if key not in items)
-            row = file_row(f, repeats[f.path], uncatalogued)
-            moved = too_large.get(f.path, 0)  # read and accepted, then too large for a record
-            row.update(accepted=row["accepted"] - moved, events=row["events"] - moved)
-            row["quarantined"] += moved
-            rows.append(row)
-        return rows
 
 
 def ingest(

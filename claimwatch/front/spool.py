@@ -7,7 +7,7 @@ its events to sorted runs on disk (an external merge sort): what stays in memory
 run being filled, a line per file, and the duplicates found. A run is a file of lines
 ``header TAB event-json``; the header carries the sort key, so a merge reads no event it need not.
 
-The order is :func:`claimwatch.embedded.order_events`'s exactly (a test holds the two together):
+The order is :func:`claimwatch.front.order.order_events`'s exactly (a test holds the two together):
 reference data without a time first, then data time, kind, file and line, and the order read for
 what ties. Event ids are found again in a merge of their own, so the duplicates and the records that
 only repeat earlier ones (:func:`claimwatch.detect.validation.duplicate_records`) are the same too.
