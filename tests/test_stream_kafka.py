@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,19 @@ pytestmark = needs_kafka
 def expected_alert_ids(folder: Path, later: Sequence[Event] = ()) -> set[str]:
     """What the embedded core raises for the same input (and events published after it), without the
     end-of-input flush a stream never sees."""
+    return set(_expected_alert_ids(folder, later) if later else _expected_of(folder))
+
+
+@cache  # the broker's tests run on one worker: the bundled sample's answer is worked out once there
+def _expected_of(folder: Path) -> frozenset[str]:
+    return _expected_alert_ids(folder, ())
+
+
+def _expected_alert_ids(folder: Path, later: Sequence[Event]) -> frozenset[str]:
     events, _ = order_events(read_paths([folder]).events)
     events += later
     monitors = KeyedMonitors()
-    return {a.alert_id for key, event in keyed(events) for a in monitors.process(key, event)}
+    return frozenset(a.alert_id for key, event in keyed(events) for a in monitors.process(key, event))
 
 
 def ingest(folder: Path, settings: Settings) -> int:

@@ -67,7 +67,9 @@ def test_the_embedded_run_quarantines_them_and_the_report_counts_them(tmp_path: 
     entries = [json.loads(line) for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
     assert [(e["reason_code"], e["line"]) for e in entries] == [("counter_decrease", 7)]
     f = result.files_read[0]
-    assert f.records == f.accepted + f.quarantined and not f.quarantined, "the reader accepted it: suspect is the core's finding"
+    assert f.records == f.accepted + f.quarantined and not f.quarantined, (
+        "the reader accepted it: suspect is the core's finding"
+    )
     week = json.loads(next((tmp_path / "out").glob("2026-W*/report.json")).read_text())
     assert week["data_quality"]["quarantined_by_reason"] == {"platform_poll: counter_decrease": 1}
 
