@@ -185,6 +185,18 @@ def select(entries: Iterable[Quarantined], where: Filter) -> list[Quarantined]:
     return out
 
 
+def listing(entries: list[Quarantined], limit: int) -> dict[str, Any]:
+    """``quarantine list --json``: the first ``limit`` entries (every field, as exported), how many
+    more, and the counts by source and by reason over all of them."""
+    return {
+        "entries": [q.row() for q in entries[:limit]],
+        "total": len(entries),
+        "more": max(0, len(entries) - limit),
+        "by_source": dict(sorted(Counter(q.entry.source for q in entries).items())),
+        "by_reason": dict(sorted(Counter(q.entry.reason_code for q in entries).items())),
+    }
+
+
 def summary(entries: list[Quarantined]) -> str:
     """Counts by source and by reason code, as a short table."""
     by_source = Counter(q.entry.source for q in entries)

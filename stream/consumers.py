@@ -37,7 +37,7 @@ from claimwatch.detect.timeutil import rfc3339
 from claimwatch.textsafe import safe_text, slack_escape
 from schemas.alerts import Alert, severity_rank
 from schemas.codec import decode_alert
-from stream.kafka_io import start_client, topic_partitions
+from stream.kafka_io import read_records, start_client, topic_partitions
 from stream.settings import Settings
 
 log = logging.getLogger("claimwatch.consumers")
@@ -501,9 +501,11 @@ async def consume(
     idle_exit_s: float = 0.0,
     since: datetime | None = None,
     counts: SinkCounts | None = None,
+    after: dict[int, int] | None = None,
 ) -> int:
     """Feed the alerts topic to ``handle`` in batches until idle for ``idle_exit_s`` (0: forever);
-    returns the alerts read.
+    returns the alerts read. ``after`` (a viewer's): partition → the offset to go on from, where a
+    backlog already shown ends.
 
     With a ``group``, offsets are committed after ``handle`` returns (at least once), and a new
     group starts from the earliest retained alert, or from ``since``. Without one (a viewer) nothing
@@ -533,6 +535,9 @@ async def consume(
         while True:
             if not positioned and consumer.assignment():
                 await _position(consumer, group, from_beginning, since)
+                for tp in consumer.assignment():
+                    if after and tp.partition in after:
+                        consumer.seek(tp, after[tp.partition])
                 positioned = True
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
             alerts = []
@@ -589,19 +594,38 @@ def tail(
     colour: bool = False,
     settings: Settings | None = None,
     since: datetime | None = None,
+    as_json: bool = False,
 ) -> int:
+    """Print alerts: the retained ones asked for (``from_beginning``, ``since``) first, in event
+    time order across partitions, then new ones as they arrive (each batch in event time order).
+    One line each: the terminal line, or the alert as JSON with ``as_json``."""
     from claimwatch.textsafe import format_alert
 
     settings = settings or Settings()
     wanted = AlertFilter(min_severity, frozenset(types or ()))
 
-    async def show(alerts: list[Alert]) -> None:
-        for alert in alerts:
-            if wanted.matches(alert):
-                print(format_alert(alert, colour), flush=True)
+    def line(alert: Alert) -> str:
+        return alert.model_dump_json() if as_json else format_alert(alert, colour)
 
+    async def show(alerts: list[Alert]) -> None:
+        for alert in sorted(alerts, key=lambda a: (a.event_time, a.alert_id)):
+            if wanted.matches(alert):
+                print(line(alert), flush=True)
+
+    after: dict[int, int] = {}
+    if from_beginning or since is not None:
+        # The backlog as a whole, so that it reads in time order; then on from where it ended.
+        since_ms = None if from_beginning or since is None else int(since.timestamp() * 1000)
+        backlog = []
+        for record in asyncio.run(read_records(settings, settings.topic("alerts"), since_ms)):
+            after[record.partition] = max(after.get(record.partition, 0), record.offset + 1)
+            try:
+                backlog.append(decode_alert(record.value or b""))
+            except (ValidationError, ValueError):
+                log.warning("not an alert at %s[%s]@%s; skipped", record.topic, record.partition, record.offset)
+        asyncio.run(show(backlog))
     # A tail is a viewer, not a delivery: no group, so it commits nothing and leaves nothing behind.
-    asyncio.run(consume(settings, None, show, from_beginning, idle_exit_s, since))
+    asyncio.run(consume(settings, None, show, from_beginning, idle_exit_s, since, after=after))
     return 0
 
 

@@ -299,6 +299,26 @@ def test_the_data_quality_commands_show_an_example(command: list[str], capsys: p
     assert "Example: claimwatch " + " ".join(command) in out or "Examples: claimwatch " + " ".join(command) in out
 
 
+def test_run_as_json_is_one_object_that_adds_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from claimwatch.sample.generator import generate
+
+    generate(tmp_path / "in", seed=5, items=40, days=8)
+    capsys.readouterr()
+    assert (
+        main(
+            ["run", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--json", "--min-severity", "info"]
+        )
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)  # no alert lines around it
+    files = [json.loads(line) for line in (tmp_path / "out" / "files.jsonl").read_text().splitlines()]
+    assert sum(r["records"] for r in summary["records_by_source"].values()) == sum(f["records"] for f in files) > 0
+    alerts = (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()
+    by_type = summary["alerts"]["by_type"]
+    assert summary["alerts"]["total"] == len(alerts) == sum(sum(c.values()) for c in by_type.values())
+    assert all(Path(p).exists() for p in [*summary["written"].values(), *summary["reports"]])
+
+
 @pytest.mark.slow
 def test_run_into_a_pipe_closed_early_finishes_and_writes_its_output(tmp_path: Path) -> None:
     """`claimwatch run | head`: the reader has enough after a few lines; the run is not a Kafka error

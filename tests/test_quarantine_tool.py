@@ -42,6 +42,18 @@ def test_list_prints_every_entry_once_with_counts_and_no_control_characters(
     assert all(e.entry_id in out for e in entries)
 
 
+def test_list_as_json_holds_every_field_and_the_counts(run_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["quarantine", "list", "--from-dir", str(run_folder), "--limit", "2", "--json"]) == 0
+    out = capsys.readouterr().out
+    listing = json.loads(out)
+    entries = list(q.from_run_folder(run_folder))
+    assert listing["total"] == len(entries) and listing["more"] == len(entries) - 2
+    assert [e["entry_id"] for e in listing["entries"]] == [e.entry_id for e in entries[:2]]
+    assert sum(listing["by_reason"].values()) == sum(listing["by_source"].values()) == len(entries)
+    assert "\x1b" not in json.dumps(listing, ensure_ascii=False)  # the hostile lines' escapes stay escaped
+
+
 def test_filters_combine(run_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     everything = q.select(q.from_run_folder(run_folder), q.Filter())
     polls = q.select(q.from_run_folder(run_folder), q.Filter(sources=frozenset({"polls"})))

@@ -27,6 +27,7 @@ from claimwatch.detect.routing import keyed
 from claimwatch.front import order_events
 from claimwatch.ingest.readers import read_paths
 from claimwatch.sample.generator import generate
+from schemas.alerts import Alert
 from schemas.codec import decode_event
 from schemas.events import ClaimEvent, Event
 from stream.kafka_io import read_to_end
@@ -95,6 +96,28 @@ def test_worker_on_kafka_raises_exactly_the_embedded_alerts(tmp_path: Path) -> N
     assert len(expected) > 30
     assert set(got) == expected
     assert len(got) == len(set(got)), "an uninterrupted run sends each alert once"
+
+    # What an operator reads: the retained alerts across partitions in event time order, as JSON.
+    env = env_for(settings)
+    tail = subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", "alerts", "tail", "--from-beginning", "--json", "--idle-exit", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tail.returncode == 0, tail.stderr
+    shown = [Alert.model_validate_json(line) for line in tail.stdout.splitlines()]
+    assert {a.alert_id for a in shown} == expected and len(shown) == len(got)
+    assert [(a.event_time, a.alert_id) for a in shown] == sorted((a.event_time, a.alert_id) for a in shown)
+    described = subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", "topics", "describe", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    topics = {t["topic"]: t for t in json.loads(described.stdout)["topics"]}
+    assert topics[settings.topic("events")]["partitions"] == settings.partitions, described.stderr
 
 
 def test_kill_9_half_way_then_restart_loses_nothing(small_data: Path, tmp_path: Path) -> None:

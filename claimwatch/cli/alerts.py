@@ -30,12 +30,16 @@ def register(sub: Subparsers) -> None:
     e.add_argument("--out", required=True, help="the JSON Lines file to write")
     e.set_defaults(func=cmd_alerts_export)
 
-    t = alerts_sub.add_parser("tail", help="print alerts as they arrive")
+    t = alerts_sub.add_parser(
+        "tail",
+        help="print alerts: the retained ones asked for in event time order, then new ones as they arrive",
+    )
     t.add_argument("--min-severity", choices=SEVERITIES, default="info")
     t.add_argument("--type", action="append", choices=ALERT_TYPES)
     t.add_argument("--from-beginning", action="store_true", help="every retained alert (default: new ones only)")
     t.add_argument("--since", help="alerts written since this RFC 3339 time")
     t.add_argument("--idle-exit", type=float, default=0.0, help="stop after this many idle seconds (0: never)")
+    t.add_argument("--json", action="store_true", help="each alert as one JSON object per line (the alert contract)")
     t.set_defaults(func=cmd_alerts_tail)
     k = alerts_sub.add_parser(
         "sink",
@@ -66,6 +70,7 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
         idle_exit_s=args.idle_exit,
         colour=sys.stdout.isatty() and not environment().no_color,
         since=since_arg(args.since),
+        as_json=args.json,
     )
 
 

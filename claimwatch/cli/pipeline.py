@@ -36,6 +36,7 @@ def register(sub: Subparsers) -> None:
 
     p = sub.add_parser("topics", help="create or describe the Kafka topics")
     p.add_argument("action", choices=["create", "describe"])
+    p.add_argument("--json", action="store_true", help="one JSON object: what was created and every topic")
     p.set_defaults(func=cmd_topics)
 
     p = sub.add_parser("worker", help="the Faust stream worker (detection core over the event log)")
@@ -81,10 +82,14 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from stream.topics import create_topics, describe_topics
 
     settings = Settings()
+    created = asyncio.run(create_topics(settings)) if args.action == "create" else []
+    rows = asyncio.run(describe_topics(settings))
+    if args.json:
+        print(json.dumps({"created": created, "topics": rows}, indent=1, default=str))
+        return 0
     if args.action == "create":
-        created = asyncio.run(create_topics(settings))
         print(f"created: {', '.join(created) if created else 'nothing (all exist)'}")
-    for row in asyncio.run(describe_topics(settings)):
+    for row in rows:
         print(
             f"  {row['topic']:28} partitions={row['partitions']!s:5} cleanup={row['cleanup']:8} "
             f"retention_days={row['retention_days']!s:5} key={row['key']}"

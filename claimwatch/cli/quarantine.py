@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def register(sub: Subparsers) -> None:
         a.add_argument("--all", action="store_true", help="also entries already released (corrected)")
         if action == "list":
             a.add_argument("--limit", type=int, default=50, help="records to print (the counts cover all)")
+            a.add_argument("--json", action="store_true", help="one JSON object: entries, total, counts")
         if action == "show":
             a.add_argument("ids", nargs="+", help="entry ids (q-…) from `claimwatch quarantine list`")
         if action == "export":
@@ -102,7 +104,9 @@ def cmd_quarantine_read(args: argparse.Namespace) -> int:
         since_ms = int(where.since.timestamp() * 1000) if where.since else None
         records = asyncio.run(read_timed(settings, settings.topic("quarantine"), since_ms))
         entries = q.select(q.from_records(records), where)
-    if args.action == "list":
+    if args.action == "list" and args.json:
+        print(json.dumps(q.listing(entries, args.limit), ensure_ascii=False, indent=1))
+    elif args.action == "list":
         for entry in entries[: args.limit]:
             print(q.list_line(entry))
         if len(entries) > args.limit:

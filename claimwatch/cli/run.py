@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from claimwatch.cli.common import (
     EXIT_PARTIAL,
@@ -20,6 +22,9 @@ from claimwatch.config import environment
 from claimwatch.sample import BUNDLED_SAMPLE
 from claimwatch.textsafe import format_alert
 from schemas.alerts import SEVERITIES, Alert
+
+if TYPE_CHECKING:
+    from claimwatch.embedded import RunResult
 
 RUN_OUTPUT_FILES = frozenset({"alerts.jsonl", "quarantine.jsonl", "rollups.jsonl", "files.jsonl"})
 SAMPLE_OUTPUT = frozenset({"analytics", "catalog", "claims", "conflicts", "polls", "rights", "videos", "labels.json"})
@@ -37,6 +42,9 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--owner", help="our owner name in rights (default: CLAIMWATCH_OWNER, or our-label)")
     p.add_argument("--min-severity", choices=SEVERITIES, default="medium", help="print alerts from this severity")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--json", action="store_true", help="no alert lines: one JSON object at the end (counts, alerts, files written)"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sample", help="write a realistic, labelled data set")
@@ -48,7 +56,7 @@ def register(sub: Subparsers) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from claimwatch.embedded import run, summarise
+    from claimwatch.embedded import run
 
     inputs = local_paths(args.input) if args.input else [BUNDLED_SAMPLE]
     if not args.input:
@@ -63,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
 
     def on_alert(alert: Alert) -> None:
-        if SEVERITIES.index(alert.severity) >= min_rank:
+        if not args.json and SEVERITIES.index(alert.severity) >= min_rank:
             try:
                 print(format_alert(alert, colour), flush=True)
             except BrokenPipeError:  # `claimwatch run | head`: the reader has enough; the run goes on
@@ -83,6 +91,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         late_allowance_s=environment().claimwatch_late_allowance_seconds,
     )
     elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(run_summary(result, out, elapsed), indent=1))
+    else:
+        print_summary(result, out, elapsed)
+    read = result.counts().values()
+    if not sum(r["records"] for r in read):
+        raise ValueError(f"no record in {', '.join(map(str, inputs))}: no export claimwatch knows, or only empty ones")
+    if sum(r["accepted"] for r in read) == 0:
+        quarantined = sum(r["quarantined"] for r in read)
+        print(
+            f"claimwatch: error: every record read was quarantined ({quarantined:,}): see {out / 'quarantine.jsonl'}",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return 0
+
+
+def run_summary(result: RunResult, out: Path, elapsed: float) -> dict[str, Any]:
+    """``run --json``: what the tables say, as one object."""
+    from claimwatch.embedded import summarise
+
+    return {
+        "records_by_source": result.counts(),
+        "left_out_by_core": result.left_out,
+        "events": result.events,
+        "duplicates_dropped": result.duplicates,
+        "seconds": round(elapsed, 3),
+        "alerts": {"total": len(result.alerts), "by_type": summarise(result.alerts)},
+        "written": {name: str(out / name) for name in sorted(RUN_OUTPUT_FILES)},
+        "reports": [str(folder / "report.html") for folder in result.report_dirs],
+    }
+
+
+def print_summary(result: RunResult, out: Path, elapsed: float) -> None:
+    """The run's tables: records per source, events, alerts by type and severity, files written."""
+    from claimwatch.embedded import summarise
+
     print()
     print_counts(result.counts())
     if result.left_out:
@@ -95,17 +140,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nWrote {out / 'alerts.jsonl'} ({len(result.alerts)} alerts), {out / 'quarantine.jsonl'}")
     for folder in result.report_dirs:
         print(f"Weekly report: {folder / 'report.html'}")
-    read = result.counts().values()
-    if not sum(r["records"] for r in read):
-        raise ValueError(f"no record in {', '.join(map(str, inputs))}: no export claimwatch knows, or only empty ones")
-    if sum(r["accepted"] for r in read) == 0:
-        quarantined = sum(r["quarantined"] for r in read)
-        print(
-            f"claimwatch: error: every record read was quarantined ({quarantined:,}): see {out / 'quarantine.jsonl'}",
-            file=sys.stderr,
-        )
-        return EXIT_PARTIAL
-    return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
