@@ -111,3 +111,29 @@ def test_the_alert_rules_use_only_metrics_the_worker_exposes() -> None:
     used = set(re.findall(r"\bclaimwatch_[a-z_]+\b", RULES.read_text()))
     used -= {n for n in used if n.endswith("_total") and n[: -len("_total")] in families}
     assert used and used <= exposed, used - exposed
+
+
+def test_every_panel_plots_what_its_title_and_unit_say() -> None:
+    """Bytes in byte panels, seconds in second panels, per minute where the title says so: a panel
+    whose unit or rate does not match its series misleads whoever is on call."""
+    board = json.loads(DASHBOARD.read_text())
+    seconds = re.compile(r"_seconds(_bucket|_sum|_total)?\b|claimwatch_seconds_since_progress")
+    for panel in board["panels"]:
+        title, unit = panel["title"], panel["fieldConfig"]["defaults"]["unit"]
+        for target in panel["targets"]:
+            expr = target["expr"]
+            metrics = re.findall(r"\b(?:claimwatch|process)_[a-z_]+", expr)
+            if unit in ("bytes", "Bps"):
+                assert all("_bytes" in m for m in metrics), (title, expr)
+            elif unit == "s":
+                assert seconds.search(expr), (title, expr)
+            elif unit == "percentunit":
+                assert "process_cpu_seconds_total" in expr, (title, expr)
+            else:
+                assert not any("_bytes" in m or m.endswith("_seconds_total") for m in metrics), (title, expr)
+            if "per minute" in title:
+                assert expr.endswith("* 60"), (title, expr)
+            if "per second" in title or unit in ("ops", "Bps"):
+                assert "rate(" in expr and not expr.endswith("* 60"), (title, expr)
+        if "per event" in title:
+            assert any("/ sum(rate(claimwatch_events_in_total" in t["expr"] for t in panel["targets"]), title
