@@ -44,7 +44,8 @@ def bar_chart(data: dict[str, float], title: str, width: int = 520, colour: str 
     for i, (label, value) in enumerate(data.items()):
         y = 24 + i * row_h
         w = max(1.0, (width - label_w - 70) * value / peak)
-        parts.append(f"<text x='0' y='{y + 14}' class='cl'>{esc(label, 28)}</text>")
+        # Enum names (routed_for_review) read as words on a page.
+        parts.append(f"<text x='0' y='{y + 14}' class='cl'>{esc(label.replace('_', ' '), 28)}</text>")
         parts.append(f"<rect x='{label_w}' y='{y + 2}' width='{w:.1f}' height='{row_h - 6}' fill='{colour}'/>")
         parts.append(f"<text x='{label_w + w + 6:.1f}' y='{y + 14}' class='cl'>{value:,.0f}</text>")
     parts.append("</svg>")
@@ -57,7 +58,8 @@ def line_chart(series: Mapping[str, Mapping[str, float]], title: str, width: int
     if len(days) < 2:
         return f"<p class='muted'>{esc(title)}: fewer than two days of data.</p>"
     peak = max((v for s in series.values() for v in s.values()), default=1.0) or 1.0
-    left, bottom, top = 60, 30, 24
+    # The title on the first line, the legend on the second, then the plot: nothing overlaps.
+    left, bottom, top = 60, 30, 44
     plot_w, plot_h = width - left - 10, height - bottom - top
     colours = ["#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00"]
     parts = [
@@ -68,7 +70,9 @@ def line_chart(series: Mapping[str, Mapping[str, float]], title: str, width: int
     ]
     for i, day in enumerate(days):
         x = left + plot_w * i / (len(days) - 1)
-        parts.append(f"<text x='{x - 14:.1f}' y='{height - 8}' class='cl'>{esc(day[5:])}</text>")
+        # The first label starts at its day and the last ends at it, so neither leaves the chart.
+        anchor = "start" if i == 0 else "end" if i == len(days) - 1 else "middle"
+        parts.append(f"<text x='{x:.1f}' y='{height - 8}' class='cl' text-anchor='{anchor}'>{esc(day[5:])}</text>")
     for n, (name, points) in enumerate(sorted(series.items())):
         coords = " ".join(
             f"{left + plot_w * i / (len(days) - 1):.1f},{top + plot_h * (1 - points.get(d, 0) / peak):.1f}"
@@ -76,7 +80,10 @@ def line_chart(series: Mapping[str, Mapping[str, float]], title: str, width: int
         )
         colour = colours[n % len(colours)]
         parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{coords}'/>")
-        parts.append(f"<text x='{left + 8 + 150 * n}' y='{top - 2}' class='cl' fill='{colour}'>{esc(name, 30)}</text>")
+        # A swatch and the name in the line's colour (inline: the class's fill would win over an attribute).
+        x = left + 180 * n
+        parts.append(f"<rect x='{x}' y='25' width='12' height='3' style='fill:{colour}'/>")
+        parts.append(f"<text x='{x + 16}' y='32' class='cl' style='fill:{colour}'>{esc(name, 30)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 

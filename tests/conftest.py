@@ -40,6 +40,10 @@ REQUIREMENTS: dict[str, tuple[Callable[[], bool], str]] = {
         lambda: bool(shutil.which("promtool")),
         "needs promtool (Debian's prometheus; scripts/test installs it)",
     ),
+    "browser": (
+        lambda: bool(shutil.which("chromium")),
+        "needs Debian's chromium (scripts/test installs it)",
+    ),
 }
 
 
