@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from claimwatch.front.order import order_events
 from claimwatch.runfolder import write_jsonl
-from schemas.events import Event
+from schemas.events import ClaimEvent, Event
 from schemas.ids import stable_id
 from tests.builders import at, catalog, claim, poll
 
@@ -63,3 +63,24 @@ def test_run_folder_lines_are_one_sorted_object_each(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines == ['{"a": "é\\n", "b": 1}', "{}"]
     assert [json.loads(line) for line in lines] == [{"a": "é\n", "b": 1}, {}]
+
+
+def test_a_claim_event_without_its_ids_gets_them_from_the_run_s_other_records() -> None:
+    """A claim history names the claim and its channel only; the same day's claims report, later in
+    data time, names its asset and video. The dispute is handed out with them."""
+    from claimwatch.detect.routing import Router
+    from claimwatch.front.prepare import Front
+    from claimwatch.ingest.readers import FileResult
+
+    dispute = claim("c1", at(10), status="disputed", asset_id=None, video_id=None, source="partner_api_claim_history")
+    report = claim("c1", at(23), status="disputed", asset_id="A7", video_id="v7")
+    other = claim("c2", at(11), asset_id=None, video_id=None)  # nothing in the run says more of it
+    files = [
+        FileResult("history.json", "claim_history", [dispute, other], records=2, accepted=2),
+        FileResult("report.csv", "claims_reporting_api", [report], records=1, accepted=1),
+    ]
+    with Front(files, Router()) as front:
+        taken = {(e.claim_id, e.event_time): e for e, _, _ in front.events() if isinstance(e, ClaimEvent)}
+    first = taken[("c1", at(10))]
+    assert (first.asset_id, first.video_id, first.status) == ("A7", "v7", "disputed")
+    assert (taken[("c2", at(11))].asset_id, taken[("c2", at(11))].video_id) == (None, None)

@@ -27,7 +27,11 @@ from claimwatch.detect.routing import Router
 from claimwatch.front.filerows import file_row
 from claimwatch.front.spool import EventSpool
 from claimwatch.ingest.readers import FileResult, FileTally
+from schemas.codec import encode_event
 from schemas.events import CatalogItem, ClaimEvent, Event, QuarantineEntry
+
+# What a claim's records may leave out that another record of the claim gives (they never change).
+CLAIM_IDS = ("asset_id", "video_id")
 
 
 @dataclass
@@ -93,6 +97,7 @@ class Front:
         self.router = Router()
         self.known_claims: dict[str, str] = {}
         self.catalog_items: set[str] = set()
+        self.claim_ids: dict[str, dict[str, str]] = {}
         if router is not None:
             self.route_with(router)
 
@@ -121,7 +126,32 @@ class Front:
         for spooled in self.spool.ordered(["claim"]):
             if not spooled.duplicate and isinstance(spooled.event, ClaimEvent):
                 self.router.place(spooled.event)
+                self._learn_ids(spooled.event)
         return items
+
+    def _learn_ids(self, event: ClaimEvent) -> None:
+        """A claim's asset and video never change: what any record of the run says of them."""
+        if not event.claim_id:
+            return
+        known = self.claim_ids.get(event.claim_id)
+        for name in CLAIM_IDS:
+            value = getattr(event, name)
+            if value and (known is None or name not in known):
+                known = self.claim_ids.setdefault(event.claim_id, {})
+                known[name] = value
+
+    def _with_ids(self, event: Event, value: bytes) -> tuple[Event, bytes]:
+        """A claim event that lacks its claim's asset or video (a claim history names neither) with
+        them, from the run's other records of the claim: an alert it raises names what it is about
+        even when it comes before the day's claims report."""
+        if not isinstance(event, ClaimEvent) or not event.claim_id:
+            return event, value
+        known = self.claim_ids.get(event.claim_id)
+        missing = {name: known[name] for name in CLAIM_IDS if known and name in known and not getattr(event, name)}
+        if not missing:
+            return event, value
+        enriched = event.model_copy(update=missing)
+        return enriched, encode_event(enriched)
 
     @property
     def files(self) -> list[FileTally]:
@@ -147,7 +177,8 @@ class Front:
             if event.kind != "catalog":
                 self.tally.keys[event.source_file][key] += 1
             if not spooled.duplicate:
-                yield event, key, spooled.value
+                event, value = self._with_ids(event, spooled.value)
+                yield event, key, value
 
     def quarantined(self) -> Iterator[QuarantineEntry]:
         """The readers' entries, then the front's: events too large, records that only repeat.
