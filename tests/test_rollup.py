@@ -3,6 +3,7 @@ holds, when data is late, when rows leave memory, and that none of it depends on
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -100,3 +101,32 @@ def test_the_rows_do_not_depend_on_when_they_are_taken(events: list[tuple[int, i
 
     once = run(set())
     assert run(takes) == once
+
+
+def test_the_views_between_two_weeks_polls_are_split_at_the_week_start_not_lost() -> None:
+    """Polls every 7 hours do not fall on Monday 00:00: the interval across it belongs to both weeks."""
+    book = RollupBook()
+    hours = range(3, 24 * 21, 7)  # three weeks from Monday 2026-11-02, never on a boundary
+    for h in hours:
+        p = poll("yt1", at(h), 1_000 + 100 * h, likes=h)
+        book.on_metric(p, p.event_time.timestamp(), "CW-1", {})
+    rows = [row for key, row in sorted(book.take()) if key.startswith("post|")]
+    assert len(rows) == 3
+    gained = sum(row["last"][1] - row["first"][1] for row in rows)
+    assert gained == 100 * (max(hours) - min(hours)), "every view gained is in exactly one week"
+    for before, after in itertools.pairwise(rows):
+        assert before["last"] == after["first"]  # one boundary point, shared
+        assert after["first"][0] == at(24 * 7 * (rows.index(after))).timestamp()  # at Monday 00:00 UTC
+    assert rows[1]["first"][1] == 1_000 + 100 * 24 * 7  # views interpolated at the boundary
+
+
+def test_a_late_poll_far_behind_the_item_s_data_splits_nothing() -> None:
+    """Over 7 days behind the item's latest data, last week's row may be gone (taken and past the
+    horizon) depending on when rows were taken: no split, whatever happened."""
+    book = RollupBook()
+    for h, views in ((24 * 6, 100), (24 * 20, 900), (24 * 7 + 5, 300)):  # the last one is 13 days late
+        p = poll("yt1", at(h), views)
+        book.on_metric(p, p.event_time.timestamp(), "CW-1", {})
+    rows = dict(book.take())
+    second = rows[f"post|{iso_week(at(24 * 7))}|youtube|yt1"]
+    assert second["first"] == [at(24 * 7 + 5).timestamp(), 300, 0]

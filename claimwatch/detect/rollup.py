@@ -207,10 +207,11 @@ class RollupBook:
 
     def on_metric(self, event: MetricObservation, t: float, content_id: str | None, findings: dict[str, int]) -> None:
         """One poll or analytics day (the hot path: most events are polls)."""
-        opened = self._open(t, "post", f"{event.platform}|{event.platform_content_id}", event.source)
+        ident = f"{event.platform}|{event.platform_content_id}"
+        opened = self._open(t, "post", ident, event.source)
         if opened is None:
             return
-        row, _ = opened
+        row, week_start = opened
         if "platform" not in row:
             row.update(platform=event.platform, platform_content_id=event.platform_content_id, findings={})
         day = _calendar(t)[0]
@@ -226,12 +227,34 @@ class RollupBook:
                 row.setdefault("analytics_views", {})[day] = event.views  # a restated day replaces, never adds
             return
         point = [t, event.views or 0, (event.likes or 0) + (event.comments or 0) + (event.shares or 0)]
+        if "first" not in row:
+            self._split_at_week_start(row, ident, point, week_start)
         first = row.get("first")
         if first is None or t < first[0]:
             row["first"] = point
         last = row.get("last")
         if last is None or t > last[0]:
             row["last"] = point
+
+    def _split_at_week_start(self, row: dict[str, Any], ident: str, point: list[float], week_start: float) -> None:
+        """The views gained between a post's last poll of one week and its first of the next belong
+        to both weeks: split that interval at the week's start (linearly), so neither loses them.
+
+        Only while last week's row is surely in memory (the poll is at most 7 days behind the item's
+        latest data, so the row cannot have passed the horizon): the outcome depends on the data
+        alone, never on when rows were taken."""
+        if self.watermark is not None and point[0] < self.watermark - 7 * DAY:
+            return
+        previous_key = f"post|{_calendar(week_start - 1)[1]}|{ident}"
+        previous = self.rows.get(previous_key)
+        last = previous.get("last") if previous else None
+        if previous is None or last is None or not last[0] < week_start <= point[0]:
+            return
+        share = (week_start - last[0]) / (point[0] - last[0]) if point[0] > last[0] else 1.0
+        boundary = [week_start, *(round(a + (b - a) * share) for a, b in zip(last[1:], point[1:], strict=True))]
+        previous["last"] = boundary
+        self.dirty.add(previous_key)
+        row["first"] = boundary
 
     # ------------------------------------------------------------------------------- taking
 
