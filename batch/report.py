@@ -625,7 +625,8 @@ DEFINITIONS = {
     "reinstatements, timing); every open dispute and appeal is listed, other claims from 0.3. Per asset: "
     "the higher of its riskiest claim and its own score from its context (another owner, a claim surge in "
     "the last 7 days, open disputes and appeals across its claims, timers, views), with both sets of drivers.",
-    "views and engagement": "Gained between each post's first and last poll of the week, per platform; per day "
+    "views and engagement": "Gained between each post's first and last poll of the week (the interval across "
+    "the week's start is split there, in proportion to time), per platform; per day "
     "so that a partial week compares fairly with the last.",
     "data quality": "This week's files only: records read, accepted and quarantined (by reason), duplicate "
     "records, late or repeated polls and counter artefacts (quarantined too, with the reason), days a daily "
