@@ -184,6 +184,14 @@ class Environment(BaseSettings):
     claimwatch_alertmanager_url: str = _var(
         "", "CLAIMWATCH_ALERTMANAGER_URL", "url", "Alertmanager's base URL", "alerts sink alertmanager"
     )
+    claimwatch_runbook_url: str = _var(
+        "",
+        "CLAIMWATCH_RUNBOOK_URL",
+        "url",
+        "where docs/alerts.md is served (your git host's page of it): each Alertmanager alert's runbook_url is "
+        "this with #<alert type>",
+        "alerts sink alertmanager",
+    )
     claimwatch_webhook_rate_per_second: Annotated[float, Field(ge=0, allow_inf_nan=False)] = _var(
         1.0,
         "CLAIMWATCH_WEBHOOK_RATE_PER_SECOND",

@@ -300,10 +300,11 @@ MIN_ACTIVE = timedelta(hours=1)  # an alert delivered late (a backfill) is still
 SUBJECT_LABELS = ("content_id", "platform", "platform_content_id", "video_id", "asset_id", "claim_id", "channel_id")
 
 
-def alertmanager_alert(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+def alertmanager_alert(alert: Alert, now: datetime | None = None, runbook: str = "") -> dict[str, Any]:
     """One alert in Alertmanager's API v2 form: routing, grouping, silences and inhibition match its
     labels; ``endsAt`` is the end of the alert's cooldown (when it would be raised again), and at
-    least an hour from now, so an alert about older data still notifies once."""
+    least an hour from now, so an alert about older data still notifies once. With ``runbook`` (where
+    docs/alerts.md is served), ``runbook_url`` points at the alert type's section of it."""
     now = now or datetime.now(UTC)
     ends = max(alert.event_time + COOLDOWN.get(alert.type, timedelta(hours=24)), now + MIN_ACTIVE)
     ids = alert.subject.ids()
@@ -335,6 +336,8 @@ def alertmanager_alert(alert: Alert, now: datetime | None = None) -> dict[str, A
     if link:
         body["generatorURL"] = link
         body["annotations"]["video"] = link
+    if runbook:
+        body["annotations"]["runbook_url"] = f"{runbook.split('#')[0]}#{alert.type}"
     return body
 
 
@@ -355,14 +358,15 @@ class AlertmanagerSink(WebhookSink):
 
     name = "alertmanager"
 
-    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 10.0, runbook: str = "") -> None:
         super().__init__(base_url.rstrip("/") + "/api/v2/alerts", timeout_s)
+        self.runbook = runbook
 
     async def send(self, alert: Alert) -> None:
-        await self.post([alertmanager_alert(alert)])
+        await self.post([alertmanager_alert(alert, runbook=self.runbook)])
 
     async def send_digest(self, subject: str, alerts: list[Alert]) -> None:
-        await self.post([alertmanager_alert(a) for a in alerts])
+        await self.post([alertmanager_alert(a, runbook=self.runbook) for a in alerts])
 
 
 async def post_with_retries(
@@ -654,7 +658,7 @@ def run_sink(
             raise ValueError(
                 "set CLAIMWATCH_ALERTMANAGER_URL (e.g. http://alertmanager:9093) for the alertmanager sink"
             )
-        sink = AlertmanagerSink(settings.alertmanager_url)
+        sink = AlertmanagerSink(settings.alertmanager_url, runbook=environment().claimwatch_runbook_url)
     else:
         if not settings.sns_topic_arn:
             raise ValueError("set CLAIMWATCH_SNS_TOPIC_ARN for the SNS sink")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -202,6 +203,17 @@ def test_the_alert_form_carries_labels_links_and_a_cooldown_end() -> None:
     slack = alertmanager_alert(hostile, now=a.event_time)["annotations"]
     assert slack["slack_text"] == "&lt;!channel&gt; pay &lt;https://evil.example|your bank&gt;"
     assert "<" not in slack["slack_title"] and slack["slack_title"] == "viral_propagation on CW-9"
+    assert "runbook_url" not in annotations  # only where the runbook is served (CLAIMWATCH_RUNBOOK_URL)
+
+
+def test_every_alert_type_has_a_runbook_section_its_alerts_point_at() -> None:
+    runbook = (Path(__file__).resolve().parents[1] / "docs" / "alerts.md").read_text()
+    sections = set(re.findall(r"^## ([a-z_]+)$", runbook, re.M))
+    assert sections == set(ALERT_TYPES)
+    served = "https://git.example.org/claimwatch/-/blob/main/docs/alerts.md"
+    for type_ in ALERT_TYPES:
+        a = alert(1, type_, "high", "CW-1")
+        assert alertmanager_alert(a, runbook=served)["annotations"]["runbook_url"] == f"{served}#{type_}"
 
 
 # The example routing tree: every alert reaches the rights team; a critical one also pages on-call.
