@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from stream.kafka_io import producer
 from stream.settings import Settings
+from tests import streamkit
 
 
 def write(path: Path, text: str, *, gz: bool = False, bom: bool = False) -> Path:
@@ -58,6 +61,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             for item in items:
                 if item.get_closest_marker(name):
                     item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _drop_the_test_s_topics(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a broker test, its topics go: a run's broker stays as small as one test's."""
+    yield
+    if not request.node.get_closest_marker("kafka") or not streamkit.ISOLATED_TAGS:
+        return
+    tags = list(streamkit.ISOLATED_TAGS)
+    streamkit.ISOLATED_TAGS.clear()
+    try:
+        asyncio.run(streamkit.delete_topics_of(tags))
+    except Exception as exc:  # cleanup only: a broker that is down (a test froze it) keeps them
+        warnings.warn(f"topics of {tags} not deleted: {type(exc).__name__}: {exc}", stacklevel=1)
 
 
 @pytest.fixture

@@ -34,8 +34,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Every tag a test made topics under: tests/conftest.py deletes them after the test, so the one broker
+# of a run does not carry thousands of partitions (and their heap) to the end.
+ISOLATED_TAGS: list[str] = []
+
+
 def isolated_settings(partitions: int = 4) -> Settings:
     tag = uuid.uuid4().hex[:10]
+    ISOLATED_TAGS.append(tag)
     return Settings(
         bootstrap_servers=BOOTSTRAP,
         topic_prefix=f"t{tag}",
@@ -79,6 +85,21 @@ async def create_topics_when_up(settings: Settings, deadline_s: float = 90.0) ->
             if time.monotonic() > give_up:
                 raise
             await asyncio.sleep(2)
+
+
+async def delete_topics_of(tags: list[str], timeout_s: float = 30.0) -> None:
+    """Delete every topic named after these tags (``t<tag>.*``, ``worker-<tag>*``): a test's own."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        names = await admin.list_topics()
+        ours = sorted(n for n in names if any(n.startswith((f"t{tag}.", f"worker-{tag}")) for tag in tags))
+        if ours:
+            await admin.delete_topics(ours, timeout_ms=int(timeout_s * 1000))
+    finally:
+        await admin.close()
 
 
 @dataclass
