@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -28,6 +30,11 @@ class TypeScore:
     alerts_medium_plus: int
     true_medium_plus: int
     median_delay_s: float | None
+    delays_s: tuple[float, ...] = ()  # from each detected label's start to its first alert
+
+    @property
+    def p90_delay_s(self) -> float | None:
+        return percentile(self.delays_s, 0.9)
 
     @property
     def recall(self) -> float | None:
@@ -79,8 +86,17 @@ def evaluate(alerts: list[dict[str, Any]], labels: list[dict[str, Any]]) -> dict
             len(strong),
             true_strong,
             statistics.median(delays) if delays else None,
+            tuple(sorted(delays)),
         )
     return scores
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile by the nearest rank (an observed delay, not an interpolated one)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def overall(scores: dict[str, TypeScore]) -> dict[str, float | None]:
@@ -97,9 +113,11 @@ def overall(scores: dict[str, TypeScore]) -> dict[str, float | None]:
 
 def figures(scores: dict[str, TypeScore]) -> dict[str, Any]:
     """What ``claimwatch eval --json`` writes: each type's counts and rates, then ``overall``."""
-    return {t: {**s.__dict__, "recall": s.recall, "precision": s.precision} for t, s in scores.items()} | {
-        "overall": overall(scores)
-    }
+    return {
+        t: {**{k: v for k, v in s.__dict__.items() if k != "delays_s"}, "recall": s.recall, "precision": s.precision}
+        | {"p90_delay_s": s.p90_delay_s}
+        for t, s in scores.items()
+    } | {"overall": overall(scores)}
 
 
 def load_labels(path: Path) -> list[dict[str, Any]]:

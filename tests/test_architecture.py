@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     {"stream"},  # Kafka: ingest, the worker, sinks, replay
     {"batch"},  # the weekly report and its job
     {"claimwatch.embedded", "claimwatch.corebench", "claimwatch.tuning", "claimwatch.fuzz"},  # jobs over all of it
+    {"claimwatch.seeds"},  # many embedded runs: quality over seeds
     {"claimwatch.cli"},
 ]
 

@@ -123,12 +123,15 @@ class Spike:
 
 
 class Generator:
-    def __init__(self, seed: int = 7, items: int = 300, days: int = 21, start: date | None = None) -> None:
+    def __init__(
+        self, seed: int = 7, items: int = 300, days: int = 21, start: date | None = None, scenarios: bool = True
+    ) -> None:
         if days < 8:
             raise ValueError("--days must be at least 8: the models need a few days before any scenario")
         if items < 40:
             raise ValueError("--items must be at least 40 to hold every scenario")
         self.seed = seed
+        self.scenarios = scenarios  # False: quiet data, the background alone (what false alerts are measured on)
         self.n_items = items
         self.days = days
         self.start = datetime.combine(start or date(2026, 11, 2), datetime.min.time(), tzinfo=UTC)
@@ -692,7 +695,8 @@ class Generator:
         self.build_catalog()
         self.build_rights()
         self.build_claims()
-        self.inject()
+        if self.scenarios:
+            self.inject()
         out.mkdir(parents=True, exist_ok=True)
         counts: dict[str, int] = {}
         counts["catalog"] = self._write_catalog(out / "catalog")
@@ -1075,6 +1079,9 @@ def _write_gz(path: Path, text: str) -> None:
         gz.write(text.encode("utf-8"))
 
 
-def generate(out: Path, seed: int = 7, items: int = 300, days: int = 21, start: date | None = None) -> dict[str, int]:
-    """Write a data set under ``out``; returns what was written, by source."""
-    return Generator(seed=seed, items=items, days=days, start=start).write(out)
+def generate(
+    out: Path, seed: int = 7, items: int = 300, days: int = 21, start: date | None = None, scenarios: bool = True
+) -> dict[str, int]:
+    """Write a data set under ``out``; returns what was written, by source. Without ``scenarios``,
+    nothing is injected and ``labels.json`` is empty: quiet data, for counting false alerts."""
+    return Generator(seed=seed, items=items, days=days, start=start, scenarios=scenarios).write(out)
