@@ -52,6 +52,12 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--items", type=int, default=300)
     p.add_argument("--days", type=int, default=21, help="days of data, at least 8: four of warm-up, then the scenarios")
+    p.add_argument("--quiet-data", action="store_true", help="no injected scenarios (for counting false alerts)")
+    p.add_argument(
+        "--undated",
+        action="store_true",
+        help="claims reports without creation dates, poll files without dates in names",
+    )
     p.set_defaults(func=cmd_sample)
 
 
@@ -146,7 +152,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from claimwatch.sample.generator import generate
 
     clear_previous_output(Path(args.out), lambda e: e.name in SAMPLE_OUTPUT, "a claimwatch sample")
-    counts = generate(Path(args.out), seed=args.seed, items=args.items, days=args.days)
+    counts = generate(
+        Path(args.out),
+        seed=args.seed,
+        items=args.items,
+        days=args.days,
+        scenarios=not args.quiet_data,
+        undated=args.undated,
+    )
     for name, n in counts.items():
         print(f"  {name:22} {n:>9,}")
     print(f"Wrote a data set (seed {args.seed}) to {args.out}")

@@ -124,7 +124,13 @@ class Spike:
 
 class Generator:
     def __init__(
-        self, seed: int = 7, items: int = 300, days: int = 21, start: date | None = None, scenarios: bool = True
+        self,
+        seed: int = 7,
+        items: int = 300,
+        days: int = 21,
+        start: date | None = None,
+        scenarios: bool = True,
+        undated: bool = False,
     ) -> None:
         if days < 8:
             raise ValueError("--days must be at least 8: the models need a few days before any scenario")
@@ -132,6 +138,9 @@ class Generator:
             raise ValueError("--items must be at least 40 to hold every scenario")
         self.seed = seed
         self.scenarios = scenarios  # False: quiet data, the background alone (what false alerts are measured on)
+        # True: exports as some real deliveries are: claims reports without a creation date (Studio's
+        # own export has none) and poll files whose names carry no date (a collector's batches).
+        self.undated = undated
         self.n_items = items
         self.days = days
         self.start = datetime.combine(start or date(2026, 11, 2), datetime.min.time(), tzinfo=UTC)
@@ -750,9 +759,17 @@ class Generator:
                     for d in range(self.days):
                         lifetime[(d, pid)] = int(cum["views"][(d + 1) * 24])
                         analytics_by_day[d] += self._analytics_rows(item, pid, d, s)
-        for d, lines in polls_by_day.items():
-            if lines:
-                _write_gz(out / "polls" / f"polls_{_ymd(self.start + timedelta(days=d))}.jsonl.gz", "".join(lines))
+        if self.undated:  # batches of five days, named by letter: only the records say when they are
+            for batch in range(0, self.days + 1, 5):
+                lines = [line for d in range(batch, min(batch + 5, self.days + 1)) for line in polls_by_day[d]]
+                _write_gz(
+                    out / "polls" / f"poller-export-{string.ascii_lowercase[batch // 5]}.jsonl.gz", "".join(lines)
+                )
+        else:
+            for d, lines in polls_by_day.items():
+                if lines:
+                    name = f"polls_{_ymd(self.start + timedelta(days=d))}.jsonl.gz"
+                    _write_gz(out / "polls" / name, "".join(lines))
         n_rows = 0
         for d, rows in analytics_by_day.items():
             name = f"channel_basic_a3_{_ymd(self.start + timedelta(days=d))}.csv"
@@ -865,6 +882,8 @@ class Generator:
                     self.api_claims.setdefault(d, []).append(self._api_claim(claim))
             studio = d == 0
             header = STUDIO_HEADER if studio else REPORTING_HEADER
+            if self.undated:
+                header = [h for h in header if h not in ("claim_created_date", STUDIO_MAP["claim_created_date"])]
             if studio:
                 rows = [{STUDIO_MAP.get(k, k): v for k, v in r.items() if k in STUDIO_MAP} for r in rows]
             name = ("claims_report_studio_" if studio else "content_owner_active_claims_a3_") + _ymd(day_end) + ".csv"
@@ -1080,8 +1099,15 @@ def _write_gz(path: Path, text: str) -> None:
 
 
 def generate(
-    out: Path, seed: int = 7, items: int = 300, days: int = 21, start: date | None = None, scenarios: bool = True
+    out: Path,
+    seed: int = 7,
+    items: int = 300,
+    days: int = 21,
+    start: date | None = None,
+    scenarios: bool = True,
+    undated: bool = False,
 ) -> dict[str, int]:
     """Write a data set under ``out``; returns what was written, by source. Without ``scenarios``,
-    nothing is injected and ``labels.json`` is empty: quiet data, for counting false alerts."""
-    return Generator(seed=seed, items=items, days=days, start=start, scenarios=scenarios).write(out)
+    nothing is injected and ``labels.json`` is empty: quiet data, for counting false alerts. With
+    ``undated``, claims reports carry no creation date and poll file names no date."""
+    return Generator(seed=seed, items=items, days=days, start=start, scenarios=scenarios, undated=undated).write(out)
