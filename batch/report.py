@@ -431,6 +431,7 @@ def files_quality(
     entries of those files: the weekly report and the monthly audit count with this one function."""
     files = [f for f in index.files if f.get("day") in days]
     read: dict[str, Any] = {}
+    counted: set[tuple[str, str | None]] = set()  # a file with a row per day is one file of the week
     for f in sorted(files, key=lambda f: (f["source"], f["path"])):
         if by_day:
             row = read.setdefault(f["source"], {}).setdefault(
@@ -439,11 +440,19 @@ def files_quality(
             row["duplicates"] += int(f.get("duplicates", 0))
         else:
             row = read.setdefault(f["source"], {"files": 0, "records": 0, "accepted": 0, "quarantined": 0})
-        row["files"] += 1
+        where = (f["path"], f["day"] if by_day else None)
+        row["files"] += where not in counted
+        counted.add(where)
         for name in ("records", "accepted", "quarantined"):
             row[name] += int(f[name])
-    paths = {f["path"] for f in files}
-    return read, [q for q in index.quarantine if q.source_file in paths]
+    # An entry is of its file's day; one of a file whose name gives no day, of its own day.
+    wanted = {(f["path"], f["day"]) for f in files}
+    day_of_file = {f["path"]: f.get("day") for f in index.files}
+    return read, [
+        q
+        for q in index.quarantine
+        if (q.source_file, q.data_day.isoformat() if q.data_day else day_of_file.get(q.source_file)) in wanted
+    ]
 
 
 def _data_quality(index: WeekIndex, week: str) -> DataQuality:

@@ -260,6 +260,9 @@ class QuarantineEntry(BaseModel):
     # counting; ``reason`` says the same for people.
     reason_code: str = "invalid_value"
     raw: str = ""
+    # The day the record is about, for a file whose name gives none (a collector's poll log spans
+    # days and weeks): its event's day, or that of the record before it. None where the name says.
+    data_day: date | None = None
 
 
 class QuarantineResolution(BaseModel):

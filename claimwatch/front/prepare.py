@@ -20,11 +20,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date
 from itertools import chain
 from typing import Any
 
 from claimwatch.detect.routing import Router
-from claimwatch.front.filerows import file_row
+from claimwatch.front.filerows import day_rows, file_row
 from claimwatch.front.spool import EventSpool
 from claimwatch.ingest.readers import FileResult, FileTally
 from schemas.codec import encode_event
@@ -43,7 +44,9 @@ class FrontTally:
     source_of: dict[str, str]
     by_source: dict[str, dict[str, int]]
     oversized: list[QuarantineEntry] = field(default_factory=list)
-    keys: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # Per file, records per (day, routing key): the day only for a file whose name gives none.
+    keys: defaultdict[str, Counter[tuple[str | None, str]]] = field(default_factory=lambda: defaultdict(Counter))
+    undated: set[str] = field(default_factory=set)  # files whose name gives no day, counted per day
     _repeats: list[tuple[int, QuarantineEntry]] = field(default_factory=list)
 
     def _requarantine(self, entry: QuarantineEntry, events: int) -> None:
@@ -68,16 +71,26 @@ class FrontTally:
         return [entry for _, entry in sorted(self._repeats, key=lambda pair: pair[0])]
 
     def rows(self, files: list[FileTally], items: set[str]) -> list[dict[str, Any]]:
-        repeats = Counter(entry.source_file for _, entry in self._repeats)
+        repeats: defaultdict[str, Counter[str | None]] = defaultdict(Counter)
+        for _, entry in self._repeats:
+            repeats[entry.source_file][entry.data_day.isoformat() if entry.data_day else None] += 1
         too_large = Counter(entry.source_file for entry in self.oversized)
         rows = []
         for f in files:
-            uncatalogued = sum(n for key, n in self.keys.get(f.path, Counter()).items() if key not in items)
-            row = file_row(f, repeats[f.path], uncatalogued)
-            moved = too_large.get(f.path, 0)  # read and accepted, then too large for a record
+            uncatalogued: Counter[str | None] = Counter()
+            for (day, key), n in self.keys.get(f.path, Counter()).items():
+                if key not in items:
+                    uncatalogued[day] += n
+            if f.by_day:
+                day_rows_ = day_rows(f, repeats[f.path], uncatalogued)
+            else:
+                day_rows_ = [file_row(f, repeats[f.path].total(), uncatalogued.total())]
+            # Read and accepted, then too large for a record: counted on the file's last day.
+            moved = too_large.get(f.path, 0)
+            row = day_rows_[-1]
             row.update(accepted=row["accepted"] - moved, events=row["events"] - moved)
             row["quarantined"] += moved
-            rows.append(row)
+            rows.extend(day_rows_)
         return rows
 
 
@@ -93,7 +106,11 @@ class Front:
         except BaseException:
             self.spool.close()
             raise
-        self.tally = FrontTally(source_of={f.path: f.source for f in self.spool.files}, by_source=self.spool.counts())
+        self.tally = FrontTally(
+            source_of={f.path: f.source for f in self.spool.files},
+            by_source=self.spool.counts(),
+            undated={f.path for f in self.spool.files if f.by_day},
+        )
         self.router = Router()
         self.known_claims: dict[str, str] = {}
         self.catalog_items: set[str] = set()
@@ -171,14 +188,23 @@ class Front:
         left out and records that only repeat earlier ones counted as they go by."""
         for spooled in self.spool.ordered():
             event = spooled.event
+            day = self._day_of(event)
             if (repeat := self.spool.repeat_of(spooled)) is not None:
+                repeat.data_day = date.fromisoformat(day) if day else None
                 self.tally.repeat(spooled.seq, repeat)
             key = self.router.key(event)
             if event.kind != "catalog":
-                self.tally.keys[event.source_file][key] += 1
+                self.tally.keys[event.source_file][(day, key)] += 1
             if not spooled.duplicate:
                 event, value = self._with_ids(event, spooled.value)
                 yield event, key, value
+
+    def _day_of(self, event: Event) -> str | None:
+        """The event's day (ISO) if its file's name gives none: such a file is counted day by day."""
+        if event.source_file not in self.tally.undated:
+            return None
+        when = getattr(event, "event_time", None)
+        return when.astimezone(UTC).date().isoformat() if when is not None else None
 
     def quarantined(self) -> Iterator[QuarantineEntry]:
         """The readers' entries, then the front's: events too large, records that only repeat.

@@ -7,6 +7,7 @@ A file is recognised by its header (CSV) or first record (JSON / JSON Lines), ne
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gzip
 import io
@@ -92,6 +93,32 @@ class FileResult:
             len(self.events),
             tuple(self.columns),
             self.data_day(),
+            self.days() if date_from_name(Path(self.path)) is None else (),
+        )
+
+    def days(self) -> tuple[DayTally, ...]:
+        """Per day of data, what the file gave (for a file whose name gives no day): a record's day
+        is that of its last event; a quarantined record's is its entry's ``data_day`` (see
+        :func:`date_quarantine`), else the file's last day. Empty for a file with no dated event."""
+        line_day: dict[int, date] = {}
+        events: Counter[date] = Counter()
+        for e in self.events:
+            when = getattr(e, "event_time", None)
+            if when is None:
+                continue
+            day = when.astimezone(UTC).date()
+            events[day] += 1
+            line = e.source_line or 0
+            line_day[line] = max(day, line_day.get(line, day))
+        if not events:
+            return ()
+        last = max(events)
+        accepted = Counter(line_day.values())
+        accepted[last] += self.accepted - len(line_day)  # records summed into another's event
+        quarantined = Counter(q.data_day or last for q in self.quarantined)
+        return tuple(
+            DayTally(d, accepted[d] + quarantined[d], accepted[d], quarantined[d], events[d])
+            for d in sorted(set(events) | set(quarantined))
         )
 
     def data_day(self) -> date | None:
@@ -99,6 +126,17 @@ class FileResult:
         the day a file without a date in its name reports on."""
         times = [t for e in self.events if (t := getattr(e, "event_time", None)) is not None]
         return max(times).astimezone(UTC).date() if times else None
+
+
+@dataclass(frozen=True)
+class DayTally:
+    """What a file without a day in its name gave for one day of its data."""
+
+    day: date
+    records: int
+    accepted: int
+    quarantined: int
+    events: int
 
 
 @dataclass(frozen=True)
@@ -113,6 +151,7 @@ class FileTally:
     events: int
     columns: tuple[str, ...] = ()
     data_day: date | None = None
+    by_day: tuple[DayTally, ...] = ()  # for a file whose name gives no day: its data, day by day
 
 
 def source_counts(files: Iterable[FileTally]) -> dict[str, dict[str, int]]:
@@ -938,11 +977,12 @@ HISTORY_TYPES = {
     "appeal_resolve": "appeal_resolved",
     "takedown": "takedown",
 }
+# A claim's creation says nothing of its status (it may be created active, or potential and routed
+# for review): its status stays unknown until a record gives it.
 HISTORY_STATUS = {
     "dispute_created": "disputed",
     "appeal_created": "appealed",
     "takedown": "takedown",
-    "claim_created": "active",
 }
 
 
@@ -1070,7 +1110,27 @@ def read_file(path: Path | str, kind: str | None = None, limits: ReadLimits | No
     except OSError as exc:
         # The file went away or cannot be opened: the file itself is the one record we can account for.
         _quarantine(result, 0, None, f"file unreadable: {exc.strerror or exc}", "", "unreadable_file")
+    if date_from_name(path) is None:
+        date_quarantine(result)
     return result
+
+
+def date_quarantine(result: FileResult) -> None:
+    """Give each quarantined record of a file the day of the record before it (or, at the top, after
+    it): in a log written as it goes, a broken line is about the time of its neighbours."""
+    if not result.quarantined:
+        return
+    days = sorted(
+        (e.source_line or 0, when.astimezone(UTC).date())
+        for e in result.events
+        if (when := getattr(e, "event_time", None)) is not None
+    )
+    if not days:
+        return
+    lines = [line for line, _ in days]
+    for entry in result.quarantined:
+        at = bisect.bisect_right(lines, entry.line) - 1
+        entry.data_day = days[max(at, 0)][1]
 
 
 def _csv_columns(path: Path) -> list[str]:
