@@ -19,6 +19,9 @@ PENDING_REVIEW = frozenset({"pending", "potential", "routed_for_review"})
 TAKEDOWN_STATES = ("takedown", "delayed_takedown", "takedown_under_review")  # in the order reports list them
 DISPUTE_STATES = frozenset({"disputed", "appealed", *TAKEDOWN_STATES})
 MANUAL_ORIGINS = frozenset({"manual_studio", "descriptive_search"})
+# The statuses a claim is created in; reaching any other takes an action (a release, a dispute). From
+# "unknown" (a creation event's), a creation status is the claim's first known status, not a change.
+CREATION_STATES = frozenset({"active", *PENDING_REVIEW, "pending"})
 
 
 @dataclass
@@ -231,7 +234,7 @@ class ClaimBook:
             return "inactive"
         if event.event_type == "claim_reinstated":
             return "active"
-        return state.status if state.status != "unknown" else "active"
+        return state.status  # unknown until a record says (a creation event does not)
 
     def _count(self, state: ClaimState, old: str | None, new: str, is_new: bool, t: float, event: ClaimEvent) -> None:
         if not state.asset_id:

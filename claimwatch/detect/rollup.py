@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from claimwatch.detect.claimstate import ClaimState, Transition
+from claimwatch.detect.claimstate import CREATION_STATES, ClaimState, Transition
 from claimwatch.detect.timeutil import DAY
 from schemas.events import CatalogItem, ClaimEvent, MetricObservation
 
@@ -155,6 +155,8 @@ class RollupBook:
         if "status" not in row:
             row.update(claim_id=event.claim_id, status=event.status, status_time=t, transitions={})
         for tr in transitions:
+            if tr.old == "unknown" and tr.new in CREATION_STATES:
+                continue  # the status of a claim seen first at its creation becomes known: no change
             if tr.old is not None:
                 label = tr.new
             elif tr.claim.created_at is not None and tr.claim.created_at >= week_start:
