@@ -84,3 +84,38 @@ def test_a_claim_event_without_its_ids_gets_them_from_the_run_s_other_records() 
     first = taken[("c1", at(10))]
     assert (first.asset_id, first.video_id, first.status) == ("A7", "v7", "disputed")
     assert (taken[("c2", at(11))].asset_id, taken[("c2", at(11))].video_id) == (None, None)
+
+
+def test_a_file_named_without_a_day_has_a_row_per_day_of_its_data(tmp_path: Path) -> None:
+    """A collector's batch across two days: each day's readings, broken lines and repeats are that
+    day's (a broken line is of the day of the reading before it)."""
+    from claimwatch.front.filerows import file_key
+    from claimwatch.front.prepare import Front
+    from claimwatch.ingest.readers import read_files
+
+    def reading(day: int, hour: int, views: int) -> str:
+        return json.dumps(
+            {
+                "platform": "youtube",
+                "platform_content_id": "vid1",
+                "observed_at": f"2026-11-0{day}T{hour:02d}:00:00Z",
+                "views_total": views,
+            }
+        )
+
+    lines = [reading(8, 22, 100), "{broken", reading(8, 23, 110), reading(9, 1, 130), reading(9, 1, 130), "[1]"]
+    path = tmp_path / "polls" / "collector-batch.jsonl"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n")
+    with Front(read_files([path])) as front:
+        list(front.events())
+        rows = front.file_rows()
+        entries = list(front.quarantined())
+    counts = [(r["day"], r["records"], r["accepted"], r["quarantined"], r["duplicates"]) for r in rows]
+    assert counts == [("2026-11-08", 3, 2, 1, 0), ("2026-11-09", 3, 1, 2, 1)]
+    assert [file_key(r) for r in rows] == [f"file|{path}|2026-11-08", f"file|{path}|2026-11-09"]
+    assert sorted((q.line, str(q.data_day)) for q in entries) == [
+        (2, "2026-11-08"),
+        (5, "2026-11-09"),
+        (6, "2026-11-09"),
+    ]

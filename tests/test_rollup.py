@@ -130,3 +130,16 @@ def test_a_late_poll_far_behind_the_item_s_data_splits_nothing() -> None:
     rows = dict(book.take())
     second = rows[f"post|{iso_week(at(24 * 7))}|youtube|yt1"]
     assert second["first"] == [at(24 * 7 + 5).timestamp(), 300, 0]
+
+
+def test_a_claim_first_seen_at_its_creation_learns_its_status_without_a_change() -> None:
+    """A claim history's creation event gives no status: the report that then lists the claim as
+    potential says what it was created as, not that it changed (a release from there is a change)."""
+    from claimwatch.detect.claimstate import ClaimBook
+
+    book, rollups = ClaimBook(), RollupBook()
+    created = claim("c1", at(1), status="unknown", source="partner_api_claim_history", event_type="claim_created")
+    for event in (created, claim("c1", at(23), status="potential"), claim("c1", at(47), status="inactive")):
+        rollups.on_claim(event, book.observe(event), book.claims["c1"], "CW-1")
+    row = dict(rollups.take(at(47).timestamp()))[f"claim|{iso_week(T0)}|c1"]
+    assert row["transitions"] == {"new": 1, "inactive": 1, "released:potential_not_confirmed": 1}
