@@ -29,6 +29,11 @@ async def start_client(client: Any, settings: Settings) -> None:
         except KafkaConnectionError:
             if loop.time() + 1.0 > deadline:
                 raise
+            # A certificate nobody trusts, or TLS on a plaintext port, does not heal by waiting.
+            if settings.security_protocol in ("SSL", "SASL_SSL"):
+                problem: str | None = await asyncio.to_thread(tls_problem, settings, 3.0)
+                if problem is not None:
+                    raise
             await asyncio.sleep(1.0)
 
 

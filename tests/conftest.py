@@ -77,6 +77,35 @@ def _drop_the_test_s_topics(request: pytest.FixtureRequest) -> Iterator[None]:
         warnings.warn(f"topics of {tags} not deleted: {type(exc).__name__}: {exc}", stacklevel=1)
 
 
+@pytest.fixture(scope="session")
+def bundled_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first command's output (``claimwatch run`` on the bundled sample), made once per test
+    process for the tests that only read it (none may change it)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("bundled-run") / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "claimwatch.cli", "run", "--quiet", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A third of the bundled sample's events (50 items, 8 days, every scenario), made once per test
+    process: what the broker's tests publish when the bundled sample's size proves nothing more."""
+    from claimwatch.sample.generator import generate
+
+    folder = tmp_path_factory.mktemp("stream-data")
+    generate(folder, seed=21, items=50, days=8)
+    return folder
+
+
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +22,6 @@ from batch.report import WeekIndex, build_report, read_run_folder
 from schemas import EXPORTED, json_schemas
 from schemas.report import REPORT_SCHEMA_VERSION, WeeklyReport
 from schemas.rollups import ROLLUP_ROW
-
-
-@pytest.fixture(scope="module")
-def bundled_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("contracts") / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "claimwatch.cli", "run", "--quiet", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    return out
 
 
 def rows_of(folder: Path) -> list[dict[str, Any]]:

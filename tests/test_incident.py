@@ -1,6 +1,6 @@
 """A data-quality incident end to end, on the real broker, as an operator would handle it.
 
-A week of the sample is ingested, then a claims report whose ``views`` and ``video_duration_sec``
+A week of a generated sample is ingested, then a claims report whose ``views`` and ``video_duration_sec``
 columns are swapped: every row is valid, so nothing is quarantined, and the live worker raises
 false "claimed vs measured views" alerts. The operator retracts the file, exports its records,
 corrects them, releases them, replays the log into generation 2, reads the impact report and
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
-import gzip
 import io
 import json
 import shutil
@@ -21,7 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.ingest.readers import read_paths
 from stream.publish import publish
 from stream.replay import replay
@@ -30,7 +28,7 @@ from tests.streamkit import alert_ids, env_for, isolated_settings, needs_kafka, 
 
 pytestmark = needs_kafka
 
-BROKEN = "content_owner_active_claims_a3_20261109.csv.gz"
+BROKEN = "content_owner_active_claims_a3_20261109.csv"
 SWAPPED = ("views", "video_duration_sec")
 WEEK = "2026-W46"
 
@@ -50,7 +48,7 @@ def _swap(text: str, header: list[str]) -> str:
 
 
 def _rows(path: Path) -> list[list[str]]:
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+    with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.reader(fh))
 
 
@@ -58,7 +56,7 @@ def _write_swapped(source: Path, target: Path) -> None:
     """The incident: the same export with two columns' values swapped under an intact header."""
     header, *rows = _rows(source)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(target, "wt", encoding="utf-8", newline="") as fh:
+    with target.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh, lineterminator="\n").writerows([header, *(_swap_row(r, header) for r in rows)])
 
 
@@ -76,9 +74,9 @@ def _report(settings: Settings, out: Path, generation: int) -> bytes:
     return (out / WEEK / "report.json").read_bytes()
 
 
-def test_an_incident_is_retracted_corrected_replayed_and_promoted(tmp_path: Path) -> None:
+def test_an_incident_is_retracted_corrected_replayed_and_promoted(small_data: Path, tmp_path: Path) -> None:
     week, incident = tmp_path / "week", tmp_path / "incident"
-    shutil.copytree(BUNDLED_SAMPLE, week)
+    shutil.copytree(small_data, week)
     clean_file = tmp_path / "clean" / BROKEN
     clean_file.parent.mkdir()
     shutil.move(week / "claims" / BROKEN, clean_file)
@@ -128,7 +126,7 @@ def test_an_incident_is_retracted_corrected_replayed_and_promoted(tmp_path: Path
     second, clean = dataclasses.replace(settings, generation=2), dataclasses.replace(reference, generation=2)
     assert sorted(alert_ids(second)) == sorted(alert_ids(clean))
     false_alerts = live - set(alert_ids(clean))
-    assert len(false_alerts) > 100, "the swapped columns raised false alerts in the live generation"
+    assert len(false_alerts) > 20, "the swapped columns raised false alerts in the live generation"
 
     # The impact report names exactly the false alerts, and the records that caused them.
     _cli(settings, "impact", "--from-gen", "1", "--to-gen", "2", "--week", WEEK, "--out", str(tmp_path / "impact"))

@@ -120,13 +120,13 @@ def test_a_webhook_outage_and_hang_lose_no_alert(tmp_path: Path) -> None:
         await out.stop()
 
     asyncio.run(produce())
-    hook = FlakyHook(fail_s=20, hang_s=45)  # 500s for 20 s (retried, backing off to 5 s), then a 45 s hang
+    hook = FlakyHook(fail_s=12, hang_s=25)  # 500s for 12 s (retried, backing off to 5 s), then a 25 s hang
     hook.start()
     env = env_for(settings) | {"CLAIMWATCH_WEBHOOK_URL": f"http://127.0.0.1:{hook.port}/hook"}
     env["CLAIMWATCH_SINK_MAX_BACKOFF_SECONDS"] = "5"
     # Exactly as docker-compose.yml runs it: `alerts sink webhook`, a group of its own, no flags.
     sink = subprocess.Popen(
-        [sys.executable, "-m", "claimwatch.cli", "alerts", "sink", "webhook", "--idle-exit", "10"],
+        [sys.executable, "-m", "claimwatch.cli", "alerts", "sink", "webhook", "--idle-exit", "5"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

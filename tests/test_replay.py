@@ -11,7 +11,6 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from claimwatch.cli import BUNDLED_SAMPLE
 from claimwatch.detect.store import StateStore
 from claimwatch.ingest.readers import read_paths
 from schemas.codec import decode_event
@@ -55,18 +54,18 @@ def metric(port: int, name: str) -> float:
     return 0.0
 
 
-def test_replay_is_exact_deterministic_and_the_generation_s_worker_continues(tmp_path: Path) -> None:
+def test_replay_is_exact_deterministic_and_the_generation_s_worker_continues(small_data: Path, tmp_path: Path) -> None:
     settings = isolated_settings()
     setup_topics(settings)
-    assert asyncio.run(publish(read_paths([BUNDLED_SAMPLE]), settings)).reconciles()
-    expected = expected_alert_ids(BUNDLED_SAMPLE)
+    assert asyncio.run(publish(read_paths([small_data]), settings)).reconciles()
+    expected = expected_alert_ids(small_data)
 
     one = replay(settings, 2)
     two = replay(settings, 3, processes=2)
     second, third = dataclasses.replace(settings, generation=2), dataclasses.replace(settings, generation=3)
     assert set(alert_ids(second)) == expected and len(alert_ids(second)) == len(expected) > 30
     assert sorted(alert_ids(third)) == sorted(alert_ids(second)), "the same log gives the same alerts"
-    assert one.records == two.records == one.events and one.items == two.items == 150
+    assert one.records == two.records == one.events and one.items == two.items == 50
     assert alert_ids(settings) == [], "the live generation is not touched"
 
     # The worker of generation 2 restores the replayed state and continues where the replay stopped.
@@ -108,10 +107,10 @@ def test_replay_is_exact_deterministic_and_the_generation_s_worker_continues(tmp
     assert "live generation: 2 -> 3" in again.stdout
 
 
-def test_impact_names_the_alerts_a_generation_adds_and_removes(tmp_path: Path) -> None:
+def test_impact_names_the_alerts_a_generation_adds_and_removes(small_data: Path, tmp_path: Path) -> None:
     settings = isolated_settings()
     setup_topics(settings)
-    assert asyncio.run(publish(read_paths([BUNDLED_SAMPLE]), settings)).reconciles()
+    assert asyncio.run(publish(read_paths([small_data]), settings)).reconciles()
     replay(settings, 2)
     asyncio.run(produce(settings, pending_claims(40, datetime(2031, 1, 1, tzinfo=UTC), "impact")))
     replay(settings, 3)

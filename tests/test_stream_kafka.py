@@ -75,13 +75,6 @@ def ingest(folder: Path, settings: Settings) -> int:
     return report.published["events"]
 
 
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("stream-data")
-    generate(folder, seed=21, items=50, days=8)
-    return folder
-
-
 def test_worker_on_kafka_raises_exactly_the_embedded_alerts(tmp_path: Path) -> None:
     settings = isolated_settings()
     setup_topics(settings)

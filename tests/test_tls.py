@@ -11,6 +11,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,12 @@ def test_ingest_worker_and_tail_over_tls(tmp_path: Path) -> None:
     assert f" {len(expected):,} alerts " in replayed.stdout, replayed.stdout
 
     # Without the CA the broker's certificate cannot be verified: one line, exit 3, nothing sent.
-    unverified = _cli({**env, "KAFKA_SSL_CAFILE": ""}, "topics", "describe")
+    started = time.monotonic()
+    unverified = _cli({**env, "KAFKA_SSL_CAFILE": "", "CLAIMWATCH_CONNECT_SECONDS": "30"}, "topics", "describe")
+    assert time.monotonic() - started < 20, "a certificate nobody trusts is not waited out for the connect window"
     assert unverified.returncode == 3 and "Traceback" not in unverified.stderr, unverified.stderr
     assert "TLS certificate the system's CAs cannot verify" in unverified.stderr, unverified.stderr
     assert "set KAFKA_SSL_CAFILE" in unverified.stderr
-    plaintext = _cli({**env, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}, "status")
+    # A plaintext client on a TLS port looks like a broker that is not up yet: a short window here.
+    plaintext = _cli({**env, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT", "CLAIMWATCH_CONNECT_SECONDS": "2"}, "status")
     assert plaintext.returncode == 3 and "Traceback" not in plaintext.stderr, plaintext.stderr
