@@ -17,7 +17,9 @@ import pytest
 
 from tests import recount
 
-pytestmark = pytest.mark.slow
+# One test process makes the data set and its run once (a module's fixture is made by every process
+# that runs one of its tests).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("recount")]
 WEEK = "2026-W46"  # the second week: the first lists every older claim on its Monday
 
 
