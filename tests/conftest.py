@@ -50,17 +50,27 @@ REQUIREMENTS: dict[str, tuple[Callable[[], bool], str]] = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (`--dist loadgroup`)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Under pytest-xdist (`--dist loadgroup`), every test of the one shared broker runs on one worker,
-    # in order (some stop or freeze it); the others run beside them.
-    for item in items:
-        if item.get_closest_marker("kafka"):
-            item.add_marker(pytest.mark.xdist_group("broker"))
+    # The broker's tests run side by side on the one shared broker, each on topics of its own; the
+    # one that freezes a broker freezes a broker of its own (tests/test_outages.py).
     for name, (available, reason) in REQUIREMENTS.items():
         if any(item.get_closest_marker(name) for item in items) and not available():
             for item in items:
                 if item.get_closest_marker(name):
                     item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse to run when `--dist loadgroup` groups nothing (a test's group would be split silently)."""
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and session.config.getvalue("loadgroup")):
+        return
+    ungrouped = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {ungrouped[0]}: this pytest and pytest-xdist do not work together "
+            "for --dist loadgroup (see pyproject.toml)"
+        )
 
 
 @pytest.fixture(autouse=True)

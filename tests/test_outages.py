@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import pickle
@@ -23,6 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -150,10 +152,29 @@ def test_a_webhook_outage_and_hang_lose_no_alert(tmp_path: Path) -> None:
     assert b"Traceback" not in err
 
 
-def kafka_pid() -> int | None:
-    state = os.environ.get("CLAIMWATCH_KAFKA_STATE")
-    pid_file = Path(state) / "pid" if state else None
-    return int(pid_file.read_text()) if pid_file and pid_file.exists() else None
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """A broker of this test's own (bootstrap, pid): it is frozen, and the run's shared one must not be
+    (the other broker tests run beside this one)."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CLAIMWATCH_KAFKA_STATE": str(tmp_path / "kafka")}
+    env.pop("KAFKA_PORT", None)
+
+    def local(action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(repo / "scripts" / "kafka-local"), action],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    started = local("start")
+    assert started.returncode == 0, started.stderr[-2000:]
+    try:
+        yield started.stdout.strip().splitlines()[-1], int((tmp_path / "kafka" / "pid").read_text())
+    finally:
+        local("stop")
 
 
 def status_of(port: int) -> int | None:
@@ -166,11 +187,12 @@ def status_of(port: int) -> int | None:
         return None
 
 
-@pytest.mark.skipif(kafka_pid() is None, reason="freezes the broker scripts/test started; not a given one")
-def test_ingest_rides_out_a_broker_frozen_for_60_seconds(tmp_path: Path) -> None:
+@pytest.mark.skipif(not (shutil.which("java") and shutil.which("mvn")), reason="starts a broker of its own")
+def test_ingest_rides_out_a_broker_frozen_for_60_seconds(tmp_path: Path, own_broker: tuple[str, int]) -> None:
     data = tmp_path / "in"
     generate(data, seed=13, items=60, days=8)
-    settings = isolated_settings(partitions=2)
+    bootstrap, pid = own_broker
+    settings = dataclasses.replace(isolated_settings(partitions=2), bootstrap_servers=bootstrap)
     setup_topics(settings)
     worker = start_worker(settings, tmp_path, "frozen")  # /health: 503 after 20 s without the broker
     wait_until(lambda: status_of(worker.port) == 200, 120, "a healthy worker", [worker])
@@ -180,8 +202,6 @@ def test_ingest_rides_out_a_broker_frozen_for_60_seconds(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    pid = kafka_pid()
-    assert pid is not None
     statuses = []
     try:
         wait_until(lambda: asyncio.run(read_to_end(settings, settings.topic("events"))), 120, "ingest to publish")
