@@ -339,3 +339,25 @@ def test_a_window_across_a_gap_in_the_polls_is_judged_against_the_same_hours_usu
     expected = post.views.expected_between(day0 + (24 * 13 + 1) * 3600.0, day0 + (24 * 13 + 10) * 3600.0)
     actual = sum(rate(x) for x in range(24 * 13 + 2, 24 * 13 + 11))
     assert expected is not None and abs(math.log(expected / actual)) < math.log(1.3), (expected, actual, across)
+
+
+def test_a_counter_catching_up_after_a_freeze_is_spread_over_it_not_a_spike() -> None:
+    """A collector froze a busy post's counters for 12 hours, then read them again: the views of those
+    hours arrive at once. They are spread over the span the counters stood still (the closed buckets
+    saw it stand still), so the catch-up is no spike; a real surge of the same size still is one."""
+    from claimwatch.detect.posts import BucketPolicy, PostModel
+
+    def run(case: str) -> list[str]:
+        post, policy, kinds, views = PostModel(), BucketPolicy(), [], 0
+        for quarter in range(4 * 24 * 5):  # five days at 1,000 views an hour, polled every 15 minutes
+            hour = quarter // 4 - 96  # from the fifth day's start
+            views += 1_250 if case == "surge" and 0 <= hour < 3 else 250
+            still = case == "freeze" and 0 <= hour < 12
+            shown = 96 * 1_000 if still else views
+            findings = post.observe_totals(quarter * 900.0, {"views": shown, "likes": shown // 25}, policy)
+            kinds += [f"{f.kind}@{hour}h" for f in findings]
+        return kinds
+
+    assert not [k for k in run("freeze") if k.startswith("view_spike")], run("freeze")
+    assert run("steady") == [], "steady growth raises nothing"
+    assert [k for k in run("surge") if k.startswith("view_spike")], "five times the usual for 3 hours"

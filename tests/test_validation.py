@@ -164,3 +164,21 @@ def test_a_little_late_is_jitter_and_later_is_quarantined(minutes_late: int, qua
     late = monitor.step(poll("p1", at(1) - timedelta(minutes=minutes_late), 1_350))
     assert [e.reason_code for e in late.suspect] == (["late_poll"] if quarantined else [])
     assert monitor.quality["late_polls"] == 1, "counted either way"
+
+
+def test_a_reaction_counter_misread_is_a_jump_not_a_surge() -> None:
+    """Shares read as 1,234 on a post that shows 81 (and 81 again at the next poll): reactions come
+    from viewers, so a rise far beyond the views gained is a misread counter, quarantined; the
+    next good poll is measured from the last good one. A real surge within the views is not."""
+    from claimwatch.detect.posts import BucketPolicy, PostModel
+
+    policy = BucketPolicy()
+    post = PostModel()
+    for quarter in range(8):  # 200 views and 2 shares a quarter
+        post.observe_totals(quarter * 900.0, {"views": 10_000 + 200 * quarter, "shares": 60 + 2 * quarter}, policy)
+    post.observe_totals(8 * 900.0, {"views": 11_600, "shares": 1_234}, policy)
+    assert post.counter_jumps == 1 and post.last_totals["shares"] == 74
+    post.observe_totals(9 * 900.0, {"views": 11_800, "shares": 81}, policy)
+    assert post.counter_jumps == 1 and post.counter_resets == 0 and post.last_totals["shares"] == 81
+    post.observe_totals(10 * 900.0, {"views": 12_000, "shares": 381}, policy)  # 300 shares on 200 views
+    assert post.counter_jumps == 1 and post.last_totals["shares"] == 381, "a surge within the views counts"

@@ -24,6 +24,9 @@ DROP_MIN_EXPECTED = 50.0  # a handful of missing views on a quiet post is noise,
 CUSUM_SLACK = 1.0
 CUSUM_ALERT = 5.0
 NOVEL_MIN_Z = 3.0  # an unprecedented rate still has to clear the rate model's noise
+# Views a post usually gets over a span its counters stood still, above which standing still was a
+# collector's freeze, not a quiet post: the growth that follows is spread over the span.
+FREEZE_MIN_USUAL_VIEWS = 200.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ class BucketPolicy:
     # grows faster is corrupted, not viral.
     max_views_per_hour: float = 20_000_000.0
     rebase_after_polls: int = 3
+    # A reaction counter (likes, comments, shares) that rises by more than this many times the views
+    # gained since the last poll, and by more than the floor, was misread ("1,234" read where 81
+    # stood), not reacted to: reactions come from viewers. The floor leaves room for a views counter
+    # that lags behind its reactions for a poll or two.
+    max_reactions_per_view: float = 3.0
+    reaction_jump_floor: int = 500
 
 
 @dataclass
@@ -157,6 +166,7 @@ class PostModel:
     run_expected: float = 0.0
     run_hours: float = 0.0
     last_totals: dict[str, int] = field(default_factory=dict)
+    changed_at: dict[str, float] = field(default_factory=dict)  # when each counter last moved
     bucket_start: float | None = None
     bucket: dict[str, float] = field(default_factory=dict)
     episode: str | None = None  # the kind of the anomaly in progress, if any
@@ -218,6 +228,7 @@ class PostModel:
                 self.suspect_polls = 0
                 self.last_time = t
                 self.last_totals.update({k: int(v) for k, v in totals.items() if v is not None})
+                self.changed_at.update({k: t for k, v in totals.items() if v is not None})
             return []
         self.suspect_polls = 0
         for name in COUNTERS:
@@ -225,10 +236,30 @@ class PostModel:
             if value is None:
                 continue
             if last is not None:
-                self.bucket[name] = self.bucket.get(name, 0.0) + (value - last)
+                growth = float(value - last)
+                if growth > 0:
+                    growth *= self._caught_up_share(name, t)
+                    self.changed_at[name] = t
+                self.bucket[name] = self.bucket.get(name, 0.0) + growth
+            else:
+                self.changed_at[name] = t
             self.last_totals[name] = value
         self.last_time = t
         return self._maybe_close(t, policy)
+
+    def _caught_up_share(self, name: str, t: float) -> float:
+        """The share of a counter's growth that belongs to the open bucket: all of it, unless the
+        counter stood still since before the bucket began on a post that is busy over that time (a
+        collector that froze it). Then it is catching up, and its growth is spread over the whole
+        still span: the closed buckets saw it stand still, this one gets its own part, not 12 hours'."""
+        since = self.changed_at.get(name)
+        start = self.bucket_start
+        if since is None or start is None or since >= start or t <= start:
+            return 1.0
+        usual = self.views.expected_between(since, start)
+        if usual is None or usual < FREEZE_MIN_USUAL_VIEWS:
+            return 1.0  # a quiet post's counters often stand still: that is no freeze
+        return (t - start) / (t - since)
 
     def _artefact(self, t: float, totals: dict[str, int | None], policy: BucketPolicy) -> str | None:
         """``"decrease"`` or ``"jump"`` when this poll's counters cannot be real growth, else None."""
@@ -236,6 +267,8 @@ class PostModel:
         hours = (t - self.last_time) / 3600.0
         most = policy.max_views_per_hour * max(hours, 0.25)
         last_totals = self.last_totals
+        views, last_views = totals.get("views"), last_totals.get("views")
+        viewed = max(0, views - last_views) if views is not None and last_views is not None else None
         for name in COUNTERS:
             value, last = totals.get(name), last_totals.get(name)
             if value is None or last is None:
@@ -243,6 +276,12 @@ class PostModel:
             if value < last:
                 return "decrease"
             if value - last > most:
+                return "jump"
+            if (
+                name != "views"
+                and viewed is not None
+                and value - last > max(policy.reaction_jump_floor, policy.max_reactions_per_view * viewed)
+            ):
                 return "jump"
         return None
 
@@ -259,6 +298,7 @@ class PostModel:
     def _reset_to(self, t: float, totals: dict[str, int | None]) -> None:
         self.last_time = t
         self.last_totals = {k: int(v) for k, v in totals.items() if v is not None}
+        self.changed_at = dict.fromkeys(self.last_totals, t)
         self.bucket_start = t
         self.bucket = {}
 
