@@ -320,12 +320,13 @@ def test_run_as_json_is_one_object_that_adds_up(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.slow
-def test_run_into_a_pipe_closed_early_finishes_and_writes_its_output(tmp_path: Path) -> None:
+def test_run_into_a_pipe_closed_early_finishes_and_writes_its_output(tmp_path: Path, small_data: Path) -> None:
     """`claimwatch run | head`: the reader has enough after a few lines; the run is not a Kafka error
     and still writes its alerts and reports."""
     out = tmp_path / "out"
+    argv = ["run", "--input", str(small_data), "--out", str(out), "--min-severity", "info"]
     run = subprocess.Popen(
-        [sys.executable, "-m", "claimwatch.cli", "run", "--out", str(out), "--min-severity", "info"],
+        [sys.executable, "-m", "claimwatch.cli", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,

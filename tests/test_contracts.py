@@ -23,6 +23,9 @@ from schemas import EXPORTED, json_schemas
 from schemas.report import REPORT_SCHEMA_VERSION, WeeklyReport
 from schemas.rollups import ROLLUP_ROW
 
+# Its tests read the shared embedded run of the bundled sample: one test process makes it once.
+pytestmark = pytest.mark.xdist_group("bundled-run")
+
 
 def rows_of(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line)["row"] for line in (folder / "rollups.jsonl").read_text().splitlines()]

@@ -28,6 +28,9 @@ from tests.streamkit import env_for, free_port, isolated_settings, needs_kafka, 
 WEEK = "2026-W45"  # a complete week of the bundled sample
 REPORT_FILES = {"report.html", "report.json", "dispute_risk.csv", "high_priority.csv", "claims_summary.csv"}
 
+# Its tests read the shared embedded run of the bundled sample: one test process makes it once.
+pytestmark = pytest.mark.xdist_group("bundled-run")
+
 
 @pytest.fixture
 def run_folder(bundled_run: Path) -> Path:
