@@ -17,9 +17,8 @@ def file_row(f: FileTally, duplicates: int, uncatalogued: int) -> dict[str, Any]
     """A file's row: its counts, less the ``duplicates`` records that only repeat earlier ones."""
     # The day in its name (exports are named by the day they report on), else the day of its data.
     day = date_from_name(Path(f.path)) or f.data_day
-    return _row(
-        f.path, f.source, day, f.records, f.accepted, f.quarantined, f.events, duplicates, uncatalogued, f.columns
-    )
+    counts = {"records": f.records, "accepted": f.accepted, "quarantined": f.quarantined, "events": f.events}
+    return _row(f, day, counts, duplicates=duplicates, uncatalogued=uncatalogued)
 
 
 def day_rows(
@@ -29,44 +28,31 @@ def day_rows(
     so that each week counts what it holds; ``duplicates`` and ``uncatalogued`` per day (ISO)."""
     return [
         _row(
-            f.path,
-            f.source,
+            f,
             d.day,
-            d.records,
-            d.accepted,
-            d.quarantined,
-            d.events,
-            duplicates.get(d.day.isoformat(), 0),
-            uncatalogued.get(d.day.isoformat(), 0),
-            f.columns,
+            {"records": d.records, "accepted": d.accepted, "quarantined": d.quarantined, "events": d.events},
+            duplicates=duplicates.get(d.day.isoformat(), 0),
+            uncatalogued=uncatalogued.get(d.day.isoformat(), 0),
         )
         for d in f.by_day
     ]
 
 
 def _row(
-    path: str,
-    source: str,
-    day: date | None,
-    records: int,
-    accepted: int,
-    quarantined: int,
-    events: int,
-    duplicates: int,
-    uncatalogued: int,
-    columns: tuple[str, ...],
+    f: FileTally, day: date | None, counts: dict[str, int], *, duplicates: int, uncatalogued: int
 ) -> dict[str, Any]:
+    """A row of ``f`` for ``day`` from what it gave then (``counts``), less the records that only repeat."""
     return {
         "kind": "file",
-        "path": path,
-        "source": source,
+        "path": f.path,
+        "source": f.source,
         "day": day.isoformat() if day else None,
-        "records": records,
-        "accepted": accepted - duplicates,
-        "quarantined": quarantined + duplicates,
-        "events": events,
+        "records": counts["records"],
+        "accepted": counts["accepted"] - duplicates,
+        "quarantined": counts["quarantined"] + duplicates,
+        "events": counts["events"],
         "duplicates": duplicates,
-        **({"columns": list(columns)} if columns else {}),
+        **({"columns": list(f.columns)} if f.columns else {}),
         **({"uncatalogued": uncatalogued} if uncatalogued else {}),
     }
 
