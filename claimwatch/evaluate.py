@@ -46,7 +46,10 @@ class TypeScore:
 
 
 def _shares_id(alert_subject: dict[str, Any], label_subject: dict[str, Any]) -> bool:
-    return any(k not in IGNORED_SUBJECT_KEYS and v and alert_subject.get(k) == v for k, v in label_subject.items())
+    """The output contract's rule: at least one id key in common, and every one in common equal
+    (so a TikTok alert does not match a label on the same item's YouTube post)."""
+    shared = [k for k, v in label_subject.items() if k not in IGNORED_SUBJECT_KEYS and v and alert_subject.get(k)]
+    return bool(shared) and all(alert_subject[k] == label_subject[k] for k in shared)
 
 
 def _matches(alert: dict[str, Any], label: dict[str, Any]) -> bool:

@@ -12,16 +12,45 @@ from claimwatch.detect.dispute_risk import HIGH, MEDIUM, risk_level
 from schemas.alerts import ALERT_TYPES
 
 LADDERS: list[tuple[Any, tuple[Any, ...], str]] = [
-    # spikes: score >= 0.6 and ratio >= 2.2 to be medium; ratio >= 4 for high
-    (policy.spike_severity, (0.59, 9.0), "low"),
-    (policy.spike_severity, (0.6, 2.19), "low"),
-    (policy.spike_severity, (0.6, 2.2), "medium"),
-    (policy.spike_severity, (0.99, 3.99), "medium"),
-    (policy.spike_severity, (0.6, 4.0), "high"),
-    (policy.drop_severity, (2.99,), "low"),
-    (policy.drop_severity, (3.0,), "medium"),
-    (policy.propagation_severity, (1,), "high"),
-    (policy.propagation_severity, (2,), "critical"),
+    # spikes: sure (score >= 0.7, ratio >= 2.2) to be more than low; then by the extra counts at
+    # stake once sustained (views 2 hours, reactions 6; over two windows or more)
+    (policy.spike_severity, (0.69, 9.0, 1e9), "low"),
+    (policy.spike_severity, (0.7, 2.19, 1e9), "low"),
+    (policy.spike_severity, (0.7, 2.2, 999), "low"),
+    (policy.spike_severity, (0.7, 2.2, 1_000), "medium"),
+    (policy.spike_severity, (0.99, 3.99, 49_999), "medium"),
+    (policy.spike_severity, (0.7, 2.2, 50_000), "high"),
+    (policy.spike_severity, (0.7, 4.0, 4_999), "medium"),
+    (policy.spike_severity, (0.7, 4.0, 5_000), "high"),
+    (policy.spike_severity, (0.9, 3.0, 49_999, "views", 1.99), "low"),  # a burst of an hour
+    (policy.spike_severity, (0.9, 3.0, 1_000, "views", 2.0), "medium"),
+    (policy.spike_severity, (0.9, 3.0, 400_000, "views", 1.99), "low"),  # 3x on 200,000 an hour: not at once
+    (policy.spike_severity, (0.9, 3.0, 800_000, "views", 2.0), "high"),  # but two hours in
+    (policy.spike_severity, (0.9, 5.0, 18, "comments"), "low"),  # 22 comments where 4 were usual
+    (policy.spike_severity, (0.9, 5.0, 39, "comments"), "low"),
+    (policy.spike_severity, (0.9, 5.0, 40, "comments"), "medium"),
+    (policy.spike_severity, (0.9, 3.0, 999, "comments"), "medium"),
+    (policy.spike_severity, (0.9, 3.0, 1_000, "comments"), "high"),
+    (policy.spike_severity, (0.9, 4.0, 200, "shares"), "high"),
+    (policy.spike_severity, (0.9, 4.0, 199, "shares"), "medium"),
+    (policy.spike_severity, (0.9, 9.0, 249, "likes"), "low"),
+    (policy.spike_severity, (0.9, 2.5, 250, "likes"), "medium"),
+    (policy.spike_severity, (0.9, 2.5, 5_000, "likes"), "high"),
+    (policy.spike_severity, (0.9, 3.0, 900, "comments", 5.99), "low"),  # a wave of an hour or two
+    (policy.spike_severity, (0.9, 3.0, 900, "comments", 6.0), "medium"),
+    (policy.spike_severity, (0.9, 3.0, 4_999, "likes", 5.99), "low"),
+    (policy.spike_severity, (0.9, 3.0, 5_000, "likes", 6.0), "high"),
+    (policy.spike_severity, (0.9, 3.0, 5_000, "likes", 6.0, 1), "low"),  # one long window: maybe one wave
+    (policy.spike_severity, (0.9, 3.0, 5_000, "likes", 6.0, 2), "high"),
+    (policy.drop_severity, (2.99, 1e6), "low"),
+    (policy.drop_severity, (3.0, 999), "low"),
+    (policy.drop_severity, (3.0, 1_000), "medium"),
+    (policy.propagation_severity, (1, 999), "low"),
+    (policy.propagation_severity, (1, 1_000), "high"),
+    (policy.propagation_severity, (2, 999), "low"),
+    (policy.propagation_severity, (2, 1_000), "critical"),
+    (policy.viral_without_claim_severity, (999,), "low"),
+    (policy.viral_without_claim_severity, (1_000,), "high"),
     # claims
     (policy.flag_severity, (99_999,), "low"),
     (policy.flag_severity, (100_000,), "medium"),

@@ -120,12 +120,13 @@ def _finding(kind: str, ratio: float, novelty: float = 0.9, hours: float = 4.0, 
         T,
         z=8.0,
         ratio=ratio,
-        observed=1_000.0 * ratio,
-        expected=1_000.0,
+        observed=2_000.0 * ratio,
+        expected=2_000.0,
         bucket_hours=hours,
         bucket_start=T - timedelta(hours=hours),
         novelty=novelty,
         metric=metric,
+        windows=2,  # sustained over two windows: severity by what is at stake
     )
 
 

@@ -56,3 +56,33 @@ def test_eval_over_seeds_scores_each_seed_and_its_quiet_twin(
     assert seed["quiet_per_1000_post_days"] == pytest.approx(1000 * seed["quiet_alerts"] / seed["post_days"])
     assert seed["recall"] and all(0 <= r <= 1 for r in seed["recall"].values())
     assert (code == 0) == printed.rstrip().splitlines()[-2].endswith(": met")
+
+
+@pytest.mark.parametrize(
+    ("alert_subject", "matches"),
+    [
+        ({"content_id": "CW-1", "platform_content_id": "yt1", "video_id": "yt1"}, True),
+        ({"content_id": "CW-1", "platform_content_id": "tt9", "video_id": None}, False),  # same item, TikTok
+        ({"content_id": None, "platform_content_id": "yt1"}, True),
+        ({"content_id": "CW-2", "platform_content_id": "yt1"}, False),
+        ({"platform": "youtube", "channel_id": "UC1"}, False),  # platform and channel ids do not count
+    ],
+)
+def test_an_alert_matches_a_label_when_every_id_they_share_is_equal(
+    alert_subject: dict[str, str | None], matches: bool
+) -> None:
+    from claimwatch.evaluate import evaluate
+
+    label = {
+        "type": "view_spike",
+        "subject": {"content_id": "CW-1", "platform": "youtube", "platform_content_id": "yt1", "video_id": "yt1"},
+        "start": "2026-11-05T00:00:00Z",
+        "end": "2026-11-06T00:00:00Z",
+    }
+    alert = {
+        "type": "view_spike",
+        "severity": "medium",
+        "subject": {"platform": "youtube", "channel_id": "UC1", **alert_subject},
+        "event_time": "2026-11-05T10:00:00Z",
+    }
+    assert evaluate([alert], [label])["view_spike"].detected == int(matches)

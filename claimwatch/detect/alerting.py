@@ -65,6 +65,11 @@ COOLDOWN: dict[AlertType, timedelta] = {
 }
 
 
+# A low alert ("worth a glance") keeps its subject quiet this long at most: the next finding of the
+# kind a few hours later is news again (a wave before a surge must not hide the surge).
+LOW_COOLDOWN = timedelta(hours=6)
+LOW_RANK = severity_rank("low")
+
 DedupKey = tuple[object, ...]
 
 
@@ -89,7 +94,10 @@ class DedupStage:
         previous = self.seen.get(key)
         if previous is not None:
             last_time, last_rank = previous
-            within = candidate.event_time - last_time < self.cooldown.get(candidate.type, timedelta(hours=24))
+            cooldown = self.cooldown.get(candidate.type, timedelta(hours=24))
+            if last_rank <= LOW_RANK:  # a weak signal does not silence the next finding for a day
+                cooldown = min(cooldown, LOW_COOLDOWN)
+            within = candidate.event_time - last_time < cooldown
             if within and rank <= last_rank:
                 return False
             if within:  # an escalation keeps the cooldown of the finding it escalates

@@ -7,10 +7,11 @@ state (posts, claims, assets) lives in plain dataclasses so a worker can keep it
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from claimwatch.detect import policy
 from claimwatch.detect.alerting import Candidate, Clock, DedupStage, build, wall_clock
 from claimwatch.detect.claimstate import (
     DISPUTE_STATES,
@@ -172,7 +173,8 @@ class Monitor:
         if event.granularity == "cumulative":
             before = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             latest = post.last_time
-            findings = post.observe_totals(t, values, self.config.bucket)
+            primed = content_id is not None and self._spiking_elsewhere(content_id, event.platform, event.event_time)
+            findings = post.observe_totals(t, values, self.config.bucket, primed)
             after = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             seen: dict[str, int] = {}
             if after != before:  # most polls find nothing: no loop over the findings for them
@@ -206,21 +208,47 @@ class Monitor:
             content_id = self.catalog.content_for_post(event.platform, event.platform_content_id)
             alert = spikes.metric_alert(f, event, content_id)
             out.append(alert)
-            if f.kind == "view_spike" and alert.severity != "low" and content_id:
-                out += self._propagation(content_id, event, f)
-                if event.platform == "youtube":
+            if f.kind == "view_spike" and content_id:
+                sure = policy.spike_is_sure(alert.score, f.ratio)
+                out += self._propagation(content_id, event, f, sure)
+                if event.platform == "youtube" and sure:
                     out += self._viral_without_claim(content_id, event, f)
         return out
 
-    def _propagation(self, content_id: str, event: MetricObservation, f: Finding) -> list[Candidate]:
+    def _spiking_elsewhere(self, content_id: str, platform: str, when: datetime) -> bool:
+        """Whether the content spiked on another platform within the propagation window, and not
+        yet on this one: then this platform is watched closely (``PostModel``'s ``primed``)."""
+        seen = self.recent_spikes.get(content_id)
+        if not seen:
+            return False
+        here = seen.get(platform)
+        if here is not None and when - here <= PROPAGATION_WINDOW:
+            return False
+        return any(p != platform and timedelta(0) <= when - t <= PROPAGATION_WINDOW for p, t in seen.items())
+
+    def _propagation(self, content_id: str, event: MetricObservation, f: Finding, sure: bool) -> list[Candidate]:
+        """A spike on this platform after the content spiked on others within the window. Only a
+        sure spike marks a platform as spiking (what later platforms are measured from); a rise that
+        is not sure yet still says, at low, that the content may be spreading here."""
         spikes_seen = self.recent_spikes.setdefault(content_id, {})
-        earlier = {p: t for p, t in spikes_seen.items() if p != event.platform and f.time - t <= PROPAGATION_WINDOW}
-        spikes_seen.setdefault(event.platform, f.time)
-        if f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW:
-            spikes_seen[event.platform] = f.time
+        if sure:
+            spikes_seen.setdefault(event.platform, f.time)
+            if f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW:
+                spikes_seen[event.platform] = f.time
+        began = spikes_seen.get(event.platform, f.time)
+        if f.time - began > PROPAGATION_WINDOW:
+            began = f.time
+        # Only platforms that spiked before this one began to: the platform it started on is the
+        # origin, not a platform it spread to, however long its own spike goes on.
+        earlier = {
+            p: t
+            for p, t in spikes_seen.items()
+            if p != event.platform and t <= began and began - t <= PROPAGATION_WINDOW
+        }
         if not earlier:
             return []
-        return [spikes.propagation_alert(content_id, event, f, earlier, self.catalog.asset_of(content_id))]
+        alert = spikes.propagation_alert(content_id, event, f, earlier, self.catalog.asset_of(content_id))
+        return [alert if sure else replace(alert, severity="low")]
 
     def _viral_without_claim(self, content_id: str, event: MetricObservation, f: Finding) -> list[Candidate]:
         claim_ids = self.claims.by_video.get(event.platform_content_id, set())

@@ -24,9 +24,17 @@ DROP_MIN_EXPECTED = 50.0  # a handful of missing views on a quiet post is noise,
 CUSUM_SLACK = 1.0
 CUSUM_ALERT = 5.0
 NOVEL_MIN_Z = 3.0  # an unprecedented rate still has to clear the rate model's noise
+# A post whose content is spiking on another platform is far more likely to spike too, so it is
+# judged on every bucket of an hour (or more, to hold PRIMED_MIN_EXPECTED views) at this lower z:
+# the spread to a second platform is raised within a few polls of its crossing, not a day later.
+PRIMED_Z = 3.0
+PRIMED_MIN_EXPECTED = 10.0
 # Views a post usually gets over a span its counters stood still, above which standing still was a
 # collector's freeze, not a quiet post: the growth that follows is spread over the span.
 FREEZE_MIN_USUAL_VIEWS = 200.0
+# A views counter that has not moved where this many views were usual since it last moved (a
+# Poisson zero has odds under 1 %) is a stale reading, not a quiet hour.
+STALLED_MIN_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,12 @@ class Finding:
     episode_start: datetime | None = None
     novelty: float = 0.0
     metric: str | None = None  # the reaction of an engagement spike: likes, comments or shares
+    # The episode so far (the anomaly's findings in a row): its extra counts of this finding's
+    # metric, and the hours since its first window began. Severity is judged on these.
+    episode_excess: float = 0.0
+    episode_hours: float = 0.0
+    episode_windows: int = 1  # windows (or buckets) of this metric in the episode that were anomalous
+    windows: int = 1  # windows this finding spans: more than one for a sustained rise (CUSUM)
 
 
 ANALYTICS_DAYS_KEPT = 62  # past the roll-ups' 14-day horizon with room to spare
@@ -71,41 +85,56 @@ class BucketPolicy:
 class ReactionRate:
     """One kind of reaction (likes, comments or shares) per view, against its own baseline.
 
-    Reactions are counted over windows that close once :attr:`MIN_COUNT` of them (or
-    :attr:`MAX_HOURS`) have passed, so rare ones (shares) are judged over longer windows than
-    frequent ones (likes). The usual rate per view is the ratio of exponentially weighted
-    reactions and views, so a window's expected count is that rate times its views. A window is
-    judged on Anscombe's variance-stabilised difference, ``2(sqrt(c + 3/8) - sqrt(expected + 3/8))``,
-    which is close to a standard normal for Poisson counts however small; its spread beyond that
-    (``dispersion``) is learnt from the post's own windows, so a post with few reactions is neither
-    over-alerted nor deaf. A surge is ``z >= Z_ALERT`` at ``MIN_RATIO`` times the usual count or
-    more; it is winsorised when learnt, so it barely moves the baseline.
+    Reactions are counted over windows of at least :attr:`MIN_HOURS` that close once
+    :attr:`MIN_COUNT` of them (or :attr:`MAX_HOURS`) have passed, so rare ones (shares) are judged
+    over longer windows than frequent ones (likes), and a wave of an hour or two is not a window of
+    its own. The usual rate per view is the ratio of exponentially weighted reactions and views, so
+    a window's expected count is that rate times its views.
+
+    A window is judged on Anscombe's variance-stabilised difference, ``2(sqrt(c + 3/8) -
+    sqrt(expected + 3/8))``, about a standard normal for Poisson counts however small. Real
+    reactions are not Poisson: they come in threads and waves and their rate drifts, so the
+    difference's own variance (``1 + dispersion``) is learnt from the post's windows (see
+    :meth:`_learn_spread`). Its ``z`` is the difference over that spread: "rare for this post",
+    not "a large ratio".
+
+    A surge is one window at ``z >= Z_ALERT``, or a run of windows whose one-sided CUSUM of ``z``
+    (slack :attr:`CUSUM_SLACK`) reaches :attr:`CUSUM_ALERT`, at :attr:`MIN_RATIO` times the usual
+    count or more: a surge that lasts is found even where one window of it is within the noise.
 
     >>> r = ReactionRate()
-    >>> quiet = [r.observe(h * 3600.0, (h - 1) * 3600.0, 60.0, 0.3 + (h % 3) * 0.1) for h in range(1, 400)]
+    >>> quiet = [r.observe(h * 3600.0, (h - 2) * 3600.0, 120.0, 0.6 + (h % 3) * 0.2) for h in range(2, 800, 2)]
     >>> any(quiet)
     False
-    >>> surge = [r.observe(h * 3600.0, (h - 1) * 3600.0, 84.0, 2.8) for h in range(400, 410)]
+    >>> surge = [r.observe(h * 3600.0, (h - 2) * 3600.0, 168.0, 5.6) for h in range(800, 830, 2)]
     >>> z, ratio, *_ = next(s for s in surge if s)
     >>> round(ratio, 1), round(z, 1)  # the first window is partly the quiet hours before the surge
-    (3.6, 4.5)
+    (3.0, 3.9)
     """
 
     usual_count: float = 0.0  # exponentially weighted reactions per window
     usual_views: float = 0.0  # and views per window: their ratio is the usual rate per view
-    dispersion: float = 0.0  # EW mean of z**2 - 1: the spread beyond Poisson noise
+    dispersion: float = 0.0  # the variance of the window's difference beyond Poisson's 1
     seen: int = 0
     start: float | None = None
     views: float = 0.0
     count: float = 0.0
+    cusum: float = 0.0  # one-sided CUSUM of the windows' z: evidence of a sustained rise
+    run_start: float | None = None
+    run_count: float = 0.0
+    run_expected: float = 0.0
 
     MIN_COUNT: ClassVar[float] = 20.0
+    MIN_HOURS: ClassVar[float] = 2.0
     MAX_HOURS: ClassVar[float] = 12.0
     WARMUP: ClassVar[int] = 6
     LEVEL_ALPHA: ClassVar[float] = 0.1
     DISPERSION_ALPHA: ClassVar[float] = 0.05
     CLIP: ClassVar[float] = 2.5
-    Z_ALERT: ClassVar[float] = 4.0
+    Z_ALERT: ClassVar[float] = 3.5
+    CUSUM_SLACK: ClassVar[float] = 0.75
+    CUSUM_ALERT: ClassVar[float] = 3.0
+    RUN_MAX_HOURS: ClassVar[float] = 24.0
     MIN_RATIO: ClassVar[float] = 2.0
 
     def observe(
@@ -117,7 +146,7 @@ class ReactionRate:
         self.views += views
         self.count += count
         hours = (t - self.start) / 3600.0
-        if self.count < self.MIN_COUNT and hours < self.MAX_HOURS:
+        if hours < self.MAX_HOURS and (self.count < self.MIN_COUNT or hours < self.MIN_HOURS):
             return None
         views, count, begin = self.views, self.count, self.start
         self.views = self.count = 0.0
@@ -131,22 +160,57 @@ class ReactionRate:
         spread = math.sqrt(1.0 + max(0.0, self.dispersion))
         raw = 2.0 * (math.sqrt(count + 0.375) - math.sqrt(expected + 0.375))
         z = raw / spread
-        surge = None
-        ratio = (count + 1.0) / (expected + 1.0)
-        if self.seen >= self.WARMUP and z >= self.Z_ALERT and ratio >= self.MIN_RATIO:
-            surge = (z, ratio, count, expected, hours, begin)
-        # One odd window (a count of 3 where 11 were usual happens) must not make the post deaf for
-        # days: the spread is learnt from differences winsorised at the clip.
-        if abs(z) <= self.CLIP or self.seen < self.WARMUP:
-            bounded = max(-self.CLIP, min(self.CLIP, raw))
-            self.dispersion += self.DISPERSION_ALPHA * (bounded * bounded - 1.0 - self.dispersion)
-        else:  # a surge must not teach the baseline to expect surges: its count is learnt at the clip
+        rising = self.cusum > 0.0 and z > self.CUSUM_SLACK
+        surge = self._judge(z, count, expected, hours, begin) if self.seen >= self.WARMUP else None
+        if not rising:  # a window that adds to a rise in progress is not learnt as noise
+            self._learn_spread(raw, z, spread)
+        if abs(z) > self.CLIP and self.seen >= self.WARMUP:
+            # A surge must not teach the baseline to expect surges: its count is learnt at the clip.
             edge = math.sqrt(expected + 0.375) + math.copysign(self.CLIP * spread / 2.0, raw)
             count = max(0.0, edge * edge - 0.375)
         self.usual_count += self.LEVEL_ALPHA * (count - self.usual_count)
         self.usual_views += self.LEVEL_ALPHA * (views - self.usual_views)
         self.seen += 1
         return surge
+
+    def _judge(
+        self, z: float, count: float, expected: float, hours: float, begin: float
+    ) -> tuple[float, float, float, float, float, float] | None:
+        self.cusum = max(0.0, self.cusum + z - self.CUSUM_SLACK)
+        if self.run_start is not None and begin - self.run_start > self.RUN_MAX_HOURS * 3600.0:
+            # A rise that took more than a day to add up is drift, not a surge: start again from here.
+            self.cusum = max(0.0, z - self.CUSUM_SLACK)
+            self.run_start, self.run_count, self.run_expected = None, 0.0, 0.0
+        if self.cusum == 0.0:
+            self.run_start, self.run_count, self.run_expected = None, 0.0, 0.0
+        else:
+            if self.run_start is None:
+                self.run_start = begin
+            self.run_count += count
+            self.run_expected += expected
+        ratio = (count + 1.0) / (expected + 1.0)
+        if z >= self.Z_ALERT and ratio >= self.MIN_RATIO:
+            surge = (z, ratio, count, expected, hours, begin)
+        elif self.cusum >= self.CUSUM_ALERT and self.run_start is not None:
+            run_ratio = (self.run_count + 1.0) / (self.run_expected + 1.0)
+            if run_ratio < self.MIN_RATIO:
+                return None
+            run_hours = hours + (begin - self.run_start) / 3600.0
+            surge = (max(z, self.cusum / 2.0), run_ratio, self.run_count, self.run_expected, run_hours, self.run_start)
+        else:
+            return None
+        self.cusum, self.run_start, self.run_count, self.run_expected = 0.0, None, 0.0, 0.0
+        return surge
+
+    def _learn_spread(self, raw: float, z: float, spread: float) -> None:
+        """The window difference's variance: a plain mean over the first windows (the second one's
+        difference is mostly the level's own error after one window, so it is left out), then
+        exponentially weighted over the windows within :attr:`CLIP` of the spread: a surge is not
+        learnt as noise, or a post would grow deaf during the very surge it is in."""
+        if self.seen < 2 or (self.seen >= self.WARMUP and abs(z) > self.CLIP):
+            return
+        alpha = max(self.DISPERSION_ALPHA, 1.0 / (self.seen - 1))
+        self.dispersion += alpha * (raw * raw - 1.0 - self.dispersion)
 
 
 @dataclass
@@ -171,12 +235,19 @@ class PostModel:
     bucket: dict[str, float] = field(default_factory=dict)
     episode: str | None = None  # the kind of the anomaly in progress, if any
     episode_start: float = 0.0
+    # Per metric (views, likes, comments, shares) in the episode: extra counts so far, and when the
+    # first window of its findings began: a wave of shares does not make a later comment surge "sustained".
+    episode_excess: dict[str, float] = field(default_factory=dict)
+    episode_began: dict[str, float] = field(default_factory=dict)
+    episode_windows: dict[str, int] = field(default_factory=dict)
     quiet_buckets: int = 0
     counter_resets: int = 0
     counter_jumps: int = 0
     suspect_polls: int = 0  # polls in a row that were counter artefacts
     out_of_order: int = 0
     duplicates: int = 0
+    stale_polls: int = 0  # polls whose views counter stood still where views were all but certain
+    recent_rate: float = 0.0  # views an hour of the last bucket judged: "usual" while the model learns
     # The analytics days seen, as bits back from the newest (bit 0): a day seen again is restated.
     analytics_days: int = 0
     newest_analytics_day: int = 0  # its proleptic ordinal
@@ -200,8 +271,12 @@ class PostModel:
         self.analytics_days |= 1 << back
         return seen
 
-    def observe_totals(self, t: float, totals: dict[str, int | None], policy: BucketPolicy) -> list[Finding]:
+    def observe_totals(
+        self, t: float, totals: dict[str, int | None], policy: BucketPolicy, primed: bool = False
+    ) -> list[Finding]:
         """A poll of cumulative counters; returns what the closed bucket (if any) revealed.
+
+        ``primed``: the content is spiking on another platform (see :data:`PRIMED_Z`).
 
         A poll whose counters went down, or rose faster than any post can, is a counter artefact (a
         collector glitch, a reset, a corrupted value), not views: it is counted as a data-quality
@@ -231,6 +306,12 @@ class PostModel:
                 self.changed_at.update({k: t for k, v in totals.items() if v is not None})
             return []
         self.suspect_polls = 0
+        if self._stale(t, totals):
+            # A collector serving stale counters, not an audience gone: the poll is left out like a
+            # repeat, so the next fresh one is measured from the last fresh one over the whole
+            # span. Learnt, a stale afternoon would teach the model to expect nothing then for days.
+            self.stale_polls += 1
+            return []
         for name in COUNTERS:
             value, last = totals.get(name), self.last_totals.get(name)
             if value is None:
@@ -245,7 +326,20 @@ class PostModel:
                 self.changed_at[name] = t
             self.last_totals[name] = value
         self.last_time = t
-        return self._maybe_close(t, policy)
+        return self._maybe_close(t, policy, primed)
+
+    def _stale(self, t: float, totals: dict[str, int | None]) -> bool:
+        """Whether the views counter stands still where :data:`STALLED_MIN_EXPECTED` views were usual."""
+        views, last = totals.get("views"), self.last_totals.get("views")
+        if views is None or views != last:
+            return False
+        since = self.changed_at.get("views", t)
+        return t > since and self._usual_views(since, t) >= STALLED_MIN_EXPECTED
+
+    def _usual_views(self, start: float, end: float) -> float:
+        """The post's usual views over ``[start, end]``; while its model learns, at the last bucket's rate."""
+        usual = self.views.expected_between(start, end)
+        return usual if usual is not None else self.recent_rate * (end - start) / 3600.0
 
     def _caught_up_share(self, name: str, t: float) -> float:
         """The share of a counter's growth that belongs to the open bucket: all of it, unless the
@@ -256,8 +350,7 @@ class PostModel:
         start = self.bucket_start
         if since is None or start is None or since >= start or t <= start:
             return 1.0
-        usual = self.views.expected_between(since, start)
-        if usual is None or usual < FREEZE_MIN_USUAL_VIEWS:
+        if self._usual_views(since, start) < FREEZE_MIN_USUAL_VIEWS:
             return 1.0  # a quiet post's counters often stand still: that is no freeze
         return (t - start) / (t - since)
 
@@ -302,27 +395,29 @@ class PostModel:
         self.bucket_start = t
         self.bucket = {}
 
-    def _maybe_close(self, t: float, policy: BucketPolicy) -> list[Finding]:
+    def _maybe_close(self, t: float, policy: BucketPolicy, primed: bool = False) -> list[Finding]:
         assert self.bucket_start is not None
         hours = (t - self.bucket_start) / 3600.0
         if hours < policy.min_hours:
             return []
         expected = self.views.expected(self._mid(t), hours)
-        if hours < policy.max_hours and (expected is None or expected < policy.min_expected):
+        enough = PRIMED_MIN_EXPECTED if primed else policy.min_expected
+        if hours < policy.max_hours and (expected is None or expected < enough):
             return []
-        return self._close(t, hours)
+        return self._close(t, hours, primed)
 
     def _mid(self, t: float) -> float:
         start = self.bucket_start if self.bucket_start is not None else t
         return (start + t) / 2.0
 
-    def _close(self, t: float, hours: float) -> list[Finding]:
+    def _close(self, t: float, hours: float, primed: bool = False) -> list[Finding]:
         mid = self._mid(t)
         start = self.bucket_start if self.bucket_start is not None else t
         views = self.bucket.get("views", 0.0)
         findings: list[Finding] = []
         # Like with like: the usual count over exactly this window, each hour at its time of day.
         expected = self.views.expected_between(start, t) if t - start >= 1800.0 else self.views.expected(mid, hours)
+        self.recent_rate = views / hours if hours > 0 else self.recent_rate
         rate = log_rate(views, hours)
         novelty = self.novelty.update(rate, mid)  # learning now is safe: nothing below reads it
         novel = self.novelty.is_alert(novelty)
@@ -331,7 +426,7 @@ class PostModel:
             ratio = (views + 1.0) / (expected + 1.0)
             self._cusum(z, views, expected, hours, start)
             run_ratio = (self.run_observed + 1.0) / (self.run_expected + 1.0)
-            z_alert = self.views.detector.z_alert
+            z_alert = PRIMED_Z if primed else self.views.detector.z_alert
             if (z >= z_alert or (novel and z >= NOVEL_MIN_Z)) and ratio >= SPIKE_MIN_RATIO:
                 findings.append(self._finding("view_spike", t, z, ratio, views, expected, hours, start, novelty))
             elif self.cusum >= CUSUM_ALERT and run_ratio >= SPIKE_MIN_RATIO and self.run_start is not None:
@@ -346,6 +441,7 @@ class PostModel:
                         self.run_expected,
                         self.run_hours,
                         self.run_start,
+                        windows=2,
                     )
                 )
             if findings:
@@ -360,7 +456,19 @@ class PostModel:
         if not findings:  # most buckets: no datetime to build
             return findings
         episode = from_epoch(self.episode_start)
-        return [replace(f, episode_start=episode) for f in findings]
+        out = []
+        for f in findings:
+            metric = f.metric or "views"
+            began = self.episode_began.setdefault(metric, f.bucket_start.timestamp())
+            if f.kind != "view_drop":
+                self.episode_excess[metric] = self.episode_excess.get(metric, 0.0) + max(0.0, f.observed - f.expected)
+            extra = round(self.episode_excess.get(metric, 0.0), 1)
+            hours = round((t - began) / 3600.0, 2)
+            windows = self.episode_windows[metric] = self.episode_windows.get(metric, 0) + f.windows
+            out.append(
+                replace(f, episode_start=episode, episode_excess=extra, episode_hours=hours, episode_windows=windows)
+            )
+        return out
 
     def _cusum(self, z: float, observed: float, expected: float, hours: float, start: float) -> None:
         self.cusum = max(0.0, self.cusum + z - CUSUM_SLACK)
@@ -387,11 +495,24 @@ class PostModel:
             rate = self.reactions.get(metric)
             if rate is None:
                 rate = self.reactions[metric] = ReactionRate()
+            window_start = rate.start if rate.start is not None else start
             surge = rate.observe(t, start, views, count)
             if surge is not None:
                 z, ratio, observed, expected, hours, begin = surge
+                windows = 1 if begin >= window_start else 2  # a CUSUM run of windows
                 findings.append(
-                    self._finding("engagement_spike", t, z, ratio, observed, expected, hours, begin, metric=metric)
+                    self._finding(
+                        "engagement_spike",
+                        t,
+                        z,
+                        ratio,
+                        observed,
+                        expected,
+                        hours,
+                        begin,
+                        metric=metric,
+                        windows=windows,
+                    )
                 )
         # Two reactions surging together are one episode: the strongest speaks for it.
         return sorted(findings, key=lambda f: -f.z)[:1] if findings else findings
@@ -408,9 +529,11 @@ class PostModel:
         start: float,
         novelty: float = 0.0,
         metric: str | None = None,
+        windows: int = 1,
     ) -> Finding:
         return Finding(
             metric=metric,
+            windows=windows,
             kind=kind,
             time=from_epoch(t),
             z=round(z, 3),
@@ -426,6 +549,7 @@ class PostModel:
         if findings:
             if self.episode is None:
                 self.episode_start = t
+                self.episode_excess, self.episode_began, self.episode_windows = {}, {}, {}
             self.episode = findings[0].kind
             self.quiet_buckets = 0
         elif self.episode is not None:

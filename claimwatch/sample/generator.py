@@ -48,13 +48,25 @@ PLATFORM_SCALE = {"youtube": 1.0, "tiktok": 1.6, "instagram": 0.7, "facebook": 0
 PLATFORM_PHASE = {"youtube": 20.0, "tiktok": 22.0, "instagram": 19.0, "facebook": 18.0, "x": 16.0}
 OTHER_OWNERS = ["Rival Music Group", "Indie Collective LLC", "Global Rights Admin", "SoundClaim Partners"]
 SPIKE_MIN_DAILY_VIEWS = 600.0  # below this a 3x rise is a few views: nobody acts on it, nothing can see it
-ENGAGEMENT_MIN_DAILY_VIEWS = 3000.0
 REACTIONS = {"likes": (0.02, 0.06), "comments": (0.002, 0.006), "shares": (0.002, 0.01)}  # per view
-# A surge of one reaction: shares x8 for ~10 hours while views rise x1.4, on a post with 60+ views
-# an hour. Summed with likes and comments it is ~1.3x: only a per-metric baseline sees it.
-SHARE_SURGE_MIN_DAILY_VIEWS = 1_440.0
+# A surge of one reaction: shares x8 for ~10 hours while views barely move, on a busy post. Summed with likes and comments it is ~1.3x: only a per-metric baseline sees it.
+ENGAGEMENT_MIN_EXTRA = 60.0  # extra reactions of the surging kind a surge adds, at the least
 WARMUP_HOURS = 96  # models need a few days of history before scenarios start
 DECAY_HOURS = 4.0  # a spike fades over this long after its plateau: still part of the scenario
+# The background's own bursts, never labelled: (per post-day, (lowest, highest) factor, (shortest,
+# longest) hours). Views get a link shared somewhere; a reaction gets a wave from one audience.
+VIEW_BURSTS = (0.1, (1.2, 1.8), (1.0, 3.0))
+REACTION_WAVES = (0.1, (1.5, 3.0), (1.0, 3.0))
+REACTION_DRIFT_PER_DAY = 0.15  # the standard deviation of a day's change of log(rate per view)
+REACTION_GAMMA_SHAPE = (2.0, 12.0)  # a post's hour-to-hour mixing: 2 is very overdispersed
+CLUSTER_SIZE = {"likes": (1.0, 1.3), "comments": (1.2, 2.5), "shares": (1.2, 2.5)}  # mean arrivals a cluster
+SPIKE_RAMP_HOURS = (0.5, 8.0)
+SPIKE_PLATEAU_HOURS = (5.0, 18.0)
+SPIKE_MULTIPLIER = (3.0, 8.0)
+FREEZES_PER_POST_DAY = 0.02  # a collector serving stale counters: all of them, or one
+FREEZE_HOURS = (3.0, 14.0)
+BUSY_SHARE = 0.05  # posts of a few hits a catalogue has: 10-300x the popularity of the rest
+BUSY_FACTOR = (10.0, 300.0)
 
 
 @dataclass
@@ -72,6 +84,7 @@ class Item:
     channel_id: str
     claim_rate: float  # usual new UGC claims per day on the asset
     base_views: dict[str, float] = field(default_factory=dict)  # per platform, views/day
+    per_view: dict[str, dict[str, float]] = field(default_factory=dict)  # per platform, reactions per view
     used: bool = False
 
 
@@ -201,6 +214,8 @@ class Generator:
             if not platforms:
                 platforms["youtube"] = self._token(11)
             popularity = math.exp(self.np.normal(7.0, 1.4))
+            if self.rng.random() < BUSY_SHARE:  # a hit: small and busy posts side by side
+                popularity *= math.exp(self.rng.uniform(*map(math.log, BUSY_FACTOR)))
             item = Item(
                 content_id=f"CW-{i:06d}",
                 title=title,
@@ -217,6 +232,7 @@ class Generator:
             )
             for p in platforms:
                 item.base_views[p] = max(15.0, popularity * PLATFORM_SCALE[p] * math.exp(self.np.normal(0, 0.5)))
+                item.per_view[p] = {name: self.rng.uniform(lo, hi) for name, (lo, hi) in REACTIONS.items()}
             self.items.append(item)
 
     def build_rights(self) -> None:
@@ -368,17 +384,39 @@ class Generator:
         item.used = True
         return item
 
-    def _add_spike(self, item: Item, platform: str, start_h: float, engagement: bool = False) -> Spike:
-        spike = Spike(
-            platform=platform,
-            start_h=start_h,
-            ramp_h=self.rng.uniform(1.5, 4.0),
-            plateau_h=self.rng.uniform(6.0, 16.0),
-            multiplier=self.rng.uniform(3.0, 6.0),
-            engagement_only=engagement,
-        )
+    def _add_spike(self, item: Item, platform: str, start_h: float) -> Spike:
+        spike = self._draw_spike(platform, start_h)
         self.spikes.setdefault((item.content_id, platform), []).append(spike)
         return spike
+
+    def _draw_spike(self, platform: str, start_h: float, engagement: bool = False) -> Spike:
+        """A surge of the ranges real ones span: ramps from half an hour to 8 hours, 5-18 hours at
+        its height, 3-8x (log-uniform, so most are modest), on small posts as on busy ones."""
+        return Spike(
+            platform=platform,
+            start_h=start_h,
+            ramp_h=self.rng.uniform(*SPIKE_RAMP_HOURS),
+            plateau_h=self.rng.uniform(*SPIKE_PLATEAU_HOURS),
+            multiplier=math.exp(self.rng.uniform(*map(math.log, SPIKE_MULTIPLIER))),
+            engagement_only=engagement,
+        )
+
+    def _visible_reactions(self, item: Item, platform: str, spike: Spike) -> list[str | None]:
+        """The reactions a surge can be of on this post: those it adds ENGAGEMENT_MIN_EXTRA of at the
+        post's own rate per view (all of them together, None, when every one does). A surge of 8
+        comments is no scenario: nobody could see it in the noise, nor would act on it."""
+        visible: list[str | None] = [
+            name for name in REACTIONS if self._extra(item, platform, name, spike) >= ENGAGEMENT_MIN_EXTRA
+        ]
+        if len(visible) == len(REACTIONS):
+            visible.append(None)
+        return visible
+
+    @staticmethod
+    def _extra(item: Item, platform: str, name: str, spike: Spike) -> float:
+        """The reactions of ``name`` a surge adds over its height, at the post's usual rates."""
+        per_hour = item.base_views[platform] / 24.0 * item.per_view[platform][name]
+        return per_hour * (spike.multiplier - 1.0) * spike.plateau_h
 
     def _spike_label(self, type_: str, item: Item, spike: Spike, note: str) -> None:
         pid = item.platform_ids[spike.platform]
@@ -406,12 +444,19 @@ class Generator:
             spike = self._add_spike(item, platform, self._scenario_hour(30))
             self._spike_label("view_spike", item, spike, f"views x{spike.multiplier:.1f} on {platform}")
         for _ in range(count):  # engagement spikes: reactions jump, views do not
-            item = self._pick(lambda i: any(v >= ENGAGEMENT_MIN_DAILY_VIEWS for v in i.base_views.values()))
+            spike = self._draw_spike("", self._scenario_hour(30), engagement=True)
+
+            def visible(i: Item, p: str, surge: Spike = spike) -> bool:
+                return any(self._extra(i, p, name, surge) >= ENGAGEMENT_MIN_EXTRA for name in REACTIONS)
+
+            item = self._pick(lambda i: any(visible(i, p) for p in i.base_views))
             if item is None:
                 break
-            platform = self.rng.choice(sorted(p for p, v in item.base_views.items() if v >= ENGAGEMENT_MIN_DAILY_VIEWS))
-            spike = self._add_spike(item, platform, self._scenario_hour(30), engagement=True)
-            self._spike_label("engagement_spike", item, spike, f"likes/comments/shares x{spike.multiplier:.1f}")
+            spike.platform = self.rng.choice(sorted(p for p in item.base_views if visible(item, p)))
+            spike.metric = metric = self.rng.choice(self._visible_reactions(item, spike.platform, spike))
+            self.spikes.setdefault((item.content_id, spike.platform), []).append(spike)
+            what = metric or "likes/comments/shares"
+            self._spike_label("engagement_spike", item, spike, f"{what} x{spike.multiplier:.1f}")
         for _ in range(max(2, count // 2)):  # cross-platform propagation
             item = self._pick(lambda i: sum(v >= SPIKE_MIN_DAILY_VIEWS for v in i.base_views.values()) >= 2)
             if item is None:
@@ -421,7 +466,7 @@ class Generator:
             )
             start = self._scenario_hour(60)
             a = self._add_spike(item, first, start)
-            b = self._add_spike(item, second, start + self.rng.uniform(4, 24))
+            b = self._add_spike(item, second, start + self.rng.uniform(2, 24))
             self._spike_label("view_spike", item, a, f"viral on {first} first")
             self._spike_label("view_spike", item, b, f"then on {second}")
             self._spike_label("viral_propagation", item, b, f"{first} → {second}")
@@ -480,20 +525,24 @@ class Generator:
             )
 
     def _inject_share_surges(self, count: int) -> None:
+        """Shares x5-9 for 6-12 hours while views barely move, on a post where that is 60 or more
+        extra shares (a busy one): only a per-metric baseline sees it."""
         for _ in range(count):
-            item = self._pick(lambda i: any(v >= SHARE_SURGE_MIN_DAILY_VIEWS for v in i.base_views.values()))
+            start = self._scenario_hour(30)
+            ramp, plateau = self.rng.uniform(0.5, 4.0), self.rng.uniform(6.0, 12.0)
+            shares = Spike("", start, ramp, plateau, self.rng.uniform(5.0, 9.0), engagement_only=True, metric="shares")
+
+            def visible(i: Item, surge: Spike = shares) -> bool:
+                return any(self._extra(i, p, "shares", surge) >= ENGAGEMENT_MIN_EXTRA for p in i.base_views)
+
+            item = self._pick(visible)
             if item is None:
                 break
-            platform = self.rng.choice(
-                sorted(p for p, v in item.base_views.items() if v >= SHARE_SURGE_MIN_DAILY_VIEWS)
+            shares.platform = self.rng.choice(
+                sorted(p for p in item.base_views if self._extra(item, p, "shares", shares) >= ENGAGEMENT_MIN_EXTRA)
             )
-            start = self._scenario_hour(30)
-            ramp, plateau = self.rng.uniform(1.0, 2.5), self.rng.uniform(8.0, 11.0)
-            shares = Spike(
-                platform, start, ramp, plateau, self.rng.uniform(6.0, 9.0), engagement_only=True, metric="shares"
-            )
-            views = Spike(platform, start, ramp, plateau, self.rng.uniform(1.25, 1.5))
-            self.spikes.setdefault((item.content_id, platform), []).extend([shares, views])
+            views = Spike(shares.platform, start, ramp, plateau, self.rng.uniform(1.0, 1.5))
+            self.spikes.setdefault((item.content_id, shares.platform), []).extend([shares, views])
             self._spike_label(
                 "engagement_spike", item, shares, f"shares x{shares.multiplier:.1f}, views x{views.multiplier:.2f}"
             )
@@ -673,7 +722,13 @@ class Generator:
     # ------------------------------------------------------------------------------ series
 
     def series(self, item: Item, platform: str) -> dict[str, np.ndarray]:
-        """Hourly counts of views and reactions over the whole period."""
+        """Hourly counts of views and reactions over the whole period.
+
+        Views: a Poisson count of a rate with daily and weekly seasonality, a slow random trend,
+        hour-to-hour log-normal noise and short unlabelled bursts (a link shared somewhere: x1.2-1.8
+        for an hour or three), times the injected spikes. Reactions are not Poisson given views: see
+        :meth:`_reactions`.
+        """
         hours = np.arange(self.hours, dtype=float)
         base = item.base_views[platform] / 24.0
         amplitude = self.rng.uniform(0.25, 0.6)
@@ -683,7 +738,7 @@ class Generator:
         weekly = np.where(weekday >= 5, self.rng.uniform(1.0, 1.3), 1.0)
         trend = np.exp(np.cumsum(self.np.normal(0, 0.05 / math.sqrt(24), self.hours)))
         noise = np.exp(self.np.normal(0, 0.12, self.hours))
-        rate = base * diurnal * weekly * trend * noise
+        rate = base * diurnal * weekly * trend * noise * self._bursts(VIEW_BURSTS)
         reaction_factor = {name: np.ones(self.hours) for name in REACTIONS}
         for spike in self.spikes.get((item.content_id, platform), []):
             if spike.engagement_only:
@@ -693,10 +748,39 @@ class Generator:
                 rate = rate * spike.factor(hours)
         views = self.np.poisson(rate)
         out = {"views": views}
-        for name, (lo, hi) in REACTIONS.items():
-            p = self.rng.uniform(lo, hi)
-            out[name] = self.np.poisson(views * p * reaction_factor[name])
+        for name in REACTIONS:
+            out[name] = self._reactions(name, views, item.per_view[platform][name], reaction_factor[name])
         return out
+
+    def _reactions(self, name: str, views: np.ndarray, per_view: float, factor: np.ndarray) -> np.ndarray:
+        """One reaction's hourly counts, as overdispersed as real ones.
+
+        - the rate per view drifts (a slow random walk) and varies by hour (who is watching);
+        - it comes in waves from one audience (x1.5-3 for 1-3 hours, unlabelled);
+        - the hour's rate is gamma-mixed with a shape of the post's own (negative binomial counts);
+        - arrivals are clustered: comments in threads, shares in bursts of a group, likes nearly
+          alone; a cluster's size is geometric with a mean of the post's own.
+        """
+        hours = np.arange(self.hours, dtype=float)
+        drift = np.exp(np.cumsum(self.np.normal(0, REACTION_DRIFT_PER_DAY / math.sqrt(24), self.hours)))
+        audience = 1.0 + self.rng.uniform(0.0, 0.4) * np.cos(2 * np.pi * (hours - self.rng.uniform(0, 24)) / 24.0)
+        mean = views * per_view * drift * audience * self._bursts(REACTION_WAVES) * factor
+        shape = self.rng.uniform(*REACTION_GAMMA_SHAPE)
+        mixed = mean * self.np.gamma(shape, 1.0 / shape, self.hours)
+        size = self.rng.uniform(*CLUSTER_SIZE[name])
+        clusters = self.np.poisson(mixed / size)
+        extra = self.np.negative_binomial(np.maximum(clusters, 1), 1.0 / size)
+        return np.asarray(clusters + np.where(clusters > 0, extra, 0))
+
+    def _bursts(self, spec: tuple[float, tuple[float, float], tuple[float, float]]) -> np.ndarray:
+        """A factor of 1 with short unlabelled bursts: ``(per day, (lowest, highest) x, (shortest, longest) h)``."""
+        per_day, (low, high), (shortest, longest) = spec
+        factor = np.ones(self.hours)
+        for _ in range(int(self.np.poisson(per_day * self.days))):
+            start = self.rng.randrange(self.hours)
+            length = max(1, round(self.rng.uniform(shortest, longest)))
+            factor[start : start + length] *= self.rng.uniform(low, high)
+        return factor
 
     # ------------------------------------------------------------------------------ writing
 
@@ -782,6 +866,10 @@ class Generator:
     def _polls(
         self, item: Item, platform: str, pid: str, cum: dict[str, np.ndarray], by_day: dict[int, list[str]]
     ) -> int:
+        """Poll lines as collectors write them: every 15-60 minutes, missing hours (an outage),
+        repeating a line, a second collector in between, a line late into the next day's file, and
+        counters frozen for hours (the collector read a cache) that then catch up at once."""
+        freezes = self._freezes()
         t = self.rng.uniform(0, 0.5)
         written = 0
         while t < self.hours - 0.01:
@@ -794,7 +882,10 @@ class Generator:
             for when in rows:
                 if when >= self.hours:
                     break
-                line = self._poll_line(platform, pid, when, cum)
+                read_at = {
+                    name: next((a for a, b, names in freezes if a <= when < b and name in names), when) for name in cum
+                }
+                line = self._poll_line(platform, pid, when, read_at, cum)
                 day = int(when // 24)
                 if self.rng.random() < 0.02:
                     day += 1  # arrives late, in the next day's file
@@ -804,10 +895,23 @@ class Generator:
             t += self.rng.uniform(0.25, 1.0)
         return written
 
-    def _poll_line(self, platform: str, pid: str, hours: float, cum: dict[str, np.ndarray]) -> str:
-        h = int(hours)
-        frac = hours - h
-        values = {k: int(v[h] + frac * (v[h + 1] - v[h])) for k, v in cum.items()}
+    def _freezes(self) -> list[tuple[float, float, tuple[str, ...]]]:
+        """When a collector served stale counters: (from, until, which counters), never labelled."""
+        spans = []
+        for _ in range(int(self.np.poisson(FREEZES_PER_POST_DAY * self.days))):
+            start = self.rng.uniform(24.0, self.hours - 1.0)
+            counters = ("views", *REACTIONS) if self.rng.random() < 0.5 else (self.rng.choice(list(REACTIONS)),)
+            spans.append((start, start + self.rng.uniform(*FREEZE_HOURS), counters))
+        return spans
+
+    def _poll_line(
+        self, platform: str, pid: str, hours: float, read_at: dict[str, float], cum: dict[str, np.ndarray]
+    ) -> str:
+        values = {}
+        for k, v in cum.items():
+            at = read_at[k]
+            h = int(at)
+            values[k] = int(v[h] + (at - h) * (v[h + 1] - v[h]))
         record = {
             "platform": platform,
             "platform_content_id": pid,

@@ -25,6 +25,7 @@ def post_subject(event: MetricObservation, content_id: str | None) -> dict[str, 
 def metric_alert(f: Finding, event: MetricObservation, content_id: str | None) -> Candidate:
     """A view spike, a view drop or a one-reaction engagement spike of one post.
 
+    >>> from dataclasses import replace
     >>> from datetime import UTC, datetime
     >>> t, start = datetime(2026, 11, 2, 10, tzinfo=UTC), datetime(2026, 11, 2, 6, tzinfo=UTC)
     >>> poll = MetricObservation(event_id="e1", source="platform_poll", granularity="cumulative",
@@ -32,24 +33,35 @@ def metric_alert(f: Finding, event: MetricObservation, content_id: str | None) -
     >>> f = Finding("view_spike", t, z=6.1, ratio=9.0, observed=9_000.0, expected=1_000.0,
     ...     bucket_hours=4.0, bucket_start=start, novelty=0.7)
     >>> c = metric_alert(f, poll, "CW-1")
-    >>> c.type, c.severity, c.title
-    ('view_spike', 'high', 'Views of youtube post p1 at 9.0x of usual')
+    >>> c.type, c.severity, c.title  # one window so far: worth a glance, not yet sustained
+    ('view_spike', 'low', 'Views of youtube post p1 at 9.0x of usual')
+    >>> metric_alert(replace(f, episode_windows=2), poll, "CW-1").severity  # 8,000 extra views, sustained
+    'high'
     """
     score = spike_score(f)
     kind: AlertType = "engagement_spike" if f.kind == "engagement_spike" else "view_spike"  # a drop too
     if f.kind == "view_drop":
         title = f"Views of {event.platform} post {event.platform_content_id} fell to {f.ratio:.2f}x of usual"
-        severity = policy.drop_severity(f.bucket_hours)
+        severity = policy.drop_severity(f.bucket_hours, f.expected - f.observed)
     else:
         what = "Views" if f.kind == "view_spike" else f"{(f.metric or 'engagement').capitalize()} per view"
         title = f"{what} of {event.platform} post {event.platform_content_id} at {f.ratio:.1f}x of usual"
-        severity = policy.spike_severity(score, f.ratio)
+        severity = policy.spike_severity(
+            score,
+            f.ratio,
+            max(excess(f), f.episode_excess),
+            f.metric or "views",
+            max(f.bucket_hours, f.episode_hours),
+            max(f.windows, f.episode_windows),
+        )
     evidence = {
         "rule": f"metrics.{f.kind}",
         "observed": f.observed,
         "expected": f.expected,
         "ratio": f.ratio,
         "z": f.z,
+        "excess": round(excess(f), 1),
+        "episode": {"excess": f.episode_excess, "hours": f.episode_hours, "windows": f.episode_windows},
         "novelty": f.novelty,
         **({"metric": f.metric} if f.metric else {}),
         "expected_basis": expected_basis(f),
@@ -81,7 +93,7 @@ def propagation_alert(
     lag_h = (f.time - first_time).total_seconds() / 3600
     return Candidate(
         type="viral_propagation",
-        severity=policy.propagation_severity(len(earlier)),
+        severity=policy.propagation_severity(len(earlier), max(excess(f), f.episode_excess)),
         score=min(1.0, 0.7 + 0.1 * len(earlier) + min(f.ratio, 10) / 50),
         subject={**post_subject(event, content_id), "asset_id": asset_id},
         event_time=f.time,
@@ -105,7 +117,7 @@ def viral_without_claim_alert(
     """A YouTube video spiking while none of our claims on it (id → status, first id first) is active."""
     return Candidate(
         type="performance_discrepancy",
-        severity=policy.VIRAL_WITHOUT_CLAIM,
+        severity=policy.viral_without_claim_severity(max(excess(f), f.episode_excess)),
         score=0.85,
         subject={
             "content_id": content_id,
@@ -120,6 +132,11 @@ def viral_without_claim_alert(
         identity=(event.platform_content_id, "viral_without_claim", rfc3339(f.episode_start or f.time)),
         dedup_key=(event.platform_content_id, "viral_without_claim"),
     )
+
+
+def excess(f: Finding) -> float:
+    """The count beyond the usual over the finding's window: what severity is judged on."""
+    return max(0.0, f.observed - f.expected)
 
 
 def expected_basis(f: Finding) -> str:
