@@ -205,10 +205,13 @@ class ReactionRate:
     def _learn_spread(self, raw: float, z: float, spread: float) -> None:
         """The window difference's variance: a plain mean over the first windows (the second one's
         difference is mostly the level's own error after one window, so it is left out), then
-        exponentially weighted over the windows within :attr:`CLIP` of the spread: a surge is not
-        learnt as noise, or a post would grow deaf during the very surge it is in."""
-        if self.seen < 2 or (self.seen >= self.WARMUP and abs(z) > self.CLIP):
+        exponentially weighted and winsorised at :attr:`CLIP` of the spread. Winsorised, not cut:
+        leaving the windows beyond the clip out made a post whose comments come in threads (a
+        heavy right tail) learn an ever smaller spread, and alert every eight hours."""
+        if self.seen < 2:
             return
+        if self.seen >= self.WARMUP:
+            raw = max(-self.CLIP, min(self.CLIP, z)) * spread
         alpha = max(self.DISPERSION_ALPHA, 1.0 / (self.seen - 1))
         self.dispersion += alpha * (raw * raw - 1.0 - self.dispersion)
 

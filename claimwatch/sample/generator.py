@@ -443,7 +443,9 @@ class Generator:
             platform = self.rng.choice(sorted(p for p, v in item.base_views.items() if v >= SPIKE_MIN_DAILY_VIEWS))
             spike = self._add_spike(item, platform, self._scenario_hour(30))
             self._spike_label("view_spike", item, spike, f"views x{spike.multiplier:.1f} on {platform}")
-        for _ in range(count):  # engagement spikes: reactions jump, views do not
+        # Engagement surges and spreading spikes are the hardest to see: more of them (12 and 4 in 200
+        # items), so that one seed's recall of each is measured to a twelfth, not a seventh.
+        for _ in range(max(3, n // 25)):  # engagement spikes: reactions jump, views do not
             spike = self._draw_spike("", self._scenario_hour(30), engagement=True)
 
             def visible(i: Item, p: str, surge: Spike = spike) -> bool:
@@ -457,7 +459,7 @@ class Generator:
             self.spikes.setdefault((item.content_id, spike.platform), []).append(spike)
             what = metric or "likes/comments/shares"
             self._spike_label("engagement_spike", item, spike, f"{what} x{spike.multiplier:.1f}")
-        for _ in range(max(2, count // 2)):  # cross-platform propagation
+        for _ in range(max(2, n // 50)):  # cross-platform propagation
             item = self._pick(lambda i: sum(v >= SPIKE_MIN_DAILY_VIEWS for v in i.base_views.values()) >= 2)
             if item is None:
                 break
@@ -475,7 +477,7 @@ class Generator:
         self._inject_discrepancies(max(2, n // 60))
         self._inject_third_party(max(1, n // 100))
         self._inject_risky_disputes(max(2, n // 80))
-        self._inject_share_surges(max(2, n // 80))
+        self._inject_share_surges(max(2, n // 50))
         self._inject_asset_risk(max(1, n // 100))
 
     def _inject_asset_risk(self, count: int) -> None:
