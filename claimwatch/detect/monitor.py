@@ -227,17 +227,15 @@ class Monitor:
         return any(p != platform and timedelta(0) <= when - t <= PROPAGATION_WINDOW for p, t in seen.items())
 
     def _propagation(self, content_id: str, event: MetricObservation, f: Finding, sure: bool) -> list[Candidate]:
-        """A spike on this platform after the content spiked on others within the window. Only a
-        sure spike marks a platform as spiking (what later platforms are measured from); a rise that
-        is not sure yet still says, at low, that the content may be spreading here."""
+        """A spike on this platform after the content spiked on others within the window. Every
+        rise found marks its platform as spiking from then (what later platforms are measured from,
+        and what primes them); a rise that is not sure yet says, at low, that the content may be
+        spreading here, and the alert escalates when it is sure and large."""
         spikes_seen = self.recent_spikes.setdefault(content_id, {})
-        if sure:
-            spikes_seen.setdefault(event.platform, f.time)
-            if f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW:
-                spikes_seen[event.platform] = f.time
-        began = spikes_seen.get(event.platform, f.time)
-        if f.time - began > PROPAGATION_WINDOW:
-            began = f.time
+        spikes_seen.setdefault(event.platform, f.time)
+        if f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW:
+            spikes_seen[event.platform] = f.time
+        began = spikes_seen[event.platform]
         # Only platforms that spiked before this one began to: the platform it started on is the
         # origin, not a platform it spread to, however long its own spike goes on.
         earlier = {

@@ -28,6 +28,7 @@ NOVEL_MIN_Z = 3.0  # an unprecedented rate still has to clear the rate model's n
 # judged on every bucket of an hour (or more, to hold PRIMED_MIN_EXPECTED views) at this lower z:
 # the spread to a second platform is raised within a few polls of its crossing, not a day later.
 PRIMED_Z = 3.0
+EPISODE_MIN_RATIO = 2.0  # a finding this far above usual counts toward its episode being sustained
 PRIMED_MIN_EXPECTED = 10.0
 # Views a post usually gets over a span its counters stood still, above which standing still was a
 # collector's freeze, not a quiet post: the growth that follows is spread over the span.
@@ -98,9 +99,10 @@ class ReactionRate:
     :meth:`_learn_spread`). Its ``z`` is the difference over that spread: "rare for this post",
     not "a large ratio".
 
-    A surge is one window at ``z >= Z_ALERT``, or a run of windows whose one-sided CUSUM of ``z``
-    (slack :attr:`CUSUM_SLACK`) reaches :attr:`CUSUM_ALERT`, at :attr:`MIN_RATIO` times the usual
-    count or more: a surge that lasts is found even where one window of it is within the noise.
+    A surge is one window at ``z >= Z_ALERT`` and :attr:`MIN_RATIO` times the usual count or more,
+    or a run of windows whose one-sided CUSUM of ``z`` (slack :attr:`CUSUM_SLACK`) reaches
+    :attr:`CUSUM_ALERT` at :attr:`RUN_MIN_RATIO` or more: a surge that lasts is found even where
+    each window of it is within the noise (as ``low`` until it is sure and large: see the policy).
 
     >>> r = ReactionRate()
     >>> quiet = [r.observe(h * 3600.0, (h - 2) * 3600.0, 120.0, 0.6 + (h % 3) * 0.2) for h in range(2, 800, 2)]
@@ -136,6 +138,7 @@ class ReactionRate:
     CUSUM_ALERT: ClassVar[float] = 3.0
     RUN_MAX_HOURS: ClassVar[float] = 24.0
     MIN_RATIO: ClassVar[float] = 2.0
+    RUN_MIN_RATIO: ClassVar[float] = 2.0  # the same as one window: a bursty post runs at 1.6x now and then
 
     def observe(
         self, t: float, start: float, views: float, count: float
@@ -193,7 +196,7 @@ class ReactionRate:
             surge = (z, ratio, count, expected, hours, begin)
         elif self.cusum >= self.CUSUM_ALERT and self.run_start is not None:
             run_ratio = (self.run_count + 1.0) / (self.run_expected + 1.0)
-            if run_ratio < self.MIN_RATIO:
+            if run_ratio < self.RUN_MIN_RATIO:
                 return None
             run_hours = hours + (begin - self.run_start) / 3600.0
             surge = (max(z, self.cusum / 2.0), run_ratio, self.run_count, self.run_expected, run_hours, self.run_start)
@@ -462,12 +465,16 @@ class PostModel:
         out = []
         for f in findings:
             metric = f.metric or "views"
-            began = self.episode_began.setdefault(metric, f.bucket_start.timestamp())
-            if f.kind != "view_drop":
+            if f.kind != "view_drop" and f.ratio >= EPISODE_MIN_RATIO:
+                # Only a clear rise makes the episode sustained: a slow run at 1.6x is news at low,
+                # not evidence that a later window's jump has lasted.
+                self.episode_began.setdefault(metric, f.bucket_start.timestamp())
                 self.episode_excess[metric] = self.episode_excess.get(metric, 0.0) + max(0.0, f.observed - f.expected)
+                self.episode_windows[metric] = self.episode_windows.get(metric, 0) + f.windows
+            began = self.episode_began.get(metric, f.bucket_start.timestamp())
             extra = round(self.episode_excess.get(metric, 0.0), 1)
             hours = round((t - began) / 3600.0, 2)
-            windows = self.episode_windows[metric] = self.episode_windows.get(metric, 0) + f.windows
+            windows = self.episode_windows.get(metric, 0)
             out.append(
                 replace(f, episode_start=episode, episode_excess=extra, episode_hours=hours, episode_windows=windows)
             )

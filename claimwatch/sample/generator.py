@@ -50,7 +50,10 @@ OTHER_OWNERS = ["Rival Music Group", "Indie Collective LLC", "Global Rights Admi
 SPIKE_MIN_DAILY_VIEWS = 600.0  # below this a 3x rise is a few views: nobody acts on it, nothing can see it
 REACTIONS = {"likes": (0.02, 0.06), "comments": (0.002, 0.006), "shares": (0.002, 0.01)}  # per view
 # A surge of one reaction: shares x8 for ~10 hours while views barely move, on a busy post. Summed with likes and comments it is ~1.3x: only a per-metric baseline sees it.
-ENGAGEMENT_MIN_EXTRA = 60.0  # extra reactions of the surging kind a surge adds, at the least
+# Extra reactions of the surging kind a labelled surge adds at the least, at the post's usual rates:
+# what a rights team would act on (a few hundred likes, a few dozen comments or shares), never
+# below 60. A surge of 8 comments or 50 likes is no scenario: nobody could see it, nor would act.
+ENGAGEMENT_MIN_EXTRA = {"likes": 250.0, "comments": 60.0, "shares": 60.0}
 WARMUP_HOURS = 96  # models need a few days of history before scenarios start
 DECAY_HOURS = 4.0  # a spike fades over this long after its plateau: still part of the scenario
 # The background's own bursts, never labelled: (per post-day, (lowest, highest) factor, (shortest,
@@ -403,10 +406,9 @@ class Generator:
 
     def _visible_reactions(self, item: Item, platform: str, spike: Spike) -> list[str | None]:
         """The reactions a surge can be of on this post: those it adds ENGAGEMENT_MIN_EXTRA of at the
-        post's own rate per view (all of them together, None, when every one does). A surge of 8
-        comments is no scenario: nobody could see it in the noise, nor would act on it."""
+        post's own rate per view (all of them together, None, when every one does)."""
         visible: list[str | None] = [
-            name for name in REACTIONS if self._extra(item, platform, name, spike) >= ENGAGEMENT_MIN_EXTRA
+            name for name in REACTIONS if self._extra(item, platform, name, spike) >= ENGAGEMENT_MIN_EXTRA[name]
         ]
         if len(visible) == len(REACTIONS):
             visible.append(None)
@@ -449,7 +451,7 @@ class Generator:
             spike = self._draw_spike("", self._scenario_hour(30), engagement=True)
 
             def visible(i: Item, p: str, surge: Spike = spike) -> bool:
-                return any(self._extra(i, p, name, surge) >= ENGAGEMENT_MIN_EXTRA for name in REACTIONS)
+                return any(self._extra(i, p, name, surge) >= ENGAGEMENT_MIN_EXTRA[name] for name in REACTIONS)
 
             item = self._pick(lambda i: any(visible(i, p) for p in i.base_views))
             if item is None:
@@ -535,13 +537,17 @@ class Generator:
             shares = Spike("", start, ramp, plateau, self.rng.uniform(5.0, 9.0), engagement_only=True, metric="shares")
 
             def visible(i: Item, surge: Spike = shares) -> bool:
-                return any(self._extra(i, p, "shares", surge) >= ENGAGEMENT_MIN_EXTRA for p in i.base_views)
+                return any(self._extra(i, p, "shares", surge) >= ENGAGEMENT_MIN_EXTRA["shares"] for p in i.base_views)
 
             item = self._pick(visible)
             if item is None:
                 break
             shares.platform = self.rng.choice(
-                sorted(p for p in item.base_views if self._extra(item, p, "shares", shares) >= ENGAGEMENT_MIN_EXTRA)
+                sorted(
+                    p
+                    for p in item.base_views
+                    if self._extra(item, p, "shares", shares) >= ENGAGEMENT_MIN_EXTRA["shares"]
+                )
             )
             views = Spike(shares.platform, start, ramp, plateau, self.rng.uniform(1.0, 1.5))
             self.spikes.setdefault((item.content_id, shares.platform), []).extend([shares, views])
