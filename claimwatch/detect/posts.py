@@ -28,8 +28,8 @@ NOVEL_MIN_Z = 3.0  # an unprecedented rate still has to clear the rate model's n
 # judged on every bucket of an hour (or more, to hold PRIMED_MIN_EXPECTED views) at this lower z:
 # the spread to a second platform is raised within a few polls of its crossing, not a day later.
 PRIMED_Z = 3.0
-EPISODE_MIN_RATIO = 2.0  # a finding this far above usual counts toward its episode being sustained
 PRIMED_MIN_EXPECTED = 10.0
+EPISODE_MIN_RATIO = 2.0  # a finding this far above usual counts toward its episode being sustained
 # Views a post usually gets over a span its counters stood still, above which standing still was a
 # collector's freeze, not a quiet post: the growth that follows is spread over the span.
 FREEZE_MIN_USUAL_VIEWS = 200.0
