@@ -6,6 +6,11 @@ CSV structure, numbers, dates, sizes, counter artefacts, hostile text…) and ru
 a traceback, every file it was given is accounted for, every file's records reconcile
 (read = accepted + quarantined) and, for line-based files, every physical line was read as a
 record. Peak memory is the child's own (``wait4`` in a small intermediate process). Printed per kind and in total; ``--json`` too.
+
+"new high+" counts the high and critical alerts of a corrupted run that the clean run has no
+finding for: same type and subject within a day (the spikes' cooldown). An alert of a finding the
+clean run has, a poll earlier or later because a record of it was lost, has another id; it is
+counted apart ("moved"), not as an alert from garbage.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 Mutator = Callable[[Path, random.Random], int]
 LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -457,11 +464,35 @@ class RunOutcome:
     unreconciled: list[str] = field(default_factory=list)
     peak_mb: float = 0.0
     seconds: float = 0.0
-    high_alerts: int = 0
+    high_alerts: int = 0  # high/critical alerts of a finding the clean run does not have
+    moved_high_alerts: int = 0  # high/critical alerts of the clean run's findings, a poll or a day apart
     error: str = ""
 
 
-def run_variant(kind: str, seed: int, base: Path, work: Path, clean_high: set[str]) -> RunOutcome:
+MOVED_WITHIN = timedelta(hours=24)  # the cooldown of a spike: one finding, one alert, within it
+
+
+def finding_of(alert: dict[str, Any]) -> tuple[tuple[str, ...], datetime]:
+    """What an alert is about (its type and subject ids) and when: the same finding raised a poll
+    earlier or later (a corrupted record moved it) has another id, but is no alert from garbage."""
+    subject = alert.get("subject", {})
+    ids = tuple(f"{k}={subject[k]}" for k in sorted(subject) if k not in ("platform", "channel_id") and subject[k])
+    return (alert["type"], *ids), datetime.fromisoformat(str(alert["event_time"]).replace("Z", "+00:00"))
+
+
+def is_moved(alert: dict[str, Any], clean: list[tuple[tuple[str, ...], datetime]]) -> bool:
+    key, when = finding_of(alert)
+    return any(k == key and abs(when - t) <= MOVED_WITHIN for k, t in clean)
+
+
+def run_variant(
+    kind: str,
+    seed: int,
+    base: Path,
+    work: Path,
+    clean_high: set[str],
+    clean_findings: list[tuple[tuple[str, ...], datetime]],
+) -> RunOutcome:
     rng = random.Random(f"{kind}/{seed}")
     folder = work / f"{kind}-{seed}" / "in"
     out = work / f"{kind}-{seed}" / "out"
@@ -504,7 +535,10 @@ def run_variant(kind: str, seed: int, base: Path, work: Path, clean_high: set[st
         for line in (out / "alerts.jsonl").read_text(encoding="utf-8").splitlines():
             alert = json.loads(line)
             if alert["severity"] in ("high", "critical") and alert["alert_id"] not in clean_high:
-                outcome.high_alerts += 1
+                if is_moved(alert, clean_findings):
+                    outcome.moved_high_alerts += 1
+                else:
+                    outcome.high_alerts += 1
     shutil.rmtree(work / f"{kind}-{seed}", ignore_errors=True)
     return outcome
 
@@ -528,6 +562,12 @@ def fuzz(kinds: list[str], seeds: int, items: int, days: int, jobs: int) -> tupl
             stdout=subprocess.DEVNULL,
         )
         clean_seconds = time.perf_counter() - started
+        clean_alerts = [
+            a
+            for a in map(json.loads, (clean_out / "alerts.jsonl").read_text(encoding="utf-8").splitlines())
+            if a["severity"] in ("high", "critical")
+        ]
+        clean_findings = [finding_of(a) for a in clean_alerts]
         clean_high = {
             a["alert_id"]
             for a in map(json.loads, (clean_out / "alerts.jsonl").read_text(encoding="utf-8").splitlines())
@@ -535,7 +575,9 @@ def fuzz(kinds: list[str], seeds: int, items: int, days: int, jobs: int) -> tupl
         }
         tasks = [(k, s) for s in range(seeds) for k in kinds]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            outcomes = list(pool.map(lambda ks: run_variant(ks[0], ks[1], base, work, clean_high), tasks))
+            outcomes = list(
+                pool.map(lambda ks: run_variant(ks[0], ks[1], base, work, clean_high, clean_findings), tasks)
+            )
     return outcomes, {"clean_run_seconds": clean_seconds, "clean_high_alerts": len(clean_high)}
 
 
@@ -549,6 +591,7 @@ def summarise(outcomes: list[RunOutcome]) -> dict[str, object]:
         "peak_mb_max": round(max((o.peak_mb for o in outcomes), default=0.0), 1),
         "peak_mb_median": round(statistics.median(o.peak_mb for o in outcomes), 1) if outcomes else 0.0,
         "new_high_alerts": sum(o.high_alerts for o in outcomes),
+        "moved_high_alerts": sum(o.moved_high_alerts for o in outcomes),
     }
 
 
@@ -572,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(
             f"{'kind':18}{'runs':>5}{'corrupted':>11}{'crashes':>9}{'unreconciled':>14}{'peak MB':>9}{'new high+':>11}"
+            f"{'moved':>7}"
         )
         for kind in kinds:
             mine = [o for o in outcomes if o.kind == kind]
@@ -579,6 +623,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{kind:18}{row['runs']:5}{row['corrupted_records']:11,}{row['crashes']:9}"
                 f"{row['unreconciled_runs']:14}{row['peak_mb_max']:9}{row['new_high_alerts']:11}"
+                f"{row['moved_high_alerts']:7}"
             )
         print(json.dumps(total))
         for o in outcomes:
