@@ -53,3 +53,14 @@ def test_alert_id_depends_on_identity_and_severity_not_on_clock() -> None:
     c = build(candidate("high"), clock=lambda: T0)
     assert a.alert_id == b.alert_id != c.alert_id
     assert a.subject.model_dump(exclude_none=True) == {"content_id": "CW-1"}
+
+
+def test_a_low_alert_quiets_its_subject_for_six_hours_and_a_repeat_has_an_id_of_its_own() -> None:
+    dedup = DedupStage()
+    first, soon, later = candidate("low", 0), candidate("low", 5.9), candidate("low", 6.1)
+    assert dedup.admit(first) and not dedup.admit(soon)
+    assert dedup.admit(later), "a weak signal does not silence the next finding for a day"
+    assert build(first).alert_id != build(later).alert_id, "the same finding's repeat is another alert"
+    assert build(candidate("medium", 0)).alert_id == build(candidate("medium", 3)).alert_id
+    medium = DedupStage()
+    assert medium.admit(candidate("medium", 0)) and not medium.admit(candidate("medium", 23.9))

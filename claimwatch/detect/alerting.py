@@ -40,7 +40,14 @@ class Candidate:
 def build(candidate: Candidate, clock: Clock = wall_clock) -> Alert:
     subject = Subject(**{k: v for k, v in candidate.subject.items() if v})
     return Alert(
-        alert_id=stable_id(candidate.type, candidate.severity, *candidate.identity),
+        # A low alert may be raised again within its finding once LOW_COOLDOWN has passed: its own
+        # time is part of its id, so each notice is one alert, never the same id twice.
+        alert_id=stable_id(
+            candidate.type,
+            candidate.severity,
+            *candidate.identity,
+            *((candidate.event_time.isoformat(),) if candidate.severity == "low" else ()),
+        ),
         type=candidate.type,
         severity=candidate.severity,
         score=round(min(1.0, max(0.0, candidate.score)), 4),

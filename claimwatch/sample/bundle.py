@@ -11,7 +11,9 @@ from claimwatch.sample.generator import generate
 
 BUNDLE_SEED = 7
 BUNDLE_ITEMS = 150
-BUNDLE_DAYS = 8
+# Ten days: every scenario has four days of a post's history before it and its reactions' windows (up
+# to 12 hours each) have warmed up; in eight, the last engagement surges came before that.
+BUNDLE_DAYS = 10
 BUNDLE_DIR = Path(__file__).parent / "data"
 
 
