@@ -18,6 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# One test process builds the wheel once: two builds from the same tree race on its `build/`.
+pytestmark = pytest.mark.xdist_group("install")
+
 WALK_HELP = """
 import argparse, contextlib, io, sys
 from claimwatch.cli import build_parser, main
