@@ -16,8 +16,9 @@ Every stage logs one JSON line on stderr with its duration. Exit codes:
 - 0: written (or unchanged);
 - 2: wrong arguments (week, target);
 - 3: input unavailable (no broker, no such folder, no data for the week);
-- 4: partial data: the report was written, but the week has fewer than 7 days of data or rows
-  that could not be read (the report says so);
+- 4: partial data: the report was written, but the week has fewer than 7 days of data, no claims
+  report, a source missing days, or rows that could not be read (the report says so, and the
+  report's readers get a notice: :mod:`batch.notices`);
 - 5: output failed (S3, SNS or the folder): no manifest was left for the week.
 """
 
@@ -37,6 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from batch.notices import NOTICE_FILE, Notice, already_sent, missing_data, next_run, publish, record, was_announced_late
 from batch.report import (
     ROLLUPS_FILE,
     ReportInputs,
@@ -397,6 +399,9 @@ class Outcome:
     notified: bool = False
     figures: dict[str, Any] = field(default_factory=dict)
     repaired: list[str] = field(default_factory=list)  # objects an unchanged rerun found broken and rewrote
+    week: str = ""
+    missing: dict[str, list[str]] = field(default_factory=dict)  # sources missing from the week, by day
+    partial_reason: str = ""  # why the report is partial, in words; empty when it is complete
 
 
 RETRYABLE = (EXIT_INPUT, EXIT_OUTPUT)  # a broker or S3 away for a while; not a wrong argument
@@ -452,7 +457,9 @@ def run(
     files = {name: text.encode("utf-8") for name, text in render_files(report).items()}
     figures = headline(report)
     # A refused roll-up row is data the report could not count, like an unreadable record: partial.
-    partial = figures["days_with_data"] < 7 or loaded.unreadable > 0 or bool(index.refused)
+    missing = missing_data(dict(report.data_quality))
+    why = partial_reason(figures["days_with_data"], loaded.unreadable, len(index.refused), missing)
+    partial = bool(why)
     refused = {"rows_refused": len(index.refused), "first_refused": next(iter(index.refused.items()), None)}
     log_stage("build", started, week=week, files=len(files), partial=partial, **figures, **refused)
     code = EXIT_PARTIAL if partial else EXIT_OK
@@ -460,7 +467,7 @@ def run(
         target = make_target(out, week)
         target.check()
         log_stage("dry-run", time.perf_counter(), week=week, written=False, location=target.location)
-        return Outcome(code, target.location, figures=figures)
+        return Outcome(code, target.location, figures=figures, week=week, missing=missing, partial_reason=why)
     started = time.perf_counter()
     try:
         target = make_target(out, week)
@@ -472,7 +479,9 @@ def run(
             for name in broken:
                 target.put(name, files[name])
             log_stage("write", started, week=week, location=target.location, changed=False, repaired=broken)
-            return Outcome(code, target.location, figures=figures, repaired=broken)
+            return Outcome(
+                code, target.location, figures=figures, repaired=broken, week=week, missing=missing, partial_reason=why
+            )
         target.delete(MANIFEST)  # from here until the new one is written, no manifest: no half report
         for name, data in sorted(files.items()):
             target.put(name, data)
@@ -494,4 +503,132 @@ def run(
             raise JobError(EXIT_OUTPUT, f"the notification failed, the run is to be retried: {exc}"[:400]) from None
         notified = True
         log_stage("notify", started, week=week, topic=topic)
-    return Outcome(code, target.location, changed=True, notified=notified, figures=figures)
+    return Outcome(
+        code,
+        target.location,
+        changed=True,
+        notified=notified,
+        figures=figures,
+        week=week,
+        missing=missing,
+        partial_reason=why,
+    )
+
+
+def partial_reason(days_with_data: int, unreadable: int, refused: int, missing: dict[str, list[str]]) -> str:
+    """Why a report is partial, for people; empty when it is complete (what the exit code 4 means).
+
+    >>> partial_reason(5, 0, 0, {"claims report": []})
+    'data on 5 of 7 days; no claims report at all'
+    >>> partial_reason(7, 0, 0, {})
+    ''
+    """
+    parts = []
+    if days_with_data < 7:
+        parts.append(f"data on {days_with_data} of 7 days")
+    parts += [f"no {source} at all" for source, days in sorted(missing.items()) if not days]
+    if unreadable:
+        parts.append(f"{unreadable:,} stored record(s) unreadable")
+    if refused:
+        parts.append(f"{refused:,} roll-up row(s) refused")
+    if parts and any(days for days in missing.values()):
+        parts.append("sources missing some days")
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- stakeholder notices
+
+
+def run_and_tell(
+    retries: int,
+    retry_after_s: float,
+    week_arg: str | None,
+    out: str,
+    now: datetime | None = None,
+    **kwargs: Any,
+) -> Outcome:
+    """:func:`run_with_retries`, then the report's readers told when the week's report is late,
+    partial, or written after they were told it was late (see :mod:`batch.notices`)."""
+    now = now or datetime.now(UTC)
+    try:
+        outcome = run_with_retries(retries, retry_after_s, week_arg, out, now=now, **kwargs)
+    except JobError as exc:
+        if not kwargs.get("dry_run"):
+            _tell_failed(week_arg, out, exc, now)
+        raise
+    if not kwargs.get("dry_run"):
+        _tell_outcome(outcome, out, now)
+    return outcome
+
+
+def _stakeholders() -> tuple[str, str]:
+    env = environment()
+    return env.claimwatch_stakeholder_topic_arn, env.claimwatch_stakeholder_webhook_url
+
+
+def _tell_failed(week_arg: str | None, out: str, error: JobError, now: datetime) -> None:
+    topic, webhook = _stakeholders()
+    if not (topic or webhook) or (error.code == EXIT_USAGE and week_arg is not None):
+        return  # nobody to tell, or an operator's typing error in a manual run: not a late report
+    try:
+        week = parse_week(week_arg, now)
+    except JobError:
+        return
+    notice = Notice(week, "failed", str(error), next_attempt=next_run(now))
+    _send_once(notice, out, topic, webhook, now)
+
+
+def _tell_outcome(outcome: Outcome, out: str, now: datetime) -> None:
+    topic, webhook = _stakeholders()
+    if not (topic or webhook):
+        return
+    if outcome.code == EXIT_PARTIAL:
+        notice = Notice(
+            outcome.week,
+            "incomplete",
+            outcome.partial_reason,
+            outcome.missing,
+            next_attempt="the report is written again when the missing data arrives and the job is rerun",
+            location=outcome.location,
+        )
+        _send_once(notice, out, topic, webhook, now)
+        return
+    target = _target_or_none(out, outcome.week)
+    previous = _read_or_none(target)
+    if was_announced_late(previous):
+        _send_once(Notice(outcome.week, "available_late", "", location=outcome.location), out, topic, webhook, now)
+
+
+def _target_or_none(out: str, week: str) -> Target | None:
+    try:
+        return make_target(out, week)
+    except JobError:
+        return None
+
+
+def _read_or_none(target: Target | None) -> bytes | None:
+    if target is None:
+        return None
+    try:
+        return target.read(NOTICE_FILE)
+    except Exception:  # the output is what failed: the notice goes out all the same
+        return None
+
+
+def _send_once(notice: Notice, out: str, topic: str, webhook: str, now: datetime) -> None:
+    """Publish ``notice`` unless the week's ``notice.json`` says it went out already; record it.
+    A notice that cannot be sent is logged, never the run's failure: the report is what matters."""
+    target = _target_or_none(out, notice.week)
+    if already_sent(_read_or_none(target), notice):
+        log_stage("stakeholder-notice", time.perf_counter(), week=notice.week, kind=notice.kind, sent=False)
+        return
+    started = time.perf_counter()
+    try:
+        publish(notice, topic, webhook)
+    except Exception as exc:
+        log_stage("stakeholder-notice", started, week=notice.week, kind=notice.kind, error=str(exc)[:300])
+        return
+    if target is not None:
+        with contextlib.suppress(Exception):  # without the record a rerun may tell them again: harmless
+            target.put(NOTICE_FILE, record(notice, now))
+    log_stage("stakeholder-notice", started, week=notice.week, kind=notice.kind, sent=True)

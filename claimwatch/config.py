@@ -181,6 +181,20 @@ class Environment(BaseSettings):
         "the SNS sink's topic, and the report's notification",
         "alerts sink sns, report",
     )
+    claimwatch_stakeholder_topic_arn: str = _var(
+        "",
+        "CLAIMWATCH_STAKEHOLDER_TOPIC_ARN",
+        "text",
+        "SNS topic of the report's readers: told in plain language when the weekly report is late or partial",
+        "report",
+    )
+    claimwatch_stakeholder_webhook_url: str = _var(
+        "",
+        "CLAIMWATCH_STAKEHOLDER_WEBHOOK_URL",
+        "secret url",
+        "a Slack-compatible webhook that gets the same notices as CLAIMWATCH_STAKEHOLDER_TOPIC_ARN",
+        "report",
+    )
     claimwatch_alertmanager_url: str = _var(
         "", "CLAIMWATCH_ALERTMANAGER_URL", "url", "Alertmanager's base URL", "alerts sink alertmanager"
     )

@@ -373,3 +373,59 @@ def test_a_run_that_may_pass_is_retried_and_a_wrong_one_is_not(monkeypatch: pyte
     with pytest.raises(job.JobError):
         job.run_with_retries(0, 0.0, "2026-W45", "s3://reports/w")
     assert len(calls) == 1
+
+
+def stakeholder_queue(endpoint: str) -> tuple[str, str]:
+    """The report readers' topic (not the on-call one), with a queue subscribed to read it back."""
+    sns, sqs = aws("sns", endpoint), aws("sqs", endpoint)
+    topic = sns.create_topic(Name="claimwatch-report-readers")["TopicArn"]
+    queue = sqs.create_queue(QueueName="readers")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return topic, queue
+
+
+@pytest.mark.slow
+def test_the_report_s_readers_are_told_once_when_it_is_late_partial_or_late_after_all(
+    run_folder: Path, moto_endpoint: str, tmp_path: Path
+) -> None:
+    report_topic, report_queue = bucket_with_topic(moto_endpoint)
+    readers_topic, readers = stakeholder_queue(moto_endpoint)
+    env = aws_env(moto_endpoint, CLAIMWATCH_SNS_TOPIC_ARN=report_topic, CLAIMWATCH_STAKEHOLDER_TOPIC_ARN=readers_topic)
+    out = "s3://reports/weekly"
+
+    # The scheduled run (no --week) fails: the readers hear once, however often it is rerun.
+    gone = str(tmp_path / "no-such-run")
+    for _ in range(2):
+        failed = report_cli(env, "--from-dir", gone, "--out", out)
+        assert failed.returncode == 3, failed.stderr
+    (late,) = notifications(moto_endpoint, readers)
+    assert late.startswith("The weekly claims report for 20") and "could not be produced" in late
+    assert "no-such-run" in late, "the reason, as the job gave it"
+    assert "Next attempt:" in late and "paged" in late
+
+    # An on-time, complete week: the report's own notification, nothing for the readers.
+    ok = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", out)
+    assert ok.returncode == 0, ok.stderr
+    assert notifications(moto_endpoint, readers) == []
+    assert len(notifications(moto_endpoint, report_queue)) == 1
+
+    # A week with days missing is written, and its readers told what is missing, once.
+    for _ in range(2):
+        partial = report_cli(env, "--week", "2026-W46", "--from-dir", str(run_folder), "--out", out)
+        assert partial.returncode == 4, partial.stderr
+    (incomplete,) = notifications(moto_endpoint, readers)
+    assert incomplete.startswith("The weekly claims report for 2026-W46 was written without some of its data")
+    assert "days" in incomplete and "s3://reports/weekly/2026-W46/" in incomplete
+
+    # A week announced late and written after all is announced as such.
+    failed = report_cli(env, "--week", WEEK, "--from-dir", gone, "--out", "s3://reports/again")
+    assert failed.returncode == 3
+    (late,) = notifications(moto_endpoint, readers)
+    assert "2026-W45 could not be produced" in late
+    again = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", "s3://reports/again")
+    assert again.returncode == 0, again.stderr
+    (available,) = notifications(moto_endpoint, readers)
+    assert available.startswith("The weekly claims report for 2026-W45, announced late, is now available")
+    rerun = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", "s3://reports/again")
+    assert rerun.returncode == 0 and notifications(moto_endpoint, readers) == []

@@ -12,6 +12,7 @@ from claimwatch.cli.common import Subparsers
 EXAMPLES = {
     "aws": "claimwatch aws setup --bucket claimwatch-reports --sns-topic claimwatch-alerts",
     "aws setup": "claimwatch aws setup --bucket claimwatch-reports --sns-topic claimwatch-alerts",
+    "aws run-report": "claimwatch aws run-report --week 2026-W46 --wait",
 }
 
 
@@ -57,19 +58,33 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--out", required=True, help="folder for audit.json and audit.html")
     p.set_defaults(func=cmd_audit)
 
-    p = sub.add_parser("aws", help="AWS helpers for local stacks")
+    p = sub.add_parser("aws", help="AWS helpers: a local stack's bucket and topic, the weekly task run by hand")
     aws_sub = p.add_subparsers(dest="action", required=True)
     a = aws_sub.add_parser("setup", help="create the report bucket and the alerts SNS topic if missing")
     a.add_argument("--bucket", required=True)
     a.add_argument("--sns-topic", required=True)
     a.set_defaults(func=cmd_aws_setup)
+    a = aws_sub.add_parser(
+        "run-report",
+        help="start the weekly report's ECS task now, as the schedule does (the runbook's manual processing)",
+        description="Reads the cluster, task definition and network settings from the schedule's EventBridge rule "
+        "and starts that task once (only the command gets --week when given); with --wait, waits for it to stop "
+        "and prints its exit code, stop reason and the last lines of its CloudWatch log. Exit code: the task's own "
+        "(0 written, 4 partial, ...), 1 when it stopped without running, 3 when it could not be started or followed.",
+    )
+    a.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the task's own, the last complete week)")
+    a.add_argument("--wait", action="store_true", help="wait for the task to stop, then print its outcome and log tail")
+    a.add_argument("--rule", default="dn-claims-report", help="the schedule's EventBridge rule (default: %(default)s)")
+    a.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS", help="how long --wait waits")
+    a.add_argument("--poll", type=float, default=10.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    a.set_defaults(func=cmd_aws_run_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from batch.job import JobError, run_with_retries
+    from batch.job import JobError, run_and_tell
 
     try:
-        outcome = run_with_retries(
+        outcome = run_and_tell(
             args.retries,
             args.retry_after,
             args.week,
@@ -116,3 +131,39 @@ def cmd_aws_setup(args: argparse.Namespace) -> int:
     arn = ensure_report_targets(args.bucket, args.sns_topic)
     print(f"bucket s3://{args.bucket}\nsns topic {arn}")
     return 0
+
+
+def cmd_aws_run_report(args: argparse.Namespace) -> int:
+    from batch.job import parse_week
+    from batch.manual import ManualRunError, log_stream, log_tail, outcome_code, schedule_target, start, wait
+    from claimwatch.aws import client
+    from claimwatch.detect.alerting import wall_clock
+    from claimwatch.textsafe import safe_text
+
+    week = parse_week(args.week, wall_clock()) if args.week else None
+    ecs = client("ecs")
+    try:
+        task = schedule_target(client("events"), args.rule)
+        task_arn, container = start(ecs, task, week)
+        network = task.network.get("awsvpcConfiguration", {})
+        print(
+            f"Started {task_arn}\n  definition {task.task_definition} on {task.cluster}\n"
+            f"  subnets {', '.join(network.get('subnets', [])) or '-'}; security groups "
+            f"{', '.join(network.get('securityGroups', [])) or '-'}; week {week or '(the task default)'}"
+        )
+        if not args.wait:
+            return 0
+        result = wait(ecs, task.cluster, task_arn, args.timeout, args.poll)
+    except ManualRunError as exc:
+        print(f"claimwatch: error: {exc}", file=sys.stderr)
+        return exc.code
+    code = "unknown" if result.exit_code is None else str(result.exit_code)
+    print(
+        f"Stopped: exit code {code}; {safe_text(result.stop_code or '-', 60)}: {safe_text(result.reason or '-', 300)}"
+        f"\n  started {result.started_at or '-'}, stopped {result.stopped_at or '-'}"
+    )
+    tail = log_tail(client("logs"), log_stream(container, task_arn))
+    print("Log tail:" if tail else "Log tail: (no log events)")
+    for line in tail:
+        print(f"  {safe_text(line, 500)}")
+    return outcome_code(result)
