@@ -599,6 +599,8 @@ class Generator:
                 if "youtube" not in item.platform_ids:
                     item.platform_ids["youtube"] = self._token(11)
                     item.base_views["youtube"] = 300.0
+                    # A post of its own needs its own reaction rates (seed 111 crashed without them).
+                    item.per_view["youtube"] = {name: self.rng.uniform(lo, hi) for name, (lo, hi) in REACTIONS.items()}
                 owners = self.rng.sample(OTHER_OWNERS, self.rng.randrange(1, 3))
                 for d in range(day, min(self.days, day + self.rng.randrange(1, 4))):
                     self.video_report_others[(d, item.platform_ids["youtube"])] = owners
