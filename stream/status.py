@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codec import decode_alert
@@ -13,30 +13,38 @@ from stream.settings import Settings
 from stream.topics import describe_topics
 
 
-async def group_lag(settings: Settings) -> list[dict[str, Any]]:
-    """Lag of every consumer group on claimwatch's topics (other teams' groups on the same cluster,
-    an MSK cluster is often shared, are none of our business and are left out)."""
+async def group_offsets(settings: Settings) -> list[tuple[str, TopicPartition, int]]:
+    """``(group, partition, committed offset)`` of every consumer group on claimwatch's topics
+    (other teams' groups on the same cluster, an MSK cluster is often shared, are none of our
+    business and are left out)."""
     ours = settings.topic_prefix + "."
     admin = AIOKafkaAdminClient(**settings.client_options())
-    consumer = AIOKafkaConsumer(**settings.client_options())
     await start_client(admin, settings)
-    await start_client(consumer, settings)
     try:
         rows = []
         for group, _protocol in sorted(await admin.list_consumer_groups()):
             offsets = await admin.list_consumer_group_offsets(group)
-            offsets = {tp: meta for tp, meta in offsets.items() if tp.topic.startswith(ours)}
-            if not offsets:
-                continue
-            ends = await consumer.end_offsets(list(offsets))
-            by_topic: dict[str, int] = {}
-            for tp, meta in offsets.items():
-                by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(0, ends[tp] - meta.offset)
-            rows += [{"group": group, "topic": t, "lag": lag} for t, lag in sorted(by_topic.items())]
+            rows += [(group, tp, meta.offset) for tp, meta in sorted(offsets.items()) if tp.topic.startswith(ours)]
         return rows
     finally:
-        await consumer.stop()
         await admin.close()
+
+
+async def group_lag(settings: Settings) -> list[dict[str, Any]]:
+    """Lag of every claimwatch consumer group, per topic."""
+    committed = await group_offsets(settings)
+    if not committed:
+        return []
+    consumer = AIOKafkaConsumer(**settings.client_options())
+    await start_client(consumer, settings)
+    try:
+        ends = await consumer.end_offsets([tp for _, tp, _ in committed])
+    finally:
+        await consumer.stop()
+    lags: dict[tuple[str, str], int] = {}
+    for group, tp, offset in committed:
+        lags[(group, tp.topic)] = lags.get((group, tp.topic), 0) + max(0, ends[tp] - offset)
+    return [{"group": g, "topic": t, "lag": lag} for (g, t), lag in sorted(lags.items())]
 
 
 async def last_alert(settings: Settings) -> dict[str, Any] | None:
