@@ -131,6 +131,7 @@ class ReactionRate:
     MAX_HOURS: ClassVar[float] = 12.0
     WARMUP: ClassVar[int] = 6
     LEVEL_ALPHA: ClassVar[float] = 0.1
+    LEVEL_HOURS: ClassVar[float] = 24.0
     DISPERSION_ALPHA: ClassVar[float] = 0.05
     CLIP: ClassVar[float] = 2.5
     Z_ALERT: ClassVar[float] = 3.5
@@ -171,8 +172,11 @@ class ReactionRate:
             # A surge must not teach the baseline to expect surges: its count is learnt at the clip.
             edge = math.sqrt(expected + 0.375) + math.copysign(self.CLIP * spread / 2.0, raw)
             count = max(0.0, edge * edge - 0.375)
-        self.usual_count += self.LEVEL_ALPHA * (count - self.usual_count)
-        self.usual_views += self.LEVEL_ALPHA * (views - self.usual_views)
+        # A long window is as much news of the level as several short ones: a rare reaction judged
+        # over 12-hour windows must follow a drifting rate per view within a day or two, not a week.
+        alpha = max(self.LEVEL_ALPHA, 1.0 - math.exp(-hours / self.LEVEL_HOURS))
+        self.usual_count += alpha * (count - self.usual_count)
+        self.usual_views += alpha * (views - self.usual_views)
         self.seen += 1
         return surge
 
