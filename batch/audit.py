@@ -223,8 +223,53 @@ td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}th{{text-align:
 <table><tr><th>reason</th><th>records</th><th>rate</th></tr>{reasons}</table>
 <h2>Report layouts that changed (schema drift)</h2>
 <table><tr><th>day</th><th>report family</th><th>new columns</th><th>columns gone</th></tr>{drift}</table>
+{review_html(audit.get("review"))}
 </body></html>
 """
+
+
+def _figure(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else html.escape(str(value))
+
+
+def review_html(review: dict[str, Any] | None) -> str:
+    """The monthly performance and cost review (:mod:`batch.review`); every unknown figure says so."""
+    if not review:
+        return ""
+    esc = html.escape
+    cur, before, change = review["current"], review["previous"], review["change"]
+    perf = "".join(
+        f"<tr><td>{esc(name.replace('_', ' '))}</td><td>{_figure(value)}</td>"
+        f"<td>{_figure(before['performance'].get(name))}</td><td>{_figure(change.get(name))}</td></tr>"
+        for name, value in cur["performance"].items()
+    )
+    job = cur["weekly_job"]
+    runs = (
+        "".join(
+            f"<tr><td>{i + 1}</td><td>{_figure(sec)}</td><td>{_figure(mb)}</td></tr>"
+            for i, (sec, mb) in enumerate(zip(job["seconds_per_run"], job["peak_rss_mb_per_run"], strict=True))
+        )
+        or "<tr><td colspan='3'>no run recorded this month (unknown)</td></tr>"
+    )
+    lines = "".join(
+        f"<tr><td>{esc(line['item'])}</td><td>{_figure(line['quantity'])} {esc(line['unit'])}</td>"
+        f"<td>{_figure(line['unit_price'])}</td><td>{_figure(line['cost'])}</td></tr>"
+        for line in cur["cost_lines"]
+    )
+    prices = review["prices"]
+    known = cur["cost_known_total"]
+    return f"""<h2>Performance against {esc(review["previous_month"])}</h2>
+<table><tr><th>figure</th><th>this month</th><th>previous month</th><th>change</th></tr>{perf}</table>
+<h2>Weekly job runs</h2>
+<table><tr><th>run</th><th>seconds</th><th>peak memory (MB)</th></tr>{runs}</table>
+<h2>Cost ({esc(str(prices.get("currency")))}, prices of {esc(str(prices.get("as_of")))}, {esc(str(prices.get("region")))})</h2>
+<table><tr><th>item</th><th>quantity</th><th>unit price</th><th>cost</th></tr>{lines}</table>
+<p>Known total {_figure(known)}; {_figure(cur["cost_lines_unknown"])} line(s) unknown; change against the previous
+month {_figure(change.get("cost_known_total"))}. Largest: {esc(", ".join(review["largest_cost_items"]) or "unknown")}.</p>"""
 
 
 def _shown(value: Any, name: str) -> str:

@@ -402,6 +402,8 @@ class Outcome:
     week: str = ""
     missing: dict[str, list[str]] = field(default_factory=dict)  # sources missing from the week, by day
     partial_reason: str = ""  # why the report is partial, in words; empty when it is complete
+    objects_written: int = 0  # S3 PUTs (or files) of the run, for the monthly cost review
+    objects_read: int = 0
 
 
 RETRYABLE = (EXIT_INPUT, EXIT_OUTPUT)  # a broker or S3 away for a while; not a wrong argument
@@ -478,9 +480,18 @@ def run(
             broken = [name for name, data in sorted(files.items()) if target.read(name) != data]
             for name in broken:
                 target.put(name, files[name])
+            reads, writes = 1 + len(files), len(broken)
             log_stage("write", started, week=week, location=target.location, changed=False, repaired=broken)
             return Outcome(
-                code, target.location, figures=figures, repaired=broken, week=week, missing=missing, partial_reason=why
+                code,
+                target.location,
+                figures=figures,
+                repaired=broken,
+                week=week,
+                missing=missing,
+                partial_reason=why,
+                objects_written=writes,
+                objects_read=reads,
             )
         target.delete(MANIFEST)  # from here until the new one is written, no manifest: no half report
         for name, data in sorted(files.items()):
@@ -512,6 +523,8 @@ def run(
         week=week,
         missing=missing,
         partial_reason=why,
+        objects_written=len(files) + 1,
+        objects_read=1,
     )
 
 
@@ -550,15 +563,63 @@ def run_and_tell(
     """:func:`run_with_retries`, then the report's readers told when the week's report is late,
     partial, or written after they were told it was late (see :mod:`batch.notices`)."""
     now = now or datetime.now(UTC)
+    started = time.monotonic()
     try:
         outcome = run_with_retries(retries, retry_after_s, week_arg, out, now=now, **kwargs)
     except JobError as exc:
         if not kwargs.get("dry_run"):
             _tell_failed(week_arg, out, exc, now)
+            _record_run(week_arg, out, now, time.monotonic() - started, exc.code, None)
         raise
     if not kwargs.get("dry_run"):
         _tell_outcome(outcome, out, now)
+        _record_run(week_arg, out, now, time.monotonic() - started, outcome.code, outcome)
     return outcome
+
+
+# One per run under <out>/runs/, apart from the weeks' reports (whose objects a rerun leaves alone):
+# what the monthly review reads.
+RUNS = "runs"
+RUN_RECORD = "{stamp}-{week}.json"
+
+
+def run_record(
+    week: str, started: datetime, seconds: float, code: int, outcome: Outcome | None, peak_rss_mb: float
+) -> bytes:
+    """What one run cost and did: the monthly review's input (``claimwatch audit --month``)."""
+    body = {
+        "week": week,
+        "started": started.isoformat(),
+        "seconds": round(seconds, 3),
+        "exit_code": code,
+        "peak_rss_mb": round(peak_rss_mb, 1),
+        "changed": bool(outcome and outcome.changed),
+        "objects_written": outcome.objects_written if outcome else 0,
+        "objects_read": outcome.objects_read if outcome else 0,
+        "sns_messages": int(bool(outcome and outcome.notified)),
+    }
+    return (json.dumps(body, sort_keys=True) + "\n").encode()
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _record_run(
+    week_arg: str | None, out: str, now: datetime, seconds: float, code: int, outcome: Outcome | None
+) -> None:
+    """Best effort: a run whose output is unreachable leaves no record (the review shows it unknown)."""
+    try:
+        week = outcome.week if outcome and outcome.week else parse_week(week_arg, now)
+        target = make_target(out, week)
+        target.put(
+            RUN_RECORD.format(stamp=now.strftime("%Y%m%dT%H%M%SZ")),
+            run_record(week, now, seconds, code, outcome, peak_rss_mb()),
+        )
+    except Exception as exc:
+        log_stage("run-record", time.perf_counter(), error=str(exc)[:300])
 
 
 def _stakeholders() -> tuple[str, str]:

@@ -198,6 +198,13 @@ class Environment(BaseSettings):
     claimwatch_alertmanager_url: str = _var(
         "", "CLAIMWATCH_ALERTMANAGER_URL", "url", "Alertmanager's base URL", "alerts sink alertmanager"
     )
+    claimwatch_prometheus_url: str = _var(
+        "",
+        "CLAIMWATCH_PROMETHEUS_URL",
+        "url",
+        "Prometheus's base URL, scraping the worker: the monthly review's throughput, lag and processing time",
+        "audit",
+    )
     claimwatch_runbook_url: str = _var(
         "",
         "CLAIMWATCH_RUNBOOK_URL",

@@ -56,6 +56,13 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--month", help="YYYY-MM (default: the last complete month, UTC)")
     p.add_argument("--from-dir", help="an embedded run's output folder instead of Kafka")
     p.add_argument("--out", required=True, help="folder for audit.json and audit.html")
+    p.add_argument(
+        "--reports",
+        help="where the weekly job writes (its --out: folder or s3://bucket/prefix): the monthly performance and "
+        "cost review reads its run records there; throughput and lag come from CLAIMWATCH_PROMETHEUS_URL",
+    )
+    p.add_argument("--prices", help="a JSON price table (the keys of batch/review.py's DEFAULT_PRICES, with as_of)")
+    p.add_argument("--family", default="dn-task-claims-report-process", help="the weekly task's definition family")
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("aws", help="AWS helpers: a local stack's bucket and topic, the weekly task run by hand")
@@ -113,6 +120,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     month = parse_month(args.month, wall_clock())
     inputs, where = load_inputs(month, Path(args.from_dir) if args.from_dir else None)
     audit = build_audit(inputs, month)
+    audit["review"] = monthly_review(args, month)
     written = write_audit(audit, Path(args.out))
     cur = audit["current"]
     rate = cur["quarantine_rate"]
@@ -123,6 +131,55 @@ def cmd_audit(args: argparse.Namespace) -> int:
     )
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def monthly_review(args: argparse.Namespace, month: str) -> dict[str, object]:
+    """The performance and cost review of ``month`` (:mod:`batch.review`): unknown where no source."""
+    from batch.audit import previous_month
+    from batch.review import (
+        DEFAULT_PRICES,
+        Usage,
+        aws_usage,
+        month_bounds,
+        prometheus_figures,
+        read_run_records,
+        review,
+    )
+    from claimwatch.aws import client
+    from claimwatch.config import aws_region, environment
+
+    env = environment()
+    prices = DEFAULT_PRICES
+    if args.prices:
+        loaded = json.loads(Path(args.prices).read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict) or "as_of" not in loaded:
+            raise ValueError(f"--prices {args.prices}: a JSON object with as_of and the prices")
+        prices = loaded
+    on_aws = bool(aws_region())
+    records = (
+        read_run_records(args.reports, client)
+        if args.reports and (on_aws or not args.reports.startswith("s3://"))
+        else []
+    )
+
+    def performance(m: str) -> dict[str, float | None]:
+        from batch.review import PERFORMANCE_QUERIES
+
+        if not env.claimwatch_prometheus_url:
+            return dict.fromkeys(PERFORMANCE_QUERIES)
+        return prometheus_figures(env.claimwatch_prometheus_url, m)
+
+    def usage(m: str, runs: list[dict[str, object]]) -> Usage:
+        if on_aws:
+            topics = [arn for arn in (env.claimwatch_sns_topic_arn, env.claimwatch_stakeholder_topic_arn) if arn]
+            return aws_usage(client, m, args.reports or "", runs, args.family, topics)
+        start, end = month_bounds(m)  # off AWS: the job's own records only, the rest unknown
+        seconds = sum(float(str(r.get("seconds", 0))) for r in runs) if runs else None
+        puts = sum(int(str(r.get("objects_written", 0))) for r in runs) if runs else None
+        gets = sum(int(str(r.get("objects_read", 0))) for r in runs) if runs else None
+        return Usage(None, seconds, None, puts, gets, None, None, (end - start).total_seconds() / 3600)
+
+    return review(month, previous_month(month), prices, performance, usage, records)
 
 
 def cmd_aws_setup(args: argparse.Namespace) -> int:
