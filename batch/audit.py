@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from batch.metadata import find_mismatches, summary
 from batch.report import ReportInputs, WeekIndex, files_quality, schema_drift, uncatalogued
 from claimwatch.detect.rollup import iso_week
 
@@ -148,7 +149,10 @@ def build_audit(inputs: ReportInputs, month: str) -> dict[str, Any]:
             "change": change,
             "direction": _direction(name, change),
         }
-    return {"month": month, "current": current, "previous": before, "trend": trend}
+    weeks = {iso_week(date.fromisoformat(d)) for d in month_days(month)}
+    claims = [row for week in sorted(weeks) for row in index.claims.get(week, {}).values()]
+    metadata = summary(find_mismatches(index.catalog, claims))
+    return {"month": month, "current": current, "previous": before, "trend": trend, "metadata": metadata}
 
 
 def _direction(name: str, change: float | None) -> str:
@@ -223,9 +227,32 @@ td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}th{{text-align:
 <table><tr><th>reason</th><th>records</th><th>rate</th></tr>{reasons}</table>
 <h2>Report layouts that changed (schema drift)</h2>
 <table><tr><th>day</th><th>report family</th><th>new columns</th><th>columns gone</th></tr>{drift}</table>
+{metadata_html(audit.get("metadata"))}
 {review_html(audit.get("review"))}
 </body></html>
 """
+
+
+def metadata_html(metadata: dict[str, Any] | None) -> str:
+    """The month's metadata mismatches: those that can misdirect claims first."""
+    if metadata is None:
+        return ""
+    esc = html.escape
+    rows = (
+        "".join(
+            f"<tr><td>{esc(m['content_id'])}</td><td>{esc(m['field'])}</td><td>{esc(m['catalog'])}</td>"
+            f"<td>{esc(m['seen'])}</td><td>{esc(m['example'])}</td><td>{m['claims']:,}</td>"
+            f"<td>{'misdirects claims' if m['misdirects'] else ''}</td></tr>"
+            for found in metadata["items"].values()
+            for m in found
+        )
+        or "<tr><td colspan='7'>the claims agree with the catalog</td></tr>"
+    )
+    return f"""<h2>Metadata: claims against the catalog</h2>
+<p>{metadata["items_with_mismatches"]:,} item(s); {metadata["misdirecting"]:,} ISRC or asset mismatch(es) that can
+misdirect claims, {metadata["other"]:,} other (titles, channels).</p>
+<table><tr><th>item</th><th>field</th><th>catalog</th><th>claims report</th><th>for example</th><th>claims</th>
+<th></th></tr>{rows}</table>"""
 
 
 def _figure(value: Any) -> str:

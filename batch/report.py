@@ -100,6 +100,7 @@ class WeekIndex:
     assets: dict[str, dict[str, AssetRow]] = field(default_factory=lambda: defaultdict(dict))
     late: Counter[str] = field(default_factory=Counter)  # week → records too late to roll up
     titles: dict[str, dict[str, str]] = field(default_factory=dict)
+    catalog: dict[str, dict[str, Any]] = field(default_factory=dict)  # content id -> its catalog row
     files: list[FileRow] = field(default_factory=list)
     alerts: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     quarantine: list[QuarantineEntry] = field(default_factory=list)
@@ -130,6 +131,7 @@ class WeekIndex:
                 index.late[iso_week(date.fromisoformat(row["day"]))] += row["late_beyond_rollup"]
             elif row["kind"] == "catalog":
                 index.titles[row["content_id"]] = {"title": row["title"] or "", "artist": row["artist"] or ""}
+                index.catalog[row["content_id"]] = dict(row)
             else:
                 index.files.append(row)
         for alert in inputs.alerts:

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
+from batch.metadata import Mismatch, find_mismatches
 from claimwatch.textsafe import safe_text
 
 State = Literal["green", "amber", "red"]
@@ -297,19 +298,53 @@ async def kafka_checks(settings: Any, now: datetime) -> list[Check]:
             await reader.stop()
     checks.append(judge_groups(groups, now))
 
-    rows = []
+    rows: list[tuple[int | None, dict[str, Any]]] = []
+    catalog: dict[str, dict[str, Any]] = {}
+    claims: dict[str, dict[str, Any]] = {}
     for read_ms, row_key, value in await read_timed(settings, settings.topic("rollups"), None):
-        if row_key and row_key.startswith(b"file|") and value:
-            try:
-                row = json.loads(value)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                rows.append((read_ms, row))
+        kind = (row_key or b"").split(b"|", 1)[0]
+        if kind not in (b"file", b"catalog", b"claim"):
+            continue
+        name = (row_key or b"").decode("utf-8", "replace")
+        if value is None:  # a tombstone
+            catalog.pop(name, None)
+            claims.pop(name, None)
+            continue
+        try:
+            row = json.loads(value)
+        except ValueError:
+            continue
+        if not isinstance(row, dict):
+            continue
+        if kind == b"file":
+            rows.append((read_ms, row))
+        elif kind == b"catalog":
+            catalog[name] = row
+        else:
+            claims[name] = row
     seen = newest_by_source(rows)
     for source in sorted(set(REQUIRED_SOURCES) | set(seen)):
         checks.append(judge_source(seen.get(source, SourceFacts(source, None)), now))
+    by_item = {str(r.get("content_id")): r for r in catalog.values()}
+    checks.append(judge_metadata(find_mismatches(by_item, claims.values())))
     return checks
+
+
+def judge_metadata(found: list[Mismatch]) -> Check:
+    """Red when a claim's ISRC or asset differs from the catalog's (claims may go astray)."""
+    misdirecting = [m for m in found if m.misdirects]
+    if misdirecting:
+        first = misdirecting[0]
+        return Check(
+            "metadata",
+            RED,
+            f"{len(misdirecting)} ISRC/asset mismatch(es), e.g. {first.content_id} {first.field}: catalog "
+            f"{first.catalog!r}, claims report {first.seen!r}",
+            "`claimwatch metadata` lists them: correct the catalog or dispute the claims' asset",
+        )
+    if found:
+        return Check("metadata", AMBER, f"{len(found)} title/channel difference(s)", "`claimwatch metadata` lists them")
+    return Check("metadata", GREEN, "the claims agree with the catalog")
 
 
 def aws_checks(

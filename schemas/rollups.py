@@ -53,6 +53,8 @@ class ClaimRow(TypedDict):
     risk_drivers: NotRequired[list[RiskDriver]]
     dispute_at: NotRequired[float]
     appeal_at: NotRequired[float]
+    isrc: NotRequired[str]  # as the claims report gives them: the metadata check's input
+    asset_title: NotRequired[str]
 
 
 @with_config(_STRICT)
@@ -96,6 +98,9 @@ class CatalogRow(TypedDict):
     content_id: str
     title: str | None
     artist: str | None
+    isrc: NotRequired[str]
+    asset_id: NotRequired[str]
+    custom_id: NotRequired[str]
 
 
 @with_config(_STRICT)

@@ -182,6 +182,32 @@ async def write_files_and_events(settings: Settings, claims_day: date, now: date
         await producer.stop()
 
 
+async def write_claim(settings: Settings, isrc: str) -> None:
+    """A catalog item and one claim on it whose report gives ``isrc`` (roll-up rows, as the core writes them)."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+    await producer.start()
+    try:
+        catalog = {"kind": "catalog", "content_id": "CW-1", "title": "Song", "artist": "A", "isrc": "USRC17607839"}
+        claim = {
+            "kind": "claim",
+            "week": "2026-W49",
+            "records": {},
+            "days": {},
+            "claim_id": "c1",
+            "status": "active",
+            "status_time": 0.0,
+            "transitions": {},
+            "content_id": "CW-1",
+            "isrc": isrc,
+        }
+        for key, row in (("catalog|CW-1|@CW-1", catalog), ("claim|2026-W49|c1|@CW-1", claim)):
+            await producer.send_and_wait(
+                settings.topic("rollups"), json.dumps(row).encode(), key=key.encode(), partition=0
+            )
+    finally:
+        await producer.stop()
+
+
 async def commit(settings: Settings, group: str, offset: int | None) -> None:
     """The group's position on partition 0 of the events: ``offset``, or the end when None."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False)
@@ -211,6 +237,7 @@ def test_doctor_turns_each_check_red_in_turn_then_all_green(
     today = datetime.now(UTC)
     asyncio.run(write_files_and_events(settings, (today - timedelta(days=4)).date(), today))
     asyncio.run(commit(settings, f"{settings.app_id}-doctor", 0))  # an hour of events waiting
+    asyncio.run(write_claim(settings, "GBAYE0601498"))  # YouTube holds another ISRC for the item
 
     deployed = schedule(moto_endpoint)
     s3, sns = aws("s3", moto_endpoint), aws("sns", moto_endpoint)
@@ -233,6 +260,7 @@ def test_doctor_turns_each_check_red_in_turn_then_all_green(
     assert seen["source platform_poll"][0] == "green"
     assert seen["weekly job: last run"][0] == "amber"
     assert seen["report bucket"][0] == "red"
+    assert seen["metadata"][0] == "red" and "GBAYE0601498" in seen["metadata"][1]
 
     # The broker stopped: one red line for Kafka, the rest still checked.
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
@@ -246,6 +274,7 @@ def test_doctor_turns_each_check_red_in_turn_then_all_green(
     asyncio.run(commit(settings, f"{settings.app_id}-doctor", None))
     asyncio.run(write_files_and_events(settings, (today - timedelta(days=1)).date(), today))
     asyncio.run(commit(settings, f"{settings.app_id}-doctor", None))
+    asyncio.run(write_claim(settings, "US-RC1-76-07839"))
     s3.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     ecs = aws("ecs", moto_endpoint)
     assert main(["aws", "run-report"]) == 0

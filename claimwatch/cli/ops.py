@@ -7,7 +7,10 @@ import sys
 
 from claimwatch.cli.common import Subparsers
 
-EXAMPLES = {"doctor": "claimwatch doctor --bucket claimwatch-reports --json"}
+EXAMPLES = {
+    "doctor": "claimwatch doctor --bucket claimwatch-reports --json",
+    "metadata": "claimwatch metadata --from-dir claimwatch-out --json",
+}
 
 
 def register(sub: Subparsers) -> None:
@@ -25,6 +28,17 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--family", default="dn-task-claims-report-process", help="the weekly task's definition family")
     p.add_argument("--no-aws", action="store_true", help="skip the AWS checks (a local stack without AWS)")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "metadata",
+        help="the daily metadata check: ISRCs, assets, titles and channels in the claims reports against the catalog",
+        description="From Kafka's roll-ups (or an embedded run's folder). An ISRC or asset id that differs from the "
+        "catalog can misdirect claims: exit 1 when any does (a finding to act on); titles and channels that differ "
+        "are listed, exit 0.",
+    )
+    p.add_argument("--from-dir", help="an embedded run's output folder instead of Kafka")
+    p.add_argument("--json", action="store_true", help="the counts and the items as one JSON object")
+    p.set_defaults(func=cmd_metadata)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -71,3 +85,34 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         print(doctor.table(checks, colour=sys.stdout.isatty()))
     return doctor.exit_code(checks)
+
+
+def cmd_metadata(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from batch.audit import load_inputs, parse_month
+    from batch.metadata import find_mismatches, summary
+    from batch.report import WeekIndex
+    from claimwatch.detect.alerting import wall_clock
+    from claimwatch.textsafe import safe_text
+
+    inputs, where = load_inputs(parse_month(None, wall_clock()), Path(args.from_dir) if args.from_dir else None)
+    index = WeekIndex.build(inputs)
+    claims = [row for week in sorted(index.claims) for row in index.claims[week].values()]
+    found = find_mismatches(index.catalog, claims)
+    if args.json:
+        print(json.dumps(summary(found), indent=1, sort_keys=True))
+    else:
+        for m in found:
+            flag = "MISDIRECTS" if m.misdirects else "differs"
+            print(
+                safe_text(
+                    f"{flag:<10} {m.content_id} {m.field}: catalog {m.catalog!r}, claims report {m.seen!r} "
+                    f"({m.claims} claim(s), e.g. {m.example})",
+                    400,
+                )
+            )
+        misdirecting = sum(m.misdirects for m in found)
+        print(f"{len(found)} mismatch(es) in {where}: {misdirecting} can misdirect claims")
+    return 1 if any(m.misdirects for m in found) else 0

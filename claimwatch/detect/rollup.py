@@ -139,7 +139,17 @@ class RollupBook:
 
     def on_catalog(self, item: CatalogItem) -> None:
         key = f"catalog|{item.content_id}"
-        self.rows[key] = {"kind": "catalog", "content_id": item.content_id, "title": item.title, "artist": item.artist}
+        row: dict[str, Any] = {
+            "kind": "catalog",
+            "content_id": item.content_id,
+            "title": item.title,
+            "artist": item.artist,
+        }
+        # The ids claims are matched by: what the metadata check compares each claim's against.
+        for name in ("isrc", "asset_id", "custom_id"):
+            if getattr(item, name):
+                row[name] = getattr(item, name)
+        self.rows[key] = row
         self.dirty.add(key)
 
     def on_claim(
@@ -183,6 +193,8 @@ class RollupBook:
             ("origin", event.origin if event.origin != "unknown" else None),
             ("policy", _policy(event)),
             ("created_at", state.created_at if state else None),
+            ("isrc", event.isrc),
+            ("asset_title", event.asset_title),
         ):
             if value is not None:
                 row[name] = value

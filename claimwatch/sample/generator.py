@@ -11,6 +11,7 @@ to ``labels.json`` with its subject and data-time window.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
@@ -1057,8 +1058,13 @@ class Generator:
         age = max(0.0, (day_end - claim.created).total_seconds() / 86_400)
         return int(claim.views + claim.velocity * age)
 
+    @functools.cached_property
+    def items_by_asset(self) -> dict[str, Item]:
+        return {item.asset_id: item for item in self.items}  # once the catalog is built
+
     def _claim_row(self, claim: Claim, d: int, day_end: datetime, lifetime: dict[str, Any]) -> dict[str, Any]:
         views = self._claim_views(claim, d, day_end, lifetime)
+        owned = self.items_by_asset.get(claim.asset_id)
         return {
             "claim_id": claim.claim_id,
             "channel_id": claim.channel_id,
@@ -1082,8 +1088,9 @@ class Generator:
             "claim_policy_track": "",
             "claim_policy_block": "|".join(claim.policy_block),
             "claim_created_date": claim.created.date().isoformat(),
-            "asset_title": "",
-            "isrc": "",
+            # The asset's metadata as YouTube holds it: the catalog's (no draw, so no seed's data moves).
+            "asset_title": owned.title if owned else "",
+            "isrc": owned.isrc if owned else "",
             "is_shorts_eligible": "False",
         }
 
