@@ -178,22 +178,27 @@ def judge_tasks(tasks: list[dict[str, Any]], tail: list[str]) -> Check:
     name = "weekly job: last run"
     if not tasks:
         return Check(name, AMBER, "no finished run found", "run it by hand: `claimwatch aws run-report --wait`")
-    task = max(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""))
+    ordered = sorted(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""), reverse=True)
+    task = ordered[0]
     containers = task.get("containers") or [{}]
     code = containers[0].get("exitCode")
-    when = str(task.get("stoppedAt") or "?")
+    when = f"{task.get('startedAt') or '?'} to {task.get('stoppedAt') or '?'}"
+    earlier = [
+        f"earlier run: exit {(t.get('containers') or [{}])[0].get('exitCode', '-')}"
+        f" {t.get('stopCode') or ''} stopped {t.get('stoppedAt') or '?'}".replace("  ", " ")
+        for t in ordered[1:3]
+    ]
+    tail = earlier + tail
     reason = safe_text(str(task.get("stoppedReason") or ""), 200)
     retry = "fix the cause, then `claimwatch aws run-report --week <week> --wait`"
     if task.get("stopCode") == "TaskFailedToStart" or (code is None and task.get("lastStatus") == "STOPPED"):
         return Check(name, RED, f"did not start ({task.get('stopCode') or '-'}): {reason}", retry, tail)
     if code == 0:
-        return Check(name, GREEN, f"exit 0, stopped {when}", lines=[])
+        return Check(name, GREEN, f"exit 0, ran {when}", lines=earlier)
     if code == 4:
-        return Check(
-            name, AMBER, f"exit 4 (partial data), stopped {when}", "see the report's data quality section", tail
-        )
+        return Check(name, AMBER, f"exit 4 (partial data), ran {when}", "see the report's data quality section", tail)
     meaning = EXIT_MEANING.get(int(code), "failed") if isinstance(code, int) else "failed"
-    return Check(name, RED, f"exit {code} ({meaning}), stopped {when}: {reason or '-'}", retry, tail)
+    return Check(name, RED, f"exit {code} ({meaning}), ran {when}: {reason or '-'}", retry, tail)
 
 
 RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
