@@ -613,9 +613,9 @@ def _record_run(
     """Best effort: a run whose output is unreachable leaves no record (the review shows it unknown)."""
     try:
         week = outcome.week if outcome and outcome.week else parse_week(week_arg, now)
-        target = make_target(out, week)
+        target = make_target(out, RUNS)
         target.put(
-            RUN_RECORD.format(stamp=now.strftime("%Y%m%dT%H%M%SZ")),
+            RUN_RECORD.format(stamp=now.strftime("%Y%m%dT%H%M%SZ"), week=week),
             run_record(week, now, seconds, code, outcome, peak_rss_mb()),
         )
     except Exception as exc:

@@ -394,7 +394,7 @@ def aws_checks(
                 )
             )
     else:
-        checks.append(Check("report bucket", AMBER, "not checked: no --bucket (or CLAIMWATCH_REPORT_BUCKET)"))
+        checks.append(Check("report bucket", AMBER, "not checked: no --bucket"))
     for label, arn in topics.items():
         if not arn:
             checks.append(Check(label, AMBER, "not checked: not configured"))

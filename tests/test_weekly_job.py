@@ -124,6 +124,11 @@ def test_a_run_folder_goes_to_s3_once_with_one_notification(run_folder: Path, mo
     assert first.returncode == 0, first.stderr
     stages = [json.loads(line)["stage"] for line in first.stderr.splitlines()]
     assert stages == ["read", "build", "write", "notify"], "one JSON log line per stage"
+    (record,) = aws("s3", moto_endpoint).list_objects_v2(Bucket="reports", Prefix="weekly/runs/")["Contents"]
+    run = json.loads(aws("s3", moto_endpoint).get_object(Bucket="reports", Key=record["Key"])["Body"].read())
+    assert record["Key"].endswith(f"-{WEEK}.json") and run["week"] == WEEK and run["exit_code"] == 0
+    assert run["changed"] and run["objects_written"] == len(REPORT_FILES) + 1 and run["sns_messages"] == 1
+    assert 0 < run["seconds"] < 600 and run["peak_rss_mb"] > 10, "what the monthly review prices"
     expected = (run_folder / WEEK / "report.json").read_bytes()
     manifest = check_objects(moto_endpoint, f"weekly/{WEEK}/", expected)
     assert manifest["headline"]["days_with_data"] == 7
