@@ -254,7 +254,7 @@ async def kafka_checks(settings: Any, now: datetime) -> list[Check]:
 
     from stream.kafka_io import bounded_reader, read_timed, start_client
     from stream.status import group_offsets
-    from stream.topics import TOPICS, describe_topics
+    from stream.topics import TOPICS, describe_topics, topic_configs
 
     topics = await describe_topics(settings)  # raises when the brokers cannot be reached
     checks = [Check("kafka", GREEN, f"reachable at {settings.bootstrap_servers} ({settings.security_protocol})")]
@@ -264,17 +264,36 @@ async def kafka_checks(settings: Any, now: datetime) -> list[Check]:
         for t, spec in zip(topics, TOPICS, strict=True)
         if t["exists"] and spec.partitioned and t["partitions"] != settings.partitions
     ]
-    if absent or wrong:
+    configs = await topic_configs(settings, [str(t["topic"]) for t in topics if t["exists"]])
+    policy, retention = [], []
+    for t, spec in zip(topics, TOPICS, strict=True):
+        held = configs.get(str(t["topic"]), {})
+        if held.get("cleanup.policy", spec.cleanup) != spec.cleanup:
+            policy.append(f"{t['topic']} is {held['cleanup.policy']}, not {spec.cleanup}")
+        if spec.retention_ms is not None and held.get("retention.ms", str(spec.retention_ms)) != str(spec.retention_ms):
+            retention.append(
+                f"{t['topic']} keeps {int(held['retention.ms']) / 86_400_000:g} days, not {spec.retention_ms // 86_400_000}"
+            )
+    if absent or wrong or policy:
         checks.append(
             Check(
                 "topics",
                 RED,
-                "; ".join(([f"missing: {', '.join(absent)}"] if absent else []) + wrong),
-                "`claimwatch topics create` (partitions must match CLAIMWATCH_PARTITIONS)",
+                "; ".join(([f"missing: {', '.join(absent)}"] if absent else []) + wrong + policy),
+                "`claimwatch topics create` (partitions must match CLAIMWATCH_PARTITIONS); a wrong cleanup "
+                "policy: `kafka-configs --alter` the topic as `claimwatch topics describe` lists it",
             )
         )
+    elif retention:
+        checks.append(Check("topics", AMBER, "; ".join(retention), "intended? `claimwatch topics describe` lists ours"))
     else:
-        checks.append(Check("topics", GREEN, f"{len(topics)} present, events in {settings.partitions} partitions"))
+        checks.append(
+            Check(
+                "topics",
+                GREEN,
+                f"{len(topics)} present with their cleanup and retention, events in {settings.partitions} partitions",
+            )
+        )
 
     groups: list[GroupFacts] = []
     committed = await group_offsets(settings)

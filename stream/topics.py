@@ -152,5 +152,26 @@ async def describe_topics(settings: Settings) -> list[dict[str, object]]:
         await admin.close()
 
 
+async def topic_configs(settings: Settings, names: list[str]) -> dict[str, dict[str, str]]:
+    """Each named topic's cleanup policy and retention as the brokers hold them."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    if not names:
+        return {}
+    admin = AIOKafkaAdminClient(**settings.client_options())
+    await start_client(admin, settings)
+    try:
+        wanted = {"cleanup.policy", "retention.ms"}
+        answers = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+        out: dict[str, dict[str, str]] = {}
+        for answer in answers:
+            for error_code, _message, _kind, name, entries in (r[:5] for r in answer.resources):
+                if error_code == 0:
+                    out[str(name)] = {str(e[0]): str(e[1]) for e in entries if e[0] in wanted}
+        return out
+    finally:
+        await admin.close()
+
+
 def run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]

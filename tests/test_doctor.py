@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import OffsetAndMetadata
 
 from claimwatch import doctor
 from claimwatch.cli import main
 from claimwatch.front.filerows import file_key
 from stream.settings import Settings
+from stream.topics import TOPICS
 from tests.streamkit import env_for, free_port, isolated_settings, needs_kafka, setup_topics
 from tests.test_manual_run import schedule
 from tests.test_weekly_job import aws, aws_env, moto_endpoint
@@ -208,6 +211,15 @@ async def write_claim(settings: Settings, isrc: str) -> None:
         await producer.stop()
 
 
+async def set_topic_config(settings: Settings, topic: str, config: dict[str, str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, config)])
+    finally:
+        await admin.close()
+
+
 async def commit(settings: Settings, group: str, offset: int | None) -> None:
     """The group's position on partition 0 of the events: ``offset``, or the end when None."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False)
@@ -261,6 +273,13 @@ def test_doctor_turns_each_check_red_in_turn_then_all_green(
     assert seen["weekly job: last run"][0] == "amber"
     assert seen["report bucket"][0] == "red"
     assert seen["metadata"][0] == "red" and "GBAYE0601498" in seen["metadata"][1]
+
+    # The alerts topic made compacted by hand: its alerts would be kept forever, one per id.
+    asyncio.run(set_topic_config(settings, settings.topic("alerts"), {"cleanup.policy": "compact"}))
+    code, seen = states(capsys, *args)
+    assert seen["topics"] == ("red", f"{settings.topic('alerts')} is compact, not delete")
+    alerts = next(t for t in TOPICS if t.name == "alerts")
+    asyncio.run(set_topic_config(settings, settings.topic("alerts"), alerts.config()))  # (AlterConfigs sets them all)
 
     # The broker stopped: one red line for Kafka, the rest still checked.
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
