@@ -116,37 +116,31 @@ def render(notice: Notice) -> tuple[str, str]:
     return subject[:100], "\n".join(lines)
 
 
-def already_sent(previous: bytes | None, notice: Notice) -> bool:
-    """True when ``previous`` (the week's ``notice.json``) records this very news."""
+def _told(previous: bytes | None) -> dict[str, Any]:
+    """The ``key`` of the week's ``notice.json``: what the stakeholders were last told ({} if nothing)."""
     if not previous:
-        return False
+        return {}
     try:
         told = json.loads(previous)
     except ValueError:
-        return False
-    return isinstance(told, dict) and told.get("key") == notice.key()
+        return {}
+    key = told.get("key") if isinstance(told, dict) else None
+    return key if isinstance(key, dict) else {}
+
+
+def already_sent(previous: bytes | None, notice: Notice) -> bool:
+    """True when ``previous`` (the week's ``notice.json``) records this very news."""
+    return _told(previous) == notice.key()
 
 
 def record(notice: Notice, sent_at: datetime) -> bytes:
-    return (
-        json.dumps({"key": notice.key(), "notice": asdict(notice), "sent_at": sent_at.isoformat()}, sort_keys=True)
-        + "\n"
-    ).encode()
+    body = {"key": notice.key(), "notice": asdict(notice), "sent_at": sent_at.isoformat()}
+    return (json.dumps(body, sort_keys=True) + "\n").encode()
 
 
 def was_announced_late(previous: bytes | None) -> bool:
     """True when the week's last notice said it was late or partial (so a full report now is news)."""
-    if not previous:
-        return False
-    try:
-        told = json.loads(previous)
-    except ValueError:
-        return False
-    return (
-        isinstance(told, dict)
-        and isinstance(told.get("key"), dict)
-        and told["key"].get("kind") in ("failed", "incomplete")
-    )
+    return _told(previous).get("kind") in ("failed", "incomplete")
 
 
 def publish(notice: Notice, topic_arn: str, webhook_url: str) -> None:

@@ -80,9 +80,14 @@ def report_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 def bucket_with_topic(endpoint: str) -> tuple[str, str]:
     """A bucket, and an SNS topic with a queue subscribed (to count notifications)."""
     aws("s3", endpoint).create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    return subscribed_topic(endpoint, "claimwatch-reports", "weekly")
+
+
+def subscribed_topic(endpoint: str, topic_name: str, queue_name: str) -> tuple[str, str]:
+    """An SNS topic with an SQS queue subscribed, to read what it was sent."""
     sns, sqs = aws("sns", endpoint), aws("sqs", endpoint)
-    topic = sns.create_topic(Name="claimwatch-reports")["TopicArn"]
-    queue = sqs.create_queue(QueueName="weekly")["QueueUrl"]
+    topic = sns.create_topic(Name=topic_name)["TopicArn"]
+    queue = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return topic, queue
@@ -380,22 +385,12 @@ def test_a_run_that_may_pass_is_retried_and_a_wrong_one_is_not(monkeypatch: pyte
     assert len(calls) == 1
 
 
-def stakeholder_queue(endpoint: str) -> tuple[str, str]:
-    """The report readers' topic (not the on-call one), with a queue subscribed to read it back."""
-    sns, sqs = aws("sns", endpoint), aws("sqs", endpoint)
-    topic = sns.create_topic(Name="claimwatch-report-readers")["TopicArn"]
-    queue = sqs.create_queue(QueueName="readers")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    return topic, queue
-
-
 @pytest.mark.slow
 def test_the_report_s_readers_are_told_once_when_it_is_late_partial_or_late_after_all(
     run_folder: Path, moto_endpoint: str, tmp_path: Path
 ) -> None:
     report_topic, report_queue = bucket_with_topic(moto_endpoint)
-    readers_topic, readers = stakeholder_queue(moto_endpoint)
+    readers_topic, readers = subscribed_topic(moto_endpoint, "claimwatch-report-readers", "readers")  # not on-call
     env = aws_env(moto_endpoint, CLAIMWATCH_SNS_TOPIC_ARN=report_topic, CLAIMWATCH_STAKEHOLDER_TOPIC_ARN=readers_topic)
     out = "s3://reports/weekly"
 
