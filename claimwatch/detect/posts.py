@@ -131,7 +131,7 @@ class ReactionRate:
     MAX_HOURS: ClassVar[float] = 12.0
     WARMUP: ClassVar[int] = 6
     LEVEL_ALPHA: ClassVar[float] = 0.1
-    LEVEL_HOURS: ClassVar[float] = 24.0
+    LEVEL_HOURS: ClassVar[float] = 48.0
     DISPERSION_ALPHA: ClassVar[float] = 0.05
     CLIP: ClassVar[float] = 2.5
     Z_ALERT: ClassVar[float] = 3.5
