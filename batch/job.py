@@ -569,7 +569,10 @@ def run_and_tell(
     except JobError as exc:
         if not kwargs.get("dry_run"):
             _tell_failed(week_arg, out, exc, now)
-            _record_run(week_arg, out, now, time.monotonic() - started, exc.code, None)
+            # A failed run costs compute too; but a wrong argument is not a run, and a failed run
+            # does not create an output folder that was never there.
+            if exc.code != EXIT_USAGE and (out.startswith("s3://") or Path(out).is_dir()):
+                _record_run(week_arg, out, now, time.monotonic() - started, exc.code, None)
         raise
     if not kwargs.get("dry_run"):
         _tell_outcome(outcome, out, now)

@@ -24,7 +24,13 @@ LAYERS: list[set[str]] = [
     {"claimwatch.front", "claimwatch.quarantine", "claimwatch.evaluate"},  # order and de-duplicate; scoring
     {"stream"},  # Kafka: ingest, the worker, sinks, replay
     {"batch"},  # the weekly report and its job
-    {"claimwatch.embedded", "claimwatch.corebench", "claimwatch.tuning", "claimwatch.fuzz", "claimwatch.doctor"},  # jobs over all of it
+    {
+        "claimwatch.embedded",
+        "claimwatch.corebench",
+        "claimwatch.tuning",
+        "claimwatch.fuzz",
+        "claimwatch.doctor",
+    },  # jobs over all of it
     {"claimwatch.seeds"},  # many embedded runs: quality over seeds
     {"claimwatch.cli"},
 ]

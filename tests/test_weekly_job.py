@@ -429,3 +429,16 @@ def test_the_report_s_readers_are_told_once_when_it_is_late_partial_or_late_afte
     assert available.startswith("The weekly claims report for 2026-W45, announced late, is now available")
     rerun = report_cli(env, "--week", WEEK, "--from-dir", str(run_folder), "--out", "s3://reports/again")
     assert rerun.returncode == 0 and notifications(moto_endpoint, readers) == []
+
+
+def test_a_failed_run_is_recorded_only_where_the_output_already_is(tmp_path: Path) -> None:
+    from claimwatch.cli import main
+
+    missing = str(tmp_path / "no-such-run")
+    assert main(["report", "--week", WEEK, "--from-dir", missing, "--out", str(tmp_path / "new")]) == 3
+    assert not (tmp_path / "new").exists(), "a failed run creates no output folder"
+    (tmp_path / "reports").mkdir()
+    assert main(["report", "--week", WEEK, "--from-dir", missing, "--out", str(tmp_path / "reports")]) == 3
+    assert main(["report", "--week", "2026-W99", "--out", str(tmp_path / "reports")]) == 2  # not a run
+    (record,) = (tmp_path / "reports" / "runs").iterdir()
+    assert json.loads(record.read_text())["exit_code"] == 3 and record.name.endswith(f"-{WEEK}.json")
