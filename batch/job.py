@@ -465,11 +465,12 @@ def run(
     refused = {"rows_refused": len(index.refused), "first_refused": next(iter(index.refused.items()), None)}
     log_stage("build", started, week=week, files=len(files), partial=partial, **figures, **refused)
     code = EXIT_PARTIAL if partial else EXIT_OK
+    built = Outcome(code, figures=figures, week=week, missing=missing, partial_reason=why)  # what every ending shares
     if dry_run:
         target = make_target(out, week)
         target.check()
         log_stage("dry-run", time.perf_counter(), week=week, written=False, location=target.location)
-        return Outcome(code, target.location, figures=figures, week=week, missing=missing, partial_reason=why)
+        return dataclasses.replace(built, location=target.location)
     started = time.perf_counter()
     try:
         target = make_target(out, week)
@@ -482,16 +483,8 @@ def run(
                 target.put(name, files[name])
             reads, writes = 1 + len(files), len(broken)
             log_stage("write", started, week=week, location=target.location, changed=False, repaired=broken)
-            return Outcome(
-                code,
-                target.location,
-                figures=figures,
-                repaired=broken,
-                week=week,
-                missing=missing,
-                partial_reason=why,
-                objects_written=writes,
-                objects_read=reads,
+            return dataclasses.replace(
+                built, location=target.location, repaired=broken, objects_written=writes, objects_read=reads
             )
         target.delete(MANIFEST)  # from here until the new one is written, no manifest: no half report
         for name, data in sorted(files.items()):
@@ -514,17 +507,8 @@ def run(
             raise JobError(EXIT_OUTPUT, f"the notification failed, the run is to be retried: {exc}"[:400]) from None
         notified = True
         log_stage("notify", started, week=week, topic=topic)
-    return Outcome(
-        code,
-        target.location,
-        changed=True,
-        notified=notified,
-        figures=figures,
-        week=week,
-        missing=missing,
-        partial_reason=why,
-        objects_written=len(files) + 1,
-        objects_read=1,
+    return dataclasses.replace(
+        built, location=target.location, changed=True, notified=notified, objects_written=len(files) + 1, objects_read=1
     )
 
 
