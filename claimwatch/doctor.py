@@ -271,9 +271,9 @@ async def kafka_checks(settings: Any, now: datetime) -> list[Check]:
         if held.get("cleanup.policy", spec.cleanup) != spec.cleanup:
             policy.append(f"{t['topic']} is {held['cleanup.policy']}, not {spec.cleanup}")
         if spec.retention_ms is not None and held.get("retention.ms", str(spec.retention_ms)) != str(spec.retention_ms):
-            retention.append(
-                f"{t['topic']} keeps {int(held['retention.ms']) / 86_400_000:g} days, not {spec.retention_ms // 86_400_000}"
-            )
+            kept = int(held["retention.ms"])
+            shown = "forever" if kept < 0 else f"{kept / 86_400_000:g} days"
+            retention.append(f"{t['topic']} keeps {shown}, not {spec.retention_ms // 86_400_000} days")
     if absent or wrong or policy:
         checks.append(
             Check(

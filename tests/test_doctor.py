@@ -278,6 +278,9 @@ def test_doctor_turns_each_check_red_in_turn_then_all_green(
     asyncio.run(set_topic_config(settings, settings.topic("alerts"), {"cleanup.policy": "compact"}))
     code, seen = states(capsys, *args)
     assert seen["topics"] == ("red", f"{settings.topic('alerts')} is compact, not delete")
+    asyncio.run(set_topic_config(settings, settings.topic("alerts"), {"cleanup.policy": "delete"}))  # retention: 7 days
+    code, seen = states(capsys, *args)
+    assert seen["topics"] == ("amber", f"{settings.topic('alerts')} keeps 7 days, not 90 days")
     alerts = next(t for t in TOPICS if t.name == "alerts")
     asyncio.run(set_topic_config(settings, settings.topic("alerts"), alerts.config()))  # (AlterConfigs sets them all)
 
