@@ -12,6 +12,7 @@ through boto3 (ECS, CloudWatch Logs, EventBridge, S3, SNS).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -252,12 +253,26 @@ async def kafka_checks(settings: Any, now: datetime) -> list[Check]:
     """Reachable, topics present, groups' lag and wait, and the sources seen in the roll-ups."""
     from aiokafka import TopicPartition
 
+    from claimwatch.config import environment
+    from stream.generations import live_generation
     from stream.kafka_io import bounded_reader, read_timed, start_client
     from stream.status import group_offsets
     from stream.topics import TOPICS, describe_topics, topic_configs
 
     topics = await describe_topics(settings)  # raises when the brokers cannot be reached
-    checks = [Check("kafka", GREEN, f"reachable at {settings.bootstrap_servers} ({settings.security_protocol})")]
+    first = settings
+    if "claimwatch_generation" not in environment().model_fields_set:  # else pinned, as for every reader
+        # The derived topics (alerts, roll-ups) to check are the live generation's.
+        settings = dataclasses.replace(settings, generation=await live_generation(settings))
+        topics = await describe_topics(settings)
+    checks = [
+        Check(
+            "kafka",
+            GREEN,
+            f"reachable at {settings.bootstrap_servers} ({settings.security_protocol}); "
+            f"live generation {settings.generation}",
+        )
+    ]
     absent = [str(t["topic"]) for t in topics if not t["exists"]]
     wrong = [
         f"{t['topic']} has {t['partitions']}"
@@ -325,7 +340,13 @@ async def kafka_checks(settings: Any, now: datetime) -> list[Check]:
     rows: list[tuple[int | None, dict[str, Any]]] = []
     catalog: dict[str, dict[str, Any]] = {}
     claims: dict[str, dict[str, Any]] = {}
-    for read_ms, row_key, value in await read_timed(settings, settings.topic("rollups"), None):
+    # What was read from files is a fact of ingestion, kept in generation 1's roll-ups (batch/job.py).
+    records = await read_timed(settings, settings.topic("rollups"), None)
+    if settings.generation > 1:
+        records = [
+            r for r in await read_timed(first, first.topic("rollups"), None) if (r[1] or b"").startswith(b"file|")
+        ] + records
+    for read_ms, row_key, value in records:
         kind = (row_key or b"").split(b"|", 1)[0]
         if kind not in (b"file", b"catalog", b"claim"):
             continue

@@ -4,6 +4,7 @@ then all green; the judging rules table-tested."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -20,8 +21,9 @@ from aiokafka.structs import OffsetAndMetadata
 from claimwatch import doctor
 from claimwatch.cli import main
 from claimwatch.front.filerows import file_key
+from stream.generations import promote
 from stream.settings import Settings
-from stream.topics import TOPICS
+from stream.topics import TOPICS, create_topics, ensure_state_topic
 from tests.streamkit import env_for, free_port, isolated_settings, needs_kafka, setup_topics
 from tests.test_manual_run import schedule
 from tests.test_weekly_job import aws, aws_env, moto_endpoint
@@ -308,3 +310,14 @@ def test_doctor_turns_each_check_red_in_turn_then_all_green(
     assert code == 0
     assert main(["doctor", *args]) == 0
     assert capsys.readouterr().out.rstrip().endswith("all green")
+
+    # After a replay is promoted, the derived topics checked are the live generation's; the files
+    # read stay generation 1's (ingest writes them once).
+    second = dataclasses.replace(settings, generation=2)
+    asyncio.run(create_topics(second))
+    asyncio.run(ensure_state_topic(second))  # what a replay leaves: promote checks for it
+    asyncio.run(write_claim(second, "GBAYE0601498"))
+    asyncio.run(promote(settings, 2, "test"))
+    code, seen = states(capsys, *args)
+    assert "live generation 2" in seen["kafka"][1] and seen["source claims report"][0] == "green"
+    assert seen["metadata"][0] == "red" and code == 1
