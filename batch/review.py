@@ -18,6 +18,7 @@ The arithmetic (:func:`cost_lines`) is pure and pinned by a hand-computed table 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import json
 import urllib.parse
 import urllib.request
@@ -265,17 +266,19 @@ def aws_usage(
                 brokers[kind] = brokers.get(kind, 0) + int(info.get("NumberOfBrokerNodes", 0))
     except Exception:
         brokers = None
-    seconds = sum(float(r.get("seconds", 0.0)) for r in runs) if runs else None
-    return Usage(
-        task_size=size,
-        job_seconds=seconds,
-        s3_bytes=s3_bytes,
-        s3_puts=sum(int(r.get("objects_written", 0)) for r in runs) if runs else None,
-        s3_gets=sum(int(r.get("objects_read", 0)) for r in runs) if runs else None,
-        sns_messages=sns_messages,
-        msk_brokers=brokers,
-        hours_in_month=hours,
+    return dataclasses.replace(
+        job_usage(runs, hours), task_size=size, s3_bytes=s3_bytes, sns_messages=sns_messages, msk_brokers=brokers
     )
+
+
+def job_usage(runs: list[dict[str, Any]], hours_in_month: float) -> Usage:
+    """What the weekly job's own run records say (seconds, requests); everything else unknown."""
+    if not runs:
+        return Usage(None, None, None, None, None, None, None, hours_in_month)
+    seconds = sum(float(r.get("seconds", 0.0)) for r in runs)
+    puts = sum(int(r.get("objects_written", 0)) for r in runs)
+    gets = sum(int(r.get("objects_read", 0)) for r in runs)
+    return Usage(None, seconds, None, puts, gets, None, None, hours_in_month)
 
 
 def read_run_records(out: str, client: Callable[[str], Any]) -> list[dict[str, Any]]:
@@ -351,3 +354,61 @@ def review(
         "largest_cost_items": [line["item"] for line in largest],
         "not_measured": NOT_MEASURED,
     }
+
+
+def checked_prices(table: Any, where: str) -> dict[str, Any]:
+    """A price table with the keys of :data:`DEFAULT_PRICES`: prices numbers (or left out: unknown).
+
+    >>> checked_prices({"as_of": "2026-01-01", "s3_gb_month": "cheap"}, "--prices p.json")
+    Traceback (most recent call last):
+    ValueError: --prices p.json: s3_gb_month must be a number
+    """
+    if not isinstance(table, dict) or "as_of" not in table:
+        raise ValueError(f"{where}: a JSON object with as_of and the prices")
+    for key, value in table.items():
+        if key == "msk_broker_hour":
+            if not isinstance(value, dict) or not all(_is_price(v) for v in value.values()):
+                raise ValueError(f"{where}: msk_broker_hour must map instance types to numbers")
+        elif key in DEFAULT_PRICES and not isinstance(DEFAULT_PRICES[key], str) and not _is_price(value):
+            raise ValueError(f"{where}: {key} must be a number")
+    return table
+
+
+def _is_price(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf")
+
+
+def monthly_review(month: str, reports: str | None, prices_file: str | None, family: str) -> dict[str, Any]:
+    """The review of ``month`` with what this machine can reach: Prometheus when
+    ``CLAIMWATCH_PROMETHEUS_URL`` is set, AWS when a region is, the run records under ``reports``."""
+    from pathlib import Path
+
+    from batch.audit import previous_month
+    from claimwatch.aws import client
+    from claimwatch.config import aws_region, environment
+
+    env = environment()
+    prices = DEFAULT_PRICES
+    if prices_file:
+        try:
+            loaded = json.loads(Path(prices_file).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ValueError(f"--prices {prices_file}: not JSON: {exc}") from None
+        prices = checked_prices(loaded, f"--prices {prices_file}")
+    on_aws = bool(aws_region())
+    readable = reports and (on_aws or not reports.startswith("s3://"))
+    records = read_run_records(reports, client) if reports and readable else []
+    topics = [arn for arn in (env.claimwatch_sns_topic_arn, env.claimwatch_stakeholder_topic_arn) if arn]
+
+    def performance(m: str) -> dict[str, float | None]:
+        if not env.claimwatch_prometheus_url:
+            return dict.fromkeys(PERFORMANCE_QUERIES)
+        return prometheus_figures(env.claimwatch_prometheus_url, m)
+
+    def usage(m: str, runs: list[dict[str, Any]]) -> Usage:
+        if on_aws:
+            return aws_usage(client, m, reports or "", runs, family, topics)
+        start, end = month_bounds(m)
+        return job_usage(runs, (end - start).total_seconds() / 3600)
+
+    return review(month, previous_month(month), prices, performance, usage, records)

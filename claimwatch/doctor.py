@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -169,6 +168,11 @@ def newest_by_source(file_rows: Iterable[tuple[int | None, dict[str, Any]]]) -> 
     return {s: SourceFacts(s, days.get(s), reads.get(s)) for s in sorted(set(days) | set(reads))}
 
 
+def newest_first(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ECS tasks, the one that stopped last first."""
+    return sorted(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""), reverse=True)
+
+
 def judge_tasks(tasks: list[dict[str, Any]], tail: list[str]) -> Check:
     """The weekly job's last finished run (an ECS task as ``describe_tasks`` gives it).
 
@@ -179,7 +183,7 @@ def judge_tasks(tasks: list[dict[str, Any]], tail: list[str]) -> Check:
     name = "weekly job: last run"
     if not tasks:
         return Check(name, AMBER, "no finished run found", "run it by hand: `claimwatch aws run-report --wait`")
-    ordered = sorted(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""), reverse=True)
+    ordered = newest_first(tasks)
     task = ordered[0]
     containers = task.get("containers") or [{}]
     code = containers[0].get("exitCode")
@@ -412,7 +416,7 @@ def aws_checks(
         tasks = ecs.describe_tasks(cluster=target.cluster, tasks=arns[:100]).get("tasks", []) if arns else []
         tail: list[str] = []
         if tasks:
-            newest = max(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""))
+            newest = newest_first(tasks)[0]
             definition = ecs.describe_task_definition(taskDefinition=newest["taskDefinitionArn"])["taskDefinition"]
             tail = log_tail(
                 client("logs"), log_stream(definition["containerDefinitions"][0], newest["taskArn"]), LOG_LINES
@@ -473,7 +477,3 @@ def table(checks: list[Check], colour: bool = False) -> str:
     amber = sum(c.state == AMBER for c in checks)
     out.append(f"{len(checks)} checks: {red} red, {amber} amber" + (" — all green" if not red and not amber else ""))
     return "\n".join(out)
-
-
-def wall_now() -> datetime:
-    return datetime.fromtimestamp(time.time(), UTC)

@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 
 from batch.job import run_record
-from batch.review import DEFAULT_PRICES, PERFORMANCE_QUERIES, TaskSize, Usage, cost_lines, prometheus_figures, total
+from batch.review import (
+    DEFAULT_PRICES,
+    PERFORMANCE_QUERIES,
+    TaskSize,
+    Usage,
+    checked_prices,
+    cost_lines,
+    prometheus_figures,
+    total,
+)
 from claimwatch.cli import main
 from claimwatch.sample.generator import generate
 from tests.streamkit import free_port
@@ -243,3 +252,19 @@ def test_the_audit_prices_the_month_from_aws_and_says_what_is_unknown(
     assert review["prices"]["as_of"] == DEFAULT_PRICES["as_of"]
     page = (out / "audit.html").read_text()
     assert "Cost (USD, prices of 2025-01-01" in page and page.count("unknown") >= len(PERFORMANCE_QUERIES)
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ([1], "a JSON object with as_of"),
+        ({"s3_gb_month": 0.02}, "a JSON object with as_of"),
+        ({"as_of": "2026-01", "fargate_vcpu_hour": "0.04"}, "fargate_vcpu_hour must be a number"),
+        ({"as_of": "2026-01", "sns_per_million": -1}, "sns_per_million must be a number"),
+        ({"as_of": "2026-01", "msk_broker_hour": {"kafka.m5.large": True}}, "msk_broker_hour must map"),
+    ],
+)
+def test_a_price_table_that_cannot_price_is_one_clear_error(table: object, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        checked_prices(table, "--prices p.json")
+    assert checked_prices({"as_of": "2026-01", "s3_gb_month": 0}, "x")["s3_gb_month"] == 0

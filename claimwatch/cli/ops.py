@@ -49,11 +49,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from claimwatch import doctor
     from claimwatch.aws import client
     from claimwatch.config import aws_region, environment
+    from claimwatch.detect.alerting import wall_clock
     from stream.kafka_io import IncompleteRead
     from stream.settings import Settings
 
     env = environment()
-    now = doctor.wall_now()
+    now = wall_clock()
     checks: list[doctor.Check] = []
     settings = Settings()
     try:

@@ -115,12 +115,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from batch.audit import build_audit, load_inputs, parse_month, write_audit
+    from batch.review import monthly_review
     from claimwatch.detect.alerting import wall_clock
 
     month = parse_month(args.month, wall_clock())
     inputs, where = load_inputs(month, Path(args.from_dir) if args.from_dir else None)
     audit = build_audit(inputs, month)
-    audit["review"] = monthly_review(args, month)
+    audit["review"] = monthly_review(month, args.reports, args.prices, args.family)
     written = write_audit(audit, Path(args.out))
     cur = audit["current"]
     rate = cur["quarantine_rate"]
@@ -131,55 +132,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     )
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0
-
-
-def monthly_review(args: argparse.Namespace, month: str) -> dict[str, object]:
-    """The performance and cost review of ``month`` (:mod:`batch.review`): unknown where no source."""
-    from batch.audit import previous_month
-    from batch.review import (
-        DEFAULT_PRICES,
-        Usage,
-        aws_usage,
-        month_bounds,
-        prometheus_figures,
-        read_run_records,
-        review,
-    )
-    from claimwatch.aws import client
-    from claimwatch.config import aws_region, environment
-
-    env = environment()
-    prices = DEFAULT_PRICES
-    if args.prices:
-        loaded = json.loads(Path(args.prices).read_text(encoding="utf-8"))
-        if not isinstance(loaded, dict) or "as_of" not in loaded:
-            raise ValueError(f"--prices {args.prices}: a JSON object with as_of and the prices")
-        prices = loaded
-    on_aws = bool(aws_region())
-    records = (
-        read_run_records(args.reports, client)
-        if args.reports and (on_aws or not args.reports.startswith("s3://"))
-        else []
-    )
-
-    def performance(m: str) -> dict[str, float | None]:
-        from batch.review import PERFORMANCE_QUERIES
-
-        if not env.claimwatch_prometheus_url:
-            return dict.fromkeys(PERFORMANCE_QUERIES)
-        return prometheus_figures(env.claimwatch_prometheus_url, m)
-
-    def usage(m: str, runs: list[dict[str, object]]) -> Usage:
-        if on_aws:
-            topics = [arn for arn in (env.claimwatch_sns_topic_arn, env.claimwatch_stakeholder_topic_arn) if arn]
-            return aws_usage(client, m, args.reports or "", runs, args.family, topics)
-        start, end = month_bounds(m)  # off AWS: the job's own records only, the rest unknown
-        seconds = sum(float(str(r.get("seconds", 0))) for r in runs) if runs else None
-        puts = sum(int(str(r.get("objects_written", 0))) for r in runs) if runs else None
-        gets = sum(int(str(r.get("objects_read", 0))) for r in runs) if runs else None
-        return Usage(None, seconds, None, puts, gets, None, None, (end - start).total_seconds() / 3600)
-
-    return review(month, previous_month(month), prices, performance, usage, records)
 
 
 def cmd_aws_setup(args: argparse.Namespace) -> int:
