@@ -244,6 +244,79 @@ class Environment(BaseSettings):
         "who releases quarantined records (default: the login name)",
         "quarantine release",
     )
+    # ---- collectors (claimwatch collect)
+    claimwatch_google_client_id: str = _var(
+        "", "CLAIMWATCH_GOOGLE_CLIENT_ID", "text", "OAuth 2.0 client id of the Content Manager app", "collect"
+    )
+    claimwatch_google_client_secret: SecretStr = _var(
+        SecretStr(""), "CLAIMWATCH_GOOGLE_CLIENT_SECRET", "secret", "its client secret", "collect"
+    )
+    claimwatch_google_refresh_token: SecretStr = _var(
+        SecretStr(""),
+        "CLAIMWATCH_GOOGLE_REFRESH_TOKEN",
+        "secret",
+        "a Content Manager user's refresh token (scopes: youtubepartner, yt-analytics.readonly, youtube.readonly)",
+        "collect",
+    )
+    claimwatch_google_secret_id: str = _var(
+        "",
+        "CLAIMWATCH_GOOGLE_SECRET_ID",
+        "text",
+        "an AWS Secrets Manager secret (JSON: client_id, client_secret, refresh_token) read instead of the three above",
+        "collect",
+    )
+    claimwatch_google_token_uri: str = _var(
+        "https://oauth2.googleapis.com/token",
+        "CLAIMWATCH_GOOGLE_TOKEN_URI",
+        "url",
+        "where access tokens are refreshed",
+        "collect",
+    )
+    claimwatch_google_api_root: str = _var(
+        "",
+        "CLAIMWATCH_GOOGLE_API_ROOT",
+        "url",
+        "one root for the Reporting, Content ID and Data APIs instead of Google's (the local stand-in)",
+        "collect",
+    )
+    claimwatch_content_owner_id: str = _var(
+        "", "CLAIMWATCH_CONTENT_OWNER_ID", "text", "onBehalfOfContentOwner of every call", "collect"
+    )
+    claimwatch_collect_report_types: str = _var(
+        "content_owner_active_claims_a3,content_owner_asset_conflict_a3,content_owner_video_metadata_a4,"
+        "content_owner_basic_a4",
+        "CLAIMWATCH_COLLECT_REPORT_TYPES",
+        "text",
+        "Reporting API report types to fetch, comma-separated (a job is created for those not system-managed)",
+        "collect",
+    )
+    claimwatch_collect_budget_units: PositiveInt = _var(
+        10_000, "CLAIMWATCH_COLLECT_BUDGET_UNITS", "whole number", "the Data API project's daily quota", "collect"
+    )
+    claimwatch_collect_reserve_units: Annotated[int, Field(ge=0)] = _var(
+        1_000,
+        "CLAIMWATCH_COLLECT_RESERVE_UNITS",
+        "whole number",
+        "of those, kept back from the poller (other callers of the project, retries)",
+        "collect",
+    )
+    claimwatch_collect_tick_seconds: PositiveFloat = _var(
+        60.0, "CLAIMWATCH_COLLECT_TICK_SECONDS", "number", "how often the poller plans and reads", "collect"
+    )
+    claimwatch_collect_report_seconds: PositiveFloat = _var(
+        900.0,
+        "CLAIMWATCH_COLLECT_REPORT_SECONDS",
+        "number",
+        "how often the Reporting and Content ID collectors look for new data",
+        "collect",
+    )
+    claimwatch_collect_archive: str = _var(
+        "collect-archive",
+        "CLAIMWATCH_COLLECT_ARCHIVE",
+        "text",
+        "folder where each fetched unit is kept as the file the readers read (audit, re-ingest)",
+        "collect",
+    )
     # ---- AWS (boto3 reads its own variables and credential chain too)
     aws_region: str = _var(
         "", "AWS_REGION", "text", "the region (AWS_DEFAULT_REGION is read too)", "report, aws setup, alerts sink sns"

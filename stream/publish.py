@@ -46,13 +46,14 @@ class IngestReport:
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def reconciles(self) -> bool:
-        """Every record read was accepted or quarantined; every event is on the log or a duplicate
-        dropped; every quarantine entry is on the quarantine topic."""
+        """Every record read was accepted or quarantined; every event is on the log (published now,
+        or found there already by a collector's recovery) or a duplicate dropped; every quarantine
+        entry is on the quarantine topic."""
         rows = self.by_source.values()
         events = sum(r["events"] for r in rows)
         return (
             all(r["records"] == r["accepted"] + r["quarantined"] for r in rows)
-            and self.published["events"] == events - self.duplicates
+            and self.published["events"] + self.published["already_on_log"] == events - self.duplicates
             and self.quarantined == sum(r["quarantined"] for r in rows)
         )
 
@@ -238,11 +239,13 @@ async def publish_files(
     settings: Settings,
     on_progress: Callable[[int, int], None] | None = None,
     deadline_s: float | None = None,
+    already: Callable[[Event | QuarantineEntry, bytes], bool] | None = None,
 ) -> IngestReport:
     """Files' events onto the log, unique and in data-time order, then the quarantine entries and a
     row per file. The files may be a generator: one is read at a time into an :class:`EventSpool`,
     so memory holds one file and what the spool keeps, never the run (1,875 MB for 520,000 events
-    when it did)."""
+    when it did). ``already(event, value)`` names events and entries that are on the log already
+    (a collector recovering a round that a crash cut short): they are counted, not sent again."""
     started = time.perf_counter()
     deadline = deadline_s or settings.ingest_deadline_seconds
     with Front(files) as front:
@@ -255,7 +258,9 @@ async def publish_files(
             for sent, (event, key, value) in enumerate(front.events(), start=1):
                 # An event too large for a Kafka record (its key included) is quarantined instead of
                 # failing the whole ingest.
-                if (size := record_size(event, key, value)) > MAX_RECORD_BYTES:
+                if already is not None and already(event, value):
+                    report.published["already_on_log"] += 1
+                elif (size := record_size(event, key, value)) > MAX_RECORD_BYTES:
                     front.tally.too_large(oversized(event, size))
                 else:
                     await _send_event(
@@ -264,6 +269,9 @@ async def publish_files(
                 if on_progress and sent % 20_000 == 0:
                     on_progress(sent, front.unique)
             for entry in front.quarantined():
+                if already is not None and already(entry, entry.model_dump_json().encode()):
+                    report.quarantined += 1
+                    continue
                 await out.send(
                     settings.topic("quarantine"), key=entry.source_file.encode(), value=entry.model_dump_json().encode()
                 )

@@ -60,6 +60,14 @@ TOPICS = (
         doc="events on the log that are wrong: replay skips them",
     ),
     TopicSpec(
+        "collectors",
+        "collector name (planner chunks: poller:planner:N)",
+        "compact",
+        None,
+        partitioned=False,
+        doc="each collector's watermark and the round in flight; the poller's planner state",
+    ),
+    TopicSpec(
         "rollups",
         "row key |@ content item",
         "compact",

@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
         "claimwatch.tuning",
         "claimwatch.fuzz",
         "claimwatch.doctor",
+        "claimwatch.collect",
     },  # jobs over all of it
     {"claimwatch.seeds"},  # many embedded runs: quality over seeds
     {"claimwatch.cli"},
