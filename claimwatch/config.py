@@ -310,6 +310,13 @@ class Environment(BaseSettings):
         "how often the Reporting and Content ID collectors look for new data",
         "collect",
     )
+    claimwatch_collect_metrics_port: Annotated[int, Field(ge=0, le=65535)] = _var(
+        6067,
+        "CLAIMWATCH_COLLECT_METRICS_PORT",
+        "port",
+        "port of the collector's /metrics (on CLAIMWATCH_WEB_BIND; 0: none)",
+        "collect",
+    )
     claimwatch_collect_archive: str = _var(
         "collect-archive",
         "CLAIMWATCH_COLLECT_ARCHIVE",

@@ -23,7 +23,16 @@ from schemas.codec import decode_event
 from schemas.events import Event
 from stream.kafka_io import read_to_end
 from stream.settings import Settings
-from tests.streamkit import alert_ids, env_for, isolated_settings, needs_kafka, setup_topics, start_worker, wait_drained
+from tests.streamkit import (
+    alert_ids,
+    env_for,
+    free_port,
+    isolated_settings,
+    needs_kafka,
+    setup_topics,
+    start_worker,
+    wait_drained,
+)
 from tests.test_stream_kafka import expected_alert_ids
 
 pytestmark = needs_kafka
@@ -235,3 +244,70 @@ def test_kill_9_during_polls_repeats_no_reading(seven: tuple[Path, Path], tmp_pa
     polls = file_ids(archive / "polls")
     assert polls and set(polls) & set(on_log)
     assert set(on_log) - set(file_ids(archive, internal)) == set()
+
+
+def test_the_running_service_says_in_metrics_and_logs_when_the_quota_stops_it(
+    seven: tuple[Path, Path], tmp_path: Path
+) -> None:
+    folder, internal = seven
+    settings = isolated_settings()
+    setup_topics(settings)
+    port = free_port()
+    with RunningStandin(folder) as standin:
+        first = subprocess.run(
+            collect_command(internal, tmp_path / "a", "--no-poll"),
+            env=collect_env(settings, standin),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert first.returncode == 0, first.stderr[-3000:]  # the catalogue is on Kafka: the poller has videos
+        post(standin, "/standin/faults", {"api": "data", "faults": ["quota"]})
+        env = collect_env(settings, standin) | {
+            "CLAIMWATCH_COLLECT_TICK_SECONDS": "1",
+            "CLAIMWATCH_COLLECT_REPORT_SECONDS": "2",
+            "CLAIMWATCH_COLLECT_METRICS_PORT": str(port),
+        }
+        log = tmp_path / "collect.log"
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "claimwatch.cli",
+                "collect",
+                "--folder",
+                str(internal),
+                "--archive",
+                str(tmp_path / "a"),
+            ],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+
+            def metric(name: str) -> float:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                        text = response.read().decode()
+                except OSError:
+                    return -1.0
+                values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name)]
+                return max(values, default=-1.0)
+
+            deadline = time.monotonic() + 120
+            stopped = "claimwatch_collect_quota_stopped_until_timestamp_seconds"
+            while metric(stopped) <= 0 and time.monotonic() < deadline:
+                assert process.poll() is None, log.read_text()[-3000:]
+                time.sleep(0.5)
+            assert metric(stopped) > time.time(), log.read_text()[-3000:]
+            assert metric("claimwatch_collect_videos") > 0
+            assert metric("claimwatch_collect_units_spent_today") >= 1
+            time.sleep(3)  # more ticks: the poller stays stopped, the service runs on
+            assert process.poll() is None and data_calls(standin) == 1
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    text = log.read_text()
+    assert "quota_exceeded" in text and "polling stops until" in text
+    assert "Traceback" not in text

@@ -52,6 +52,8 @@ def register(sub: Subparsers) -> None:
     )
     standin.add_argument("folder")
     standin.add_argument("--port", type=int, default=8099)
+    standin.add_argument("--bind", default="127.0.0.1", help="address to listen on (a container: 0.0.0.0)")
+    standin.add_argument("--public-url", default="", help="the URL clients reach it at (default http://127.0.0.1:PORT)")
     standin.set_defaults(func=cmd_standin)
 
 
@@ -94,7 +96,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
         settle=not args.once,
     )
     report = asyncio.run(
-        serve(service, env.claimwatch_collect_tick_seconds, env.claimwatch_collect_report_seconds, args.once)
+        serve(
+            service,
+            env.claimwatch_collect_tick_seconds,
+            env.claimwatch_collect_report_seconds,
+            args.once,
+            env.claimwatch_collect_metrics_port,
+            env.claimwatch_web_bind,
+        )
     )
     if args.json:
         print(json.dumps(report.__dict__, indent=1, sort_keys=True))
@@ -167,7 +176,7 @@ def cmd_standin(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise NotADirectoryError(f"{args.folder}: not a folder")
-    with RunningStandin(folder, port=args.port) as running:
+    with RunningStandin(folder, port=args.port, bind=args.bind, public_url=args.public_url) as running:
         print(
             f"stand-in serving {folder} at {running.url} (token URI {running.url}/token); Ctrl-C stops it", flush=True
         )

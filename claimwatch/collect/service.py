@@ -163,6 +163,56 @@ async def identities_since(settings: Settings, starts: dict[str, dict[int, int]]
         await consumer.stop()
 
 
+class CollectMetrics:
+    """What ``/metrics`` says of the collectors (a registry of its own, served by ``serve``)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge
+
+        self.registry = CollectorRegistry()
+        self.records = Counter(
+            "claimwatch_collect_events", "Events published by each collector", ["collector"], registry=self.registry
+        )
+        self.failures = Counter(
+            "claimwatch_collect_failures",
+            "Rounds a collector ended with a failure",
+            ["collector"],
+            registry=self.registry,
+        )
+        self.last_round = Gauge(
+            "claimwatch_collect_last_round_timestamp_seconds",
+            "When each collector last finished a round without failure",
+            ["collector"],
+            registry=self.registry,
+        )
+        self.quota_stopped_until = Gauge(
+            "claimwatch_collect_quota_stopped_until_timestamp_seconds",
+            "The Data API quota is spent: the poller reads nothing until then (0: polling)",
+            registry=self.registry,
+        )
+        self.units_today = Gauge(
+            "claimwatch_collect_units_spent_today",
+            "Data API units the poller spent this Pacific day",
+            registry=self.registry,
+        )
+        self.videos = Gauge("claimwatch_collect_videos", "YouTube videos the poller plans for", registry=self.registry)
+
+    def observe(self, report: RoundReport, names: Sequence[str], planner: Planner | None) -> None:
+        now = time.time()
+        for name in names:
+            if name in report.failures:
+                self.failures.labels(name).inc()
+            else:
+                self.last_round.labels(name).set(now)
+        for name, count in report.by_collector.items():
+            self.records.labels(name).inc(count)
+        if planner is not None:
+            stopped = planner.budget.stopped_until
+            self.quota_stopped_until.set(stopped if stopped > now else 0)
+            self.units_today.set(planner.budget.spent_today)
+            self.videos.set(len(planner.ids))
+
+
 class CollectService:
     """Rounds of the collectors over one producer; state in the :class:`Ledger`."""
 
@@ -409,9 +459,22 @@ def build_service(
     return service
 
 
-async def serve(service: CollectService, tick_seconds: float, report_seconds: float, once: bool) -> RoundReport:
+async def serve(
+    service: CollectService,
+    tick_seconds: float,
+    report_seconds: float,
+    once: bool,
+    metrics_port: int = 0,
+    bind: str = "127.0.0.1",
+) -> RoundReport:
     """``--once``: one round of every collector. Otherwise forever: the poller each tick, the others
-    (and the planner's signals and saved state) every ``report_seconds``."""
+    (and the planner's signals and saved state) every ``report_seconds``; ``/metrics`` on
+    ``metrics_port`` (0: not served)."""
+    metrics = CollectMetrics()
+    if metrics_port and not once:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=bind, registry=metrics.registry)
     await service.start()
     try:
         if once:
@@ -427,6 +490,7 @@ async def serve(service: CollectService, tick_seconds: float, report_seconds: fl
                 names += slow
                 last_slow = began
             report = await service.round(names)
+            metrics.observe(report, names, service.planner)
             log.info("collect round: %s", json.dumps(report.__dict__, default=str))
             if service.planner is not None and began - service.planner_saved >= report_seconds:
                 await service.save_planner()

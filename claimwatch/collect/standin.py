@@ -568,9 +568,13 @@ def partner_discovery(base: str) -> dict[str, Any]:
 class RunningStandin:
     """The stand-in on a loopback port in a background thread (tests, ``collect standin``)."""
 
-    def __init__(self, folder: Path, port: int = 0, **options: Any) -> None:
+    def __init__(
+        self, folder: Path, port: int = 0, bind: str = "127.0.0.1", public_url: str = "", **options: Any
+    ) -> None:
         self.standin = Standin(StandinData.load(folder), **options)
         self.port = port
+        self.bind = bind
+        self.public_url = public_url.rstrip("/")  # how clients reach it (download URLs name it)
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="standin")
@@ -584,11 +588,11 @@ class RunningStandin:
         asyncio.set_event_loop(self._loop)
         self._runner = web.AppRunner(self.standin.app(), access_log=None)
         self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, self.bind, self.port)
         self._loop.run_until_complete(site.start())
         if self.port == 0:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.standin.base = self.url
+        self.standin.base = self.public_url or self.url
         self._started.set()
         self._loop.run_forever()
 
