@@ -319,20 +319,15 @@ def load_inputs(month: str, from_dir: Path | None) -> tuple[ReportInputs, str]:
             raise JobError(EXIT_INPUT, f"--from-dir {from_dir}: not the output of `claimwatch run` (no {ROLLUPS_FILE})")
         return read_run_folder(from_dir), f"folder {from_dir}"
     since = datetime.fromisoformat(previous_month(month) + "-01T00:00:00+00:00") - timedelta(days=1)
-    where, rows, _, quarantine = kafka_records(int(since.timestamp() * 1000))
+    where, rows, _, quarantine = kafka_records(int(since.timestamp() * 1000), lambda key: True)
     inputs = ReportInputs()
-    for key, value in rows:
-        if key is None:
-            continue
-        if value is None:
-            inputs.rows.pop(key.decode("utf-8", "replace"), None)  # a tombstone
-            continue
+    for key, body in rows.items():
         try:
-            row = json.loads(value)
+            row = json.loads(body)
         except ValueError:
             continue
         if isinstance(row, dict):
-            inputs.rows[key.decode("utf-8", "replace")] = row
+            inputs.rows[key] = row
     for _, value in quarantine:
         try:
             inputs.quarantine.append(QuarantineEntry.model_validate_json(value or b""))

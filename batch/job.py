@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -131,29 +132,43 @@ def load_folder(folder: Path, week: str) -> Loaded:
 Records = list[tuple[bytes | None, bytes | None]]
 
 
-def kafka_records(since_ms: int) -> tuple[str, Records, Records, Records]:
-    """From the live generation: every roll-up row, and the alerts and quarantine entries written
-    since ``since_ms``; with a description of where they came from."""
+def kafka_records(since_ms: int, keep: Callable[[str], bool]) -> tuple[str, dict[str, bytes], Records, Records]:
+    """From the live generation: the latest version of each roll-up row ``keep`` wants (by its key),
+    and the alerts and quarantine entries written since ``since_ms``; with a description of where
+    they came from. The roll-ups are scanned, not loaded: memory holds the rows kept (the weeks
+    reported), whatever the number of weeks the compacted topic retains."""
     from aiokafka.errors import KafkaError
 
     from stream.generations import for_readers
-    from stream.kafka_io import IncompleteRead, read_since
+    from stream.kafka_io import IncompleteRead, read_since, scan
     from stream.settings import Settings
 
     settings = Settings()
+    rows: dict[str, bytes] = {}
 
-    async def read() -> tuple[Records, Records, Records]:
-        rows = await read_since(settings, settings.topic("rollups"), None)
+    def row(record: Any, files_only: bool = False) -> None:
+        if record.key is None:
+            return
+        key = record.key.decode("utf-8", "replace")
+        if (files_only and not is_file_row(record.key)) or not keep(key):
+            return
+        if record.value is None:
+            rows.pop(key, None)  # a tombstone: the row was deleted
+        else:
+            rows[key] = record.value  # the later version (a key keeps its first place, as in a dict of all)
+
+    async def read() -> tuple[Records, Records]:
         if settings.generation > 1:  # what was read from files is a fact of ingestion, not derived:
             first = dataclasses.replace(settings, generation=1)  # ingest keeps it in generation 1's topic
-            rows = [r for r in await read_since(first, first.topic("rollups"), None) if is_file_row(r[0])] + rows
+            await scan(first, first.topic("rollups"), lambda r: row(r, files_only=True))
+        await scan(settings, settings.topic("rollups"), row)
         alerts = await read_since(settings, settings.topic("alerts"), since_ms)
         quarantine = await read_since(settings, settings.topic("quarantine"), since_ms)
-        return rows, alerts, quarantine
+        return alerts, quarantine
 
     try:
         settings = for_readers(settings)  # the live generation, unless CLAIMWATCH_GENERATION pins one
-        rows, alerts, quarantine = asyncio.run(read())
+        alerts, quarantine = asyncio.run(read())
     except (KafkaError, IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
         raise JobError(EXIT_INPUT, f"Kafka unavailable at {settings.bootstrap_servers}: {exc}"[:300]) from None
     where = f"kafka {settings.bootstrap_servers} ({settings.topic_prefix}.*, generation {settings.generation})"
@@ -162,20 +177,15 @@ def kafka_records(since_ms: int) -> tuple[str, Records, Records, Records]:
 
 def load_kafka(week: str) -> Loaded:
     since_ms = int((week_bounds(week)[0] - LOOKBACK).timestamp() * 1000)
-    where, rows, alerts, quarantine = kafka_records(since_ms)
-    loaded = Loaded(ReportInputs(), where)
+    loaded = Loaded(ReportInputs(), "")
     wanted = {week, previous_week(week)}
-    for raw_key, value in rows:
-        if raw_key is None:
-            continue
-        key = raw_key.decode("utf-8", "replace")
-        if not keep_row(key, wanted, loaded.inputs.weeks_seen):
-            continue
-        if value is None:
-            loaded.inputs.rows.pop(key, None)  # a tombstone
-            continue
+    where, rows, alerts, quarantine = kafka_records(
+        since_ms, lambda key: keep_row(key, wanted, loaded.inputs.weeks_seen)
+    )
+    loaded.source = where
+    for key, body in rows.items():
         try:
-            row = json.loads(value)
+            row = json.loads(body)
         except ValueError:
             loaded.unreadable += 1
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -124,12 +125,28 @@ async def read_records(
     settings: Settings, topic: str, since_ms: int | None = None, timeout_s: float = 300.0
 ) -> list[Any]:
     """As :func:`read_since`, the whole records (offsets, timestamps, headers)."""
+    out: list[Any] = []
+    await scan(settings, topic, out.append, since_ms, timeout_s)
+    return out
+
+
+async def scan(
+    settings: Settings,
+    topic: str,
+    visit: Callable[[Any], None],
+    since_ms: int | None = None,
+    timeout_s: float = 300.0,
+) -> int:
+    """Each record of a topic from the first written at or after ``since_ms`` (None: the beginning)
+    to its end now, handed to ``visit`` as it is fetched and not kept: a reader that keeps a few of
+    them holds a few, however long the topic. Returns how many were visited; :class:`IncompleteRead`
+    when the end is not reached within ``timeout_s``."""
     consumer = bounded_reader(settings)
     try:
         await start_client(consumer, settings)
         tps = await topic_partitions(consumer, topic, settings)
         if not tps:
-            return []
+            return 0
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
@@ -138,13 +155,15 @@ async def read_records(
             for tp in tps:
                 found = starts.get(tp)
                 consumer.seek(tp, found.offset if found is not None else ends[tp])
-        out: list[Any] = []
+        visited = 0
         remaining = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
         deadline = asyncio.get_running_loop().time() + timeout_s
         while remaining and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
             for records in batch.values():
-                out.extend(records)
+                for record in records:
+                    visit(record)
+                visited += len(records)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
@@ -153,7 +172,7 @@ async def read_records(
             for tp in remaining:
                 missing += ends[tp] - await consumer.position(tp)
             raise IncompleteRead(f"{topic}: {missing:,} records not read within {timeout_s:.0f}s")
-        return out
+        return visited
     finally:
         await consumer.stop()
 
