@@ -61,10 +61,42 @@ async def existing(settings: Settings, generation: int) -> bool:
     return target.topic("alerts") in topics and state_topic(target) in topics
 
 
+class IncompleteGeneration(ValueError):
+    """A replayed generation some shard of which has not finished."""
+
+
+async def missing_partitions(settings: Settings, generation: int) -> list[int]:
+    """The partitions of the event log no finished replay shard of ``generation`` covers."""
+    from stream.kafka_io import bounded_reader, topic_partitions
+
+    prefix = f"replay_done|g{generation}|".encode()
+    covered: set[int] = set()
+    for key, value in await read_to_end(settings, settings.topic("control")):
+        if key is None or not key.startswith(prefix) or not value:
+            continue
+        try:
+            covered.update(int(p) for p in json.loads(value)["partitions"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    consumer = bounded_reader(settings)
+    await start_client(consumer, settings)
+    try:
+        partitions = [tp.partition for tp in await topic_partitions(consumer, settings.topic("events"), settings)]
+    finally:
+        await consumer.stop()
+    return sorted(set(partitions) - covered)
+
+
 async def promote(settings: Settings, generation: int, who: str) -> int:
-    """Make ``generation`` the live one; returns the generation it replaces."""
+    """Make ``generation`` the live one; returns the generation it replaces. A replayed generation
+    must be complete: every partition of the event log replayed by a shard that finished."""
     if generation < 1 or not await existing(settings, generation):
         raise UnknownGeneration(f"generation {generation} does not exist (replay it first: claimwatch replay)")
+    if generation > 1 and (missing := await missing_partitions(settings, generation)):
+        raise IncompleteGeneration(
+            f"generation {generation} is incomplete: partition(s) {', '.join(map(str, missing))} of the event log "
+            "were not replayed by a shard that finished (run the missing `claimwatch replay --shard I/N`, or wait for it)"
+        )
     await create_topics(settings)
     previous = await live_generation(settings)
     out = producer(settings)

@@ -17,6 +17,10 @@ item lives in one), so ``--processes P`` splits them over P processes.
 - Events an operator retracted (``claimwatch quarantine retract``) are skipped and counted: a
   replay after a data-quality incident derives the generation without them, and with the corrected
   records ``quarantine release`` put back on the log.
+- ``--shard I/N`` replays the partitions ``p`` with ``p % N == I`` only, so N machines (ECS tasks of
+  the template's replay task definition) derive one generation side by side. Each shard, when done,
+  writes a completion marker to the control topic (its partitions and stop offsets); ``promote``
+  refuses a generation whose markers do not cover every partition of the event log.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import json
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -196,6 +201,24 @@ def _replay_in_child(args: tuple[dict[str, Any], list[int], datetime | int | Non
     return asyncio.run(replay_partitions(Settings(**fields), partitions, since, to))
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` as (I, N), 0 ≤ I < N; a clear error for anything else."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise ValueError(f"--shard {text[:40]!r}: give I/N with 0 <= I < N (shard 0/2 and shard 1/2 make one replay)")
+    return int(index), int(count)
+
+
+def shard_partitions(partitions: int, shard: tuple[int, int]) -> list[int]:
+    """The partitions of the event log shard ``I/N`` replays (disjoint, and together all of them).
+
+    >>> [shard_partitions(8, (i, 3)) for i in range(3)]
+    [[0, 3, 6], [1, 4, 7], [2, 5]]
+    """
+    index, count = shard
+    return [p for p in range(partitions) if p % count == index]
+
+
 def replay(
     settings: Settings,
     generation: int,
@@ -203,28 +226,66 @@ def replay(
     to: datetime | None = None,
     processes: int = 1,
     progress: Callable[[str], None] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> ReplayReport:
-    """Replay the whole event log into ``generation`` with ``processes`` processes."""
+    """Replay shard ``I/N`` of the event log (the whole log: ``0/1``) into ``generation`` with
+    ``processes`` processes, then mark the shard complete on the control topic."""
     if generation < 2:
         raise ValueError("--generation must be 2 or more: generation 1 is the first live derivation")
     target = dataclasses.replace(settings, generation=generation)
     asyncio.run(create_topics(target))
     asyncio.run(ensure_state_topic(target))
     started = time.perf_counter()
-    if processes <= 1:
-        report = asyncio.run(replay_partitions(target, None, since, to, progress))
+    mine = shard_partitions(target.partitions, shard)
+    if processes <= 1 or len(mine) <= 1:
+        report = asyncio.run(replay_partitions(target, mine, since, to, progress))
     else:
-        shares = [list(range(i, target.partitions, processes)) for i in range(processes)]
+        shares = [mine[i::processes] for i in range(processes)]
         fields = dataclasses.asdict(target)
         report = ReplayReport(generation)
         with ProcessPoolExecutor(max_workers=processes) as pool:
             for part in pool.map(_replay_in_child, [(fields, share, since, to) for share in shares if share]):
                 report.add(part)
     report.seconds = time.perf_counter() - started
+    asyncio.run(mark_shard_done(target, shard, mine, report))
     return report
 
 
-def main(settings: Settings, generation: int, since: datetime | int | None, to: datetime | None, processes: int) -> int:
+def shard_key(generation: int, shard: tuple[int, int]) -> bytes:
+    return f"replay_done|g{generation}|{shard[0]}/{shard[1]}".encode()
+
+
+async def mark_shard_done(
+    settings: Settings, shard: tuple[int, int], partitions: list[int], report: ReplayReport
+) -> None:
+    """The shard's completion marker on the control topic (written after its last record is flushed)."""
+    out = producer(settings)
+    await start_client(out, settings)
+    try:
+        record = {
+            "generation": settings.generation,
+            "shard": f"{shard[0]}/{shard[1]}",
+            "partitions": partitions,
+            "stop_offsets": {str(p): o for p, o in sorted(report.stop_offsets.items())},
+            "records": report.records,
+            "alerts": report.alerts,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        await out.send_and_wait(
+            settings.topic("control"), key=shard_key(settings.generation, shard), value=json.dumps(record).encode()
+        )
+    finally:
+        await out.stop()
+
+
+def main(
+    settings: Settings,
+    generation: int,
+    since: datetime | int | None,
+    to: datetime | None,
+    processes: int,
+    shard: tuple[int, int] = (0, 1),
+) -> int:
     log = logging.getLogger("claimwatch.replay")
 
     def note(line: str) -> None:
@@ -232,7 +293,12 @@ def main(settings: Settings, generation: int, since: datetime | int | None, to: 
 
     if generation < 2:
         raise ValueError("--generation must be 2 or more: generation 1 is the first live derivation")
-    note(f"replaying {settings.topic('events')} into generation {generation} with {processes} process(es)")
-    report = replay(settings, generation, since, to, processes, note)
-    print(report.line())
+    part = (
+        f" (shard {shard[0]}/{shard[1]}: partitions {shard_partitions(settings.partitions, shard)})"
+        if shard[1] > 1
+        else ""
+    )
+    note(f"replaying {settings.topic('events')} into generation {generation} with {processes} process(es){part}")
+    report = replay(settings, generation, since, to, processes, note, shard)
+    print(report.line() + part)
     return 0

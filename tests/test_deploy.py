@@ -176,3 +176,11 @@ def test_the_report_job_reads_a_missing_manifest_with_a_prefix_limited_listing()
     target = S3Target("reports", "weekly", "2026-W45", client=PrefixLimitedS3())
     assert target.read("manifest.json") is None
     assert target.read("report.json") == b"{}"
+
+
+def test_the_replay_task_runs_a_shard_of_a_real_replay_command() -> None:
+    resources = template()["Resources"]
+    (container,) = resources["ReplayTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    parsed = build_parser().parse_args(container["Command"])  # overridden per shard at run time
+    assert parsed.command == "replay" and parsed.shard == "0/1" and parsed.processes == 2
+    assert resources["ReplayTaskDefinition"]["Properties"]["TaskRoleArn"] == {"Fn::GetAtt": ["ReplayTaskRole", "Arn"]}

@@ -22,6 +22,7 @@ from claimwatch import doctor
 from claimwatch.cli import main
 from claimwatch.front.filerows import file_key
 from stream.generations import promote
+from stream.replay import ReplayReport, mark_shard_done
 from stream.settings import Settings
 from stream.topics import TOPICS, create_topics, ensure_state_topic
 from tests.streamkit import env_for, free_port, isolated_settings, needs_kafka, setup_topics
@@ -316,6 +317,7 @@ def test_doctor_turns_each_check_red_in_turn_then_all_green(
     second = dataclasses.replace(settings, generation=2)
     asyncio.run(create_topics(second))
     asyncio.run(ensure_state_topic(second))  # what a replay leaves: promote checks for it
+    asyncio.run(mark_shard_done(second, (0, 1), list(range(settings.partitions)), ReplayReport(2)))
     asyncio.run(write_claim(second, "GBAYE0601498"))
     asyncio.run(promote(settings, 2, "test"))
     code, seen = states(capsys, *args)

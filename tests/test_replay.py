@@ -143,3 +143,64 @@ def test_impact_names_the_alerts_a_generation_adds_and_removes(small_data: Path,
     assert result["report_changes"] == {"2026-W45": []}, "a week the extra records do not touch is unchanged"
     page = (tmp_path / "impact" / "impact.html").read_text()
     assert "40 removed" in page and "<script" not in page
+
+
+def test_two_shards_on_separate_processes_give_exactly_the_alerts_of_one_replay(small_data: Path) -> None:
+    settings = isolated_settings()
+    setup_topics(settings)
+    assert asyncio.run(publish(read_paths([small_data]), settings)).reconciles()
+    replay(settings, 2)
+    env = env_for(settings)
+    env.pop("CLAIMWATCH_GENERATION", None)
+
+    def cli(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "claimwatch.cli", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    # Shard 0 alone: generation 3 exists but is incomplete, and promote says which partitions lack.
+    first = cli("replay", "--generation", "3", "--shard", "0/2")
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    assert "shard 0/2: partitions [0, 2]" in out
+    refused = cli("promote", "--generation", "3")
+    _, err = refused.communicate(timeout=120)
+    assert refused.returncode == 2 and "generation 3 is incomplete: partition(s) 1, 3" in err and "Traceback" not in err
+    # Shard 1 on another process: together, exactly the alerts of one replay.
+    second = cli("replay", "--generation", "3", "--shard", "1/2")
+    _, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err
+    whole, sharded = dataclasses.replace(settings, generation=2), dataclasses.replace(settings, generation=3)
+    assert sorted(alert_ids(sharded)) == sorted(alert_ids(whole)) and len(alert_ids(whole)) > 30
+    promoted = cli("promote", "--generation", "3")
+    out, err = promoted.communicate(timeout=120)
+    assert promoted.returncode == 0 and "live generation: 1 -> 3" in out, err
+    bad = cli("replay", "--generation", "4", "--shard", "2/2")
+    _, err = bad.communicate(timeout=120)
+    assert bad.returncode == 2 and "--shard '2/2'" in err
+
+
+def test_two_shards_run_side_by_side(small_data: Path) -> None:
+    settings = isolated_settings()
+    setup_topics(settings)
+    assert asyncio.run(publish(read_paths([small_data]), settings)).reconciles()
+    env = env_for(settings)
+    env.pop("CLAIMWATCH_GENERATION", None)
+    shards = [
+        subprocess.Popen(
+            [sys.executable, "-m", "claimwatch.cli", "replay", "--generation", "2", "--shard", f"{i}/2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for shard in shards:
+        _, err = shard.communicate(timeout=600)
+        assert shard.returncode == 0, err
+    assert set(alert_ids(dataclasses.replace(settings, generation=2))) == expected_alert_ids(small_data)

@@ -31,6 +31,11 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("--to", help="stop at this RFC 3339 time (log time; default: the end offsets at start)")
     p.add_argument("--processes", type=int, default=1, help="processes over the partitions (default: 1)")
+    p.add_argument(
+        "--shard",
+        default="0/1",
+        help="I/N: replay only the partitions p with p %% N == I (N machines side by side; promote waits for all N)",
+    )
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser(
@@ -58,6 +63,7 @@ def register(sub: Subparsers) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from stream.replay import main as replay_main
+    from stream.replay import parse_shard
     from stream.settings import Settings
 
     since: datetime | int | None = None
@@ -68,7 +74,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from claimwatch.logs import setup as setup_logs
 
     setup_logs()  # progress as JSON logs; the counts at the end on stdout
-    return replay_main(Settings(), args.generation, since, since_arg(args.to) if args.to else None, args.processes)
+    shard = parse_shard(args.shard)
+    to = since_arg(args.to) if args.to else None
+    return replay_main(Settings(), args.generation, since, to, args.processes, shard)
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
