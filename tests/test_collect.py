@@ -373,3 +373,48 @@ def test_items_of_the_wrong_shape_are_quarantined_one_by_one(tmp_path: Path) -> 
     path.write_text(json.dumps(row) + "\n")
     result = read_file(path)
     assert result.events == [] and len(result.quarantined) == 1  # "lots" is not a count
+
+
+def test_credentials_come_from_secrets_manager_and_are_never_shown(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from claimwatch.cli import main
+    from claimwatch.collect.google import access_from_environment
+    from tests.streamkit import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "CLAIMWATCH_GOOGLE_CLIENT_SECRET": "env-secret-never-shown",
+        }.items():
+            monkeypatch.setenv(name, value)
+        secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="eu-west-1")
+        stored = {
+            "client_id": "cid-from-secret",
+            "client_secret": "s3cr3t-from-aws",
+            "refresh_token": "1//refresh-from-aws",
+        }
+        secrets.create_secret(Name="claimwatch/google", SecretString=json.dumps(stored))
+        monkeypatch.setenv("CLAIMWATCH_GOOGLE_SECRET_ID", "claimwatch/google")
+        access = access_from_environment()
+        assert (access.client_id, access.client_secret, access.refresh_token) == tuple(stored.values())
+        assert "s3cr3t" not in repr(access) and "refresh-from-aws" not in repr(access)
+        secrets.create_secret(Name="claimwatch/bad", SecretString="not json")
+        monkeypatch.setenv("CLAIMWATCH_GOOGLE_SECRET_ID", "claimwatch/bad")
+        with pytest.raises(ValueError, match="not a JSON object"):
+            access_from_environment()
+        assert main(["config", "show", "--json"]) == 0
+        shown = capsys.readouterr().out
+        assert "env-secret-never-shown" not in shown and "CLAIMWATCH_GOOGLE_CLIENT_SECRET" in shown
+    finally:
+        server.stop()
