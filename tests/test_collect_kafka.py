@@ -239,6 +239,19 @@ def test_kill_9_during_polls_repeats_no_reading(seven: tuple[Path, Path], tmp_pa
         done = subprocess.run(collect_command(internal, archive), env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         assert json.loads(done.stdout)["by_collector"].get("poller", 0) > 0, done.stdout + done.stderr[-2000:]
+        # The plan the finished run saved: every video's next reading, with its reasons.
+        plan = subprocess.run(
+            [sys.executable, "-m", "claimwatch.cli", "collect", "plan", "--json", "--limit", "0"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert plan.returncode == 0, plan.stderr[-2000:]
+        planned = json.loads(plan.stdout)
+        assert planned["videos"] == len(planned["plan"]) > 0 and planned["budget_units_per_day"] == 10_000
+        row = planned["plan"][0]
+        assert row["last_poll"] and row["next_poll"] > row["last_poll"] and row["reasons"]
     on_log = log_ids(settings)
     assert max(on_log.values()) == 1
     polls = file_ids(archive / "polls")
