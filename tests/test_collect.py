@@ -418,3 +418,23 @@ def test_credentials_come_from_secrets_manager_and_are_never_shown(
         assert "env-secret-never-shown" not in shown and "CLAIMWATCH_GOOGLE_CLIENT_SECRET" in shown
     finally:
         server.stop()
+
+
+def test_unreachable_apis_are_one_line_and_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from claimwatch.cli import main
+    from tests.streamkit import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    for name, value in {
+        "CLAIMWATCH_GOOGLE_API_ROOT": dead,
+        "CLAIMWATCH_GOOGLE_TOKEN_URI": dead + "/token",
+        "CLAIMWATCH_GOOGLE_CLIENT_ID": "a",
+        "CLAIMWATCH_GOOGLE_CLIENT_SECRET": "b",
+        "CLAIMWATCH_GOOGLE_REFRESH_TOKEN": "c",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["collect", "--once"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("claimwatch: error: ") and "unavailable" in err and len(err.strip().splitlines()) == 1

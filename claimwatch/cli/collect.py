@@ -72,6 +72,8 @@ def _planner_config() -> object:
 def cmd_collect(args: argparse.Namespace) -> int:
     import asyncio
 
+    from claimwatch.cli.common import EXIT_UNAVAILABLE
+    from claimwatch.collect.google import ApiFailure
     from claimwatch.collect.planner import PlannerConfig
     from claimwatch.collect.service import build_service, serve
     from claimwatch.config import environment
@@ -86,15 +88,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
     assert isinstance(config, PlannerConfig)
     if not args.once:
         setup_logs()  # a long-running command: JSON logs, like the worker's
-    service = build_service(
-        Settings(),
-        Path(args.archive or env.claimwatch_collect_archive),
-        folder,
-        env.claimwatch_collect_report_types.split(","),
-        poll=not args.no_poll,
-        planner_config=config,
-        settle=not args.once,
-    )
+    try:
+        service = build_service(
+            Settings(),
+            Path(args.archive or env.claimwatch_collect_archive),
+            folder,
+            env.claimwatch_collect_report_types.split(","),
+            poll=not args.no_poll,
+            planner_config=config,
+            settle=not args.once,
+        )
+    except ApiFailure as exc:  # the APIs cannot be reached or the token is refused before anything starts
+        print(f"claimwatch: error: {safe_text(str(exc), 400)}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     report = asyncio.run(
         serve(
             service,
