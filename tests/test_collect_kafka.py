@@ -90,6 +90,23 @@ def identity(event: Event) -> str:
     return str(getattr(event, "event_id", None) or event.model_dump_json(exclude={"source_file", "source_line"}))
 
 
+def run_collect(env: dict[str, str], internal: Path, archive: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``collect --once`` to its end, its output captured."""
+    return subprocess.run(
+        collect_command(internal, archive, *extra), env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def same_as_ingest_of(on_log: Counter[str], archive: Path, internal: Path, tmp_path: Path) -> Path:
+    """The fetched files and the internal ones in one folder, checked to give exactly the events on
+    the log (what ingest of them would publish); the folder."""
+    combined = tmp_path / "combined"
+    shutil.copytree(archive, combined / "fetched")
+    shutil.copytree(internal, combined / "internal")
+    assert set(on_log) == set(file_ids(combined))
+    return combined
+
+
 def log_ids(settings: Settings) -> Counter[str]:
     records = asyncio.run(read_to_end(settings, settings.topic("events")))
     return Counter(identity(decode_event(v)) for _, v in records if v is not None)
@@ -119,31 +136,16 @@ def test_collect_gives_the_events_and_alerts_of_ingest_of_the_same_files(
     setup_topics(settings)
     archive = tmp_path / "archive"
     with RunningStandin(folder) as standin:
-        done = subprocess.run(
-            collect_command(internal, archive, "--no-poll"),
-            env=collect_env(settings, standin),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = run_collect(collect_env(settings, standin), internal, archive, "--no-poll")
         assert done.returncode == 0, done.stderr[-3000:]
         figures = json.loads(done.stdout)
         assert figures["reconciles"] and not figures["failures"]
-        again = subprocess.run(
-            collect_command(internal, archive, "--no-poll"),
-            env=collect_env(settings, standin),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        again = run_collect(collect_env(settings, standin), internal, archive, "--no-poll")
         assert again.returncode == 0 and json.loads(again.stdout)["published"] == 0  # nothing new: nothing twice
     on_log = log_ids(settings)
     assert max(on_log.values()) == 1, "an event id repeated on the log"
     # Exactly what ingest of the fetched files (and the internal ones) publishes, event for event.
-    combined = tmp_path / "combined"
-    shutil.copytree(archive, combined / "fetched")
-    shutil.copytree(internal, combined / "internal")
-    assert set(on_log) == set(file_ids(combined))
+    combined = same_as_ingest_of(on_log, archive, internal, tmp_path)
     # Every record of the sample's own files is among them; what is more is the API's own view of
     # claims: snippets of claims the files tell of only through histories, and the history (its
     # creation) of claims the files give no history for.
@@ -198,18 +200,13 @@ def test_kill_9_during_downloads_and_publishing_loses_and_repeats_nothing(
                 kills.append(wait_for_marker)
             process.wait(timeout=60)
         assert len(kills) == 3, "each run was killed while it worked"
-        done = subprocess.run(
-            collect_command(internal, archive, "--no-poll"), env=env, capture_output=True, text=True, timeout=600
-        )
+        done = run_collect(env, internal, archive, "--no-poll")
         assert done.returncode == 0, done.stderr[-3000:]
         figures = json.loads(done.stdout)
         assert figures["recovered"] and figures["reconciles"]
     on_log = log_ids(settings)
     assert max(on_log.values()) == 1, [i for i, n in on_log.items() if n > 1][:5]
-    combined = tmp_path / "combined"
-    shutil.copytree(archive, combined / "fetched")
-    shutil.copytree(internal, combined / "internal")
-    assert set(on_log) == set(file_ids(combined))
+    same_as_ingest_of(on_log, archive, internal, tmp_path)
     assert set(file_ids(folder)) <= set(on_log)
 
 
@@ -220,9 +217,7 @@ def test_kill_9_during_polls_repeats_no_reading(seven: tuple[Path, Path], tmp_pa
     archive = tmp_path / "archive"
     with RunningStandin(folder) as standin:
         env = collect_env(settings, standin)
-        first = subprocess.run(
-            collect_command(internal, archive, "--no-poll"), env=env, capture_output=True, text=True, timeout=600
-        )
+        first = run_collect(env, internal, archive, "--no-poll")
         assert first.returncode == 0, first.stderr[-3000:]  # the catalogue is on Kafka: the poller has videos
         post(standin, "/standin/delay", {"seconds": 3.0, "api": "data"})
         for _ in range(3):  # killed while its videos.list call is on the wire, three times
@@ -238,7 +233,7 @@ def test_kill_9_during_polls_repeats_no_reading(seven: tuple[Path, Path], tmp_pa
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=60)
         post(standin, "/standin/delay", {"seconds": 0.0})
-        done = subprocess.run(collect_command(internal, archive), env=env, capture_output=True, text=True, timeout=600)
+        done = run_collect(env, internal, archive)
         assert done.returncode == 0, done.stderr[-3000:]
         assert json.loads(done.stdout)["by_collector"].get("poller", 0) > 0, done.stdout + done.stderr[-2000:]
         # The plan the finished run saved: every video's next reading, with its reasons.
@@ -269,13 +264,7 @@ def test_the_running_service_says_in_metrics_and_logs_when_the_quota_stops_it(
     setup_topics(settings)
     port = free_port()
     with RunningStandin(folder) as standin:
-        first = subprocess.run(
-            collect_command(internal, tmp_path / "a", "--no-poll"),
-            env=collect_env(settings, standin),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        first = run_collect(collect_env(settings, standin), internal, tmp_path / "a", "--no-poll")
         assert first.returncode == 0, first.stderr[-3000:]  # the catalogue is on Kafka: the poller has videos
         post(standin, "/standin/faults", {"api": "data", "faults": ["quota"]})
         env = collect_env(settings, standin) | {

@@ -236,13 +236,7 @@ class Standin:
         if not self._authorised(request):
             return _error(401, "UNAUTHENTICATED", "authError", "Request had invalid authentication credentials.")
         if fault == "quota":
-            return _error(
-                403,
-                "PERMISSION_DENIED",
-                "quotaExceeded",
-                "The request cannot be completed because you have exceeded your quota.",
-                domain="youtube.quota",
-            )
+            return _quota_exceeded()
         if fault == "429":
             return _error(429, "RESOURCE_EXHAUSTED", "rateLimitExceeded", "Too many requests.")
         if fault in ("500", "503"):
@@ -250,13 +244,7 @@ class Standin:
         if api == "data":
             day = datetime.fromtimestamp(pacific_day_bounds(self.now.timestamp())[0], tz=UTC).isoformat()
             if self.units[day] >= self.daily_units:
-                return _error(
-                    403,
-                    "PERMISSION_DENIED",
-                    "quotaExceeded",
-                    "The request cannot be completed because you have exceeded your quota.",
-                    domain="youtube.quota",
-                )
+                return _quota_exceeded()
             self.units[day] += 1
         response: web.StreamResponse = await handler(request)
         if fault == "malformed" and isinstance(response, web.Response):
@@ -506,6 +494,16 @@ def _error(code: int, status: str, reason: str, message: str, domain: str = "glo
         }
     }
     return web.json_response(body, status=code)
+
+
+def _quota_exceeded() -> web.Response:
+    return _error(
+        403,
+        "PERMISSION_DENIED",
+        "quotaExceeded",
+        "The request cannot be completed because you have exceeded your quota.",
+        domain="youtube.quota",
+    )
 
 
 def partner_discovery(base: str) -> dict[str, Any]:
