@@ -6,7 +6,8 @@ output, or real ones) as the APIs would, and the maintained clients (``google-ap
 with ``google-auth``) are pointed at it:
 
 - **YouTube Reporting API v1** (``/v1/…``): report types, jobs (system-managed ones exist, others
-  are created), reports per job listed by ``createdAfter`` and paged, downloads by URL. Every
+  are created), reports per job listed by ``createdAfter`` and paged, downloads by URL (gzip-encoded
+  to a client that accepts it, as Google's are). Every
   ``<reportTypeId>_<YYYYMMDD>.csv[.gz]`` of the folder is one report of that day, created at 06:00
   UTC the next day; ``POST /standin/reissue`` re-issues one (a new report id, a later createTime, the
   same period), as the API does when it regenerates a report.
@@ -372,7 +373,10 @@ class Standin:
         report = next((r for r in self.data.reports if r.id == request.match_info["report"]), None)
         if report is None or report.created > self.now:
             return _error(404, "NOT_FOUND", "notFound", "report not found")
-        return web.Response(body=report.body, content_type="application/octet-stream")
+        response = web.Response(body=report.body, content_type="application/octet-stream")
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.enable_compression(web.ContentCoding.gzip)  # as Google serves reports to clients that accept it
+        return response
 
     # ------------------------------------------------------------------ Content ID API
 
