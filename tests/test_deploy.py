@@ -80,9 +80,10 @@ def template() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load((ROOT / "infra" / "claims-report.yaml").read_text())  # type: ignore[no-any-return]
 
 
-def test_the_report_template_passes_cfn_lint() -> None:
+@pytest.mark.parametrize("name", ["claims-report.yaml", "stream-services.yaml"])
+def test_the_templates_pass_cfn_lint(name: str) -> None:
     cfn_lint = Path(sys.executable).with_name("cfn-lint")  # installed with the dev extra, beside python
-    done = subprocess.run([str(cfn_lint), str(ROOT / "infra" / "claims-report.yaml")], capture_output=True, text=True)
+    done = subprocess.run([str(cfn_lint), str(ROOT / "infra" / name)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -184,3 +185,25 @@ def test_the_replay_task_runs_a_shard_of_a_real_replay_command() -> None:
     parsed = build_parser().parse_args(container["Command"])  # overridden per shard at run time
     assert parsed.command == "replay" and parsed.shard == "0/1" and parsed.processes == 2
     assert resources["ReplayTaskDefinition"]["Properties"]["TaskRoleArn"] == {"Fn::GetAtt": ["ReplayTaskRole", "Arn"]}
+
+
+def test_the_stream_services_run_real_commands_within_their_limits() -> None:
+    stream = yaml.safe_load((ROOT / "infra" / "stream-services.yaml").read_text())
+    resources = stream["Resources"]
+    definitions = {name: r for name, r in resources.items() if r["Type"] == "AWS::ECS::TaskDefinition"}
+    assert set(definitions) == {"WorkerTaskDefinition", "SinkTaskDefinition", "CollectTaskDefinition"}
+    for name, definition in definitions.items():
+        (container,) = definition["Properties"]["ContainerDefinitions"]
+        parsed = build_parser().parse_args(container["Command"])
+        assert callable(parsed.func), name
+        for variable in container["Environment"]:
+            assert variable["Name"] in ENV_NAMES, f"{name}: {variable['Name']} is not a claimwatch setting"
+    worker = resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert "6066/health" in " ".join(worker["HealthCheck"]["Command"])
+    # Never more workers than partitions (an idle worker holds nothing), never fewer than one.
+    scaling = resources["WorkerScaling"]["Properties"]
+    assert scaling["MaxCapacity"] == {"Ref": "Partitions"} and scaling["MinCapacity"] == 1
+    # One collector at a time, even during a deployment: its rounds and markers are one process's.
+    deployment = resources["CollectService"]["Properties"]["DeploymentConfiguration"]
+    assert deployment == {"MinimumHealthyPercent": 0, "MaximumPercent": 100}
+    assert resources["CollectService"]["Properties"]["DesiredCount"] == 1
