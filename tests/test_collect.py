@@ -149,15 +149,19 @@ def test_whatever_happens_the_planner_never_spends_past_its_budget(
 def test_the_planner_state_survives_its_chunks() -> None:
     planner = Planner()
     for v in range(5_001):
-        planner.add(f"v{v}", published=T0 - v * HOUR)
+        planner.add(f"v{v}", published=T0 - v * HOUR, guess=True)
     planner.record("v7", T0, views=123)
     planner.flag_alert("v9", T0 + HOUR)
+    planner.add("v11", published=T0 - HOUR)  # the API's upload time
+    planner.add("v11", published=T0 - 900 * HOUR, guess=True)  # a catalogue date does not replace it
     chunks = json.loads(json.dumps(planner.to_chunks()))
     assert len(chunks) == 3
     again = Planner()
     for chunk in chunks:
         again.load_chunk(chunk)
     assert again.explain(T0 + 60) == planner.explain(T0 + 60)
+    assert not again.upload_unknown("v11") and again.upload_unknown("v12")
+    assert again.published[again.index["v11"]] == T0 - HOUR
 
 
 def test_the_bench_planner_beats_round_robin_on_a_small_catalogue() -> None:
@@ -311,6 +315,8 @@ def test_the_poller_reads_what_the_planner_chose_and_stops_at_the_quota(
     unit = collector.collect({}, now)
     rows = [json.loads(line) for line in unit.files[0].read_text().splitlines()]
     assert {r["platform_content_id"] for r in rows} == set(videos)
+    # The first reading asked each video's upload time too (snippet.publishedAt); the next do not.
+    assert all(not planner.upload_unknown(v) for v in videos) and planner.upload_unknown("deleted-video")
     result = read_file(unit.files[0])
     assert result.quarantined == [] and len(result.events) == len(videos)
     assert usage(standin)["units"] and sum(usage(standin)["units"].values()) == collector.calls

@@ -413,10 +413,14 @@ class PollCollector:
         observed = _iso(now).replace(".000000Z", "Z")
         for batch in self.planner.due(at):
             what = f"videos.list ({len(batch)} ids)"
+            # The upload time once per video (same cost: one unit a call whatever the parts), and of the
+            # snippet only that field.
+            ask_upload = any(self.planner.upload_unknown(v) for v in batch)
+            options: dict[str, Any] = {"part": "statistics,snippet" if ask_upload else "statistics"}
+            if ask_upload:
+                options["fields"] = "items(id,statistics,snippet/publishedAt)"
             try:
-                body = execute(
-                    self.apis.youtube.videos().list(part="statistics", id=",".join(batch), maxResults=50), what
-                )
+                body = execute(self.apis.youtube.videos().list(id=",".join(batch), maxResults=50, **options), what)
                 self.calls += 1
             except ApiFailure as exc:
                 if exc.kind == "quota_exceeded":
@@ -448,6 +452,8 @@ class PollCollector:
                     continue
                 returned.add(record["platform_content_id"])
                 records.append(record)
+                if (uploaded := _published_at(item)) is not None:
+                    self.planner.add(record["platform_content_id"], published=uploaded)
                 views = record.get("views_total")
                 self.planner.record(
                     record["platform_content_id"],
@@ -468,6 +474,18 @@ class PollCollector:
         if not path.exists():
             write_atomically(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in redo["records"]).encode())
         return [path]
+
+
+def _published_at(item: dict[str, Any]) -> float | None:
+    """``snippet.publishedAt`` of a ``videos.list`` item, as epoch seconds (None: absent or unreadable)."""
+    snippet = item.get("snippet")
+    text = snippet.get("publishedAt") if isinstance(snippet, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return _parse_time(text).timestamp()
+    except ValueError:
+        return None
 
 
 def _poll_record(item: Any, observed: str) -> dict[str, Any] | None:

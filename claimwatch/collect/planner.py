@@ -159,6 +159,7 @@ class Planner:
         self.budget = DailyBudget(self.config.poll_units_per_day, self.config.burst_share)
         self.ids: list[str] = []
         self.index: dict[str, int] = {}
+        self.published_known: set[str] = set()  # videos whose upload time the API gave
         # One array per field, indexed by the video's position in ``ids`` (grown by doubling).
         for name in STATE_ARRAYS:
             setattr(self, name, np.full(1024, STATE_EMPTY[name]))
@@ -172,16 +173,23 @@ class Planner:
             grown[: len(old)] = old
             setattr(self, name, grown)
 
-    def add(self, video_id: str, published: float | None = None) -> None:
-        """A video of the catalogue (again: only its upload time is updated)."""
+    def add(self, video_id: str, published: float | None = None, guess: bool = False) -> None:
+        """A video of the catalogue (again: only its upload time is updated). A ``guess`` (the
+        catalogue's release date) never replaces a time the API gave (``snippet.publishedAt``)."""
         at = self.index.get(video_id)
         if at is None:
             if len(self.ids) == len(self.last_read):
                 self._grow()
             at = self.index[video_id] = len(self.ids)
             self.ids.append(video_id)
-        if published is not None:
+        if published is not None and not (guess and video_id in self.published_known):
             self.published[at] = published
+            if not guess:
+                self.published_known.add(video_id)
+
+    def upload_unknown(self, video_id: str) -> bool:
+        """Whether the API has not told this video's upload time yet (its next reading asks)."""
+        return video_id not in self.published_known
 
     def flag_alert(self, video_id: str, until: float) -> None:
         """An alert is open on the video's item (or another platform of it spiked) until ``until``."""
@@ -318,6 +326,7 @@ class Planner:
             chunks.append(
                 {
                     "ids": self.ids[part],
+                    "published_known": [v in self.published_known for v in self.ids[part]],
                     **{
                         name: [None if not math.isfinite(x) else round(float(x), 3) for x in getattr(self, name)[part]]
                         for name in STATE_ARRAYS
@@ -333,6 +342,8 @@ class Planner:
             for name in STATE_ARRAYS:
                 value = chunk[name][offset]
                 getattr(self, name)[at] = STATE_EMPTY[name] if value is None else float(value)
+            if (chunk.get("published_known") or [False] * len(chunk["ids"]))[offset]:
+                self.published_known.add(str(video_id))
 
 
 def _iso(epoch: float) -> str:

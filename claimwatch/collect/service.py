@@ -283,7 +283,7 @@ class CollectService:
                         item.release_date.year, item.release_date.month, item.release_date.day, tzinfo=UTC
                     ).timestamp()
                 for video in videos:
-                    self.planner.add(video, published=published)
+                    self.planner.add(video, published=published, guess=True)
         until = (now + timedelta(hours=ALERT_SIGNAL_HOURS)).timestamp()
         cutoff = (now - timedelta(hours=ALERT_SIGNAL_HOURS)).timestamp()
         for _, value in await read_to_end(self.settings, self.settings.topic("alerts")):
