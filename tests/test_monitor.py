@@ -68,6 +68,22 @@ def test_viral_propagation_second_platform_within_48h() -> None:
     assert viral.severity in ("high", "critical")
 
 
+def test_a_spread_whose_order_cannot_be_told_is_raised_on_the_content_not_one_post() -> None:
+    # TikTok spikes first (hour 110) but is polled every 30-50 minutes only until 108, then not
+    # until 116.5; YouTube spikes from 112, polled often, and is found first. TikTok's rise is found
+    # in a window that opened before YouTube's was found: which came first cannot be told.
+    tt = [
+        p
+        for p in steady_polls("tt1", 170, 200, spike=(110, 130, 4.0), platform="tiktok", seed=3)
+        if not at(108) < p.event_time < at(116.5)
+    ]
+    yt = steady_polls("yt1", 170, 120, spike=(112, 130, 4.0), seed=2)
+    viral = of_type(run_events([catalog(), *merged(yt, tt)]), "viral_propagation")
+    assert viral and all(a.subject.platform is None and a.subject.content_id == "CW-1" for a in viral)
+    assert "which first is unclear: tiktok was polled" in viral[0].title and viral[0].evidence["order_unclear"]
+    assert viral[0].evidence["post"]["platform"] == "tiktok"
+
+
 def test_no_propagation_when_spikes_are_days_apart_or_on_one_platform() -> None:
     yt = steady_polls("yt1", 240, 120, spike=(100, 114, 4.0), seed=2)
     tt = steady_polls("tt1", 240, 200, spike=(200, 214, 4.0), platform="tiktok", seed=3)

@@ -81,6 +81,9 @@ class Monitor:
     posts: dict[tuple[str, str], PostModel] = field(default_factory=dict)
     dedup: DedupStage = field(default_factory=DedupStage)
     recent_spikes: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    # Per content and platform: when the window in which its current spike was first found opened
+    # (the poll before it). A platform polled hours apart may have begun to rise before another was found.
+    spike_opened: dict[str, dict[str, datetime]] = field(default_factory=dict)
     conflicted_assets: set[str] = field(default_factory=set)
     surged_assets: dict[str, float] = field(default_factory=dict)  # asset → end of its last claim-surge day
     asset_risk: dict[str, float] = field(default_factory=dict)  # asset → its last dispute risk score
@@ -232,9 +235,10 @@ class Monitor:
         and what primes them); a rise that is not sure yet says, at low, that the content may be
         spreading here, and the alert escalates when it is sure and large."""
         spikes_seen = self.recent_spikes.setdefault(content_id, {})
-        spikes_seen.setdefault(event.platform, f.time)
-        if f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW:
+        opened_at = self.spike_opened.setdefault(content_id, {})
+        if event.platform not in spikes_seen or f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW:
             spikes_seen[event.platform] = f.time
+            opened_at[event.platform] = f.bucket_start
         began = spikes_seen[event.platform]
         # Only platforms that spiked before this one began to: the platform it started on is the
         # origin, not a platform it spread to, however long its own spike goes on.
@@ -245,7 +249,15 @@ class Monitor:
         }
         if not earlier:
             return []
-        alert = spikes.propagation_alert(content_id, event, f, earlier, self.catalog.asset_of(content_id))
+        # Found after the others, but its rise may have begun before they were found: its window
+        # (the time since its last poll) opened earlier. With polls hours apart the order cannot be
+        # told, and an alert that names one post as the follower would name the wrong one half the time.
+        opened = opened_at.get(event.platform, f.bucket_start)
+        clear = {p: t for p, t in earlier.items() if t <= opened}
+        unclear = not clear
+        alert = spikes.propagation_alert(
+            content_id, event, f, clear or earlier, self.catalog.asset_of(content_id), unclear=unclear
+        )
         return [alert if sure else replace(alert, severity="low")]
 
     def _viral_without_claim(self, content_id: str, event: MetricObservation, f: Finding) -> list[Candidate]:

@@ -87,24 +87,51 @@ def propagation_alert(
     f: Finding,
     earlier: dict[str, datetime],
     asset_id: str | None,
+    unclear: bool = False,
 ) -> Candidate:
-    """Content spiking on ``event.platform`` after spiking on the ``earlier`` platforms (name → when)."""
+    """Content spiking on ``event.platform`` after spiking on the ``earlier`` platforms (name → when
+    found). ``unclear``: this platform's rise may have begun before the others were found (its
+    window opened earlier: its polls are far apart), so which came first is not known; the alert is
+    then about the content, not one post, and says so.
+
+    >>> from datetime import UTC, datetime, timedelta
+    >>> t = datetime(2026, 11, 11, 3, 48, tzinfo=UTC)
+    >>> poll = MetricObservation(event_id="e1", source="platform_poll", granularity="cumulative",
+    ...     platform="facebook", platform_content_id="fb1", event_time=t, views=90_000)
+    >>> f = Finding("view_spike", t, z=6.0, ratio=4.0, observed=8_000.0, expected=2_000.0,
+    ...     bucket_hours=6.75, bucket_start=t - timedelta(hours=6.75))
+    >>> c = propagation_alert("CW-1", poll, f, {"instagram": t - timedelta(hours=2.3)}, "A1", unclear=True)
+    >>> c.title, c.subject.get("platform")
+    ('Content CW-1 spiking on facebook and instagram (which first is unclear: facebook was polled 6.8h apart)', None)
+    """
     first_platform, first_time = min(earlier.items(), key=lambda kv: (kv[1], kv[0]))
     lag_h = (f.time - first_time).total_seconds() / 3600
+    if unclear:
+        subject: dict[str, str | None] = {"content_id": content_id, "asset_id": asset_id}
+        others = " and ".join(sorted(earlier))
+        title = (
+            f"Content {content_id} spiking on {event.platform} and {others} (which first is unclear: "
+            f"{event.platform} was polled {f.bucket_hours:.1f}h apart)"
+        )
+    else:
+        subject = {**post_subject(event, content_id), "asset_id": asset_id}
+        title = f"Content {content_id} spiking on {event.platform} {lag_h:.0f}h after {first_platform}"
     return Candidate(
         type="viral_propagation",
         severity=policy.propagation_severity(len(earlier), max(excess(f), f.episode_excess)),
         score=min(1.0, 0.7 + 0.1 * len(earlier) + min(f.ratio, 10) / 50),
-        subject={**post_subject(event, content_id), "asset_id": asset_id},
+        subject=subject,
         event_time=f.time,
-        title=f"Content {content_id} spiking on {event.platform} {lag_h:.0f}h after {first_platform}",
+        title=title,
         evidence={
             "rule": "viral_propagation.second_platform_within_48h",
             "platforms": sorted([*earlier, event.platform]),
-            "first_platform": first_platform,
+            "first_platform": None if unclear else first_platform,
             "first_spike_at": rfc3339(first_time),
             "lag_hours": round(lag_h, 1),
             "ratio": f.ratio,
+            "post": {"platform": event.platform, "platform_content_id": event.platform_content_id},
+            **({"order_unclear": True, "window_start": rfc3339(f.bucket_start)} if unclear else {}),
         },
         identity=(content_id, event.platform, rfc3339(f.episode_start or f.time)),
         dedup_key=(content_id,),
