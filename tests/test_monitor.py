@@ -84,6 +84,28 @@ def test_a_spread_whose_order_cannot_be_told_is_raised_on_the_content_not_one_po
     assert viral[0].evidence["post"]["platform"] == "tiktok"
 
 
+def test_a_blip_a_day_before_does_not_make_a_platform_the_origin_of_a_later_spread() -> None:
+    # TikTok blips on day 4 (and a counter step at hour 130), goes quiet for more than a day, then
+    # spikes at hour 160, ten hours after YouTube began: TikTok is where it spread to, and says so
+    # (each platform it spreads to is an alert of its own, whatever was said about another).
+    tt_a = steady_polls("tt1", 130, 200, spike=(100, 103, 4.0), platform="tiktok", seed=3)
+    tt_b = steady_polls(
+        "tt1",
+        220,
+        200,
+        spike=(160, 174, 4.0),
+        platform="tiktok",
+        seed=4,
+        start_hour=130.2,
+        start_views=(tt_a[-1].views or 0) + 200,
+    )
+    yt = steady_polls("yt1", 220, 120, spike=(150, 164, 4.0), seed=2)
+    viral = of_type(run_events([catalog(), *merged(yt, tt_a + tt_b)]), "viral_propagation")
+    to_tiktok = [a for a in viral if a.subject.platform == "tiktok"]
+    assert to_tiktok and to_tiktok[0].evidence["first_platform"] == "youtube"
+    assert to_tiktok[0].event_time >= at(160)
+
+
 def test_no_propagation_when_spikes_are_days_apart_or_on_one_platform() -> None:
     yt = steady_polls("yt1", 240, 120, spike=(100, 114, 4.0), seed=2)
     tt = steady_polls("tt1", 240, 200, spike=(200, 214, 4.0), platform="tiktok", seed=3)

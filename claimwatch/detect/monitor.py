@@ -42,6 +42,10 @@ from schemas.alerts import Alert
 from schemas.events import ClaimEvent, Event, MetricObservation, OwnershipConflict, QuarantineEntry, RightsRecord
 
 PROPAGATION_WINDOW = timedelta(hours=48)
+# A platform's spike is over once nothing has been found on it for this long: a rise after that is a
+# new spike, which may have spread from another platform (a blip a day before does not make the
+# platform the origin of everything for two days).
+SPIKE_QUIET = timedelta(hours=24)
 DAILY_SERIES = "youtube-daily"  # daily analytics of a video, a series of its own beside its polls
 REPORT_SOURCES = frozenset({"reporting_api_claims", "studio_claims_csv"})
 
@@ -84,6 +88,7 @@ class Monitor:
     # Per content and platform: when the window in which its current spike was first found opened
     # (the poll before it). A platform polled hours apart may have begun to rise before another was found.
     spike_opened: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    spike_last: dict[str, dict[str, datetime]] = field(default_factory=dict)  # its latest finding
     conflicted_assets: set[str] = field(default_factory=set)
     surged_assets: dict[str, float] = field(default_factory=dict)  # asset → end of its last claim-surge day
     asset_risk: dict[str, float] = field(default_factory=dict)  # asset → its last dispute risk score
@@ -236,9 +241,15 @@ class Monitor:
         spreading here, and the alert escalates when it is sure and large."""
         spikes_seen = self.recent_spikes.setdefault(content_id, {})
         opened_at = self.spike_opened.setdefault(content_id, {})
-        if event.platform not in spikes_seen or f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW:
+        last = self.spike_last.setdefault(content_id, {})
+        if (
+            event.platform not in spikes_seen
+            or f.time - spikes_seen[event.platform] > PROPAGATION_WINDOW
+            or f.time - last.get(event.platform, f.time) > SPIKE_QUIET
+        ):
             spikes_seen[event.platform] = f.time
             opened_at[event.platform] = f.bucket_start
+        last[event.platform] = f.time
         began = spikes_seen[event.platform]
         # Only platforms that spiked before this one began to: the platform it started on is the
         # origin, not a platform it spread to, however long its own spike goes on.

@@ -134,7 +134,8 @@ def propagation_alert(
             **({"order_unclear": True, "window_start": rfc3339(f.bucket_start)} if unclear else {}),
         },
         identity=(content_id, event.platform, rfc3339(f.episode_start or f.time)),
-        dedup_key=(content_id,),
+        # One alert per platform the content spreads to: spreading to TikTok is news after spreading to YouTube.
+        dedup_key=(content_id, event.platform),
     )
 
 
