@@ -170,8 +170,9 @@ def _marker_seen(settings: Settings) -> bool:
     return latest.get(b"round") not in (None, b"null")
 
 
+@pytest.mark.parametrize("archive_lost", [False, True])
 def test_kill_9_during_downloads_and_publishing_loses_and_repeats_nothing(
-    seven: tuple[Path, Path], tmp_path: Path
+    seven: tuple[Path, Path], tmp_path: Path, archive_lost: bool
 ) -> None:
     folder, internal = seven
     settings = isolated_settings()
@@ -200,6 +201,8 @@ def test_kill_9_during_downloads_and_publishing_loses_and_repeats_nothing(
                 kills.append(wait_for_marker)
             process.wait(timeout=60)
         assert len(kills) == 3, "each run was killed while it worked"
+        if archive_lost:  # the machine is replaced: the round in flight is fetched again
+            shutil.rmtree(archive, ignore_errors=True)
         done = run_collect(env, internal, archive, "--no-poll")
         assert done.returncode == 0, done.stderr[-3000:]
         figures = json.loads(done.stdout)

@@ -41,6 +41,7 @@ log = logging.getLogger("claimwatch.collect")
 
 REPORT_RETENTION_DAYS = 60  # the Reporting API keeps reports this long: ids older are forgotten
 BOUNDARY_SECONDS = 1  # claimSearch is asked from a second before the watermark (same-time changes)
+HISTORY_DAYS = 180  # a claim's history is followed (its published events remembered) this long after its last event
 MAX_PAGES = 500  # a round reads at most this many pages of one listing; the next round goes on
 
 
@@ -327,6 +328,9 @@ class ContentIdCollector:
             for callback in self.on_claim_activity:
                 if isinstance(snippet.get("videoId"), str):
                     callback(snippet["videoId"], now)
+        # Histories of claims quiet for half a year are not followed any more (bounded state).
+        horizon = _iso(now - timedelta(days=HISTORY_DAYS))
+        through = {claim: last for claim, last in through.items() if last >= horizon}
         unit.state = {"after": newest, "at_after": sorted(newest_ids), "history_through": through}
         unit.redo = {"files": [str(p) for p in unit.files]}
         return unit
@@ -386,8 +390,8 @@ class ContentIdCollector:
         return history
 
     def refetch(self, redo: dict[str, Any], now: datetime) -> list[Path]:
-        # Snippets and histories are small and written before the round begins: a file lost with its
-        # machine is fetched again by the next round from the unchanged watermark.
+        # The files as they are; files lost with their machine are fetched again by the service from
+        # the state the round began with (CollectService._publish), not here.
         return [Path(p) for p in redo.get("files", []) if Path(p).exists()]
 
 

@@ -322,6 +322,7 @@ class CollectService:
             state = self.ledger.values.get(name) or {}
             try:
                 unit = await asyncio.to_thread(collector.collect, state, now)
+                unit.redo.setdefault("state_before", state)
             except ApiFailure as exc:
                 report.failures[name] = str(exc)
                 log.error("collector %s: %s", name, exc)
@@ -381,9 +382,20 @@ class CollectService:
             if unit.get("known_ids_file"):
                 known.update(json.loads(Path(unit["known_ids_file"]).read_text()))
             paths = [Path(p) for p in unit["files"]]
-            if any(not p.exists() for p in paths):
-                paths = self.collectors[unit["collector"]].refetch(unit["redo"], now)
             restated: dict[str, str] = unit.get("restated", {})
+            if any(not p.exists() for p in paths):
+                collector = self.collectors[unit["collector"]]
+                if "records" in unit["redo"]:  # readings travel in the marker: written again as they were
+                    paths = collector.refetch(unit["redo"], now)
+                else:
+                    # The archive went with its machine: fetch again from where the round began. What
+                    # comes is the round and maybe more; what of it reached the log is known (below),
+                    # and the watermark committed is the one this fetch leads to.
+                    again = await asyncio.to_thread(collector.collect, unit["redo"].get("state_before", {}), now)
+                    paths, restated = again.files, again.restated
+                    known.update(again.known_ids)
+                    unit["state"] = again.state
+                    unit["quarantined"] = [q.model_dump(mode="json") for q in again.quarantined]
             for path in paths:
                 result = read_file(path)
                 if restated:
