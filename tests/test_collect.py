@@ -325,7 +325,7 @@ def test_the_poller_reads_what_the_planner_chose_and_stops_at_the_quota(
     later = now + timedelta(hours=25)
     stopped = collector.collect({}, later)
     assert "quota_exceeded" in stopped.failure and "until" in stopped.failure
-    assert collector.quota_stopped_until == pacific_day_bounds(later.timestamp())[1]
+    assert planner.budget.stopped_until == pacific_day_bounds(later.timestamp())[1]
     assert collector.collect({}, later + timedelta(minutes=5)).files == []
 
 

@@ -91,7 +91,9 @@ class Unit:
     known_ids: set[str] = field(default_factory=set)  # event ids on the log already (re-issues, histories)
     restated: dict[str, str] = field(default_factory=dict)  # a re-issue's corrected rows: old id → new id
     state: dict[str, Any] = field(default_factory=dict)  # the collector's state once the unit is on the log
-    redo: dict[str, Any] = field(default_factory=dict)  # how to fetch the unit again after a crash
+    # How to have the unit again after a crash took its files: the readings themselves (a reading
+    # cannot be taken again), else the state it began from (the service sets it: fetched again).
+    redo: dict[str, Any] = field(default_factory=dict)
     failure: str = ""  # what stopped the collector this round (it keeps what it had)
 
     @property
@@ -103,8 +105,6 @@ class Collector(Protocol):
     name: str
 
     def collect(self, state: dict[str, Any], now: datetime) -> Unit: ...
-
-    def refetch(self, redo: dict[str, Any], now: datetime) -> list[Path]: ...
 
 
 # ------------------------------------------------------------------------------------------- Reporting API
@@ -159,7 +159,6 @@ class ReportingCollector:
         unit = Unit(self.name)
         seen: dict[str, str] = dict(state.get("seen", {}))  # report id → createTime
         issues: dict[str, list[str]] = {k: list(v) for k, v in state.get("issues", {}).items()}  # type|day → ids
-        redo: list[dict[str, str]] = []
         jobs: dict[str, str] = dict(state.get("jobs", {}))
         try:
             jobs = self._jobs(state, unit)
@@ -184,7 +183,6 @@ class ReportingCollector:
                         unit.restated.update(restated)
                     earlier.append(report["id"])
                     unit.files.append(path)
-                    redo.append({"url": report["downloadUrl"], "path": str(path)})
                     seen[key] = report["createTime"]
         except ApiFailure as exc:
             unit.failure = str(exc)
@@ -196,7 +194,6 @@ class ReportingCollector:
             "seen": {k: v for k, v in seen.items() if v >= horizon},
             "issues": {k: v for k, v in issues.items() if k.split("|")[1] >= horizon[:10]},
         }
-        unit.redo = {"downloads": redo}
         return unit
 
     def _reports(self, job: str, after: str | None, unit: Unit) -> Iterable[dict[str, str]]:
@@ -227,15 +224,6 @@ class ReportingCollector:
             token = page.get("nextPageToken")
             if not token:
                 return
-
-    def refetch(self, redo: dict[str, Any], now: datetime) -> list[Path]:
-        paths = []
-        for item in redo.get("downloads", []):
-            path = Path(item["path"])
-            if not path.exists():
-                write_atomically(path, self.apis.download(item["url"]))
-            paths.append(path)
-        return paths
 
 
 def restatement(previous: Path, current: Path, report_id: str) -> tuple[set[str], dict[str, str]]:
@@ -332,7 +320,6 @@ class ContentIdCollector:
         horizon = _iso(now - timedelta(days=HISTORY_DAYS))
         through = {claim: last for claim, last in through.items() if last >= horizon}
         unit.state = {"after": newest, "at_after": sorted(newest_ids), "history_through": through}
-        unit.redo = {"files": [str(p) for p in unit.files]}
         return unit
 
     def _search(self, after: str | None, unit: Unit) -> Iterable[dict[str, Any]]:
@@ -389,11 +376,6 @@ class ContentIdCollector:
             unit.quarantined.append(malformed("partner_api_claim_history", what, why, body))
         return history
 
-    def refetch(self, redo: dict[str, Any], now: datetime) -> list[Path]:
-        # The files as they are; files lost with their machine are fetched again by the service from
-        # the state the round began with (CollectService._publish), not here.
-        return [Path(p) for p in redo.get("files", []) if Path(p).exists()]
-
 
 # ------------------------------------------------------------------------------------------- Data API
 
@@ -405,7 +387,6 @@ class PollCollector:
         self.apis = apis
         self.archive = archive
         self.planner = planner
-        self.quota_stopped_until: float = 0.0
         self.calls = 0
 
     def collect(self, state: dict[str, Any], now: datetime) -> Unit:
@@ -429,7 +410,6 @@ class PollCollector:
             except ApiFailure as exc:
                 if exc.kind == "quota_exceeded":
                     until = self.planner.budget.exhausted(at)
-                    self.quota_stopped_until = until
                     unit.failure = f"{exc}: polling stops until {_iso(datetime.fromtimestamp(until, tz=UTC))}"
                     log.warning("%s", unit.failure)
                     break
@@ -472,12 +452,13 @@ class PollCollector:
             unit.redo = {"records": records, "path": str(unit.files[0])}
         return unit
 
-    def refetch(self, redo: dict[str, Any], now: datetime) -> list[Path]:
-        # A reading cannot be taken again at the same moment: the round's readings travel in its marker.
+    @staticmethod
+    def rewrite(redo: dict[str, Any]) -> Path:
+        """A round's readings written again from its marker (the archive went with its machine)."""
         path = Path(redo["path"])
         if not path.exists():
             write_atomically(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in redo["records"]).encode())
-        return [path]
+        return path
 
 
 def _published_at(item: dict[str, Any]) -> float | None:
@@ -540,8 +521,4 @@ class FolderCollector:
             unit.files.append(path)
             done[key] = mark
         unit.state = {"done": done}
-        unit.redo = {"files": [str(p) for p in unit.files]}
         return unit
-
-    def refetch(self, redo: dict[str, Any], now: datetime) -> list[Path]:
-        return [Path(p) for p in redo.get("files", []) if Path(p).exists()]

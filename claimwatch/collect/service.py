@@ -232,8 +232,6 @@ class CollectService:
         self.clock = clock or (lambda: datetime.now(tz=UTC))
         self.out: AIOKafkaProducer | None = None
         self.planner_saved = 0.0
-        self.catalog_read = -math.inf
-        self.alerts_offsets: dict[int, int] = {}
 
     async def start(self) -> None:
         await self.ledger.load()
@@ -386,7 +384,7 @@ class CollectService:
             if any(not p.exists() for p in paths):
                 collector = self.collectors[unit["collector"]]
                 if "records" in unit["redo"]:  # readings travel in the marker: written again as they were
-                    paths = collector.refetch(unit["redo"], now)
+                    paths = [PollCollector.rewrite(unit["redo"])]
                 else:
                     # The archive went with its machine: fetch again from where the round began. What
                     # comes is the round and maybe more; what of it reached the log is known (below),
