@@ -144,6 +144,23 @@ class Environment(BaseSettings):
         6.0, "CLAIMWATCH_SESSION_TIMEOUT_SECONDS", "number", "the worker's consumer session timeout", "worker"
     )
     claimwatch_state_store: str = _var("memory://", "CLAIMWATCH_STATE_STORE", "text", "Faust's table store", "worker")
+    claimwatch_snapshots: str = _var(
+        "claimwatch-snapshots",
+        "CLAIMWATCH_SNAPSHOTS",
+        "text",
+        "where state snapshots are kept: a folder or s3://bucket/prefix",
+        "snapshots, replay --from-snapshot",
+    )
+    claimwatch_snapshot_keep_days: PositiveInt = _var(
+        14, "CLAIMWATCH_SNAPSHOT_KEEP_DAYS", "number", "days of snapshots kept", "snapshots take"
+    )
+    claimwatch_state_dir: str = _var(
+        "claimwatch-state",
+        "CLAIMWATCH_STATE_DIR",
+        "text",
+        "where the worker keeps a local copy of its state changelog (relative: to its working directory; none: no copy)",
+        "worker",
+    )
     claimwatch_late_allowance_seconds: PositiveFloat = _var(
         900.0,
         "CLAIMWATCH_LATE_ALLOWANCE_SECONDS",

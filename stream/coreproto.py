@@ -50,6 +50,8 @@ class Request(bytes, Enum):
     ENCODE = b"E"  # some of those items' records → :class:`Encoded`
     DROP = b"D"  # partitions this worker no longer holds → :class:`Dropped`
     CONFIG = b"G"  # the settings the core runs with → :class:`Configured`
+    POSITION = b"P"  # where the local copy of a partition's changelog is current to → :class:`Positioned`
+    LANDED = b"L"  # a checkpoint's state records are on the changelog → :class:`Landed`
 
 
 # ------------------------------------------------------------------------------------ headers
@@ -62,6 +64,23 @@ class _Message(BaseModel):
 class RestoreHeader(_Message):
     partition: int
     end: int | None = None  # the event log's end offset: a stored offset beyond it is refused
+    # The changelog offset the records start at: 0, the whole partition; else the local copy's
+    # position (:class:`Positioned`), whose record must be the first one sent.
+    start: int = 0
+
+
+class PositionHeader(_Message):
+    partition: int
+
+
+class ChangelogPosition(_Message):
+    partition: int
+    offset: int  # of the last state record a checkpoint wrote to the partition
+    digest: str  # of that record (stream.localstate.record_digest)
+
+
+class LandedHeader(_Message):
+    positions: list[ChangelogPosition]
 
 
 class RebuildHeader(_Message):
@@ -106,17 +125,36 @@ class DeadLetter(_Message):
     value: str  # the quarantine entry
 
 
+class UnreadableItem(_Message):
+    partition: int
+    key: str
+    reason: str
+
+
 class Applied(_Message):
     events: dict[str, int]  # applied, by kind
     redelivered: int  # already applied by their item (after a crash): skipped
     alerts: list[RaisedAlert]
     suspect: list[LeftOut]
     dead_letters: list[DeadLetter]
+    # Items of lazily restored partitions whose stored state was unreadable: nothing of the batch
+    # was applied; the worker rebuilds them from the event log and sends the batch again.
+    unreadable: list[UnreadableItem] = []
 
 
 class Restored(_Message):
-    loaded: int
+    loaded: int  # items decoded now (restored from the changelog without a local copy)
     unreadable: dict[str, str]  # item → why its stored state was refused
+    lazy: int = 0  # items held in the local copy, each decoded when its next event arrives
+    stale_copy: bool = False  # the local copy's record is not on the changelog: send the whole partition
+
+
+class Positioned(_Message):
+    offset: int | None  # None: no local copy of the partition
+
+
+class Landed(_Message):
+    records: int  # state records written to the local copy
 
 
 class Rebuilt(_Message):

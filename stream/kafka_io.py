@@ -178,15 +178,24 @@ async def scan(
 
 
 async def read_partition(
-    settings: Settings, topic: str, partition: int, end: int | None = None, with_offsets: bool = False
+    settings: Settings,
+    topic: str,
+    partition: int,
+    end: int | None = None,
+    with_offsets: bool = False,
+    start: int | None = None,
 ) -> list[Any]:
-    """Records of one partition from its start to ``end`` (default: its end now), without a group."""
+    """Records of one partition from ``start`` (default: its beginning) to ``end`` (default: its end
+    now), without a group."""
     consumer = bounded_reader(settings)
     await start_client(consumer, settings)
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
+        if start is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, start)
         stop = end if end is not None else (await consumer.end_offsets([tp]))[tp]
         out: list[Any] = []
         while await consumer.position(tp) < stop:

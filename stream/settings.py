@@ -60,6 +60,8 @@ class Settings:
     ingest_deadline_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_INGEST_DEADLINE_SECONDS"))
     session_timeout_seconds: float = field(default_factory=lambda: _get("CLAIMWATCH_SESSION_TIMEOUT_SECONDS"))
     state_store: str = field(default_factory=lambda: _get("CLAIMWATCH_STATE_STORE"))
+    # The worker's local copy of its changelog, so a restart reads only what was written since.
+    state_dir: str = field(default_factory=lambda: _get("CLAIMWATCH_STATE_DIR"))
     # A Slack webhook's URL is its credential, and an Alertmanager URL may carry one: never in a repr.
     webhook_url: str = field(default_factory=lambda: _get("CLAIMWATCH_WEBHOOK_URL"), repr=False)
     sns_topic_arn: str = field(default_factory=lambda: _get("CLAIMWATCH_SNS_TOPIC_ARN"))

@@ -44,9 +44,10 @@ from claimwatch.logs import logging_config
 from claimwatch.logs import setup as setup_logs
 from schemas.codec import MAX_RECORD_BYTES
 from schemas.events import QuarantineEntry
-from stream.coreproc import CoreProcess
-from stream.coreproto import Applied
+from stream.coreproc import CoreProcess, CoreProcessError
+from stream.coreproto import Applied, ChangelogPosition
 from stream.kafka_io import end_offset, read_partition
+from stream.localstate import record_digest
 from stream.settings import Settings
 from stream.topics import ensure_state_topic, state_topic
 
@@ -100,6 +101,8 @@ class WorkerStats:
     rollups_written: int = 0
     restore_seconds: float = 0.0
     restored_items: int = 0
+    restored_tail_records: int = 0  # changelog records read past the local copy's position
+    local_state_records: int = 0  # state records the local copy took at checkpoints
     commits: int = 0  # Faust's offset commits (the sensor below)
     commit_seconds: float = 0.0
     rebalances: int = 0
@@ -182,6 +185,16 @@ class _StatsCollector(Collector):
             ("claimwatch_rollups_written", "Weekly report roll-up rows written.", s.rollups_written),
             ("claimwatch_restore_seconds", "Time spent restoring state from the changelog.", s.restore_seconds),
             ("claimwatch_restored_items", "Item states restored from the changelog.", s.restored_items),
+            (
+                "claimwatch_restored_tail_records",
+                "Changelog records read past the local copy's position at restores.",
+                s.restored_tail_records,
+            ),
+            (
+                "claimwatch_local_state_records",
+                "State records written to the local copy of the changelog.",
+                s.local_state_records,
+            ),
             ("claimwatch_rebuilt_items", "Items rebuilt from the event log.", s.rebuilt_items),
             ("claimwatch_offset_commits", "Offset commits Faust completed.", s.commits),
             ("claimwatch_offset_commit_seconds", "Time Faust spent in offset commits.", s.commit_seconds),
@@ -308,7 +321,13 @@ class WorkerLoop:
         self.app = app
         self.settings = settings
         self.stats = stats
-        self.core = CoreProcess(settings.topic("events"), settings.monitor_config(), loglevel)
+        self.core = CoreProcess(
+            settings.topic("events"),
+            settings.monitor_config(),
+            loglevel,
+            state_dir="" if settings.state_dir.lower() in {"none", "off"} else settings.state_dir,
+            state_name=state_topic(settings),
+        )
         self.events_topic = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes)
         self.quarantine = app.topic(settings.topic("quarantine"), key_type=bytes, value_type=bytes)
         self.alerts_name, self.quarantine_name = settings.topic("alerts"), settings.topic("quarantine")
@@ -364,7 +383,23 @@ class WorkerLoop:
 
     async def apply_batch(self, batch: list[Any]) -> None:
         started = time.perf_counter()
-        reply = await self.core.apply([(r.message.partition, r.message.offset, r.key, r.value) for r in batch])
+        records = [(r.message.partition, r.message.offset, r.key, r.value) for r in batch]
+        reply = await self.core.apply(records)
+        while reply.unreadable:  # items decoded on first touch whose stored state is unreadable
+            by_partition: dict[int, list[str]] = {}
+            for item in reply.unreadable:
+                log.warning(
+                    "unreadable state for item %r on partition %s (%s): rebuilding it from the log",
+                    item.key,
+                    item.partition,
+                    item.reason,
+                )
+                by_partition.setdefault(item.partition, []).append(item.key)
+            self.stats.state_unreadable += len(reply.unreadable)
+            for partition, keys in by_partition.items():
+                first = min(offset for p, offset, _, _ in records if p == partition)
+                await self.rebuild(partition, keys, first)
+            reply = await self.core.apply(records)
         await self.deliver(reply)
         committed = self.stats.committed_offset
         for record in batch:
@@ -499,6 +534,7 @@ class WorkerLoop:
                 self.applied = covered + self.applied
                 problem = next(o for o in outcomes if isinstance(o, BaseException))
                 raise CheckpointIncomplete(f"{len(failed)} record(s) not delivered: {problem!r}")
+            await self.keep_locally(sent, outcomes)
             for record in covered:
                 record.ack()
                 partition = record.message.partition
@@ -508,6 +544,27 @@ class WorkerLoop:
             self.stats.checkpoints += 1
             self.stats.failing_since = None
             self.stats.last_checkpoint_ok = time.time()
+
+    async def keep_locally(self, sent: list[tuple[Any, Outgoing]], outcomes: list[Any]) -> None:
+        """Tell the core the checkpoint's state records are on the changelog, with the offset (and
+        digest) of the last one per partition: its local copy takes them. A copy that cannot be
+        written costs the next restart a longer read of the changelog, nothing else."""
+        last: dict[int, tuple[int, Outgoing]] = {}
+        for (_, record), outcome in zip(sent, outcomes, strict=True):
+            if (
+                record[0] == self.state_name
+                and hasattr(outcome, "offset")
+                and (outcome.partition not in last or outcome.offset > last[outcome.partition][0])
+            ):
+                last[outcome.partition] = (outcome.offset, record)
+        positions = [
+            ChangelogPosition(partition=p, offset=offset, digest=record_digest(record[1], record[2]))
+            for p, (offset, record) in sorted(last.items())
+        ]
+        try:
+            self.stats.local_state_records += (await self.core.landed(positions)).records
+        except CoreProcessError as exc:
+            log.warning("the local copy of the state changelog was not written (%s)", exc)
 
     async def produce(
         self, topic: str, key: bytes, value: bytes | None, partition: int | None = None
@@ -556,31 +613,51 @@ class WorkerLoop:
 
     async def restore(self, partition: int, resume_offset: int) -> None:
         """Load the partition's items into the core; rebuild from the event log those whose state is
-        unreadable (or all of them, when state is missing for events already committed)."""
+        unreadable (or all of them, when state is missing for events already committed).
+
+        With a local copy of the changelog (:mod:`stream.localstate`) only what the changelog holds
+        past the copy's position is read, and the items are decoded as their events arrive; a copy
+        whose record is no longer where it was is replaced by the whole partition."""
         started = time.perf_counter()
-        records = await read_partition(self.settings, state_topic(self.settings), partition)
+        state_name = state_topic(self.settings)
         log_end = max(resume_offset + 1, await end_offset(self.settings, self.settings.topic("events"), partition))
-        report = await self.core.restore(partition, log_end, [(partition, 0, k, v) for k, v in records])
-        self.stats.restored_items += report.loaded
+        position = await self.core.position(partition)
+        report = None
+        if position is not None:
+            tail = await read_partition(self.settings, state_name, partition, with_offsets=True, start=position)
+            report = await self.core.restore(partition, log_end, [(partition, o, k, v) for k, v, o in tail], position)
+            if report.stale_copy:
+                log.warning("the local copy of partition %s is not the changelog's: reading it whole", partition)
+                report = None
+            else:
+                self.stats.restored_tail_records += max(0, len(tail) - 1)
+        if report is None:
+            records = await read_partition(self.settings, state_name, partition, with_offsets=True)
+            report = await self.core.restore(partition, log_end, [(partition, o, k, v) for k, v, o in records])
+            if not records and resume_offset > 0:  # state missing for events already committed
+                await self.rebuild(partition, None, resume_offset)
+        self.stats.restored_items += report.loaded + report.lazy
         unreadable = report.unreadable
         for key, reason in unreadable.items():
             log.warning(
                 "unreadable state for item %r on partition %s (%s): rebuilding it from the log", key, partition, reason
             )
         self.stats.state_unreadable += len(unreadable)
-        rebuild_all = not records and resume_offset > 0
-        if (unreadable or rebuild_all) and resume_offset > 0:
-            events = await read_partition(
-                self.settings, self.settings.topic("events"), partition, end=resume_offset, with_offsets=True
-            )
-            keys = None if rebuild_all else sorted(unreadable)
-            found = await self.core.rebuild(partition, keys, [(partition, o, k, v) for k, v, o in events])
-            self.stats.rebuilt_items += found.rebuilt
-            log.warning(
-                "rebuilt %s item(s) of partition %s from offsets 0..%s", found.rebuilt, partition, resume_offset - 1
-            )
+        if unreadable:
+            await self.rebuild(partition, sorted(unreadable), resume_offset)
         self.restored.add(partition)
         self.stats.restore_seconds += time.perf_counter() - started
+
+    async def rebuild(self, partition: int, keys: list[str] | None, end: int) -> None:
+        """Re-apply the partition's events before ``end`` to these items (all: None), alerts muted."""
+        if end <= 0:
+            return
+        events = await read_partition(
+            self.settings, self.settings.topic("events"), partition, end=end, with_offsets=True
+        )
+        found = await self.core.rebuild(partition, keys, [(partition, o, k, v) for k, v, o in events])
+        self.stats.rebuilt_items += found.rebuilt
+        log.warning("rebuilt %s item(s) of partition %s from offsets 0..%s", found.rebuilt, partition, end - 1)
 
     async def lag(self) -> dict[int, int]:
         """Events on the log not yet processed, per assigned partition; right after a restart or a

@@ -140,3 +140,25 @@ async def kafka_producer(kafka_topics: Settings) -> AsyncIterator[AIOKafkaProduc
         yield out
     finally:
         await out.stop()
+
+
+@pytest.fixture(scope="session")
+def log_records(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, int, bytes | None, bytes | None]]:
+    """A small generated week as the worker would receive it: four partitions, offsets per partition."""
+    from claimwatch.detect.routing import keyed
+    from claimwatch.front import order_events
+    from claimwatch.ingest.readers import read_paths
+    from claimwatch.sample.generator import generate
+    from schemas.codec import encode_event
+
+    folder = tmp_path_factory.mktemp("core-data")
+    generate(folder, seed=9, items=40, days=8)
+    events, _ = order_events(read_paths([folder]).events)
+    offsets = [0, 0, 0, 0]
+    out: list[tuple[int, int, bytes | None, bytes | None]] = []
+    for key, event in keyed(events):
+        partition = sum(key.encode()) % 4
+        out.append((partition, offsets[partition], key.encode(), encode_event(event)))
+        offsets[partition] += 1
+    out.insert(len(out) // 3, (1, 10**9, b"CW-x", b"{not an event"))
+    return out

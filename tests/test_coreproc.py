@@ -19,12 +19,7 @@ from pydantic import BaseModel
 
 from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.monitor import MonitorConfig
-from claimwatch.detect.routing import keyed
 from claimwatch.detect.store import StateStore
-from claimwatch.front import order_events
-from claimwatch.ingest.readers import read_paths
-from claimwatch.sample.generator import generate
-from schemas.codec import encode_event
 from stream.coreproc import CoreProcess, CoreProcessError, CoreServer, serve
 from stream.coreproto import (
     FAILED,
@@ -79,22 +74,6 @@ def test_a_malformed_request_is_a_value_error_and_the_server_says_so(payload: by
         Applied.model_validate_json(body)
     else:
         assert status == FAILED and body  # one line saying why; the server goes on serving
-
-
-@pytest.fixture(scope="module")
-def log_records(tmp_path_factory: pytest.TempPathFactory) -> list[Record]:
-    """A small generated week as the worker would receive it: four partitions, offsets per partition."""
-    folder = tmp_path_factory.mktemp("core-data")
-    generate(folder, seed=9, items=40, days=8)
-    events, _ = order_events(read_paths([folder]).events)
-    offsets = [0, 0, 0, 0]
-    out: list[Record] = []
-    for key, event in keyed(events):
-        partition = sum(key.encode()) % 4
-        out.append((partition, offsets[partition], key.encode(), encode_event(event)))
-        offsets[partition] += 1
-    out.insert(len(out) // 3, (1, 10**9, b"CW-x", b"{not an event"))
-    return out
 
 
 def ask(server: CoreServer, kind: Request, reply: type[Reply], header: dict[str, Any], records: list[Record]) -> Reply:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import orjson
 
@@ -69,6 +70,13 @@ class CheckpointRecords:
     oversized: list[tuple[int, str, int]] = field(default_factory=list)
 
 
+class StoredItems(Protocol):
+    """Where a lazily restored partition's items are read from when their next event arrives (the
+    worker's local copy of its changelog, :class:`stream.localstate.LocalState`)."""
+
+    def item(self, partition: int, item: str) -> list[tuple[bytes, bytes]]: ...
+
+
 @dataclass
 class StateStore:
     config: MonitorConfig = field(default_factory=MonitorConfig)
@@ -82,6 +90,11 @@ class StateStore:
     seq: dict[str, int] = field(default_factory=dict)  # each item's last checkpoint number
     rewrite: set[str] = field(default_factory=set)  # items whose every part the next checkpoint writes
     stale: dict[str, list[str]] = field(default_factory=dict)  # part keys the item's next checkpoint deletes
+    # Partitions restored lazily (see :meth:`restore_lazily`), with the event log's end offset then;
+    # the items looked up in ``stored`` since, with their partition.
+    stored: StoredItems | None = None
+    lazy: dict[int, int | None] = field(default_factory=dict)
+    looked_up: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keyed = KeyedMonitors(config=self.config, clock=self.clock)
@@ -93,6 +106,8 @@ class StateStore:
 
     def apply_step(self, key: str, partition: int, offset: int, event: Event) -> Step | None:
         """What applying the event did (alerts, records left out as suspect), or None for a redelivery."""
+        if self.lazy:
+            self.load(key, partition)
         if offset <= self.applied.get(key, -1):
             return None
         self.partition_of[key] = partition
@@ -288,6 +303,30 @@ class StateStore:
         monitor.claims.reindex()
         return root.offset, monitor, root.seq, False
 
+    def restore_lazily(self, partition: int, log_end: int | None = None) -> None:
+        """Hold the partition as restored without decoding anything: each item is read from
+        ``stored`` and decoded when its next event arrives (:meth:`load`), so a restart costs the
+        items that move, not the catalogue. ``log_end`` bounds their applied offsets, as in
+        :meth:`decode`."""
+        if self.stored is None:
+            raise ValueError("a lazy restore needs somewhere to read the items from")
+        self.lazy[partition] = log_end
+        self.restored_partitions.add(partition)
+
+    def load(self, key: str, partition: int) -> str | None:
+        """Decode an item of a lazily restored partition, once, before its first event is applied;
+        the reason when its stored state is unreadable (it then starts afresh, its stored parts are
+        deleted by its next checkpoint, and the caller rebuilds it from the event log)."""
+        if self.stored is None or partition not in self.lazy or key in self.looked_up or key in self.keyed.monitors:
+            return None
+        self.looked_up[key] = partition
+        records = self.stored.item(partition, key)
+        if not records:
+            return None
+        report = self.decode(records, self.lazy[partition])
+        self.install(partition, report)
+        return report.unreadable.get(key)
+
     def install(self, partition: int, report: RestoreReport) -> None:
         for key, offset, monitor in report.items:
             monitor.clock = self.clock
@@ -334,6 +373,10 @@ class StateStore:
             self.seq.pop(key, None)
             self.rewrite.discard(key)
             self.stale.pop(key, None)
+        for key in [k for k, p in self.looked_up.items() if p in partitions]:
+            del self.looked_up[key]
+        for partition in partitions:
+            self.lazy.pop(partition, None)
         self.restored_partitions -= partitions
 
 
