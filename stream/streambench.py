@@ -77,13 +77,16 @@ class Worker:
     port: int
 
     @classmethod
-    def start(cls, settings: Settings, log_path: Path) -> Worker:
+    def start(cls, settings: Settings, log_path: Path, cwd: Path | None = None) -> Worker:
+        """A worker whose working folder (where it keeps its local state) is ``cwd``, by default
+        the log's folder."""
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "claimwatch.cli", "worker", "--loglevel", "warning"],
             env=child_env(settings, CLAIMWATCH_WEB_PORT=str(port)),
             stdout=log_path.open("ab"),
             stderr=subprocess.STDOUT,
+            cwd=cwd or log_path.parent,
         )
         return cls(process, port)
 

@@ -1,0 +1,347 @@
+"""``scripts/bench-scale``: claimwatch at the catalogue's size, on a real broker.
+
+1. **Synthetic state for N items** (default 100,000): the detection core runs over a generated
+   sample (``--template-items`` items, 14 days, overdispersed counts, bursts and gaps) and stores
+   every item as a checkpoint would; those items are cloned under new keys until there are N, plus
+   one asset item holding ``--asset-claims`` claims (default 100,000). Printed: stored item state
+   p50 / max (root and parts, key and value) and the largest record of any kind.
+2. **A worker on a machine that never held the state**: the whole changelog written to the
+   broker, a worker started with an empty state folder, events for items spread over every
+   partition: seconds until it has processed them (reading the changelog whole), and items
+   restored per second of restore.
+3. **Restart after kill -9**: the same worker killed, new events produced, the worker started
+   again on its state folder: seconds until it processes again (``restart_to_progress_s``: the
+   consumer group's session timeout, Faust's start-up and the changelog's tail), and items made
+   available per second of restore.
+4. **The weekly job from Kafka**: the peak RSS of loading one week's rows with 4 and with 52
+   weeks of roll-ups retained (``--rows-per-week`` rows each).
+
+``--json`` prints the summary alone. Replay from a state snapshot is not measured: snapshots are
+not built yet (``docs/replay.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+
+from claimwatch.detect import state
+from claimwatch.detect.driver import Outcome, RecordDriver
+from claimwatch.detect.monitor import MonitorConfig
+from claimwatch.detect.rollup import iso_week
+from claimwatch.detect.routing import Router
+from claimwatch.detect.store import StateStore
+from claimwatch.front.prepare import Front
+from claimwatch.ingest.readers import read_files
+from claimwatch.sample.generator import generate
+from schemas.codec import encode_event
+from schemas.events import ClaimEvent
+from stream.settings import Settings
+from stream.streambench import Worker, free_port, log
+from stream.topics import create_topics, ensure_state_topic, state_topic
+
+ItemRecords = list[tuple[str, bytes]]  # an item's changelog records: root and parts (key, value)
+PROBE_EVENTS = 400  # events after each (re)start, on items spread over every partition
+
+
+def template_items(folder: Path, items: int, seed: int) -> dict[str, ItemRecords]:
+    """Every item of a generated sample as its last checkpoint stores it (all its parts)."""
+    generate(folder, seed=seed, items=items, days=14)
+    store = StateStore(config=MonitorConfig(owner="our-label"))
+    driver = RecordDriver(store)
+    with Front(read_files([folder]), Router()) as front:
+        for n, (event, key, _) in enumerate(front.events(), start=1):
+            driver.apply_event("bench", 0, n, key, event, Outcome())
+            if n % 20_000 == 0:  # as the worker's checkpoints do: expired roll-up rows leave
+                store.checkpoint()
+    keys = sorted(store.keyed.monitors)
+    store.rewrite.update(keys)  # every part written again, as for an item stored the first time
+    out: dict[str, ItemRecords] = {}
+    for _, key, value in store.checkpoint_items(keys).states:
+        if value is not None:
+            out.setdefault(key.split(state.PART_SEPARATOR, 1)[0], []).append((key, value))
+    return out
+
+
+def clone(item: str, records: ItemRecords, new: str) -> ItemRecords:
+    """The item's records under another key, as if it had applied no event yet (offset 0: the
+    bench's event log is new)."""
+    out = []
+    for key, value in records:
+        if state.PART_SEPARATOR in key:
+            out.append((new + key[len(item) :], value))
+        else:
+            body = orjson.loads(value)
+            body["offset"] = 0
+            out.append((new, orjson.dumps(body)))
+    return out
+
+
+def asset_item(item: str, records: ItemRecords, new: str, claims: int) -> ItemRecords:
+    """An item holding ``claims`` claims: the template's records and that many claim parts more."""
+    base = clone(item, records, new)
+    root = orjson.loads(next(v for k, v in base if k == new))
+    claim_key, claim_value = next((k, v) for k, v in base if state.split_part_key(k)[1:2] == (state.CLAIM,))  # type: ignore[index]
+    template = orjson.loads(claim_value)
+    out = [(k, v) for k, v in base if k != new]
+    for i in range(claims):
+        ident = f"BENCH-{i:09d}"
+        template["v"]["f"]["claim_id"] = ident
+        out.append((state.part_key(new, state.CLAIM, ident), orjson.dumps(template)))
+    if template["seq"] == root["seq"]:
+        root["parts"] += claims
+    assert claim_key
+    return [*out, (new, orjson.dumps(root))]
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives the key (where the item's events go)."""
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def synthetic_state(templates: dict[str, ItemRecords], items: int, asset_claims: int) -> list[ItemRecords]:
+    names = sorted(templates)
+    out = [clone(names[i % len(names)], templates[names[i % len(names)]], f"SC-{i:06d}") for i in range(items)]
+    if asset_claims:
+        richest = max(
+            names, key=lambda n: sum((state.split_part_key(k) or "xx")[1] == state.CLAIM for k, _ in templates[n])
+        )
+        out.append(asset_item(richest, templates[richest], "SC-ASSET", asset_claims))
+    return out
+
+
+def sizes(catalogue: list[ItemRecords]) -> dict[str, Any]:
+    per_item = sorted(sum(len(k.encode()) + len(v) for k, v in records) for records in catalogue)
+    largest = max(len(k.encode()) + len(v) for records in catalogue for k, v in records)
+    return {
+        "items": len(catalogue),
+        "changelog_records": sum(map(len, catalogue)),
+        "item_state_bytes_p50": per_item[len(per_item) // 2],
+        "item_state_bytes_p90": per_item[int(len(per_item) * 0.9)],
+        "item_state_bytes_max": per_item[-1],
+        "largest_record_bytes": largest,
+        "changelog_bytes": sum(per_item),
+    }
+
+
+async def write_changelog(settings: Settings, catalogue: list[ItemRecords]) -> None:
+    out = AIOKafkaProducer(
+        **settings.client_options(), linger_ms=20, max_batch_size=1024 * 1024, compression_type="zstd"
+    )
+    await out.start()
+    try:
+        topic = state_topic(settings)
+        for records in catalogue:
+            partition = partition_of(records[-1][0], settings.partitions)
+            for key, value in records:  # parts first, the root last: as a checkpoint writes them
+                await out.send(topic, key=key.encode(), value=value, partition=partition)
+        await out.flush()
+    finally:
+        await out.stop()
+
+
+def probe_events(items: int, n: int, start: datetime, tag: str, shift: int) -> list[tuple[str, ClaimEvent]]:
+    """``n`` claim events on items spread over the catalogue (so over every partition)."""
+    step = max(1, items // n)
+    return [
+        (
+            f"SC-{(i * step + shift) % items:06d}",
+            ClaimEvent(
+                event_id=f"{tag}-{i}",
+                source="partner_api_claim",
+                observed_at=start + timedelta(seconds=i),
+                event_time=start + timedelta(seconds=i),
+                claim_id=f"{tag}-claim-{i}",
+                asset_id=f"A{tag}{i}",
+                video_id=f"{tag}v{i}",
+                status="active",
+                status_raw="active",
+            ),
+        )
+        for i in range(n)
+    ]
+
+
+async def produce_events(settings: Settings, events: list[tuple[str, ClaimEvent]]) -> None:
+    out = AIOKafkaProducer(**settings.client_options(), linger_ms=5)
+    await out.start()
+    try:
+        for key, event in events:
+            await out.send(settings.topic("events"), key=key.encode(), value=encode_event(event))
+        await out.flush()
+    finally:
+        await out.stop()
+
+
+def preamble(partitions: int) -> list[tuple[str, ClaimEvent]]:
+    """One event on every partition before the catalogue's: the synthetic items say they applied
+    offset 0 (an offset that must exist on the event log), so it is taken here."""
+    keys: dict[int, str] = {}
+    n = 0
+    while len(keys) < partitions:
+        keys.setdefault(partition_of(f"PRE-{n}", partitions), f"PRE-{n}")
+        n += 1
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    return [(key, probe_events(1, 1, start, key, 0)[0][1]) for _, key in sorted(keys.items())]
+
+
+def run_worker(
+    settings: Settings, folder: Path, name: str, items: int, shift: int, expect: int
+) -> tuple[Worker, dict[str, float]]:
+    """Start a worker in ``folder`` (its state folder there), produce events, and time until it has
+    processed them."""
+    worker = Worker.start(settings, folder / f"{name}.log", cwd=folder)
+    started = time.perf_counter()
+    events = probe_events(items, PROBE_EVENTS, datetime(2031, 1, 1, tzinfo=UTC) + timedelta(days=shift), name, shift)
+    asyncio.run(produce_events(settings, events))
+    worker.wait(lambda: worker.health().get("events", 0) > 0, 1800, f"{name}: its first event")
+    to_progress = time.perf_counter() - started
+    worker.wait(lambda: worker.health().get("events", 0) >= expect, 1800, f"{name}: {expect} events")
+    return worker, {
+        "to_progress_s": to_progress,
+        "to_all_s": time.perf_counter() - started,
+        "restore_s": worker.metric("claimwatch_restore_seconds_total"),
+        "restored_items": worker.metric("claimwatch_restored_items_total"),
+        "tail_records": worker.metric("claimwatch_restored_tail_records_total"),
+        "peak_rss_mb": worker.peak_rss_mb(),
+    }
+
+
+def restarts(settings: Settings, catalogue_items: int, folder: Path) -> dict[str, Any]:
+    cold_worker, cold = run_worker(settings, folder, "cold", catalogue_items, 0, PROBE_EVENTS + settings.partitions)
+    try:
+        before = cold_worker.metric("claimwatch_checkpoints_total")
+        cold_worker.wait(
+            lambda: (
+                cold_worker.metric("claimwatch_checkpoints_total") > before
+                and cold_worker.metric("claimwatch_local_state_records_total") > 0
+                and not cold_worker.health().get("lag")
+            ),
+            300,
+            "a checkpoint kept locally",
+        )
+    finally:
+        cold_worker.stop(kill=True)
+    log(f"a worker that never held the state: {cold}")
+    warm_worker, warm = run_worker(settings, folder, "warm", catalogue_items, 1, PROBE_EVENTS)
+    warm_worker.stop()
+    log(f"restart after kill -9: {warm}")
+    return {
+        "cold_start_to_progress_s": round(cold["to_progress_s"], 2),
+        "cold_start_to_all_probe_events_s": round(cold["to_all_s"], 2),
+        "cold_restore_s": round(cold["restore_s"], 2),
+        "cold_restore_items_per_s": round(cold["restored_items"] / cold["restore_s"]) if cold["restore_s"] else None,
+        "cold_worker_peak_rss_mb": round(cold["peak_rss_mb"], 1),
+        "restart_to_progress_s": round(warm["to_progress_s"], 2),
+        "restart_to_all_probe_events_s": round(warm["to_all_s"], 2),
+        "restart_restore_s": round(warm["restore_s"], 3),
+        "restart_tail_records": int(warm["tail_records"]),
+        "restore_items_per_s": round(warm["restored_items"] / warm["restore_s"]) if warm["restore_s"] else None,
+        "restart_worker_peak_rss_mb": round(warm["peak_rss_mb"], 1),
+        "session_timeout_s": settings.session_timeout_seconds,
+    }
+
+
+REPORTED = date(2026, 11, 16)  # a Monday: week 2026-W47
+
+
+async def publish_weeks(settings: Settings, weeks: int, rows_per_week: int) -> None:
+    out = AIOKafkaProducer(**settings.client_options(), linger_ms=50, max_batch_size=512 * 1024)
+    await out.start()
+    try:
+        for back in range(weeks):
+            week = iso_week(REPORTED - timedelta(weeks=back))
+            for item in range(rows_per_week):
+                key = f"post|{week}|SC-{item:06d}|youtube|p{item}|@SC-{item:06d}"
+                value = {"views": item, "likes": item // 7, "note": "x" * 300, "week": week}
+                await out.send(settings.topic("rollups"), key=key.encode(), value=orjson.dumps(value))
+        await out.flush()
+    finally:
+        await out.stop()
+
+
+def weekly_peak_mb(settings: Settings) -> tuple[float, int, float]:
+    """Peak RSS (MB) of a process that loads the reported week from Kafka as the weekly job does,
+    the rows it kept, and its wall seconds."""
+    code = (
+        f"from batch.job import load_kafka; loaded = load_kafka({iso_week(REPORTED)!r}); print(len(loaded.inputs.rows))"
+    )
+    env = dict(os.environ) | {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "CLAIMWATCH_TOPIC_PREFIX": settings.topic_prefix,
+        "CLAIMWATCH_PARTITIONS": str(settings.partitions),
+    }
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    out = (child.stdout.read() if child.stdout else b"").decode()
+    if status != 0:
+        raise RuntimeError((child.stderr.read() if child.stderr else b"").decode()[-2000:])
+    return usage.ru_maxrss / 1024, int(out.split()[-1]), time.perf_counter() - started
+
+
+def weekly(bootstrap: str, rows_per_week: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"weekly_rows_per_week": rows_per_week}
+    for weeks in (4, 52):
+        tag = uuid.uuid4().hex[:8]
+        settings = Settings(bootstrap_servers=bootstrap, topic_prefix=f"scalew{tag}", app_id=f"scalew-{tag}")
+        asyncio.run(create_topics(settings))
+        asyncio.run(publish_weeks(settings, weeks, rows_per_week))
+        peak, rows, seconds = weekly_peak_mb(settings)
+        log(f"weekly job, {weeks} weeks retained: peak {peak:.1f} MB, {rows:,} rows kept, {seconds:.1f} s")
+        out[f"weekly_job_peak_mb_{weeks}w"] = round(peak, 1)
+        out[f"weekly_job_seconds_{weeks}w"] = round(seconds, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench-scale", description=__doc__)
+    parser.add_argument("--items", type=int, default=100_000, help="content items in the synthetic state")
+    parser.add_argument("--template-items", type=int, default=200, help="items of the generated sample cloned")
+    parser.add_argument("--asset-claims", type=int, default=100_000, help="claims of the one asset item (0: none)")
+    parser.add_argument("--rows-per-week", type=int, default=20_000, help="roll-up rows per week for the weekly job")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
+    args = parser.parse_args(argv)
+    begun = time.perf_counter()
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(topic_prefix=f"scale{tag}", app_id=f"scale-{tag}", web_port=free_port())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        templates = template_items(folder / "sample", args.template_items, args.seed)
+        catalogue = synthetic_state(templates, args.items, args.asset_claims)
+        summary: dict[str, Any] = sizes(catalogue)
+        log(f"synthetic state: {summary}")
+        asyncio.run(create_topics(settings))
+        asyncio.run(ensure_state_topic(settings))
+        asyncio.run(produce_events(settings, preamble(settings.partitions)))
+        written = time.perf_counter()
+        asyncio.run(write_changelog(settings, catalogue))
+        log(f"changelog written in {time.perf_counter() - written:.0f} s")
+        del catalogue
+        summary |= restarts(settings, args.items, folder)
+    summary |= weekly(settings.bootstrap_servers, args.rows_per_week)
+    summary["bench_seconds"] = round(time.perf_counter() - begun)
+    if not args.json:
+        for key, value in summary.items():
+            log(f"  {key:34} {value}")
+    print(json.dumps(summary, indent=None if args.json else 1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
