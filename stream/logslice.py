@@ -71,6 +71,9 @@ class LogSlice:
     # A consume call waits until it has this many records or its timeout passed: small batches keep
     # the wait at the end of a slice short (measured: 0.2 s at 10,000), and cost nothing in between.
     batch: int = 1_000
+    # Where each partition's slice begins instead of its first retained record (a snapshot's
+    # offsets); ValueError when the log no longer holds them.
+    begin: dict[int, int] | None = None
     stops: dict[int, int] = field(default_factory=dict, init=False)
     starts: dict[int, int] = field(default_factory=dict, init=False)
     consumer: Any = field(default=None, init=False)
@@ -100,6 +103,15 @@ class LogSlice:
                 self.starts[p], self.stops[p] = self.consumer.get_watermark_offsets(
                     TopicPartition(self.topic, p), timeout=TIMEOUT_S
                 )
+            if self.begin is not None:
+                for p in parts:
+                    wanted = self.begin.get(p, 0)
+                    if wanted < self.starts[p]:
+                        raise ValueError(
+                            f"{self.topic}[{p}] no longer holds offset {wanted} (its first is {self.starts[p]}):"
+                            " the snapshot is older than the log's retention"
+                        )
+                    self.starts[p] = min(wanted, self.stops[p])
             if self.to is not None and parts:
                 ms = int(self.to.timestamp() * 1000)
                 at = self.consumer.offsets_for_times([TopicPartition(self.topic, p, ms) for p in parts], TIMEOUT_S)

@@ -37,12 +37,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from claimwatch.detect import state
 from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.store import StateStore
 from schemas.codec import MAX_RECORD_BYTES, encode_alert
+from stream import snapshots
 from stream.kafka_io import BatchedSender, producer, start_client
 from stream.logslice import LogSlice
 from stream.retract import load_retracted
@@ -89,15 +92,45 @@ class ReplayReport:
         ) + (f"; {self.oversized:,} state record(s) over the record limit not written" if self.oversized else "")
 
 
+@dataclass
+class SnapshotItems:
+    """A snapshot's items, kept as their stored records and decoded when an event first touches them
+    (:meth:`StateStore.restore_lazily`): a replay from a snapshot decodes the items that move."""
+
+    records: dict[tuple[int, str], list[tuple[bytes, bytes]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, by_partition: dict[int, list[tuple[bytes, bytes]]]) -> SnapshotItems:
+        items = cls()
+        for partition, records in by_partition.items():
+            for key, value in records:
+                item = key.split(b"\0", 1)[0].decode("utf-8", "replace")
+                items.records.setdefault((partition, item), []).append((key, value))
+        return items
+
+    def item(self, partition: int, item: str) -> list[tuple[bytes, bytes]]:
+        return self.records.get((partition, item), [])
+
+
+@dataclass
+class FromSnapshot:
+    """Replay from a snapshot (its date) kept at ``location`` (:mod:`stream.snapshots`)."""
+
+    name: str
+    location: str
+
+
 async def replay_partitions(
     settings: Settings,
     partitions: list[int] | None,
     since: datetime | int | None = None,
     to: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    snapshot: FromSnapshot | None = None,
 ) -> ReplayReport:
     """Replay these partitions of the event log (all when None) into ``settings.generation``; alerts
-    are raised from ``since`` on (a time, or an offset in every partition)."""
+    are raised from ``since`` on (a time, or an offset in every partition). From a snapshot: its
+    items, and the events after its offsets only."""
     started = time.perf_counter()
     report = ReplayReport(settings.generation)
     store = StateStore(config=settings.monitor_config(), clock=wall_clock)
@@ -106,13 +139,28 @@ async def replay_partitions(
     since_ms = int(since.timestamp() * 1000) if isinstance(since, datetime) else None
     since_offset = since if isinstance(since, int) else None
     gated = since_ms is not None or since_offset is not None  # else no record is muted: not asked per record
-    log_slice = LogSlice(settings, topic, partitions, to)
+    mine = list(range(settings.partitions)) if partitions is None else partitions
+    begin: dict[int, int] | None = None
+    stored: dict[int, list[tuple[bytes, bytes]]] = {}
+    if snapshot is not None:
+        begin, stored = await asyncio.to_thread(snapshots.load, snapshots.Store(snapshot.location), snapshot.name, mine)
+        store.stored = SnapshotItems.of(stored)
+        for partition in mine:
+            store.restore_lazily(partition)
+    log_slice = LogSlice(settings, topic, partitions, to, begin=begin)
     out = producer(settings)
     try:
         # Start-up costs are paid side by side: the retractions are read by a consumer of their own.
         retracted, parts, _ = await asyncio.gather(
             load_retracted(settings), asyncio.to_thread(log_slice.open), start_client(out, settings)
         )
+        if begin is not None and snapshot is not None:
+            held = sorted((p, o) for p, o in retracted if o < begin.get(p, 0) and p in begin)
+            if held:
+                raise snapshots.SnapshotError(
+                    f"snapshot {snapshot.name} already holds {len(held)} retracted event(s) (the first: partition "
+                    f"{held[0][0]} offset {held[0][1]}): replay from a snapshot taken before the incident"
+                )
         if not parts:
             return report
         stops = log_slice.stops
@@ -157,6 +205,15 @@ async def replay_partitions(
         # The end: every item's state and roll-ups, once.
         keys = store.take_dirty()
         states, rollups = BatchedSender(out, state_topic(settings)), BatchedSender(out, settings.topic("rollups"))
+        # From a snapshot: its records first, as they are (most items never moved, and are never
+        # decoded), and the roll-up rows they hold; what the replay changed is written after them.
+        for partition, records in sorted(stored.items()):
+            for stored_key, stored_value in records:
+                await states.send(stored_key, stored_value, partition)
+                kept_row = snapshot_row(stored_key, stored_value)
+                if kept_row is not None:
+                    await rollups.send(kept_row[0], kept_row[1], partition)
+                    report.rollups += 1
         written = store.checkpoint_items(keys, MAX_RECORD_BYTES)
         for partition, key, blob in written.states:
             await states.send(key.encode(), blob, partition)
@@ -175,7 +232,11 @@ async def replay_partitions(
         await states.flush()
         await rollups.flush()
         await out.flush()
-        report.items = len(keys)
+        # Every item of the generation: the snapshot's and those the replay added.
+        snapshot_items = (
+            {item for _, item in store.stored.records} if isinstance(store.stored, SnapshotItems) else set()
+        )
+        report.items = len(snapshot_items | set(keys))
         report.stop_offsets = {p: stops[p] for p in parts}
         await _commit_for_worker(settings, {TopicPartition(topic, p): stops[p] for p in parts})
     finally:
@@ -183,6 +244,21 @@ async def replay_partitions(
         await out.stop()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def snapshot_row(key: bytes, value: bytes) -> tuple[bytes, bytes] | None:
+    """The roll-up row a stored row part holds, keyed as the rows topic keys it; None for other records."""
+    item, sep, rest = key.partition(b"\0")
+    kind, _, row_key = rest.partition(b"\0")
+    if not sep or kind != state.ROW.encode():
+        return None
+    try:
+        row = orjson.loads(value).get("v")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    if not isinstance(row, dict):
+        return None
+    return row_key + b"|@" + item, orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
 
 
 async def _commit_for_worker(settings: Settings, offsets: dict[TopicPartition, int]) -> None:
@@ -196,9 +272,11 @@ async def _commit_for_worker(settings: Settings, offsets: dict[TopicPartition, i
         await group.stop()
 
 
-def _replay_in_child(args: tuple[dict[str, Any], list[int], datetime | int | None, datetime | None]) -> ReplayReport:
-    fields, partitions, since, to = args
-    return asyncio.run(replay_partitions(Settings(**fields), partitions, since, to))
+def _replay_in_child(
+    args: tuple[dict[str, Any], list[int], datetime | int | None, datetime | None, FromSnapshot | None],
+) -> ReplayReport:
+    fields, partitions, since, to, snapshot = args
+    return asyncio.run(replay_partitions(Settings(**fields), partitions, since, to, snapshot=snapshot))
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -227,24 +305,27 @@ def replay(
     processes: int = 1,
     progress: Callable[[str], None] | None = None,
     shard: tuple[int, int] = (0, 1),
+    snapshot: FromSnapshot | None = None,
 ) -> ReplayReport:
     """Replay shard ``I/N`` of the event log (the whole log: ``0/1``) into ``generation`` with
     ``processes`` processes, then mark the shard complete on the control topic."""
     if generation < 2:
         raise ValueError("--generation must be 2 or more: generation 1 is the first live derivation")
+    if snapshot is not None:  # before anything is created: a snapshot that is not there is one line
+        snapshots.find(snapshots.Store(snapshot.location), snapshot.name)
     target = dataclasses.replace(settings, generation=generation)
     asyncio.run(create_topics(target))
     asyncio.run(ensure_state_topic(target))
     started = time.perf_counter()
     mine = shard_partitions(target.partitions, shard)
     if processes <= 1 or len(mine) <= 1:
-        report = asyncio.run(replay_partitions(target, mine, since, to, progress))
+        report = asyncio.run(replay_partitions(target, mine, since, to, progress, snapshot))
     else:
         shares = [mine[i::processes] for i in range(processes)]
         fields = dataclasses.asdict(target)
         report = ReplayReport(generation)
         with ProcessPoolExecutor(max_workers=processes) as pool:
-            for part in pool.map(_replay_in_child, [(fields, share, since, to) for share in shares if share]):
+            for part in pool.map(_replay_in_child, [(fields, share, since, to, snapshot) for share in shares if share]):
                 report.add(part)
     report.seconds = time.perf_counter() - started
     asyncio.run(mark_shard_done(target, shard, mine, report))
@@ -285,6 +366,7 @@ def main(
     to: datetime | None,
     processes: int,
     shard: tuple[int, int] = (0, 1),
+    snapshot: FromSnapshot | None = None,
 ) -> int:
     log = logging.getLogger("claimwatch.replay")
 
@@ -293,12 +375,16 @@ def main(
 
     if generation < 2:
         raise ValueError("--generation must be 2 or more: generation 1 is the first live derivation")
+    if snapshot is not None:
+        snapshots.find(snapshots.Store(snapshot.location), snapshot.name)
     part = (
         f" (shard {shard[0]}/{shard[1]}: partitions {shard_partitions(settings.partitions, shard)})"
         if shard[1] > 1
         else ""
     )
     note(f"replaying {settings.topic('events')} into generation {generation} with {processes} process(es){part}")
-    report = replay(settings, generation, since, to, processes, note, shard)
+    if snapshot is not None:
+        note(f"from snapshot {snapshot.name} in {snapshot.location}: only the events after it")
+    report = replay(settings, generation, since, to, processes, note, shard, snapshot)
     print(report.line() + part)
     return 0

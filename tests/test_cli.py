@@ -58,6 +58,7 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
             ["alerts", "export", "--generation", "2", "--out", "x.jsonl"],
             ["alerts", "sink", "webhook", "--idle-exit", "1"],
             ["quarantine", "list"],
+            ["snapshots", "take", "--to", "snaps"],
             ["quarantine", "retract", "claims.csv", "--reason", "columns swapped"],
             ["promote", "--generation", "2"],
             ["replay", "--generation", "2"],

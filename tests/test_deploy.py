@@ -187,6 +187,19 @@ def test_the_replay_task_runs_a_shard_of_a_real_replay_command() -> None:
     assert resources["ReplayTaskDefinition"]["Properties"]["TaskRoleArn"] == {"Fn::GetAtt": ["ReplayTaskRole", "Arn"]}
 
 
+def test_the_daily_snapshot_task_runs_a_real_command_on_a_daily_schedule() -> None:
+    resources = template()["Resources"]
+    (container,) = resources["SnapshotTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    parsed = build_parser().parse_args(container["Command"])
+    assert parsed.command == "snapshots" and parsed.action == "take" and callable(parsed.func)
+    assert {v["Name"] for v in container["Environment"]} <= set(ENV_NAMES)
+    rule = resources["SnapshotSchedule"]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    assert rule["Targets"][0]["EcsParameters"]["TaskDefinitionArn"] == {"Ref": "SnapshotTaskDefinition"}
+    allowed = resources["RunTaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"]
+    assert {"Ref": "SnapshotTaskDefinition"} in allowed
+
+
 def test_the_stream_services_run_real_commands_within_their_limits() -> None:
     stream = yaml.safe_load((ROOT / "infra" / "stream-services.yaml").read_text())
     resources = stream["Resources"]

@@ -36,7 +36,44 @@ def register(sub: Subparsers) -> None:
         default="0/1",
         help="I/N: replay only the partitions p with p %% N == I (N machines side by side; promote waits for all N)",
     )
+    p.add_argument(
+        "--from-snapshot",
+        metavar="DATE",
+        help="start from this state snapshot (claimwatch snapshots list) and replay only the events after it",
+    )
+    p.add_argument("--snapshots", help="where the snapshots are (default: CLAIMWATCH_SNAPSHOTS)")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "snapshots",
+        help="dated copies of the live generation's state, for replays that start from them",
+        description="take: copy the live generation's state and its committed offsets to a dated snapshot "
+        "(daily, as a scheduled task), deleting those older than --keep-days; list: the snapshots kept. "
+        "Example: claimwatch snapshots take --to s3://claimwatch-state/snapshots",
+    )
+    snap = p.add_subparsers(dest="action", required=True)
+    q = snap.add_parser(
+        "take",
+        help="take today's snapshot of the live generation",
+        description="Reads the live generation's committed offsets, then its state changelog, and writes "
+        "<location>/<date>/ (a file per partition, manifest last); deletes snapshots older than --keep-days. "
+        "Example: claimwatch snapshots take --to s3://claimwatch-state/snapshots --keep-days 14",
+    )
+    q.add_argument("--to", help="folder or s3://bucket/prefix (default: CLAIMWATCH_SNAPSHOTS)")
+    q.add_argument(
+        "--keep-days", type=int, help="delete snapshots older than this (default: CLAIMWATCH_SNAPSHOT_KEEP_DAYS)"
+    )
+    q.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    q.set_defaults(func=cmd_snapshots_take)
+    q = snap.add_parser(
+        "list",
+        help="the snapshots kept, oldest first",
+        description="Each snapshot's date, generation, items, bytes and event offsets. "
+        "Example: claimwatch snapshots list --from s3://claimwatch-state/snapshots --json",
+    )
+    q.add_argument("--from", dest="location", help="folder or s3://bucket/prefix (default: CLAIMWATCH_SNAPSHOTS)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_snapshots_list)
 
     p = sub.add_parser(
         "impact",
@@ -76,7 +113,73 @@ def cmd_replay(args: argparse.Namespace) -> int:
     setup_logs()  # progress as JSON logs; the counts at the end on stdout
     shard = parse_shard(args.shard)
     to = since_arg(args.to) if args.to else None
-    return replay_main(Settings(), args.generation, since, to, args.processes, shard)
+    snapshot = None
+    if args.from_snapshot:
+        from claimwatch.config import environment
+        from stream.replay import FromSnapshot
+
+        snapshot = FromSnapshot(args.from_snapshot, args.snapshots or environment().claimwatch_snapshots)
+    return replay_main(Settings(), args.generation, since, to, args.processes, shard, snapshot)
+
+
+def cmd_snapshots_take(args: argparse.Namespace) -> int:
+    import json
+
+    from claimwatch.config import environment
+    from stream.generations import for_readers
+    from stream.settings import Settings
+    from stream.snapshots import take_now
+
+    env = environment()
+    keep = env.claimwatch_snapshot_keep_days if args.keep_days is None else args.keep_days
+    if keep < 1:
+        raise ValueError("--keep-days must be 1 or more")
+    location = args.to or env.claimwatch_snapshots
+    manifest = take_now(for_readers(Settings()), location, keep)
+    if args.json:
+        print(json.dumps(manifest, indent=1, sort_keys=True))
+        return 0
+    parts = manifest["partitions"].values()
+    print(
+        f"snapshot {manifest['name']} of generation {manifest['generation']}: "
+        f"{sum(p['items'] for p in parts):,} items, {sum(p['records'] for p in parts):,} records, "
+        f"{sum(p['bytes'] for p in parts):,} bytes in {location}"
+        + (f"; deleted {', '.join(manifest['deleted'])}" if manifest["deleted"] else "")
+    )
+    return 0
+
+
+def cmd_snapshots_list(args: argparse.Namespace) -> int:
+    import json
+
+    from claimwatch.config import environment
+    from stream.snapshots import Store
+
+    store = Store(args.location or environment().claimwatch_snapshots)
+    rows = []
+    for name in store.names():
+        manifest = store.manifest(name)
+        parts = manifest.get("partitions", {}).values()
+        rows.append(
+            {
+                "name": name,
+                "generation": manifest.get("generation"),
+                "taken_at": manifest.get("taken_at"),
+                "items": sum(int(p.get("items", 0)) for p in parts),
+                "bytes": sum(int(p.get("bytes", 0)) for p in parts),
+                "event_offsets": {k: p.get("event_offset") for k, p in sorted(manifest.get("partitions", {}).items())},
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print(f"no snapshots in {store.location}")
+    for row in rows:
+        print(
+            f"{row['name']}  generation {row['generation']}  taken {row['taken_at']}  {row['items']:,} items  {row['bytes']:,} bytes"
+        )
+    return 0
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
