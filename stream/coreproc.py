@@ -109,6 +109,7 @@ class CoreServer:
         # takes them then (a failed checkpoint's records wait for the next one that lands).
         self.pending: list[tuple[int, str, bytes | None]] = []
         self.copy_broken = False
+        self.restoring: dict[int, tuple[int, str]] = {}  # the last changelog record of a chunked restore
 
     def answer(self, kind: bytes, payload: bytes) -> BaseModel:
         """The reply to one request; ValueError (or pydantic's) when it is not one."""
@@ -121,12 +122,15 @@ class CoreServer:
             return self.apply_records(records)
         if request is Request.RESTORE:
             restore = RestoreHeader.model_validate(header)
-            return self.restore(restore.partition, records, restore.end, restore.start)
+            return self.restore(restore.partition, records, restore.end, restore.start, restore.first, restore.last)
         if request is Request.POSITION:
             position = (
                 None if self.local is None else self.local.position(PositionHeader.model_validate(header).partition)
             )
-            return Positioned(offset=None if position is None else position[0])
+            return Positioned(
+                offset=None if position is None else position[0],
+                copying=self.local is not None and not self.copy_broken,
+            )
         if request is Request.LANDED:
             return self.landed(LandedHeader.model_validate(header))
         if request is Request.REBUILD:
@@ -167,18 +171,28 @@ class CoreServer:
         return unreadable
 
     def restore(
-        self, partition: int, records: Sequence[Record], log_end: int | None = None, start: int = 0
+        self,
+        partition: int,
+        records: Sequence[Record],
+        log_end: int | None = None,
+        start: int = 0,
+        first: bool = True,
+        last: bool = True,
     ) -> Restored:
-        """Without a local copy: decode every item now. With one: check that the copy's record is the
-        first sent (``start`` > 0), write the records over the copy (or in place of it: ``start`` 0)
-        and restore the partition lazily."""
+        """Without a local copy: decode every item now. With one, the changelog's records arrive in
+        chunks (``first`` … ``last``): the first is checked to begin with the copy's record
+        (``start`` > 0) or replaces the partition's copy (``start`` 0); each is written over the
+        copy; after the last the copy's position moves to the last record, and the partition is
+        restored lazily."""
         if self.local is None or self.copy_broken:
+            if not (first and last):
+                raise ValueError("a restore without a local copy comes in one request")
             report = self.store.decode(((key, value) for _, _, key, value in records), log_end)
             self.store.install(partition, report)
             gc.freeze()
             return Restored(loaded=report.loaded, unreadable=report.unreadable)
         tail = list(records)
-        if start > 0:
+        if first and start > 0:
             position = self.local.position(partition)
             if (
                 position is None
@@ -188,15 +202,19 @@ class CoreServer:
             ):
                 return Restored(loaded=0, unreadable={}, stale_copy=True)
             tail = tail[1:]
-        positions = {}
         if tail:
             _, last_offset, last_key, last_value = tail[-1]
-            positions[partition] = (last_offset, record_digest(last_key, last_value))
+            self.restoring[partition] = (last_offset, record_digest(last_key, last_value))
+        elif first:
+            self.restoring.pop(partition, None)
+        reached = self.restoring.pop(partition, None) if last else None
         self.local.write(
             ((partition, key.decode("utf-8", "replace"), value) for _, _, key, value in tail if key is not None),
-            positions,
-            clear=[partition] if start == 0 else [],
+            {partition: reached} if reached else {},
+            clear=[partition] if first and start == 0 else [],
         )
+        if not last:
+            return Restored(loaded=0, unreadable={})
         self.store.restore_lazily(partition, log_end)
         return Restored(loaded=0, unreadable={}, lazy=self.local.count_items(partition))
 
@@ -371,13 +389,21 @@ class CoreProcess:
     async def apply(self, records: Iterable[Record]) -> Applied:
         return await self.call(Request.APPLY, Applied, records=records)
 
-    async def restore(self, partition: int, end: int | None, records: Iterable[Record], start: int = 0) -> Restored:
-        header = RestoreHeader(partition=partition, end=end, start=start)
+    async def restore(
+        self,
+        partition: int,
+        end: int | None,
+        records: Iterable[Record],
+        start: int = 0,
+        first: bool = True,
+        last: bool = True,
+    ) -> Restored:
+        header = RestoreHeader(partition=partition, end=end, start=start, first=first, last=last)
         return await self.call(Request.RESTORE, Restored, header, records)
 
-    async def position(self, partition: int) -> int | None:
-        """The changelog offset the core's local copy of the partition is current to (None: no copy)."""
-        return (await self.call(Request.POSITION, Positioned, PositionHeader(partition=partition))).offset
+    async def positioned(self, partition: int) -> Positioned:
+        """Whether the core keeps a local copy, and the offset its copy of the partition is current to."""
+        return await self.call(Request.POSITION, Positioned, PositionHeader(partition=partition))
 
     async def landed(self, positions: Iterable[ChangelogPosition]) -> Landed:
         return await self.call(Request.LANDED, Landed, LandedHeader(positions=list(positions)))

@@ -67,6 +67,10 @@ class RestoreHeader(_Message):
     # The changelog offset the records start at: 0, the whole partition; else the local copy's
     # position (:class:`Positioned`), whose record must be the first one sent.
     start: int = 0
+    # With a local copy the records come in chunks: the first is checked against (or replaces) the
+    # copy, the last moves its position.
+    first: bool = True
+    last: bool = True
 
 
 class PositionHeader(_Message):
@@ -151,6 +155,7 @@ class Restored(_Message):
 
 class Positioned(_Message):
     offset: int | None  # None: no local copy of the partition
+    copying: bool = False  # the core keeps a local copy (restores then come in chunks)
 
 
 class Landed(_Message):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -187,8 +187,28 @@ async def read_partition(
 ) -> list[Any]:
     """Records of one partition from ``start`` (default: its beginning) to ``end`` (default: its end
     now), without a group."""
-    consumer = bounded_reader(settings)
-    await start_client(consumer, settings)
+    out: list[Any] = []
+    async for chunk in partition_chunks(settings, topic, partition, end, start):
+        out += chunk if with_offsets else [(key, value) for key, value, _ in chunk]
+    return out
+
+
+async def partition_chunks(
+    settings: Settings,
+    topic: str,
+    partition: int,
+    end: int | None = None,
+    start: int | None = None,
+    chunk: int = 10_000,
+    reader: AIOKafkaConsumer | None = None,
+) -> AsyncIterator[list[tuple[bytes | None, bytes | None, int]]]:
+    """The records of :func:`read_partition` as ``(key, value, offset)``, a few thousand at a time:
+    a partition of gigabytes is never held whole (a restore writes each chunk as it comes). With a
+    started ``reader`` (kept by its owner between calls: a consumer's start costs a metadata round
+    trip) the records are read through it, and it is left running."""
+    consumer = reader or bounded_reader(settings)
+    if reader is None:
+        await start_client(consumer, settings)
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
@@ -197,27 +217,28 @@ async def read_partition(
         else:
             consumer.seek(tp, start)
         stop = end if end is not None else (await consumer.end_offsets([tp]))[tp]
-        out: list[Any] = []
         while await consumer.position(tp) < stop:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
-            for record in batch.get(tp, []):
-                if record.offset >= stop:
-                    break
-                out.append((record.key, record.value, record.offset) if with_offsets else (record.key, record.value))
-        return out
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=chunk)
+            records = [(r.key, r.value, r.offset) for r in batch.get(tp, []) if r.offset < stop]
+            if records:
+                yield records
     finally:
-        await consumer.stop()
+        if reader is None:
+            await consumer.stop()
 
 
-async def end_offset(settings: Settings, topic: str, partition: int) -> int:
-    """The offset the next record of a partition will get (its end now)."""
-    consumer = bounded_reader(settings)
-    await start_client(consumer, settings)
+async def end_offset(settings: Settings, topic: str, partition: int, reader: AIOKafkaConsumer | None = None) -> int:
+    """The offset the next record of a partition will get (its end now); through ``reader`` when
+    given (left running)."""
+    consumer = reader or bounded_reader(settings)
+    if reader is None:
+        await start_client(consumer, settings)
     try:
         tp = TopicPartition(topic, partition)
         return int((await consumer.end_offsets([tp]))[tp])
     finally:
-        await consumer.stop()
+        if reader is None:
+            await consumer.stop()
 
 
 class BatchedSender:

@@ -35,7 +35,7 @@ from typing import IO
 from claimwatch.detect import state
 
 log = logging.getLogger("claimwatch.localstate")
-FORMAT = 1
+FORMAT = 2
 SLOTS = 16  # workers of one application on one machine that can each keep a copy
 
 SCHEMA = """
@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     partition INTEGER NOT NULL, item TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (partition, item, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roots (
+    partition INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY (partition, item)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS positions (
     partition INTEGER PRIMARY KEY, changelog_offset INTEGER NOT NULL, digest TEXT NOT NULL
@@ -75,7 +78,7 @@ class LocalState:
         self.db.executescript(SCHEMA)
         found = self.db.execute("SELECT value FROM meta WHERE name='format'").fetchone()
         if found is None or found[0] != str(FORMAT):
-            self.db.executescript("DELETE FROM records; DELETE FROM positions;")
+            self.db.executescript("DELETE FROM records; DELETE FROM roots; DELETE FROM positions;")
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(FORMAT),))
 
     @classmethod
@@ -123,20 +126,23 @@ class LocalState:
         db.execute("BEGIN")
         try:
             for partition in clear:
-                db.execute("DELETE FROM records WHERE partition=?", (partition,))
-                db.execute("DELETE FROM positions WHERE partition=?", (partition,))
+                for table in ("records", "roots", "positions"):
+                    db.execute(f"DELETE FROM {table} WHERE partition=?", (partition,))
             upserts: list[tuple[int, str, str, bytes]] = []
+            roots: list[tuple[int, str]] = []
             for partition, key, value in records:
                 item = key.split(state.PART_SEPARATOR, 1)[0]
                 if value is None:
-                    if upserts:
-                        db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", upserts)
-                        upserts = []
+                    self._flush(upserts, roots)
                     db.execute("DELETE FROM records WHERE partition=? AND item=? AND key=?", (partition, item, key))
+                    if key == item:
+                        db.execute("DELETE FROM roots WHERE partition=? AND item=?", (partition, item))
                 else:
                     upserts.append((partition, item, key, value))
+                    if key == item:
+                        roots.append((partition, item))
                 written += 1
-            db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", upserts)
+            self._flush(upserts, roots)
             db.executemany(
                 "INSERT OR REPLACE INTO positions VALUES (?,?,?)",
                 [(p, offset, digest) for p, (offset, digest) in sorted(positions.items())],
@@ -146,6 +152,13 @@ class LocalState:
             db.execute("ROLLBACK")
             raise
         return written
+
+    def _flush(self, upserts: list[tuple[int, str, str, bytes]], roots: list[tuple[int, str]]) -> None:
+        """Write the upserts gathered so far (before a deletion, which must follow them)."""
+        self.db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", upserts)
+        self.db.executemany("INSERT OR IGNORE INTO roots VALUES (?,?)", roots)
+        upserts.clear()
+        roots.clear()
 
     def forget_positions(self) -> None:
         """Make every partition's copy count for nothing (a write failed part way)."""

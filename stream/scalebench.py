@@ -13,11 +13,15 @@
    again on its state folder: seconds until it processes again (``restart_to_progress_s``: the
    consumer group's session timeout, Faust's start-up and the changelog's tail), and items made
    available per second of restore.
-4. **The weekly job from Kafka**: the peak RSS of loading one week's rows with 4 and with 52
+4. **Replay of a week from a snapshot**: the worker's state snapshotted (``claimwatch snapshots
+   take``), a week of events (the sample's third week) for ``--replay-items`` items put on the log
+   after it, and a replay from the snapshot on one shard and on two side by side; events/s per
+   process, the fixed cost (loading the snapshot, writing the state: by items), and the projection
+   for 100,000 items x 4 platforms x 15-minute polls on 8 shards.
+5. **The weekly job from Kafka**: the peak RSS of loading one week's rows with 4 and with 52
    weeks of roll-ups retained (``--rows-per-week`` rows each).
 
-``--json`` prints the summary alone. Replay from a state snapshot is not measured: snapshots are
-not built yet (``docs/replay.md``).
+``--json`` prints the summary alone.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ from claimwatch.ingest.readers import read_files
 from claimwatch.sample.generator import generate
 from schemas.codec import encode_event
 from schemas.events import ClaimEvent
+from stream import snapshots
+from stream.replay import FromSnapshot, replay
 from stream.settings import Settings
 from stream.streambench import Worker, free_port, log
 from stream.topics import create_topics, ensure_state_topic, state_topic
@@ -58,13 +64,22 @@ ItemRecords = list[tuple[str, bytes]]  # an item's changelog records: root and p
 PROBE_EVENTS = 400  # events after each (re)start, on items spread over every partition
 
 
-def template_items(folder: Path, items: int, seed: int) -> dict[str, ItemRecords]:
-    """Every item of a generated sample as its last checkpoint stores it (all its parts)."""
-    generate(folder, seed=seed, items=items, days=14)
+def template_items(folder: Path, items: int, seed: int) -> tuple[dict[str, ItemRecords], dict[str, list[bytes]]]:
+    """Every item of a generated three-week sample as a checkpoint stores it (all its parts) after
+    two weeks (the state's 14-day horizon is full), and the third week's events by item."""
+    generate(folder, seed=seed, items=items, days=21)
     store = StateStore(config=MonitorConfig(owner="our-label"))
     driver = RecordDriver(store)
+    later: dict[str, list[bytes]] = {}
     with Front(read_files([folder]), Router()) as front:
-        for n, (event, key, _) in enumerate(front.events(), start=1):
+        ordered = list(front.events())
+        times = [t for event, _, _ in ordered if (t := getattr(event, "event_time", None)) is not None]
+        cut = max(times) - timedelta(days=7) if times else None  # claims carry older times: count back
+        for n, (event, key, encoded) in enumerate(ordered, start=1):
+            at = getattr(event, "event_time", None)
+            if cut is not None and at is not None and at >= cut:
+                later.setdefault(key, []).append(encoded)
+                continue
             driver.apply_event("bench", 0, n, key, event, Outcome())
             if n % 20_000 == 0:  # as the worker's checkpoints do: expired roll-up rows leave
                 store.checkpoint()
@@ -74,7 +89,15 @@ def template_items(folder: Path, items: int, seed: int) -> dict[str, ItemRecords
     for _, key, value in store.checkpoint_items(keys).states:
         if value is not None:
             out.setdefault(key.split(state.PART_SEPARATOR, 1)[0], []).append((key, value))
-    return out
+    return out, later
+
+
+def week_events(templates: list[str], later: dict[str, list[bytes]], clones: int) -> list[tuple[bytes, bytes]]:
+    """The third week's events of the first ``clones`` synthetic items: each clone gets its template
+    item's (the clone of item ``i`` is ``SC-i``, its template ``templates[i % len(templates)]``)."""
+    return [
+        (f"SC-{i:06d}".encode(), value) for i in range(clones) for value in later.get(templates[i % len(templates)], [])
+    ]
 
 
 def clone(item: str, records: ItemRecords, new: str) -> ItemRecords:
@@ -256,6 +279,70 @@ def restarts(settings: Settings, catalogue_items: int, folder: Path) -> dict[str
     }
 
 
+WEEK_EVENTS_PER_ITEM = 4 * 4 * 24 * 7  # four platforms, each polled every 15 minutes, for a week
+PROJECTED_SHARDS = 8
+
+
+async def produce_values(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+    out = AIOKafkaProducer(**settings.client_options(), linger_ms=20, max_batch_size=1024 * 1024)
+    await out.start()
+    try:
+        for key, value in records:
+            await out.send(settings.topic("events"), key=key, value=value)
+        await out.flush()
+    finally:
+        await out.stop()
+
+
+def replay_from_snapshot(
+    settings: Settings, folder: Path, events: list[tuple[bytes, bytes]], items: int
+) -> dict[str, Any]:
+    """Snapshot the worker's generation, put a week of events for some items on the log after it,
+    and replay from the snapshot on one shard, then on two side by side."""
+    store = snapshots.Store(str(folder / "snapshots"))
+    started = time.perf_counter()
+    manifest = asyncio.run(snapshots.take(settings, store, datetime.now(UTC), keep_days=14))
+    take_s = time.perf_counter() - started
+    log(f"snapshot {manifest['name']} taken in {take_s:.1f} s")
+    asyncio.run(produce_values(settings, events))
+    log(f"{len(events):,} events of the week after it on the log")
+    name = manifest["name"]
+    one = replay(settings, 2, snapshot=FromSnapshot(name, str(store.location)))
+    log(f"replay from the snapshot, one shard: {one.line()}")
+    env = dict(os.environ) | {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "CLAIMWATCH_TOPIC_PREFIX": settings.topic_prefix,
+        "CLAIMWATCH_PARTITIONS": str(settings.partitions),
+        "CLAIMWATCH_APP_ID": settings.app_id,
+        "CLAIMWATCH_SNAPSHOTS": str(store.location),
+    }
+    command = [sys.executable, "-m", "claimwatch.cli", "replay", "--generation", "3", "--from-snapshot", name]
+    begun = time.perf_counter()
+    shards = [
+        subprocess.Popen([*command, "--shard", f"{i}/2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for i in range(2)
+    ]
+    for shard in shards:
+        if shard.wait() != 0:
+            raise RuntimeError("a replay shard failed")
+    two_s = time.perf_counter() - begun
+    per_process = one.records / one.loop_seconds if one.loop_seconds else 0.0
+    fixed_s = one.seconds - one.loop_seconds  # the snapshot's load and the state's writing: by items
+    week_events = items * WEEK_EVENTS_PER_ITEM
+    projected = fixed_s / PROJECTED_SHARDS + week_events / PROJECTED_SHARDS / per_process if per_process else None
+    return {
+        "snapshot_take_s": round(take_s, 1),
+        "snapshot_bytes": sum(p["bytes"] for p in manifest["partitions"].values()),
+        "replay_week_events": one.records,
+        "replay_events_per_s_per_process": round(per_process),
+        "replay_1_shard_s": round(one.seconds, 1),
+        "replay_2_shards_s": round(two_s, 1),
+        "replay_fixed_s": round(fixed_s, 1),
+        "replay_week_projected_events": week_events,
+        "replay_week_8_shards_min": round(projected / 60, 1) if projected else None,
+    }
+
+
 REPORTED = date(2026, 11, 16)  # a Monday: week 2026-W47
 
 
@@ -276,9 +363,13 @@ async def publish_weeks(settings: Settings, weeks: int, rows_per_week: int) -> N
 
 def weekly_peak_mb(settings: Settings) -> tuple[float, int, float]:
     """Peak RSS (MB) of a process that loads the reported week from Kafka as the weekly job does,
-    the rows it kept, and its wall seconds."""
+    the rows it kept, and its wall seconds. The peak is the process's own (VmHWM, reset by exec):
+    ru_maxrss would carry the bench's own size across the fork."""
     code = (
-        f"from batch.job import load_kafka; loaded = load_kafka({iso_week(REPORTED)!r}); print(len(loaded.inputs.rows))"
+        "from batch.job import load_kafka; "
+        f"loaded = load_kafka({iso_week(REPORTED)!r}); "
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]; "
+        "print(len(loaded.inputs.rows), hwm)"
     )
     env = dict(os.environ) | {
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
@@ -286,12 +377,11 @@ def weekly_peak_mb(settings: Settings) -> tuple[float, int, float]:
         "CLAIMWATCH_PARTITIONS": str(settings.partitions),
     }
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    out = (child.stdout.read() if child.stdout else b"").decode()
-    if status != 0:
-        raise RuntimeError((child.stderr.read() if child.stderr else b"").decode()[-2000:])
-    return usage.ru_maxrss / 1024, int(out.split()[-1]), time.perf_counter() - started
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    rows, hwm_kb = done.stdout.split()[-2:]
+    return int(hwm_kb) / 1024, int(rows), time.perf_counter() - started
 
 
 def weekly(bootstrap: str, rows_per_week: int) -> dict[str, Any]:
@@ -314,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template-items", type=int, default=200, help="items of the generated sample cloned")
     parser.add_argument("--asset-claims", type=int, default=100_000, help="claims of the one asset item (0: none)")
     parser.add_argument("--rows-per-week", type=int, default=20_000, help="roll-up rows per week for the weekly job")
+    parser.add_argument(
+        "--replay-items", type=int, default=2_000, help="items given a week of events after the snapshot"
+    )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
     args = parser.parse_args(argv)
@@ -322,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(topic_prefix=f"scale{tag}", app_id=f"scale-{tag}", web_port=free_port())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        templates = template_items(folder / "sample", args.template_items, args.seed)
+        templates, later = template_items(folder / "sample", args.template_items, args.seed)
         catalogue = synthetic_state(templates, args.items, args.asset_claims)
         summary: dict[str, Any] = sizes(catalogue)
         log(f"synthetic state: {summary}")
@@ -334,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"changelog written in {time.perf_counter() - written:.0f} s")
         del catalogue
         summary |= restarts(settings, args.items, folder)
+        week = week_events(sorted(templates), later, args.replay_items)
+        summary |= replay_from_snapshot(settings, folder, week, args.items)
     summary |= weekly(settings.bootstrap_servers, args.rows_per_week)
     summary["bench_seconds"] = round(time.perf_counter() - begun)
     if not args.json:

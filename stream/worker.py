@@ -45,8 +45,8 @@ from claimwatch.logs import setup as setup_logs
 from schemas.codec import MAX_RECORD_BYTES
 from schemas.events import QuarantineEntry
 from stream.coreproc import CoreProcess, CoreProcessError
-from stream.coreproto import Applied, ChangelogPosition
-from stream.kafka_io import end_offset, read_partition
+from stream.coreproto import Applied, ChangelogPosition, Restored
+from stream.kafka_io import bounded_reader, end_offset, partition_chunks, read_partition, start_client
 from stream.localstate import record_digest
 from stream.settings import Settings
 from stream.topics import ensure_state_topic, state_topic
@@ -342,6 +342,7 @@ class WorkerLoop:
         self.wake = asyncio.Event()  # the inbox has events
         self.room = asyncio.Event()  # the inbox is below its limit
         self.pump_task: asyncio.Future[None] | None = None
+        self.reader: Any = None  # the consumer restores read through (restore_reader)
         self.closing = False
         self.last_checkpoint = time.monotonic()
         self.lock = asyncio.Lock()
@@ -602,6 +603,10 @@ class WorkerLoop:
         except Exception as exc:
             log.error("the final checkpoint did not complete (%r): events since the last commit are redelivered", exc)
         self.closing = True
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader.stop(), 5)
         await self.core.close()
 
     async def _final_checkpoint(self) -> None:
@@ -619,23 +624,29 @@ class WorkerLoop:
         past the copy's position is read, and the items are decoded as their events arrive; a copy
         whose record is no longer where it was is replaced by the whole partition."""
         started = time.perf_counter()
-        state_name = state_topic(self.settings)
-        log_end = max(resume_offset + 1, await end_offset(self.settings, self.settings.topic("events"), partition))
-        position = await self.core.position(partition)
-        report = None
-        if position is not None:
-            tail = await read_partition(self.settings, state_name, partition, with_offsets=True, start=position)
-            report = await self.core.restore(partition, log_end, [(partition, o, k, v) for k, v, o in tail], position)
-            if report.stale_copy:
-                log.warning("the local copy of partition %s is not the changelog's: reading it whole", partition)
-                report = None
-            else:
-                self.stats.restored_tail_records += max(0, len(tail) - 1)
-        if report is None:
-            records = await read_partition(self.settings, state_name, partition, with_offsets=True)
-            report = await self.core.restore(partition, log_end, [(partition, o, k, v) for k, v, o in records])
-            if not records and resume_offset > 0:  # state missing for events already committed
-                await self.rebuild(partition, None, resume_offset)
+        reader = await self.restore_reader()
+        events_end = await end_offset(self.settings, self.settings.topic("events"), partition, reader)
+        log_end = max(resume_offset + 1, events_end)
+        positioned = await self.core.positioned(partition)
+        if positioned.copying:
+            report, records = None, 0
+            if positioned.offset is not None:
+                report, records = await self.restore_into_copy(partition, log_end, positioned.offset)
+                if report is None:
+                    log.warning("the local copy of partition %s is not the changelog's: reading it whole", partition)
+                else:
+                    self.stats.restored_tail_records += max(0, records - 1)
+            if report is None:
+                report, records = await self.restore_into_copy(partition, log_end, 0)
+            assert report is not None  # a copy replaced whole is never stale
+        else:
+            changelog = await read_partition(self.settings, state_topic(self.settings), partition, with_offsets=True)
+            report, records = (
+                await self.core.restore(partition, log_end, [(partition, o, k, v) for k, v, o in changelog]),
+                len(changelog),
+            )
+        if not records and resume_offset > 0:  # state missing for events already committed
+            await self.rebuild(partition, None, resume_offset)
         self.stats.restored_items += report.loaded + report.lazy
         unreadable = report.unreadable
         for key, reason in unreadable.items():
@@ -647,6 +658,32 @@ class WorkerLoop:
             await self.rebuild(partition, sorted(unreadable), resume_offset)
         self.restored.add(partition)
         self.stats.restore_seconds += time.perf_counter() - started
+
+    async def restore_reader(self) -> Any:
+        """One consumer (no group) for every restore of this worker: starting one costs a metadata
+        round trip, and a restarted worker restores each of its partitions in turn."""
+        if self.reader is None:
+            reader = bounded_reader(self.settings)
+            await start_client(reader, self.settings)
+            self.reader = reader
+        return self.reader
+
+    async def restore_into_copy(self, partition: int, log_end: int, start: int) -> tuple[Restored | None, int]:
+        """Hand the changelog from ``start`` to the core's local copy, chunk by chunk (a partition of
+        gigabytes is never held whole); None when the copy's record is not where it was."""
+        first, records = True, 0
+        reader = await self.restore_reader()
+        async for chunk in partition_chunks(
+            self.settings, state_topic(self.settings), partition, start=start, reader=reader
+        ):
+            records += len(chunk)
+            sent = [(partition, offset, key, value) for key, value, offset in chunk]
+            report = await self.core.restore(partition, log_end, sent, start, first=first, last=False)
+            if report.stale_copy:
+                return None, records
+            first = False
+        report = await self.core.restore(partition, log_end, [], start, first=first, last=True)
+        return (None if report.stale_copy else report), records
 
     async def rebuild(self, partition: int, keys: list[str] | None, end: int) -> None:
         """Re-apply the partition's events before ``end`` to these items (all: None), alerts muted."""

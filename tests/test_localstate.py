@@ -196,3 +196,28 @@ def test_a_copy_that_is_not_sqlite_is_started_afresh(tmp_path: Path) -> None:
 def test_a_digest_tells_records_apart(key: bytes | None, value: bytes | None) -> None:
     others = {(b"k", b"v"), (b"k", None), (None, b"v"), (b"kv", b""), (b"k", b"v\x00")} - {(key, value)}
     assert record_digest(key, value) not in {record_digest(k, v) for k, v in others}
+
+
+def test_a_partition_read_whole_in_chunks_is_the_copy_a_single_read_makes(
+    log_records: list[Record], tmp_path: Path
+) -> None:
+    changelog = Changelog()
+    first = server_with_copy(tmp_path / "a")
+    apply(first, log_records)
+    checkpoint_and_land(first, changelog)
+    whole = server_with_copy(tmp_path / "b")
+    chunked = server_with_copy(tmp_path / "c")
+    for p in PARTITIONS:
+        records = changelog.read(p)
+        ask(whole, Request.RESTORE, Restored, {"partition": p}, records)
+        pieces = [records[i : i + 7] for i in range(0, len(records), 7)]
+        for n, piece in enumerate(pieces):
+            header = {"partition": p, "first": n == 0, "last": False}
+            assert ask(chunked, Request.RESTORE, Restored, header, piece) == Restored(loaded=0, unreadable={})
+        done = ask(chunked, Request.RESTORE, Restored, {"partition": p, "first": not pieces, "last": True}, [])
+        assert done.lazy == whole.local.count_items(p) > 0  # type: ignore[union-attr]
+        assert chunked.local.position(p) == whole.local.position(p) is not None  # type: ignore[union-attr]
+    dump = "SELECT partition, key, value FROM records ORDER BY 1, 2"
+    assert chunked.local.db.execute(dump).fetchall() == whole.local.db.execute(dump).fetchall()  # type: ignore[union-attr]
+    for server in (first, whole, chunked):
+        close(server)
