@@ -154,6 +154,29 @@ class Environment(BaseSettings):
     claimwatch_snapshot_keep_days: PositiveInt = _var(
         14, "CLAIMWATCH_SNAPSHOT_KEEP_DAYS", "number", "days of snapshots kept", "snapshots take"
     )
+    claimwatch_console_port: int = _var(
+        8080, "CLAIMWATCH_CONSOLE_PORT", "number", "the review console's port", "console"
+    )
+    claimwatch_console_bind: str = _var(
+        "127.0.0.1",
+        "CLAIMWATCH_CONSOLE_BIND",
+        "text",
+        "the console's address (beyond loopback: sign-in required)",
+        "console",
+    )
+    claimwatch_console_alb_arn: str = _var(
+        "",
+        "CLAIMWATCH_CONSOLE_ALB_ARN",
+        "text",
+        "the load balancer whose signed OIDC header the console requires (empty: local use, no sign-in)",
+        "console",
+    )
+    claimwatch_console_alb_keys_url: str = _var(
+        "", "CLAIMWATCH_CONSOLE_ALB_KEYS_URL", "text", "where the ALB's public keys are (default: AWS's)", "console"
+    )
+    claimwatch_console_reports: str = _var(
+        "claimwatch-reports", "CLAIMWATCH_CONSOLE_REPORTS", "text", "the weekly reports the console lists", "console"
+    )
     claimwatch_state_dir: str = _var(
         "claimwatch-state",
         "CLAIMWATCH_STATE_DIR",

@@ -74,6 +74,14 @@ TOPICS = (
         None,
         doc="what the weekly report reads: a row per claim-week, post-day, catalog item and file read",
     ),
+    TopicSpec(
+        "reviews",
+        "review subject (content_id:…, asset_id:…)",
+        "compact",
+        None,
+        partitioned=False,
+        doc="the console's review queue: each subject's actions, who did what and when",
+    ),
 )
 
 

@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
         "claimwatch.fuzz",
         "claimwatch.doctor",
         "claimwatch.collect",
+        "claimwatch.console",
     },  # jobs over all of it
     {"claimwatch.seeds"},  # many embedded runs: quality over seeds
     {"claimwatch.cli"},

@@ -85,6 +85,10 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["sample", "--out", "s", "--days", "3"], {}, 2),
     (["report", "--week", "2026-W99", "--from-dir", "missing-folder", "--out", "rep"], {}, 2),
     (["nab-score", "--results", "missing-folder", "--labels", "missing.json"], {}, 2),
+    (["console", "--from-dir", "missing-folder"], {}, 2),
+    (["console", "--from-dir", "."], {}, 2),  # a folder that is not a run's
+    (["console", "--from-dir", ".", "--bind", "0.0.0.0"], {}, 2),  # reachable by others: sign-in required
+    (["console", "--from-dir", ".", "--port", "0"], {}, 2),
     (["audit", "--month", "November", "--out", "audit"], {}, 2),
     (["config", "show"], {"CLAIMWATCH_CHECKPOINT_SECONDS": "often"}, 2),
     (["config", "show"], {"CLAIMWATCH_PARTITONS": "8"}, 2),

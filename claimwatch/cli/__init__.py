@@ -11,7 +11,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from claimwatch.cli import alerts, collect, config, generations, ops, pipeline, quarantine, run, scoring, weekly
+from claimwatch.cli import (
+    alerts,
+    collect,
+    config,
+    console,
+    generations,
+    ops,
+    pipeline,
+    quarantine,
+    run,
+    scoring,
+    weekly,
+)
 from claimwatch.cli.common import EXIT_UNAVAILABLE, EXIT_USAGE, stdout_to_devnull
 from claimwatch.sample import BUNDLED_SAMPLE
 from claimwatch.textsafe import format_alert
@@ -19,7 +31,7 @@ from claimwatch.textsafe import format_alert
 __all__ = ["BUNDLED_SAMPLE", "EXAMPLES", "build_parser", "format_alert", "main"]
 
 # In the order `claimwatch --help` lists them: what people run most first.
-GROUPS = (run, pipeline, collect, alerts, quarantine, generations, weekly, ops, config, scoring)
+GROUPS = (run, pipeline, collect, alerts, quarantine, generations, weekly, console, ops, config, scoring)
 
 # One example per command whose description does not give one already; every `--help` shows one
 # (tests/test_cli.py holds every command to it).
