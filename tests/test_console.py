@@ -71,7 +71,7 @@ def alert(n: int, severity: str = "high", content: str = "CW-1", title: str = ""
             "event_time": (T0 + timedelta(minutes=n)).isoformat(),
             "detected_at": (T0 + timedelta(minutes=n)).isoformat(),
             "subject": {"content_id": content, "platform": "youtube", **subject},
-            "evidence": {"rule": "view_spike", "note": title},
+            "evidence": {"rule": "view_spike", "note": title, "observed": 900.0, "expected": 100.0},
         }
     )
 
@@ -107,7 +107,14 @@ def token_of(page: str) -> str:
     return found.group(1)
 
 
-async def test_every_page_renders_escaped_and_under_a_policy_without_inline_script(client: TestClient) -> None:  # type: ignore[type-arg]
+def FolderSourceAlerts(folder: Path) -> list[Alert]:
+    return [Alert.model_validate_json(line) for line in (folder / "alerts.jsonl").read_text().splitlines() if line]
+
+
+async def test_every_page_renders_escaped_and_under_a_policy_without_inline_script(
+    client: TestClient,  # type: ignore[type-arg]
+    run_folder: Path,
+) -> None:
     for path in (
         "/",
         "/queue",
@@ -123,6 +130,10 @@ async def test_every_page_renders_escaped_and_under_a_policy_without_inline_scri
         assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
         assert "<script>alert(1)" not in text and "\x1b" not in text, path
         assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) is None, f"an inline script on {path}"
+    evidence = await (await client.get("/alerts/a0001")).text()
+    assert 'aria-label="count: observed 900.0 against 100.0 expected"' in evidence and "<svg" in evidence
+    risky = next(a for a in FolderSourceAlerts(run_folder) if a.type == "dispute_risk")
+    assert 'aria-label="dispute risk drivers"' in await (await client.get(f"/alerts/{risky.alert_id}")).text()
     now = await (await client.get("/?severity=critical&item=CW-HOSTILE")).text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in now
     assert "Local use: no sign-in." in now

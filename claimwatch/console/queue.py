@@ -14,7 +14,8 @@ did it and when, and a subject's state is derived from its alerts and its action
 >>> from datetime import datetime, UTC
 >>> t = datetime(2026, 11, 3, tzinfo=UTC)
 >>> actions = [Action(subject="content_id:CW-1", kind="resolve", by="ana", at=t, note="licensed")]
->>> state_of([t.replace(day=2)], actions, t).status, state_of([t.replace(day=4)], actions, t).status
+>>> later = t.replace(day=5)
+>>> state_of([t.replace(day=2)], actions, later).status, state_of([t.replace(day=4)], actions, later).status
 ('resolved', 'open')
 """
 

@@ -25,7 +25,9 @@ from typing import Any
 
 import jinja2
 from aiohttp import ClientSession, ClientTimeout, web
+from markupsafe import Markup
 
+from claimwatch.console import charts
 from claimwatch.console.auth import (
     ALB_HEADER,
     ALB_KEYS_URL,
@@ -274,10 +276,16 @@ class Console:
         evidence = sorted(
             (str(k), json.dumps(v) if isinstance(v, dict | list) else str(v)) for k, v in found.evidence.items()
         )
+        pictures = {  # drawn by charts.py, every text in them escaped there
+            "bars": Markup(charts.observed_against_expected(found.evidence)),
+            "timeline": Markup(charts.timeline([found, *related])),
+            "drivers": Markup(charts.drivers(found.evidence.get("drivers"))),
+        }
         return self.page(
             request,
             "alert.html",
             alert=found,
+            pictures=pictures,
             evidence=evidence,
             ids=sorted(found.subject.ids().items()),
             links=links(found.subject.ids()),

@@ -8,6 +8,7 @@
   params.set("since", body.dataset.since || "0");
   ["severity", "type", "platform", "item"].forEach(function (k) { if (body.dataset[k]) { params.set(k, body.dataset[k]); } });
   var shown = document.getElementById("shown");
+  var total = document.getElementById("total");
   var source = new EventSource("/events?" + params.toString());
   source.onmessage = function (message) {
     var row = JSON.parse(message.data);
@@ -33,5 +34,6 @@
     });
     body.insertBefore(tr, body.firstChild);
     if (shown) { shown.textContent = String(body.rows.length); }
+    if (total) { total.textContent = String(Number(total.textContent) + 1); }
   };
 })();
