@@ -174,6 +174,13 @@ class Environment(BaseSettings):
     claimwatch_console_alb_keys_url: str = _var(
         "", "CLAIMWATCH_CONSOLE_ALB_KEYS_URL", "text", "where the ALB's public keys are (default: AWS's)", "console"
     )
+    claimwatch_console_impacts: str = _var(
+        "",
+        "CLAIMWATCH_CONSOLE_IMPACTS",
+        "text",
+        "a folder of `claimwatch impact --out` folders the console lists",
+        "console",
+    )
     claimwatch_console_reports: str = _var(
         "claimwatch-reports", "CLAIMWATCH_CONSOLE_REPORTS", "text", "the weekly reports the console lists", "console"
     )

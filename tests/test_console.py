@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from claimwatch.console.auth import AuthError, verify_alb
 from claimwatch.console.data import FolderSource
-from claimwatch.console.queue import Action, build_queue, state_of
+from claimwatch.console.queue import Action, build_queue, review_deadlines, state_of
 from claimwatch.console.server import Console, ConsoleConfig
 from schemas.alerts import Alert
+from tests.streamkit import needs_kafka
 
 T0 = datetime(2026, 11, 3, 12, tzinfo=UTC)
 HOSTILE = '<script>alert(1)</script> =HYPERLINK("http://x") \x1b[31m <@here>'
@@ -283,3 +284,77 @@ async def test_behind_the_alb_a_request_without_a_valid_signed_identity_is_refus
         headers = {"x-amzn-oidc-data": fresh, "Cookie": f"cw_csrf={token_of(text)}"}
         done = await client.post("/queue/action", data=form, headers=headers, allow_redirects=False)
         assert done.status == 303 and '"by":"ana@label.example"' in (run_folder / "reviews.jsonl").read_text()
+
+
+def claim_row(claim: str, status: str, days_ago: float, now: datetime) -> dict[str, object]:
+    return {
+        "kind": "claim",
+        "claim_id": claim,
+        "status": status,
+        "status_time": (now - timedelta(days=days_ago)).timestamp(),
+    }
+
+
+def test_review_deadlines_follow_youtube_s_periods_and_the_latest_status() -> None:
+    now = T0
+    rows = [
+        claim_row("dispute-due-in-2", "disputed", 28, now),
+        claim_row("appeal-due-in-6", "appealed", 1, now),
+        claim_row("potential-ran-out", "potential", 32, now),
+        claim_row("active-no-timer", "active", 29, now),
+        claim_row("dispute-far-off", "disputed", 2, now),  # 28 days left: beyond the two weeks shown
+        claim_row("long-gone", "disputed", 60, now),  # ran out a month ago
+        claim_row("resolved-since", "disputed", 28, now),
+        claim_row("resolved-since", "active", 1, now),  # its latest row: reinstated, no timer
+    ]
+    found = [(d.claim_id, d.days_left(now)) for d in review_deadlines(rows, now)]
+    assert found == [("potential-ran-out", -2.0), ("dispute-due-in-2", 2.0), ("appeal-due-in-6", 6.0)]
+
+
+async def test_the_risk_page_lists_the_deadlines_that_run_out(client: TestClient) -> None:  # type: ignore[type-arg]
+    page = await (await client.get("/risk")).text()
+    table = page.split('<table class="deadlines">')[1].split("</table>")[0]
+    assert table.count("<tr") > 2 and "disputed" in table
+
+
+async def test_impact_reports_are_listed_and_served_read_only(run_folder: Path, tmp_path: Path) -> None:
+    impacts = tmp_path / "impacts"
+    (impacts / "gen2-incident").mkdir(parents=True)
+    body = {"from_generation": 1, "to_generation": 2, "added": [], "removed": [{"alert_id": "x"}], "changed": []}
+    (impacts / "gen2-incident" / "impact.json").write_text(json.dumps(body))
+    (impacts / "gen2-incident" / "impact.html").write_text("<h1>Impact of generation 2 against 1</h1>")
+    config = ConsoleConfig(clock=lambda: T0, impacts=impacts)
+    async with TestClient(TestServer(Console(FolderSource(run_folder), config).app())) as client:
+        page = await (await client.get("/reports")).text()
+        listed = page.split('<table class="impacts">')[1].split("</table>")[0]
+        assert "gen2-incident" in listed and "<td>1 → 2</td><td>0</td><td>1</td><td>0</td>" in listed
+        served = await client.get("/impacts/gen2-incident")
+        assert served.status == 200 and "Impact of generation 2" in await served.text()
+        assert "script" not in served.headers["Content-Security-Policy"].replace("script-src", "")
+        assert (await client.get("/impacts/..%2F..%2Fetc")).status == 404
+
+
+@needs_kafka
+async def test_on_kafka_the_generations_are_read_from_the_control_topic() -> None:
+    from claimwatch.console.data import KafkaSource
+    from stream.kafka_io import producer, start_client
+    from tests.streamkit import isolated_settings, setup_topics
+
+    settings = isolated_settings()
+    setup_topics(settings)
+    out = producer(settings)
+    await start_client(out, settings)
+    try:
+        for key, value in (
+            (b"replay_done|g2|0/2", {"generation": 2, "shard": "0/2", "records": 10, "alerts": 3, "finished_at": "t1"}),
+            (b"replay_done|g2|1/2", {"generation": 2, "shard": "1/2", "records": 12, "alerts": 4, "finished_at": "t2"}),
+            (b"live_generation", {"generation": 2, "previous": 1, "by": "ops", "at": "t3"}),
+        ):
+            await out.send_and_wait(settings.topic("control"), key=key, value=json.dumps(value).encode())
+    finally:
+        await out.stop()
+    found = await KafkaSource(settings, "reports").generations()
+    assert [(g["generation"], g["live"], g["shards"], g["records"]) for g in found] == [
+        (1, False, [], 0),
+        (2, True, ["0/2", "1/2"], 22),
+    ]

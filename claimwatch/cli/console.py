@@ -62,7 +62,10 @@ def cmd_console(args: argparse.Namespace) -> int:
 
         source = KafkaSource(for_readers(Settings()), args.reports or env.claimwatch_console_reports)
     region = signer.split(":")[3] if signer.count(":") >= 5 else ""
-    config = ConsoleConfig(alb_signer=signer, alb_region=region, alb_keys_url=env.claimwatch_console_alb_keys_url)
+    impacts = Path(env.claimwatch_console_impacts) if env.claimwatch_console_impacts else None
+    config = ConsoleConfig(
+        alb_signer=signer, alb_region=region, alb_keys_url=env.claimwatch_console_alb_keys_url, impacts=impacts
+    )
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it: not an error
         asyncio.run(serve(Console(source, config), bind, port))
     return 0

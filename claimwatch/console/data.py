@@ -54,6 +54,8 @@ class Source(Protocol):
     async def reports(self) -> list[Report]: ...
     async def actions(self) -> list[Action]: ...
     async def record(self, action: Action) -> None: ...
+    async def claim_rows(self) -> list[dict[str, Any]]: ...
+    async def generations(self) -> list[dict[str, Any]]: ...
 
 
 def parse_alert(raw: bytes | str, bad: Counter[str]) -> Alert | None:
@@ -107,7 +109,19 @@ def reports_in(folder: Path) -> list[Report]:
     return out
 
 
-class FolderSource:
+class FollowedAlerts:
+    """The alerts a source has followed so far (its ``log``), and a wait for more."""
+
+    log: AlertLog
+
+    def alerts(self) -> list[Alert]:
+        return list(self.log.items)
+
+    async def wait_for_alerts(self, seen: int, timeout_s: float) -> list[Alert]:
+        return await self.log.wait(seen, timeout_s)
+
+
+class FolderSource(FollowedAlerts):
     """An embedded run's output folder; new alert lines appended to it show as they come."""
 
     def __init__(self, folder: Path, reports: Path | None = None) -> None:
@@ -147,12 +161,6 @@ class FolderSource:
             with contextlib.suppress(OSError):
                 await self._read_new()
 
-    def alerts(self) -> list[Alert]:
-        return list(self.log.items)
-
-    async def wait_for_alerts(self, seen: int, timeout_s: float) -> list[Alert]:
-        return await self.log.wait(seen, timeout_s)
-
     async def quarantine(self) -> list[QuarantineEntry]:
         out = []
         path = self.folder / "quarantine.jsonl"
@@ -164,6 +172,21 @@ class FolderSource:
 
     async def reports(self) -> list[Report]:
         return reports_in(self.reports_folder)
+
+    async def generations(self) -> list[dict[str, Any]]:
+        return []  # an embedded run is one derivation
+
+    async def claim_rows(self) -> list[dict[str, Any]]:
+        """The claims' weekly roll-up rows (their status and since when)."""
+        out = []
+        path = self.folder / "rollups.jsonl"
+        if path.is_file():
+            for line in path.read_bytes().splitlines():
+                with contextlib.suppress(ValueError, AttributeError):
+                    row = json.loads(line).get("row")
+                    if isinstance(row, dict) and row.get("kind") == "claim":
+                        out.append(row)
+        return out
 
     async def actions(self) -> list[Action]:
         path = self.folder / "reviews.jsonl"
@@ -181,7 +204,7 @@ class FolderSource:
                 fh.flush()
 
 
-class KafkaSource:
+class KafkaSource(FollowedAlerts):
     """The live generation on Kafka; reports from a folder or ``s3://bucket/prefix``."""
 
     def __init__(self, settings: Any, reports: str) -> None:
@@ -228,12 +251,6 @@ class KafkaSource:
         if self._consumer is not None:
             await self._consumer.stop()
 
-    def alerts(self) -> list[Alert]:
-        return list(self.log.items)
-
-    async def wait_for_alerts(self, seen: int, timeout_s: float) -> list[Alert]:
-        return await self.log.wait(seen, timeout_s)
-
     async def quarantine(self) -> list[QuarantineEntry]:
         from stream.kafka_io import read_to_end
 
@@ -251,6 +268,56 @@ class KafkaSource:
 
     async def actions(self) -> list[Action]:
         return [a for history in (await self._histories()).values() for a in history]
+
+    async def generations(self) -> list[dict[str, Any]]:
+        """The live generation (who promoted it, when) and each replayed one with its shards' markers."""
+        from stream.kafka_io import read_to_end
+
+        live: dict[str, Any] = {"generation": 1}
+        replayed: dict[int, dict[str, Any]] = {}
+        for key, value in await read_to_end(self.settings, self.settings.topic("control")):
+            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+                body = json.loads(value or b"")
+                if key == b"live_generation":
+                    live = body
+                elif key is not None and key.startswith(b"replay_done|"):
+                    entry = replayed.setdefault(
+                        int(body["generation"]), {"generation": int(body["generation"]), "shards": []}
+                    )
+                    entry["shards"].append(body)
+        out = []
+        for generation in sorted({1, int(live.get("generation", 1)), *replayed}):
+            shards = replayed.get(generation, {}).get("shards", [])
+            out.append(
+                {
+                    "generation": generation,
+                    "live": generation == int(live.get("generation", 1)),
+                    "promoted": live if generation == int(live.get("generation", 1)) and "by" in live else None,
+                    "shards": sorted(str(s.get("shard")) for s in shards),
+                    "records": sum(int(s.get("records", 0)) for s in shards),
+                    "alerts": sum(int(s.get("alerts", 0)) for s in shards),
+                    "finished_at": max((str(s.get("finished_at", "")) for s in shards), default=""),
+                }
+            )
+        return out
+
+    async def claim_rows(self) -> list[dict[str, Any]]:
+        """The claims' roll-up rows written in the last five weeks (the longest review period is 30
+        days): read by time, not the whole topic."""
+        import time
+
+        from stream.kafka_io import read_since
+
+        since_ms = int((time.time() - 35 * 86_400) * 1000)
+        out = []
+        for key, value in await read_since(self.settings, self.settings.topic("rollups"), since_ms):
+            if key is None or not key.startswith(b"claim|") or not value:
+                continue
+            with contextlib.suppress(ValueError):
+                row = json.loads(value)
+                if isinstance(row, dict):
+                    out.append(row)
+        return out
 
     async def _histories(self) -> dict[str, list[Action]]:
         from stream.kafka_io import read_to_end

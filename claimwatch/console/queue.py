@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -153,3 +153,57 @@ def build_queue(alerts: Iterable[Alert], actions: Iterable[Action], now: datetim
     order = {"open": 0, "acknowledged": 1, "assigned": 1, "snoozed": 2, "resolved": 3}
     out.sort(key=lambda r: (order[r.state.status], -severity_rank(r.severity), -r.last_at.timestamp(), r.subject))
     return out
+
+
+# Claimant review periods (../shared/docs/youtube-formats.md, "Dispute lifecycle and timing"): a
+# dispute not answered in 30 days expires (the claim is released), an appeal in 7, and a potential
+# or pending claim nobody reviews becomes inactive after 30.
+REVIEW_PERIOD_DAYS = {"disputed": 30, "appealed": 7, "potential": 30, "pending": 30}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    claim_id: str
+    status: str
+    since: datetime
+    due: datetime
+    content_id: str
+    asset_id: str
+    video_id: str
+
+    def days_left(self, now: datetime) -> float:
+        return round((self.due - now).total_seconds() / 86_400, 1)
+
+
+def review_deadlines(
+    claim_rows: Iterable[dict[str, object]], now: datetime, horizon_days: float = 14
+) -> list[Deadline]:
+    """The claims whose review period runs out within ``horizon_days`` of ``now`` (or has run out
+    in the last week), soonest first, from the latest weekly roll-up row of each claim."""
+    latest: dict[str, dict[str, object]] = {}
+    for row in claim_rows:
+        claim = row.get("claim_id")
+        if not isinstance(claim, str) or not isinstance(row.get("status_time"), int | float):
+            continue
+        if claim not in latest or float(row["status_time"]) >= float(latest[claim]["status_time"]):  # type: ignore[arg-type]
+            latest[claim] = row
+    out = []
+    for claim, row in latest.items():
+        days = REVIEW_PERIOD_DAYS.get(str(row.get("status")))
+        if days is None:
+            continue
+        since = datetime.fromtimestamp(float(row["status_time"]), tz=now.tzinfo)  # type: ignore[arg-type]
+        due = since + timedelta(days=days)
+        if now - timedelta(days=7) <= due <= now + timedelta(days=horizon_days):
+            out.append(
+                Deadline(
+                    claim,
+                    str(row.get("status")),
+                    since,
+                    due,
+                    str(row.get("content_id") or ""),
+                    str(row.get("asset_id") or ""),
+                    str(row.get("video_id") or ""),
+                )
+            )
+    return sorted(out, key=lambda d: (d.due, d.claim_id))

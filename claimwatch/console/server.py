@@ -42,7 +42,7 @@ from claimwatch.console.auth import (
     verify_alb,
 )
 from claimwatch.console.data import Source
-from claimwatch.console.queue import Action, build_queue
+from claimwatch.console.queue import Action, build_queue, review_deadlines
 from claimwatch.textsafe import safe_cell, safe_text
 from schemas.alerts import ALERT_TYPES, SEVERITIES, Alert, severity_rank
 
@@ -69,6 +69,7 @@ class ConsoleConfig:
     alb_signer: str = ""  # the ALB's ARN: sign-in through it is required (production)
     alb_region: str = ""
     alb_keys_url: str = ""  # where the ALB's public keys are (default: AWS's for the region)
+    impacts: Path | None = None  # a folder of `claimwatch impact --out` folders, listed read-only
     clock: Clock = utc_now
 
 
@@ -102,6 +103,31 @@ def environment_for(templates: Path) -> jinja2.Environment:
     env.filters["when"] = lambda t: t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if t else ""
     env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int | float) else n
     return env
+
+
+def impacts_in(folder: Path | None) -> list[dict[str, Any]]:
+    """The impact reports (``claimwatch impact --out``) in a folder: what each generation changed."""
+    out: list[dict[str, Any]] = []
+    if folder is None or not folder.is_dir():
+        return out
+    for path in sorted(folder.iterdir()):
+        try:
+            body = json.loads((path / "impact.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(body, dict):
+            continue
+        out.append(
+            {
+                "name": path.name,
+                "from": body.get("from_generation"),
+                "to": body.get("to_generation"),
+                "added": len(body.get("added", [])),
+                "removed": len(body.get("removed", [])),
+                "changed": len(body.get("changed", [])),
+            }
+        )
+    return out
 
 
 def alert_row(alert: Alert) -> dict[str, Any]:
@@ -157,6 +183,7 @@ class Console:
         app.router.add_get("/risk", self.risk)
         app.router.add_get("/reports", self.reports)
         app.router.add_get("/reports/{week}", self.report)
+        app.router.add_get("/impacts/{name}", self.impact)
         app.router.add_get("/quality", self.quality)
         app.router.add_get("/quality/export.csv", self.quality_export)
         app.router.add_static("/static", HERE / "static", append_version=False)
@@ -348,11 +375,33 @@ class Console:
             was = before.get(row.get("claim_id"))
             change = None if was is None or score is None else round(float(score) - float(was), 3)
             rows.append({**row, "change": change})
-        return self.page(request, "risk.html", report=latest, rows=rows, previous=previous)
+        now = self.config.clock()
+        deadlines = review_deadlines(await self.source.claim_rows(), now)
+        return self.page(
+            request, "risk.html", report=latest, rows=rows, previous=previous, deadlines=deadlines, now=now
+        )
 
     async def reports(self, request: web.Request) -> web.Response:
         reports = await self.source.reports()
-        return self.page(request, "reports.html", reports=list(reversed(reports)))
+        return self.page(
+            request,
+            "reports.html",
+            reports=list(reversed(reports)),
+            generations=await self.source.generations(),
+            impacts=impacts_in(self.config.impacts),
+        )
+
+    async def impact(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        found = next((i for i in impacts_in(self.config.impacts) if i["name"] == name), None)
+        if found is None or self.config.impacts is None:
+            raise web.HTTPNotFound(text="no such impact report\n")
+        html = self.config.impacts / name / "impact.html"
+        if not html.is_file():
+            raise web.HTTPNotFound(text="no such impact report\n")
+        return web.Response(
+            body=html.read_bytes(), content_type="text/html", headers={"Content-Security-Policy": REPORT_CSP}
+        )
 
     async def report(self, request: web.Request) -> web.Response:
         week = request.match_info["week"]
