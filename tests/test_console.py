@@ -335,25 +335,35 @@ async def test_impact_reports_are_listed_and_served_read_only(run_folder: Path, 
 
 
 @needs_kafka
-async def test_on_kafka_the_generations_are_read_from_the_control_topic() -> None:
+def test_on_kafka_the_generations_are_read_from_the_control_topic() -> None:
     from claimwatch.console.data import KafkaSource
     from stream.kafka_io import producer, start_client
     from tests.streamkit import isolated_settings, setup_topics
 
     settings = isolated_settings()
-    setup_topics(settings)
-    out = producer(settings)
-    await start_client(out, settings)
-    try:
-        for key, value in (
-            (b"replay_done|g2|0/2", {"generation": 2, "shard": "0/2", "records": 10, "alerts": 3, "finished_at": "t1"}),
-            (b"replay_done|g2|1/2", {"generation": 2, "shard": "1/2", "records": 12, "alerts": 4, "finished_at": "t2"}),
-            (b"live_generation", {"generation": 2, "previous": 1, "by": "ops", "at": "t3"}),
-        ):
-            await out.send_and_wait(settings.topic("control"), key=key, value=json.dumps(value).encode())
-    finally:
-        await out.stop()
-    found = await KafkaSource(settings, "reports").generations()
+    setup_topics(settings)  # runs its own event loop: this test is not a coroutine
+
+    async def write_markers() -> None:
+        out = producer(settings)
+        await start_client(out, settings)
+        try:
+            for key, value in (
+                (
+                    b"replay_done|g2|0/2",
+                    {"generation": 2, "shard": "0/2", "records": 10, "alerts": 3, "finished_at": "t1"},
+                ),
+                (
+                    b"replay_done|g2|1/2",
+                    {"generation": 2, "shard": "1/2", "records": 12, "alerts": 4, "finished_at": "t2"},
+                ),
+                (b"live_generation", {"generation": 2, "previous": 1, "by": "ops", "at": "t3"}),
+            ):
+                await out.send_and_wait(settings.topic("control"), key=key, value=json.dumps(value).encode())
+        finally:
+            await out.stop()
+
+    asyncio.run(write_markers())
+    found = asyncio.run(KafkaSource(settings, "reports").generations())
     assert [(g["generation"], g["live"], g["shards"], g["records"]) for g in found] == [
         (1, False, [], 0),
         (2, True, ["0/2", "1/2"], 22),
