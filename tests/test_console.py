@@ -270,6 +270,8 @@ async def test_behind_the_alb_a_request_without_a_valid_signed_identity_is_refus
     config = ConsoleConfig(alb_signer=SIGNER, alb_keys_url=url)
     async with TestClient(TestServer(Console(FolderSource(run_folder), config).app())) as client:
         assert (await client.get("/")).status == 401  # missing
+        health = await client.get("/healthz")  # the load balancer's health check: no sign-in, nothing said
+        assert health.status == 200 and await health.text() == "ok\n"
         unsigned = base64.urlsafe_b64encode(json.dumps({"email": "mallory@x"}).encode()).decode()
         assert (await client.get("/", headers={"x-amzn-oidc-data": f"e30.{unsigned}."})).status == 401
         stale = alb_token(key, time.time() - 5)

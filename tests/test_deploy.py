@@ -204,7 +204,12 @@ def test_the_stream_services_run_real_commands_within_their_limits() -> None:
     stream = yaml.safe_load((ROOT / "infra" / "stream-services.yaml").read_text())
     resources = stream["Resources"]
     definitions = {name: r for name, r in resources.items() if r["Type"] == "AWS::ECS::TaskDefinition"}
-    assert set(definitions) == {"WorkerTaskDefinition", "SinkTaskDefinition", "CollectTaskDefinition"}
+    assert set(definitions) == {
+        "WorkerTaskDefinition",
+        "SinkTaskDefinition",
+        "CollectTaskDefinition",
+        "ConsoleTaskDefinition",
+    }
     for name, definition in definitions.items():
         (container,) = definition["Properties"]["ContainerDefinitions"]
         parsed = build_parser().parse_args(container["Command"])
@@ -220,3 +225,16 @@ def test_the_stream_services_run_real_commands_within_their_limits() -> None:
     deployment = resources["CollectService"]["Properties"]["DeploymentConfiguration"]
     assert deployment == {"MinimumHealthyPercent": 0, "MaximumPercent": 100}
     assert resources["CollectService"]["Properties"]["DesiredCount"] == 1
+
+
+def test_the_console_sits_behind_an_alb_that_signs_users_in_and_whose_arn_it_checks() -> None:
+    resources = yaml.safe_load((ROOT / "infra" / "stream-services.yaml").read_text())["Resources"]
+    (container,) = resources["ConsoleTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    parsed = build_parser().parse_args(container["Command"])
+    assert parsed.command == "console" and parsed.bind == "0.0.0.0"
+    env = {v["Name"]: v["Value"] for v in container["Environment"]}
+    assert env["CLAIMWATCH_CONSOLE_ALB_ARN"] == {"Ref": "ConsoleLoadBalancer"}  # the signer it believes
+    actions = resources["ConsoleListener"]["Properties"]["DefaultActions"]
+    assert [a["Type"] for a in sorted(actions, key=lambda a: a["Order"])] == ["authenticate-oidc", "forward"]
+    assert resources["ConsoleListener"]["Properties"]["Protocol"] == "HTTPS"
+    assert resources["ConsoleTargetGroup"]["Properties"]["HealthCheckPath"] == "/healthz"

@@ -175,6 +175,7 @@ class Console:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.guard], client_max_size=64 * 1024)
+        app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/", self.now)
         app.router.add_get("/events", self.events)
         app.router.add_get("/alerts/{alert_id}", self.alert)
@@ -201,10 +202,16 @@ class Console:
         key = await self.keys.get(kid) if kid else b""
         return verify_alb(token, lambda _: key, self.config.alb_signer, time.time())
 
+    async def healthz(self, request: web.Request) -> web.Response:
+        """The load balancer's health check: the one path that needs no sign-in, and says nothing."""
+        return web.Response(text="ok\n")
+
     @web.middleware
     async def guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        if request.path == "/healthz" and request.method == "GET":
+            return self.secure(await handler(request), request)
         try:
             request[IDENTITY] = await self.identity(request)
         except AuthError as exc:
