@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from claimwatch.console.auth import AuthError, verify_alb
 from claimwatch.console.data import FolderSource
 from claimwatch.console.queue import Action, build_queue, review_deadlines, state_of
-from claimwatch.console.server import Console, ConsoleConfig
+from claimwatch.console.server import Console, ConsoleConfig, risk_moves
 from schemas.alerts import Alert
 from tests.streamkit import needs_kafka
 
@@ -315,6 +315,7 @@ def test_review_deadlines_follow_youtube_s_periods_and_the_latest_status() -> No
 
 async def test_the_risk_page_lists_the_deadlines_that_run_out(client: TestClient) -> None:  # type: ignore[type-arg]
     page = await (await client.get("/risk")).text()
+    assert '<ul class="moved">' in page
     table = page.split('<table class="deadlines">')[1].split("</table>")[0]
     assert table.count("<tr") > 2 and "disputed" in table
 
@@ -369,4 +370,22 @@ def test_on_kafka_the_generations_are_read_from_the_control_topic() -> None:
     assert [(g["generation"], g["live"], g["shards"], g["records"]) for g in found] == [
         (1, False, [], 0),
         (2, True, ["0/2", "1/2"], 22),
+    ]
+
+
+def test_what_moved_since_yesterday_is_the_last_day_s_dispute_risk_alerts() -> None:
+    def risk(n: int, hours_ago: float) -> Alert:
+        a = alert(n)
+        return a.model_copy(
+            update={
+                "type": "dispute_risk",
+                "event_time": T0 - timedelta(hours=hours_ago),
+                "evidence": {"previous_score": 0.4, "drivers": [{"driver": "appeal open", "weight": 2.5}]},
+            }
+        )
+
+    moved = risk_moves([risk(1, 2), risk(2, 30), risk(3, 23), alert(4)])
+    assert [(m["alert"].alert_id, m["before"], m["drivers"]) for m in moved] == [
+        ("a0001", 0.4, ["appeal open"]),
+        ("a0003", 0.4, ["appeal open"]),
     ]

@@ -130,6 +130,28 @@ def impacts_in(folder: Path | None) -> list[dict[str, Any]]:
     return out
 
 
+def risk_moves(alerts: list[Alert], hours: float = 24) -> list[dict[str, Any]]:
+    """The dispute-risk alerts of the last day (of data time, up to the newest alert): what crossed
+    into high risk since yesterday, with the score before and now, newest first."""
+    risky = [a for a in alerts if a.type == "dispute_risk"]
+    if not risky:
+        return []
+    newest = max(a.event_time for a in alerts)
+    out = []
+    for a in sorted(risky, key=lambda a: (a.event_time, a.alert_id), reverse=True):
+        if newest - a.event_time > timedelta(hours=hours):
+            break
+        before = a.evidence.get("previous_score")
+        out.append(
+            {
+                "alert": a,
+                "before": before if isinstance(before, int | float) else None,
+                "drivers": [d.get("driver") for d in a.evidence.get("drivers", []) if isinstance(d, dict)][:4],
+            }
+        )
+    return out
+
+
 def alert_row(alert: Alert) -> dict[str, Any]:
     """What Now shows of an alert (the live view sends the same, as JSON: its script sets text only)."""
     return {
@@ -385,7 +407,14 @@ class Console:
         now = self.config.clock()
         deadlines = review_deadlines(await self.source.claim_rows(), now)
         return self.page(
-            request, "risk.html", report=latest, rows=rows, previous=previous, deadlines=deadlines, now=now
+            request,
+            "risk.html",
+            report=latest,
+            rows=rows,
+            previous=previous,
+            deadlines=deadlines,
+            now=now,
+            moved=risk_moves(self.source.alerts()),
         )
 
     async def reports(self, request: web.Request) -> web.Response:
