@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -57,7 +56,7 @@ from schemas.events import ClaimEvent
 from stream import snapshots
 from stream.replay import FromSnapshot, replay
 from stream.settings import Settings
-from stream.streambench import Worker, free_port, log
+from stream.streambench import Worker, free_port, log, print_summary
 from stream.topics import create_topics, ensure_state_topic, state_topic
 
 ItemRecords = list[tuple[str, bytes]]  # an item's changelog records: root and parts (key, value)
@@ -431,10 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         summary |= replay_from_snapshot(settings, folder, week, args.items)
     summary |= weekly(settings.bootstrap_servers, args.rows_per_week)
     summary["bench_seconds"] = round(time.perf_counter() - begun)
-    if not args.json:
-        for key, value in summary.items():
-            log(f"  {key:34} {value}")
-    print(json.dumps(summary, indent=None if args.json else 1))
+    print_summary(summary, args.json)
     return 0
 
 

@@ -52,6 +52,15 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    """A benchmark's figures: a table on stderr (unless ``as_json``), then the JSON object on stdout."""
+    if not as_json:
+        width = max(map(len, summary), default=0) + 2
+        for key, value in summary.items():
+            log(f"  {key:{width}} {value}")
+    print(json.dumps(summary, indent=None if as_json else 1))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -525,10 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         **{k: v for k, v in worker.items() if k != "worker_events_per_s"},
         **storm,
     }
-    if not args.json:
-        for key, value in summary.items():
-            log(f"  {key:42} {value}")
-    print(json.dumps(summary, indent=None if args.json else 1))
+    print_summary(summary, args.json)
     return 0
 
 
