@@ -52,11 +52,10 @@ from claimwatch.front.prepare import Front
 from claimwatch.ingest.readers import read_files
 from claimwatch.sample.generator import generate
 from schemas.codec import encode_event
-from schemas.events import ClaimEvent
 from stream import snapshots
 from stream.replay import FromSnapshot, replay
 from stream.settings import Settings
-from stream.streambench import Worker, free_port, log, print_summary
+from stream.streambench import Worker, free_port, log, pending_claims, print_summary
 from stream.topics import create_topics, ensure_state_topic, state_topic
 
 ItemRecords = list[tuple[str, bytes]]  # an item's changelog records: root and parts (key, value)
@@ -176,40 +175,17 @@ async def write_changelog(settings: Settings, catalogue: list[ItemRecords]) -> N
         await out.stop()
 
 
-def probe_events(items: int, n: int, start: datetime, tag: str, shift: int) -> list[tuple[str, ClaimEvent]]:
-    """``n`` claim events on items spread over the catalogue (so over every partition)."""
+def probe_events(items: int, n: int, start: datetime, tag: str, shift: int) -> list[tuple[bytes, bytes]]:
+    """``n`` potential claims (bench-stream's probe) on items spread over the catalogue, so over
+    every partition: ``(item key, encoded event)``."""
     step = max(1, items // n)
     return [
-        (
-            f"SC-{(i * step + shift) % items:06d}",
-            ClaimEvent(
-                event_id=f"{tag}-{i}",
-                source="partner_api_claim",
-                observed_at=start + timedelta(seconds=i),
-                event_time=start + timedelta(seconds=i),
-                claim_id=f"{tag}-claim-{i}",
-                asset_id=f"A{tag}{i}",
-                video_id=f"{tag}v{i}",
-                status="active",
-                status_raw="active",
-            ),
-        )
-        for i in range(n)
+        (f"SC-{(i * step + shift) % items:06d}".encode(), encode_event(event))
+        for i, event in enumerate(pending_claims(n, start, tag))
     ]
 
 
-async def produce_events(settings: Settings, events: list[tuple[str, ClaimEvent]]) -> None:
-    out = AIOKafkaProducer(**settings.client_options(), linger_ms=5)
-    await out.start()
-    try:
-        for key, event in events:
-            await out.send(settings.topic("events"), key=key.encode(), value=encode_event(event))
-        await out.flush()
-    finally:
-        await out.stop()
-
-
-def preamble(partitions: int) -> list[tuple[str, ClaimEvent]]:
+def preamble(partitions: int) -> list[tuple[bytes, bytes]]:
     """One event on every partition before the catalogue's: the synthetic items say they applied
     offset 0 (an offset that must exist on the event log), so it is taken here."""
     keys: dict[int, str] = {}
@@ -218,7 +194,7 @@ def preamble(partitions: int) -> list[tuple[str, ClaimEvent]]:
         keys.setdefault(partition_of(f"PRE-{n}", partitions), f"PRE-{n}")
         n += 1
     start = datetime(2030, 1, 1, tzinfo=UTC)
-    return [(key, probe_events(1, 1, start, key, 0)[0][1]) for _, key in sorted(keys.items())]
+    return [(key.encode(), probe_events(1, 1, start, key, 0)[0][1]) for _, key in sorted(keys.items())]
 
 
 def run_worker(
@@ -229,7 +205,7 @@ def run_worker(
     worker = Worker.start(settings, folder / f"{name}.log", cwd=folder)
     started = time.perf_counter()
     events = probe_events(items, PROBE_EVENTS, datetime(2031, 1, 1, tzinfo=UTC) + timedelta(days=shift), name, shift)
-    asyncio.run(produce_events(settings, events))
+    asyncio.run(produce_values(settings, events))
     worker.wait(lambda: worker.health().get("events", 0) > 0, 1800, f"{name}: its first event")
     to_progress = time.perf_counter() - started
     worker.wait(lambda: worker.health().get("events", 0) >= expect, 1800, f"{name}: {expect} events")
@@ -409,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
     args = parser.parse_args(argv)
+    if args.template_items < 40:  # the generator places every scenario: it needs 40 items
+        parser.error("--template-items must be at least 40")
+    if args.items < 1 or args.replay_items < 0 or args.asset_claims < 0 or args.rows_per_week < 1:
+        parser.error("--items and --rows-per-week must be positive, --replay-items and --asset-claims not negative")
     begun = time.perf_counter()
     tag = uuid.uuid4().hex[:8]
     settings = Settings(topic_prefix=f"scale{tag}", app_id=f"scale-{tag}", web_port=free_port())
@@ -420,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"synthetic state: {summary}")
         asyncio.run(create_topics(settings))
         asyncio.run(ensure_state_topic(settings))
-        asyncio.run(produce_events(settings, preamble(settings.partitions)))
+        asyncio.run(produce_values(settings, preamble(settings.partitions)))
         written = time.perf_counter()
         asyncio.run(write_changelog(settings, catalogue))
         log(f"changelog written in {time.perf_counter() - written:.0f} s")
