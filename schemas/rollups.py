@@ -60,7 +60,7 @@ class ClaimRow(TypedDict):
 @with_config(_STRICT)
 class PostRow(TypedDict):
     """``post|<week>|<platform>|<post id>``: the week's first and last poll as ``[time, views,
-    reactions]``, analytics views per day, and the poll findings of the week."""
+    reactions]``, analytics views per day, the poll findings of the week and the daily band."""
 
     kind: Literal["post"]
     week: str
@@ -73,6 +73,9 @@ class PostRow(TypedDict):
     first: NotRequired[tuple[float, int, int]]
     last: NotRequired[tuple[float, int, int]]
     analytics_views: NotRequired[dict[str, int]]
+    # Per day: views, their usual and its variance, reactions, theirs and its variance, over the
+    # buckets judged that day (``claimwatch/detect/posts.py``, ``WindowFigures``).
+    band: NotRequired[dict[str, tuple[float, float, float, float, float, float]]]
 
 
 @with_config(_STRICT)

@@ -29,7 +29,7 @@ from claimwatch.detect.dispute_risk import (
     dispute_risk,
     risk_level,
 )
-from claimwatch.detect.posts import BucketPolicy, Finding, PostModel
+from claimwatch.detect.posts import BucketPolicy, Finding, PostModel, WindowFigures
 from claimwatch.detect.reference import CatalogIndex, RightsLedger
 from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.rules import claims as claims_rules
@@ -182,7 +182,8 @@ class Monitor:
             before = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             latest = post.last_time
             primed = content_id is not None and self._spiking_elsewhere(content_id, event.platform, event.event_time)
-            findings = post.observe_totals(t, values, self.config.bucket, primed)
+            windows: list[WindowFigures] = []
+            findings = post.observe_totals(t, values, self.config.bucket, primed, windows)
             after = (post.out_of_order, post.duplicates, post.counter_resets, post.counter_jumps)
             seen: dict[str, int] = {}
             if after != before:  # most polls find nothing: no loop over the findings for them
@@ -197,7 +198,7 @@ class Monitor:
                         )
                         if not jitter:
                             suspect.append(suspect_entry(event, SUSPECT_REASONS[name][0]))
-            self.rollups.on_metric(event, t, content_id, seen)
+            self.rollups.on_metric(event, t, content_id, seen, windows[0] if windows else None)
             return self._spike_candidates(event, post, findings)
         restated = 0
         if event.views is not None and post.note_analytics_day(event.event_time.date().toordinal()):
@@ -215,6 +216,10 @@ class Monitor:
         for f in findings:
             content_id = self.catalog.content_for_post(event.platform, event.platform_content_id)
             alert = spikes.metric_alert(f, event, content_id)
+            # The post's last days beside its usual range: what a reviewer sees as a picture.
+            alert.evidence["recent_days"] = self.rollups.recent_band(
+                event.platform, event.platform_content_id, f.time.timestamp()
+            )
             out.append(alert)
             if f.kind == "view_spike" and content_id:
                 sure = policy.spike_is_sure(alert.score, f.ratio)

@@ -65,6 +65,33 @@ ANALYTICS_DAYS_KEPT = 62  # past the roll-ups' 14-day horizon with room to spare
 ANALYTICS_DAYS_MASK = (1 << ANALYTICS_DAYS_KEPT) - 1
 
 
+@dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """A closed window's views and reactions (likes, comments and shares together) beside what was
+    usual for the post over it, each with its variance under the post's own noise model: what a
+    person reviewing an alert sees as a picture. Expectations and variances add up over a day's
+    windows, so a day's usual range is ``expected ± BAND_Z·sqrt(variance)`` (as if its windows were
+    independent). The reactions' usual is their usual rate per view times this window's views, so
+    reactions that surge while views do not stand out of their range."""
+
+    views: float
+    expected: float
+    variance: float
+    reactions: float = 0.0
+    reactions_expected: float = 0.0
+    reactions_variance: float = 0.0
+
+    def as_list(self) -> list[float]:
+        return [
+            self.views,
+            self.expected,
+            self.variance,
+            self.reactions,
+            self.reactions_expected,
+            self.reactions_variance,
+        ]
+
+
 @dataclass
 class BucketPolicy:
     min_hours: float = 1.0
@@ -282,11 +309,17 @@ class PostModel:
         return seen
 
     def observe_totals(
-        self, t: float, totals: dict[str, int | None], policy: BucketPolicy, primed: bool = False
+        self,
+        t: float,
+        totals: dict[str, int | None],
+        policy: BucketPolicy,
+        primed: bool = False,
+        windows: list[WindowFigures] | None = None,
     ) -> list[Finding]:
         """A poll of cumulative counters; returns what the closed bucket (if any) revealed.
 
-        ``primed``: the content is spiking on another platform (see :data:`PRIMED_Z`).
+        ``primed``: the content is spiking on another platform (see :data:`PRIMED_Z`). ``windows``:
+        when given, a bucket judged against a trained model adds its :class:`WindowFigures` to it.
 
         A poll whose counters went down, or rose faster than any post can, is a counter artefact (a
         collector glitch, a reset, a corrupted value), not views: it is counted as a data-quality
@@ -336,7 +369,7 @@ class PostModel:
                 self.changed_at[name] = t
             self.last_totals[name] = value
         self.last_time = t
-        return self._maybe_close(t, policy, primed)
+        return self._maybe_close(t, policy, primed, windows)
 
     def _stale(self, t: float, totals: dict[str, int | None]) -> bool:
         """Whether the views counter stands still where :data:`STALLED_MIN_EXPECTED` views were usual."""
@@ -405,7 +438,9 @@ class PostModel:
         self.bucket_start = t
         self.bucket = {}
 
-    def _maybe_close(self, t: float, policy: BucketPolicy, primed: bool = False) -> list[Finding]:
+    def _maybe_close(
+        self, t: float, policy: BucketPolicy, primed: bool = False, windows: list[WindowFigures] | None = None
+    ) -> list[Finding]:
         assert self.bucket_start is not None
         hours = (t - self.bucket_start) / 3600.0
         if hours < policy.min_hours:
@@ -414,13 +449,15 @@ class PostModel:
         enough = PRIMED_MIN_EXPECTED if primed else policy.min_expected
         if hours < policy.max_hours and (expected is None or expected < enough):
             return []
-        return self._close(t, hours, primed)
+        return self._close(t, hours, primed, windows)
 
     def _mid(self, t: float) -> float:
         start = self.bucket_start if self.bucket_start is not None else t
         return (start + t) / 2.0
 
-    def _close(self, t: float, hours: float, primed: bool = False) -> list[Finding]:
+    def _close(
+        self, t: float, hours: float, primed: bool = False, figures: list[WindowFigures] | None = None
+    ) -> list[Finding]:
         mid = self._mid(t)
         start = self.bucket_start if self.bucket_start is not None else t
         views = self.bucket.get("views", 0.0)
@@ -432,6 +469,8 @@ class PostModel:
         novelty = self.novelty.update(rate, mid)  # learning now is safe: nothing below reads it
         novel = self.novelty.is_alert(novelty)
         if expected is not None:
+            if figures is not None:
+                figures.append(self._figures(views, expected))
             z = self.views.zscore(views, mid, hours, expected)
             ratio = (views + 1.0) / (expected + 1.0)
             self._cusum(z, views, expected, hours, start)
@@ -483,6 +522,24 @@ class PostModel:
                 replace(f, episode_start=episode, episode_excess=extra, episode_hours=hours, episode_windows=windows)
             )
         return out
+
+    def _figures(self, views: float, expected: float) -> WindowFigures:
+        """This bucket beside what was usual (before either model learns from it). Views are judged
+        on the log scale, ``log(c + 1) ~ N(log(e + 1), s²)``: a log-normal count's variance. Reactions
+        are judged on Anscombe's square-root scale with a learnt dispersion: about ``e·(1 + d)``."""
+        spread = self.views.detector.std(1.0 / (expected + 1.0))
+        variance = (expected + 1.0) ** 2 * math.expm1(spread * spread)
+        seen = usual = usual_variance = 0.0
+        for metric in ENGAGEMENT:
+            count = self.bucket.get(metric)
+            rate = self.reactions.get(metric)
+            if count is None or rate is None or rate.seen == 0 or rate.usual_views <= 0:
+                continue  # not reported, or no usual rate yet: left out of both sides alike
+            mean = rate.usual_count / rate.usual_views * views
+            seen += count
+            usual += mean
+            usual_variance += (mean + 0.375) * (1.0 + max(0.0, rate.dispersion))
+        return WindowFigures(views, expected, variance, seen, usual, usual_variance)
 
     def _cusum(self, z: float, observed: float, expected: float, hours: float, start: float) -> None:
         self.cusum = max(0.0, self.cusum + z - CUSUM_SLACK)

@@ -12,9 +12,11 @@ row for the same claim when its events were routed to both):
   its asset, video, channel, type, origin, policy, the status changes of the week, the records
   and days seen per source, and its dispute risk with the drivers after its last event;
 - ``post|<ISO week>|<platform>|<post id>``: a post's first and last poll of the week (time, views,
-  reactions), its analytics views per day, the days and records seen per source, and the poll
-  findings (late, duplicate, counter resets and jumps) of the week — one row a week, not a day, so
-  a catalogue of 100,000 items on 4 platforms is 400,000 rows a week;
+  reactions), its analytics views per day, the days and records seen per source, the poll
+  findings (late, duplicate, counter resets and jumps) of the week, and per day the ``band``: views
+  and reactions of the buckets judged that day beside their usual count and usual range (see
+  ``WindowFigures``) — one row a week, not a day, so a catalogue of 100,000 items on 4 platforms is
+  400,000 rows a week;
 - ``asset|<ISO week>|<asset id>``: the asset's dispute risk from its context (ownership
   conflicts, claim surges, open disputes and appeals across its claims) as last computed in the
   week, with its drivers;
@@ -37,15 +39,21 @@ the current day's row instead of overwriting a published row with a partial one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from claimwatch.detect.claimstate import CREATION_STATES, ClaimState, Transition
+from claimwatch.detect.posts import WindowFigures
 from claimwatch.detect.timeutil import DAY
 from schemas.events import CatalogItem, ClaimEvent, MetricObservation
 
 HORIZON_DAYS = 14
+BAND_DAYS = 7  # the days of a post's band an alert on it carries as evidence
+# A day's usual range: this many standard deviations either side of its usual count, about 95 % of
+# quiet days inside it (what the console draws as the band).
+BAND_Z = 2.0
 # A release is counted once as "inactive" and once under its outcome, by the status it left.
 RELEASE_OUTCOMES = {
     "disputed": "after_dispute",
@@ -219,8 +227,16 @@ class RollupBook:
             if content_id is not None:
                 row["content_id"] = content_id
 
-    def on_metric(self, event: MetricObservation, t: float, content_id: str | None, findings: dict[str, int]) -> None:
-        """One poll or analytics day (the hot path: most events are polls)."""
+    def on_metric(
+        self,
+        event: MetricObservation,
+        t: float,
+        content_id: str | None,
+        findings: dict[str, int],
+        window: WindowFigures | None = None,
+    ) -> None:
+        """One poll or analytics day (the hot path: most events are polls); ``window``: the bucket
+        this poll closed, beside the post's usual range, added to its day's ``band``."""
         ident = f"{event.platform}|{event.platform_content_id}"
         opened = self._open(t, "post", ident, event.source)
         if opened is None:
@@ -249,6 +265,29 @@ class RollupBook:
         last = row.get("last")
         if last is None or t > last[0]:
             row["last"] = point
+        if window is not None:
+            bands = row.setdefault("band", {})
+            sums = bands.get(day)
+            figures = window.as_list()
+            # One decimal: small posts' reactions are a few a day, and the rows stay short.
+            bands[day] = (
+                [round(v, 1) for v in figures]
+                if sums is None
+                else [round(a + b, 1) for a, b in zip(sums, figures, strict=True)]
+            )
+
+    def recent_band(self, platform: str, post_id: str, t: float, days: int = BAND_DAYS) -> list[dict[str, Any]]:
+        """The post's last ``days`` days of ``band`` (this week's row and last week's, as far as
+        they are kept), oldest first: the evidence an alert on it carries."""
+        ident = f"{platform}|{post_id}"
+        first_day = _day(t - (days - 1) * DAY)
+        found: dict[str, list[float]] = {}
+        for week in (_calendar(t - 7 * DAY)[1], _calendar(t)[1]):
+            row = self.rows.get(f"post|{week}|{ident}")
+            for day, figures in (row or {}).get("band", {}).items():
+                if day >= first_day:
+                    found[day] = figures
+        return [_band_day(day, found[day]) for day in sorted(found)]
 
     def _split_at_week_start(self, row: dict[str, Any], ident: str, point: list[float], week_start: float) -> None:
         """The views gained between a post's last poll of one week and its first of the next belong
@@ -295,6 +334,30 @@ class RollupBook:
                 self.saved.discard(key)
                 self.expired.add(key)
         return taken, delete
+
+
+def _band_day(day: str, figures: list[float]) -> dict[str, Any]:
+    """One day of a post's ``band``: its counts, their usual and the usual range, ``BAND_Z`` standard
+    deviations either side (never below zero)."""
+    views, expected, variance, reactions, reactions_expected, reactions_variance = figures
+
+    def usual_range(mean: float, var: float) -> tuple[float, float]:
+        half = BAND_Z * math.sqrt(max(0.0, var))
+        return round(max(0.0, mean - half), 1), round(mean + half, 1)
+
+    low, high = usual_range(expected, variance)
+    reactions_low, reactions_high = usual_range(reactions_expected, reactions_variance)
+    return {
+        "day": day,
+        "views": views,
+        "expected": expected,
+        "low": low,
+        "high": high,
+        "reactions": reactions,
+        "reactions_expected": reactions_expected,
+        "reactions_low": reactions_low,
+        "reactions_high": reactions_high,
+    }
 
 
 def _row_day(row: dict[str, Any]) -> str:
