@@ -228,6 +228,32 @@ def pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+async def test_a_post_s_last_days_are_drawn_and_malformed_ones_are_left_out(run_folder: Path) -> None:
+    days = [
+        {"day": f"2026-11-0{n}", "views": 100.0 * n, "expected": 100.0, "low": 60.0, "high": 140.0}
+        | {"reactions": 9.0, "reactions_expected": 8.0, "reactions_low": 3.0, "reactions_high": 13.0}
+        for n in range(1, 6)
+    ]
+    drawn, hostile, broken = alert(2, platform_content_id="yt1"), alert(3, content="CW-2"), alert(4, content="CW-3")
+    drawn.evidence["recent_days"] = days
+    hostile.evidence["recent_days"] = [d | {"day": HOSTILE} for d in days]
+    broken.evidence["recent_days"] = [{"day": "2026-11-01", "views": "many"}, 7, None, {"views": 1}]
+    hostile.subject.platform_content_id = broken.subject.platform_content_id = "yt2"
+    with (run_folder / "alerts.jsonl").open("a", encoding="utf-8") as fh:
+        fh.writelines(a.model_dump_json() + "\n" for a in (drawn, hostile, broken))
+    console = Console(FolderSource(run_folder), ConsoleConfig(clock=lambda: T0 + timedelta(days=40)))
+    async with TestClient(TestServer(console.app())) as client:
+        page = await (await client.get("/alerts/a0002")).text()
+        assert "youtube post yt1, to 2026-11-03 12:02: views and reactions per day against their usual range" in page
+        assert page.count('r="5" fill="#b3261e"') == 4, "the days at 200 to 500 are out of 60–140"
+        assert "<td>500.0</td>" in page  # the figures in a table too
+        for wanted in ("a0003", "a0004"):
+            answer = await client.get(f"/alerts/{wanted}")
+            text = await answer.text()
+            assert answer.status == 200 and "<script>alert(1)" not in text
+            assert "against their usual range" in text if wanted == "a0003" else "against their usual range" not in text
+
+
 def test_the_alb_header_is_believed_only_when_signed_by_its_load_balancer_and_fresh() -> None:
     key, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     now = time.time()

@@ -6,6 +6,7 @@ and the embedded run's folder with no broker. Each page is saved as a 1400 px sc
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -233,5 +234,15 @@ def test_from_a_run_folder_with_no_broker(chrome: Any, bundled_run: Path, tmp_pa
         chrome.get(console.url + "/risk")
         assert chrome.find_elements(By.CSS_SELECTOR, "table.risk tbody th")  # claims ranked by risk
         shot(chrome, "from-dir-now")
+        # A view spike's evidence: its post's last days against their usual range, from the roll-ups.
+        spike = next(
+            a
+            for line in (folder / "alerts.jsonl").read_text().splitlines()
+            if (a := json.loads(line))["type"] == "view_spike" and len(a["evidence"].get("recent_days", [])) >= 5
+        )
+        chrome.get(f"{console.url}/alerts/{spike['alert_id']}")
+        drawn = chrome.find_elements(By.CSS_SELECTOR, 'figure svg[aria-label*="against their usual range"]')
+        assert drawn and drawn[0].size["height"] > 200, "views and reactions, each in a panel"
+        shot(chrome, "alert-band")
     finally:
         console.stop()

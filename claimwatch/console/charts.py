@@ -2,7 +2,9 @@
 
 - :func:`observed_against_expected`: what a window showed against what was expected of it;
 - :func:`timeline`: a subject's alerts along time, by severity (the claim's and the item's story);
-- :func:`drivers`: what makes a claim or an asset a dispute risk, by weight.
+- :func:`drivers`: what makes a claim or an asset a dispute risk, by weight;
+- :func:`band`: a post's views and reactions of the last days against their usual range (the
+  ``recent_days`` an alert on a post carries, from the post's roll-up rows).
 
 Only presentation attributes are used (no ``style``), so the console's content security policy
 holds for them too.
@@ -97,6 +99,80 @@ def drivers(items: Any) -> str:
     return (
         f'<svg role="img" aria-label="dispute risk drivers" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" xmlns="http://www.w3.org/2000/svg">{"".join(out)}</svg>'
+    )
+
+
+def band(days: Any, label: str) -> str:
+    """A post's last days: views and reactions each in a panel, the usual range as a grey band, the
+    usual count dashed, what happened as a line whose days outside the range are marked red.
+    Empty when there are fewer than two days with figures."""
+    rows = [
+        d for d in (days if isinstance(days, list) else []) if isinstance(d, dict) and isinstance(d.get("day"), str)
+    ]
+    rows = rows[-14:]
+    if len(rows) < 2:
+        return ""
+    panels: list[str] = []
+    for name, prefix in (("views", ""), ("reactions", "reactions_")):
+        series = [_band_figures(d, name, prefix) for d in rows]
+        complete = [s for s in series if s is not None]
+        if len(complete) == len(series):
+            panels.append(_band_panel(name, [str(d["day"])[5:10] for d in rows], complete, 14 + len(panels) * 170))
+    if not panels:
+        return ""
+    height = 14 + 170 * len(panels)
+    return (
+        f'<svg role="img" aria-label="{escape(label)}: views and reactions per day against their usual range" '
+        f'width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" xmlns="http://www.w3.org/2000/svg">'
+        f"{''.join(panels)}</svg>"
+    )
+
+
+def _band_figures(day: dict[str, Any], name: str, prefix: str) -> tuple[float, float, float, float] | None:
+    """``(observed, usual, low, high)`` of one day, or None when one is missing or not a number."""
+    figures = [_number(day.get(k)) for k in (name, f"{prefix}expected", f"{prefix}low", f"{prefix}high")]
+    observed, usual, low, high = figures
+    if observed is None or usual is None or low is None or high is None:
+        return None
+    return observed, usual, low, high
+
+
+def _band_panel(name: str, labels: list[str], series: list[tuple[float, float, float, float]], top: int) -> str:
+    left, width, height = 70, 540, 120
+    peak = max(max(observed, high) for observed, _, _, high in series) or 1.0
+    step = width / (len(series) - 1)
+
+    def x(i: int) -> float:
+        return left + i * step
+
+    def y(value: float) -> float:
+        return top + height - height * value / peak
+
+    upper = " ".join(f"{x(i):.1f},{y(s[3]):.1f}" for i, s in enumerate(series))
+    lower = " ".join(f"{x(i):.1f},{y(s[2]):.1f}" for i, s in reversed(list(enumerate(series))))
+    usual = " ".join(f"{x(i):.1f},{y(s[1]):.1f}" for i, s in enumerate(series))
+    seen = " ".join(f"{x(i):.1f},{y(s[0]):.1f}" for i, s in enumerate(series))
+    dots = []
+    for i, (observed, expected, low, high) in enumerate(series):
+        outside = observed > high or observed < low
+        tip = escape(f"{labels[i]}: {name} {observed:,.0f}, usual {expected:,.0f} ({low:,.0f}–{high:,.0f})")
+        dots.append(
+            f'<circle cx="{x(i):.1f}" cy="{y(observed):.1f}" r="{5 if outside else 3}" '
+            f'fill="{"#b3261e" if outside else "#1b1f24"}"><title>{tip}</title></circle>'
+        )
+    ticks = "".join(
+        f'<text x="{x(i):.1f}" y="{top + height + 16}" font-size="11" fill="#4a5563" text-anchor="middle">'
+        f"{escape(label)}</text>"
+        for i, label in enumerate(labels)
+    )
+    return (
+        f'<text x="0" y="{top + 12}" font-size="13" fill="#1b1f24">{name}</text>'
+        f'<text x="0" y="{top + 30}" font-size="11" fill="#4a5563">{peak:,.0f}</text>'
+        f'<line x1="{left}" y1="{top + height}" x2="{left + width}" y2="{top + height}" stroke="#d0d7de"/>'
+        f'<polygon points="{upper} {lower}" fill="#d0d7de"/>'
+        f'<polyline points="{usual}" fill="none" stroke="#6b7280" stroke-dasharray="4 3"/>'
+        f'<polyline points="{seen}" fill="none" stroke="#1b1f24" stroke-width="2"/>'
+        f"{''.join(dots)}{ticks}"
     )
 
 

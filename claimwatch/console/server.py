@@ -91,14 +91,21 @@ class AlbKeys:
         return self.cache[kid]
 
 
+def _shown(value: Any) -> Any:
+    if isinstance(value, Markup):
+        return Markup(safe_text(value, len(value)))
+    return safe_text(value, 5_000) if isinstance(value, str) else value
+
+
 def environment_for(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
         autoescape=True,  # every title, name and note is hostile input
         undefined=jinja2.StrictUndefined,
         # Escaped is not enough for control characters (terminal escapes, bidi overrides that
-        # reorder what a reader sees): every value shown loses them first.
-        finalize=lambda value: safe_text(value, 5_000) if isinstance(value, str) else value,
+        # reorder what a reader sees): every value shown loses them first. Markup is the charts'
+        # own drawing, every text in it escaped there: it loses them too, and stays whole.
+        finalize=_shown,
     )
     env.filters["when"] = lambda t: t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if t else ""
     env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int | float) else n
@@ -329,13 +336,16 @@ class Console:
             raise web.HTTPNotFound(text="no such alert\n")
         subject = found.subject.key() or ""
         related = [a for a in self.source.alerts() if a.subject.key() == subject and a.alert_id != wanted]
-        evidence = sorted(
-            (str(k), json.dumps(v) if isinstance(v, dict | list) else str(v)) for k, v in found.evidence.items()
+        evidence = sorted(  # the days of a post are drawn, their figures in a table of their own
+            (str(k), json.dumps(v) if isinstance(v, dict | list) else str(v))
+            for k, v in found.evidence.items()
+            if k != "recent_days"
         )
         pictures = {  # drawn by charts.py, every text in them escaped there
             "bars": Markup(charts.observed_against_expected(found.evidence)),
             "timeline": Markup(charts.timeline([found, *related])),
             "drivers": Markup(charts.drivers(found.evidence.get("drivers"))),
+            "bands": post_bands([found, *related]),
         }
         return self.page(
             request,
@@ -472,6 +482,33 @@ class Console:
             content_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="quarantine.csv"'},
         )
+
+
+BAND_KEYS = frozenset(
+    ("day", "views", "expected", "low", "high", "reactions", "reactions_expected", "reactions_low", "reactions_high")
+)
+
+
+def post_bands(alerts: list[Alert]) -> list[tuple[str, Markup, list[dict[str, Any]]]]:
+    """Per post among ``alerts`` (the first alert's own post first): its last days against the usual
+    range, as a picture and as figures, from the newest alert on it that carries them
+    (``recent_days``, taken from the post's roll-up rows when it was raised)."""
+    newest: dict[tuple[str, str], Alert] = {}
+    own = alerts[0].subject.ids() if alerts else {}
+    first = (str(own.get("platform", "")), str(own.get("platform_content_id", "")))
+    for a in alerts:
+        ids = a.subject.ids()
+        post = (str(ids.get("platform", "")), str(ids.get("platform_content_id", "")))
+        if post[1] and a.evidence.get("recent_days") and (post not in newest or a.event_time > newest[post].event_time):
+            newest[post] = a
+    out = []
+    for (platform, post_id), a in sorted(newest.items(), key=lambda kv: (kv[0] != first, kv[0])):
+        label = f"{platform} post {post_id}, to {a.event_time:%Y-%m-%d %H:%M}"
+        picture = charts.band(a.evidence["recent_days"], label)
+        if picture:
+            days = [d for d in a.evidence["recent_days"] if isinstance(d, dict) and d.keys() >= BAND_KEYS]
+            out.append((label, Markup(picture), days))
+    return out
 
 
 async def serve(console: Console, host: str, port: int) -> None:
