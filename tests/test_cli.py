@@ -88,6 +88,7 @@ WRONG: list[tuple[list[str], dict[str, str], int]] = [
     (["console", "--from-dir", "missing-folder"], {}, 2),
     (["console", "--from-dir", "."], {}, 2),  # a folder that is not a run's
     (["console", "--from-dir", ".", "--bind", "0.0.0.0"], {}, 2),  # reachable by others: sign-in required
+    (["console", "--from-dir", ".", "--bind", "0.0.0.0", "--no-sign-in"], {}, 2),  # past the bind: no alerts.jsonl
     (["console", "--from-dir", ".", "--port", "0"], {}, 2),
     (["audit", "--month", "November", "--out", "audit"], {}, 2),
     (["config", "show"], {"CLAIMWATCH_CHECKPOINT_SECONDS": "often"}, 2),

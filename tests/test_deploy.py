@@ -25,8 +25,11 @@ def compose() -> dict:  # type: ignore[type-arg]
 def test_every_claimwatch_service_runs_a_real_subcommand() -> None:
     services = compose()["services"]
     ours = {name: s for name, s in services.items() if "build" in s}
-    assert {"topics", "worker", "ingest", "alerts-tail", "webhook-sink", "sns-sink", "report"} <= ours.keys()
+    assert {"topics", "worker", "ingest", "alerts-tail", "webhook-sink", "sns-sink", "report", "console"} <= ours.keys()
     assert services["report"]["profiles"] == ["report"], "the report runs on demand, not with the stack"
+    # The console without sign-in is published on the host's loopback only, never on every address.
+    assert all(port.startswith("127.0.0.1:") for port in services["console"]["ports"])
+    assert "--no-sign-in" in services["console"]["command"]
     for name, service in ours.items():
         args = service["command"]
         parsed = build_parser().parse_args(args)  # exits (fails the test) on an unknown command or option

@@ -26,6 +26,12 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--reports", help="where the weekly reports are: folder or s3://bucket/prefix (Kafka mode)")
     p.add_argument("--port", type=int, help="port (default: CLAIMWATCH_CONSOLE_PORT)")
     p.add_argument("--bind", help="address (default: CLAIMWATCH_CONSOLE_BIND, 127.0.0.1)")
+    p.add_argument(
+        "--no-sign-in",
+        action="store_true",
+        help="serve without sign-in on an address other than loopback: only where the network is the host's own "
+        "(a container whose port is published on the host's 127.0.0.1, as docker-compose.yml does)",
+    )
     p.set_defaults(func=cmd_console)
 
 
@@ -44,9 +50,10 @@ def cmd_console(args: argparse.Namespace) -> int:
     if not 0 < port < 65536:
         raise ValueError(f"--port {port}: give 1 to 65535")
     signer = env.claimwatch_console_alb_arn
-    if bind not in ("127.0.0.1", "localhost", "::1") and not signer:
+    if bind not in ("127.0.0.1", "localhost", "::1") and not signer and not args.no_sign_in:
         raise ValueError(
-            f"--bind {bind}: a console reachable from other machines needs sign-in (CLAIMWATCH_CONSOLE_ALB_ARN)"
+            f"--bind {bind}: a console reachable from other machines needs sign-in (CLAIMWATCH_CONSOLE_ALB_ARN), "
+            "or --no-sign-in where only this host can reach it"
         )
     source: Source
     if args.from_dir:
