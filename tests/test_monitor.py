@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from claimwatch.detect.monitor import Monitor
+from claimwatch.detect.posts import ReactionRate
 from schemas import ClaimEvent, Event, MetricObservation
 from tests.builders import (
     T0,
@@ -82,6 +83,43 @@ def test_a_spread_whose_order_cannot_be_told_is_raised_on_the_content_not_one_po
     assert viral and all(a.subject.platform is None and a.subject.content_id == "CW-1" for a in viral)
     assert "which first is unclear: tiktok was polled" in viral[0].title and viral[0].evidence["order_unclear"]
     assert viral[0].evidence["post"]["platform"] == "tiktok"
+
+
+def test_a_reaction_run_is_judged_on_its_windows_above_usual_not_a_quiet_one_before() -> None:
+    # A post whose likes come in waves (wide quiet windows: single windows of x2.3 are within its
+    # noise), then a window of 14 hours (polls missed) just above usual, then likes x2.3 for 12
+    # hours: the run began with the long window, but that window carries no evidence and must not
+    # dilute the run's ratio below the surge's own.
+    rate, t = ReactionRate(), 0.0
+    waves = [20.0, 3.0, 45.0, 8.0, 30.0, 10.0, 42.0, 12.0, 25.0, 5.0]
+    for i in range(80):
+        t += 3 * 3600
+        rate.observe(t, t - 3 * 3600, 1000.0, waves[i % len(waves)])
+    t += 14 * 3600
+    assert rate.observe(t, t - 14 * 3600, 4700.0, 125.0) is None and rate.cusum > 0  # the run begins
+    surges = []
+    for count in (48.0, 50.0, 47.0, 49.0):
+        t += 3 * 3600
+        surges.append(rate.observe(t, t - 3 * 3600, 1000.0, count))
+    found = [s for s in surges if s is not None]
+    assert found, "x2.3 for 12 hours on a post whose usual is 20 a window"
+    _, ratio, observed, *_ = found[0]
+    assert ratio >= ReactionRate.RUN_MIN_RATIO and observed < 200  # the long window is not in it
+
+
+def test_a_slow_ramp_found_late_is_not_named_the_follower_of_what_it_preceded() -> None:
+    # YouTube ramps up slowly from hour 100 (x1.7, within what one window can tell) and surges at
+    # 110; TikTok surges at 106 and is found first. YouTube's rise is found in a window of its own
+    # after TikTok's, but its run of windows above usual began at 100: never "spreading to YouTube".
+    yt = merged(
+        steady_polls("yt1", 100, 120, seed=2),
+        steady_polls("yt1", 110, 120 * 1.7, seed=5, start_hour=100.0, start_views=10_000 + 100 * 120),
+        steady_polls("yt1", 130, 120 * 4, seed=6, start_hour=110.0, start_views=10_000 + 100 * 120 + 10 * 204),
+    )
+    tt = steady_polls("tt1", 130, 200, spike=(106, 124, 4.0), platform="tiktok", seed=3)
+    viral = of_type(run_events([catalog(), *merged(yt, tt)]), "viral_propagation")
+    assert viral, "the content spiking on two platforms within hours is news"
+    assert not [a for a in viral if a.subject.platform == "youtube"], [a.title for a in viral]
 
 
 def test_a_blip_a_day_before_does_not_make_a_platform_the_origin_of_a_later_spread() -> None:

@@ -253,7 +253,7 @@ class Monitor:
             or f.time - last.get(event.platform, f.time) > SPIKE_QUIET
         ):
             spikes_seen[event.platform] = f.time
-            opened_at[event.platform] = f.bucket_start
+            opened_at[event.platform] = f.onset or f.bucket_start
         last[event.platform] = f.time
         began = spikes_seen[event.platform]
         # Only platforms that spiked before this one began to: the platform it started on is the
@@ -266,9 +266,10 @@ class Monitor:
         if not earlier:
             return []
         # Found after the others, but its rise may have begun before they were found: its window
-        # (the time since its last poll) opened earlier. With polls hours apart the order cannot be
-        # told, and an alert that names one post as the follower would name the wrong one half the time.
-        opened = opened_at.get(event.platform, f.bucket_start)
+        # (the time since its last poll) opened earlier, or it rose slowly through a run of windows
+        # above usual that began earlier (its onset). Then the order cannot be told from the polls,
+        # and an alert that names one post as the follower would name the wrong one half the time.
+        opened = opened_at.get(event.platform, f.onset or f.bucket_start)
         clear = {p: t for p, t in earlier.items() if t <= opened}
         unclear = not clear
         alert = spikes.propagation_alert(

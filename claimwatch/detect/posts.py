@@ -59,6 +59,9 @@ class Finding:
     episode_hours: float = 0.0
     episode_windows: int = 1  # windows (or buckets) of this metric in the episode that were anomalous
     windows: int = 1  # windows this finding spans: more than one for a sustained rise (CUSUM)
+    # When the rise began, as far as the post's own evidence tells: the start of the run of windows
+    # above usual it ends (a slow ramp's first window), else its own window's start.
+    onset: datetime | None = None
 
 
 ANALYTICS_DAYS_KEPT = 62  # past the roll-ups' 14-day horizon with room to spare
@@ -167,6 +170,9 @@ class ReactionRate:
     RUN_MAX_HOURS: ClassVar[float] = 24.0
     MIN_RATIO: ClassVar[float] = 2.0
     RUN_MIN_RATIO: ClassVar[float] = 2.0  # the same as one window: a bursty post runs at 1.6x now and then
+    # A window of a run counts toward the run's ratio only at this z or more: one within the noise
+    # (a long quiet window before the surge began) adds nothing to the evidence, and would dilute it.
+    RUN_EVIDENCE_Z: ClassVar[float] = 1.0
 
     def observe(
         self, t: float, start: float, views: float, count: float
@@ -220,8 +226,9 @@ class ReactionRate:
         else:
             if self.run_start is None:
                 self.run_start = begin
-            self.run_count += count
-            self.run_expected += expected
+            if z >= self.RUN_EVIDENCE_Z:
+                self.run_count += count
+                self.run_expected += expected
         ratio = (count + 1.0) / (expected + 1.0)
         if z >= self.Z_ALERT and ratio >= self.MIN_RATIO:
             surge = (z, ratio, count, expected, hours, begin)
@@ -474,10 +481,13 @@ class PostModel:
             z = self.views.zscore(views, mid, hours, expected)
             ratio = (views + 1.0) / (expected + 1.0)
             self._cusum(z, views, expected, hours, start)
+            onset = self.run_start  # before a finding resets the run: where a slow ramp began
             run_ratio = (self.run_observed + 1.0) / (self.run_expected + 1.0)
             z_alert = PRIMED_Z if primed else self.views.detector.z_alert
             if (z >= z_alert or (novel and z >= NOVEL_MIN_Z)) and ratio >= SPIKE_MIN_RATIO:
-                findings.append(self._finding("view_spike", t, z, ratio, views, expected, hours, start, novelty))
+                findings.append(
+                    self._finding("view_spike", t, z, ratio, views, expected, hours, start, novelty, onset=onset)
+                )
             elif self.cusum >= CUSUM_ALERT and run_ratio >= SPIKE_MIN_RATIO and self.run_start is not None:
                 # A sustained rise that no single bucket shows beyond doubt: judged over the whole run.
                 findings.append(
@@ -601,10 +611,12 @@ class PostModel:
         novelty: float = 0.0,
         metric: str | None = None,
         windows: int = 1,
+        onset: float | None = None,
     ) -> Finding:
         return Finding(
             metric=metric,
             windows=windows,
+            onset=from_epoch(onset if onset is not None and onset < start else start),
             kind=kind,
             time=from_epoch(t),
             z=round(z, 3),
