@@ -84,16 +84,6 @@ class WindowFigures:
     reactions_expected: float = 0.0
     reactions_variance: float = 0.0
 
-    def as_list(self) -> list[float]:
-        return [
-            self.views,
-            self.expected,
-            self.variance,
-            self.reactions,
-            self.reactions_expected,
-            self.reactions_variance,
-        ]
-
 
 @dataclass
 class BucketPolicy:

@@ -266,15 +266,18 @@ class RollupBook:
         if last is None or t > last[0]:
             row["last"] = point
         if window is not None:
+            # One decimal: small posts' reactions are a few a day, and the rows stay short. Added
+            # in place, figure by figure: this runs for every bucket closed.
             bands = row.setdefault("band", {})
             sums = bands.get(day)
-            figures = window.as_list()
-            # One decimal: small posts' reactions are a few a day, and the rows stay short.
-            bands[day] = (
-                [round(v, 1) for v in figures]
-                if sums is None
-                else [round(a + b, 1) for a, b in zip(sums, figures, strict=True)]
-            )
+            if sums is None:
+                sums = bands[day] = [0.0] * 6
+            sums[0] = round(sums[0] + window.views, 1)
+            sums[1] = round(sums[1] + window.expected, 1)
+            sums[2] = round(sums[2] + window.variance, 1)
+            sums[3] = round(sums[3] + window.reactions, 1)
+            sums[4] = round(sums[4] + window.reactions_expected, 1)
+            sums[5] = round(sums[5] + window.reactions_variance, 1)
 
     def recent_band(self, platform: str, post_id: str, t: float, days: int = BAND_DAYS) -> list[dict[str, Any]]:
         """The post's last ``days`` days of ``band`` (this week's row and last week's, as far as
