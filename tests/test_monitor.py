@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from claimwatch.detect.monitor import Monitor
 from claimwatch.detect.posts import ReactionRate
-from schemas import ClaimEvent, Event, MetricObservation
+from schemas import Alert, ClaimEvent, Event, MetricObservation
 from tests.builders import (
     T0,
     at,
@@ -83,6 +83,23 @@ def test_a_spread_whose_order_cannot_be_told_is_raised_on_the_content_not_one_po
     assert viral and all(a.subject.platform is None and a.subject.content_id == "CW-1" for a in viral)
     assert "which first is unclear: tiktok was polled" in viral[0].title and viral[0].evidence["order_unclear"]
     assert viral[0].evidence["post"]["platform"] == "tiktok"
+
+
+def test_a_fall_of_views_is_raised_and_a_collector_that_fell_behind_is_not() -> None:
+    # Views fall to a tenth from hour 110 to 122 (a block), then come back to usual: a fall.
+    def falls(alerts: list[Alert]) -> list[Alert]:
+        return [a for a in alerts if a.evidence.get("rule") == "metrics.view_drop"]
+
+    blocked = steady_polls("yt1", 150, 300, spike=(110, 122, 0.1), seed=2)
+    drops = falls(run_events([catalog(), *blocked]))
+    assert drops and all(at(110) <= a.event_time <= at(124) for a in drops)
+    # The same post, its collector frozen from hour 111: no poll until 119, whose reading is the
+    # frozen one, then one at 120 that has caught up with every view since (seed 152's quiet data).
+    polls = steady_polls("yt1", 150, 300, seed=2)
+    frozen_at = max(p.views or 0 for p in polls if p.event_time <= at(111))
+    behind = [p for p in polls if not at(109.5) < p.event_time < at(119)]
+    stale = poll("yt1", at(119), frozen_at)
+    assert not falls(run_events([catalog(), *merged(behind, [stale])]))
 
 
 def test_a_reaction_run_is_judged_on_its_windows_above_usual_not_a_quiet_one_before() -> None:

@@ -21,6 +21,9 @@ ENGAGEMENT = ("likes", "comments", "shares")
 COUNTERS = ("views", *ENGAGEMENT)
 SPIKE_MIN_RATIO = 1.8
 DROP_MIN_EXPECTED = 50.0  # a handful of missing views on a quiet post is noise, not a block
+# A fall of views is held to the next fresh poll; when at least this share of the views it missed
+# comes back then (beyond the usual for the time since), the counter was behind, not the audience.
+DROP_CAUGHT_UP_SHARE = 0.5
 CUSUM_SLACK = 1.0
 CUSUM_ALERT = 5.0
 NOVEL_MIN_Z = 3.0  # an unprecedented rate still has to clear the rate model's noise
@@ -281,10 +284,14 @@ class PostModel:
     out_of_order: int = 0
     duplicates: int = 0
     stale_polls: int = 0  # polls whose views counter stood still where views were all but certain
+    drops_caught_up: int = 0  # falls of views whose missing views came back at the next poll
     recent_rate: float = 0.0  # views an hour of the last bucket judged: "usual" while the model learns
     # The analytics days seen, as bits back from the newest (bit 0): a day seen again is restated.
     analytics_days: int = 0
     newest_analytics_day: int = 0  # its proleptic ordinal
+    # A fall of views found at the last poll, held until the next fresh one tells a fall from a
+    # collector that fell behind: ``[end, z, ratio, observed, expected, hours, start, novelty]``.
+    held_drop: list[float] = field(default_factory=list)
 
     def note_analytics_day(self, day: int) -> bool:
         """Record a day of analytics; True when it had been recorded before (a restatement).
@@ -366,7 +373,22 @@ class PostModel:
                 self.changed_at[name] = t
             self.last_totals[name] = value
         self.last_time = t
-        return self._maybe_close(t, policy, primed, windows)
+        released = self._settle_drop(t) if self.held_drop else []
+        return released + self._maybe_close(t, policy, primed, windows)
+
+    def _settle_drop(self, t: float) -> list[Finding]:
+        """The held fall of views, unless the views it missed came back at this poll: then the
+        counter was behind (a collector that froze it part of the way through the window and
+        caught up since), not the audience gone. A fall is news an hour late; a false one is not."""
+        end, z, ratio, observed, expected, hours, start, novelty = self.held_drop
+        self.held_drop = []
+        returned = self.bucket.get("views", 0.0) - self._usual_views(end, t)
+        if returned >= DROP_CAUGHT_UP_SHARE * (expected - observed):
+            self.drops_caught_up += 1
+            return []
+        drop = self._finding("view_drop", end, z, ratio, observed, expected, hours, start, novelty)
+        self._track_episode([drop], end)
+        return self._with_episode([drop], end)
 
     def _stale(self, t: float, totals: dict[str, int | None]) -> bool:
         """Whether the views counter stands still where :data:`STALLED_MIN_EXPECTED` views were usual."""
@@ -425,7 +447,7 @@ class PostModel:
             if value is not None:
                 self.bucket[name] = float(value)
         self.bucket_start = t - DAY + 1.0
-        findings = self._close(t, 24.0)
+        findings = self._close(t, 24.0, hold_drop=False)  # a day of analytics is no collector's reading
         return findings
 
     def _reset_to(self, t: float, totals: dict[str, int | None]) -> None:
@@ -453,7 +475,12 @@ class PostModel:
         return (start + t) / 2.0
 
     def _close(
-        self, t: float, hours: float, primed: bool = False, figures: list[WindowFigures] | None = None
+        self,
+        t: float,
+        hours: float,
+        primed: bool = False,
+        figures: list[WindowFigures] | None = None,
+        hold_drop: bool = True,
     ) -> list[Finding]:
         mid = self._mid(t)
         start = self.bucket_start if self.bucket_start is not None else t
@@ -496,12 +523,19 @@ class PostModel:
             if findings:
                 self._cusum_reset()  # a signalled rise starts a new run, or it would signal forever
             elif (z <= -z_alert or (novel and z <= -NOVEL_MIN_Z)) and ratio <= 0.25 and expected >= DROP_MIN_EXPECTED:
-                findings.append(self._finding("view_drop", t, z, ratio, views, expected, hours, start, novelty))
+                if hold_drop:  # judged at the next fresh poll (see _settle_drop)
+                    self.held_drop = [t, z, ratio, views, expected, hours, start, novelty]
+                else:
+                    findings.append(self._finding("view_drop", t, z, ratio, views, expected, hours, start, novelty))
         findings += self._engagement(t, views, start)
         self.views.learn(views, mid, hours)
         self.bucket = {}
         self.bucket_start = t
         self._track_episode(findings, t)
+        return self._with_episode(findings, t)
+
+    def _with_episode(self, findings: list[Finding], t: float) -> list[Finding]:
+        """The findings of a bucket ending at ``t`` with their episode so far."""
         if not findings:  # most buckets: no datetime to build
             return findings
         episode = from_epoch(self.episode_start)
