@@ -45,7 +45,13 @@ def claim(claim_id: str, when: datetime, status: str = "active", **fields: Any) 
 
 
 def poll(
-    pid: str, when: datetime, views: int, likes: int | None = None, platform: str = "youtube"
+    pid: str,
+    when: datetime,
+    views: int,
+    likes: int | None = None,
+    platform: str = "youtube",
+    comments: int | None = None,
+    shares: int | None = None,
 ) -> MetricObservation:
     return MetricObservation(
         event_id=f"{pid}-{when.isoformat()}",
@@ -56,6 +62,8 @@ def poll(
         event_time=when,
         views=views,
         likes=likes,
+        comments=comments,
+        shares=shares,
     )
 
 

@@ -13,7 +13,7 @@ from claimwatch.detect.posts import BucketPolicy, PostModel, WindowFigures
 from claimwatch.detect.rollup import BAND_DAYS, RollupBook, _band_day
 from schemas import MetricObservation
 from schemas.rollups import ROLLUP_ROW
-from tests.builders import T0, catalog, of_type, run_events
+from tests.builders import T0, catalog, of_type, poll, run_events
 
 DAYS = 24
 VIEW_SURGE_DAY, SHARE_SURGE_DAY = 19, 21
@@ -38,15 +38,7 @@ def noisy_polls(seed: int, views_surge: float = 4.0, shares_surge: float = 8.0) 
             totals[name] += int(rng.poisson(rng.gamma(4.0, views * per_view * surge / 4.0)))
         when = T0 + timedelta(hours=hour, minutes=7)
         out.append(
-            MetricObservation(
-                event_id=f"p{hour}",
-                source="platform_poll",
-                granularity="cumulative",
-                platform="youtube",
-                platform_content_id="yt1",
-                event_time=when,
-                **totals,
-            )
+            poll("yt1", when, totals["views"], totals["likes"], comments=totals["comments"], shares=totals["shares"])
         )
     return out
 
