@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from claimwatch.detect.posts import BucketPolicy, PostModel, WindowFigures
-from claimwatch.detect.rollup import BAND_DAYS, RollupBook, _band_day
+from claimwatch.detect.rollup import BAND_DAYS, RollupBook, band_day
 from schemas import MetricObservation
 from schemas.rollups import ROLLUP_ROW
 from tests.builders import T0, catalog, of_type, poll, run_events
@@ -57,7 +57,7 @@ def banded_days(polls: list[MetricObservation]) -> dict[str, dict[str, float]]:
     for _, row in book.take(polls[-1].event_time.timestamp()):
         assert ROLLUP_ROW.validate_python(row)  # the band is part of the contract the report reads
         for day, figures in row.get("band", {}).items():
-            days[day] = _band_day(day, figures)
+            days[day] = band_day(day, figures)
     return days
 
 
@@ -83,7 +83,7 @@ def test_a_quiet_day_lies_in_the_band_and_a_surging_one_does_not(seed: int) -> N
 
 
 def test_a_day_s_range_is_never_below_zero_and_adds_up_its_windows() -> None:
-    day = _band_day("2026-11-20", [3.0, 2.0, 9.0, 1.0, 0.5, 4.0])
+    day = band_day("2026-11-20", [3.0, 2.0, 9.0, 1.0, 0.5, 4.0])
     assert (day["low"], day["high"]) == (0.0, 8.0)  # 2 ± 2·3
     assert (day["reactions_low"], day["reactions_high"]) == (0.0, 4.5)  # 0.5 ± 2·2
     book = RollupBook()

@@ -19,11 +19,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from claimwatch.console.auth import AuthError, verify_alb
 from claimwatch.console.data import FolderSource
 from claimwatch.console.queue import Action, build_queue, review_deadlines, state_of
-from claimwatch.console.server import Console, ConsoleConfig, risk_moves
+from claimwatch.console.server import BAND_KEYS, Console, ConsoleConfig, post_bands, risk_moves
+from claimwatch.detect.rollup import band_day
 from schemas.alerts import Alert
 from tests.streamkit import needs_kafka
 
@@ -252,6 +255,33 @@ async def test_a_post_s_last_days_are_drawn_and_malformed_ones_are_left_out(run_
             text = await answer.text()
             assert answer.status == 200 and "<script>alert(1)" not in text
             assert "against their usual range" in text if wanted == "a0003" else "against their usual range" not in text
+
+
+JSON_ANY = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=12), inner, max_size=10),
+    max_leaves=40,
+)
+BAND_DAY = st.fixed_dictionaries(
+    {k: st.floats(allow_nan=True) | st.integers() | st.text(max_size=20) for k in sorted(BAND_KEYS)}
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(JSON_ANY, st.lists(BAND_DAY | JSON_ANY, max_size=16)))
+def test_any_recent_days_an_alert_carries_draws_or_is_left_out_never_raises(days: Any) -> None:
+    found = alert(5, platform_content_id="yt1", title=HOSTILE)
+    found.evidence["recent_days"] = days
+    for label, picture, rows in post_bands([found]):
+        assert str(picture).startswith("<svg") and "<script" not in str(picture)
+        assert all(row.keys() >= BAND_KEYS for row in rows) and "yt1" in label
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e12), min_size=6, max_size=6))
+def test_a_day_s_usual_range_holds_its_usual_and_never_goes_below_zero(figures: list[float]) -> None:
+    day = band_day("2026-11-20", figures)
+    assert 0.0 <= day["low"] <= round(day["expected"], 1) + 0.1 and day["expected"] <= day["high"] + 0.1
+    assert day["reactions_low"] >= 0.0 and day["reactions_expected"] <= day["reactions_high"] + 0.1
 
 
 def test_the_alb_header_is_believed_only_when_signed_by_its_load_balancer_and_fresh() -> None:

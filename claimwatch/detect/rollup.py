@@ -290,7 +290,7 @@ class RollupBook:
             for day, figures in (row or {}).get("band", {}).items():
                 if day >= first_day:
                     found[day] = figures
-        return [_band_day(day, found[day]) for day in sorted(found)]
+        return [band_day(day, found[day]) for day in sorted(found)]
 
     def _split_at_week_start(self, row: dict[str, Any], ident: str, point: list[float], week_start: float) -> None:
         """The views gained between a post's last poll of one week and its first of the next belong
@@ -339,7 +339,7 @@ class RollupBook:
         return taken, delete
 
 
-def _band_day(day: str, figures: list[float]) -> dict[str, Any]:
+def band_day(day: str, figures: list[float]) -> dict[str, Any]:
     """One day of a post's ``band``: its counts, their usual and the usual range, ``BAND_Z`` standard
     deviations either side (never below zero)."""
     views, expected, variance, reactions, reactions_expected, reactions_variance = figures
