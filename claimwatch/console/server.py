@@ -43,6 +43,7 @@ from claimwatch.console.auth import (
 )
 from claimwatch.console.data import Source
 from claimwatch.console.queue import Action, build_queue, review_deadlines
+from claimwatch.detect.rollup import BAND_FIELDS
 from claimwatch.textsafe import safe_cell, safe_text
 from schemas.alerts import ALERT_TYPES, SEVERITIES, Alert, severity_rank
 
@@ -484,9 +485,7 @@ class Console:
         )
 
 
-BAND_KEYS = frozenset(
-    ("day", "views", "expected", "low", "high", "reactions", "reactions_expected", "reactions_low", "reactions_high")
-)
+BAND_KEYS = frozenset(BAND_FIELDS)  # a day of the band an alert carries, as the core writes it
 
 
 def post_bands(alerts: list[Alert]) -> list[tuple[str, Markup, list[dict[str, Any]]]]:

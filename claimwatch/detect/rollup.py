@@ -54,6 +54,18 @@ BAND_DAYS = 7  # the days of a post's band an alert on it carries as evidence
 # A day's usual range: this many standard deviations either side of its usual count, about 95 % of
 # quiet days inside it (what the console draws as the band).
 BAND_Z = 2.0
+# What a day of a post's band reads as (``band_day``): the evidence an alert carries, the console's table.
+BAND_FIELDS = (
+    "day",
+    "views",
+    "expected",
+    "low",
+    "high",
+    "reactions",
+    "reactions_expected",
+    "reactions_low",
+    "reactions_high",
+)
 # A release is counted once as "inactive" and once under its outcome, by the status it left.
 RELEASE_OUTCOMES = {
     "disputed": "after_dispute",
@@ -350,17 +362,8 @@ def band_day(day: str, figures: list[float]) -> dict[str, Any]:
 
     low, high = usual_range(expected, variance)
     reactions_low, reactions_high = usual_range(reactions_expected, reactions_variance)
-    return {
-        "day": day,
-        "views": views,
-        "expected": expected,
-        "low": low,
-        "high": high,
-        "reactions": reactions,
-        "reactions_expected": reactions_expected,
-        "reactions_low": reactions_low,
-        "reactions_high": reactions_high,
-    }
+    shown = (day, views, expected, low, high, reactions, reactions_expected, reactions_low, reactions_high)
+    return dict(zip(BAND_FIELDS, shown, strict=True))
 
 
 def _row_day(row: dict[str, Any]) -> str:
