@@ -253,10 +253,7 @@ class CoreServer:
         if self.local is not None and not self.copy_broken:
             self.pending += written.states
         return Encoded(
-            states=[
-                StateRecord(partition=p, key=k, value=None if blob is None else blob.decode())
-                for p, k, blob in written.states
-            ],
+            states=[StateRecord.of(p, k, blob) for p, k, blob in written.states],
             rollups=[RollupRecord(partition=p, key=k, row=row.decode()) for p, k, row in written.rollups],
             oversized=[OversizedRecord(partition=p, key=k, size=n) for p, k, n in written.oversized],
         )

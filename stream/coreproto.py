@@ -20,6 +20,7 @@ One request at a time over the child's stdin, each answered on its stdout before
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import struct
 from collections.abc import Iterable
@@ -173,7 +174,15 @@ class Dirty(_Message):
 class StateRecord(_Message):
     partition: int
     key: str
-    value: str | None  # None: delete the key (a tombstone)
+    value: str | None  # the record, base64 (records are packed: not text); None deletes the key
+
+    @classmethod
+    def of(cls, partition: int, key: str, blob: bytes | None) -> StateRecord:
+        return cls(partition=partition, key=key, value=None if blob is None else base64.b64encode(blob).decode())
+
+    def blob(self) -> bytes | None:
+        """The record's bytes (None: a deletion)."""
+        return None if self.value is None else base64.b64decode(self.value)
 
 
 class RollupRecord(_Message):

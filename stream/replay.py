@@ -210,9 +210,8 @@ async def replay_partitions(
         for partition, records in sorted(stored.items()):
             for stored_key, stored_value in records:
                 await states.send(stored_key, stored_value, partition)
-                kept_row = snapshot_row(stored_key, stored_value)
-                if kept_row is not None:
-                    await rollups.send(kept_row[0], kept_row[1], partition)
+                for row_key, row in snapshot_rows(stored_key, stored_value):
+                    await rollups.send(row_key, row, partition)
                     report.rollups += 1
         written = store.checkpoint_items(keys, MAX_RECORD_BYTES)
         for partition, key, blob in written.states:
@@ -246,19 +245,29 @@ async def replay_partitions(
     return report
 
 
-def snapshot_row(key: bytes, value: bytes) -> tuple[bytes, bytes] | None:
-    """The roll-up row a stored row part holds, keyed as the rows topic keys it; None for other records."""
+def snapshot_rows(key: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
+    """The roll-up rows a stored part holds (a series of rows, or a claim's with its rows), keyed as
+    the rows topic keys them; none for other records or records that do not read."""
     item, sep, rest = key.partition(b"\0")
-    kind, _, row_key = rest.partition(b"\0")
-    if not sep or kind != state.ROW.encode():
-        return None
+    kind, _, ident = rest.partition(b"\0")
+    if not sep or kind not in (state.ROW.encode(), state.CLAIM.encode()):
+        return []
     try:
-        row = orjson.loads(value).get("v")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    if not isinstance(row, dict):
-        return None
-    return row_key + b"|@" + item, orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+        body = state.stored_json(value)
+    except (orjson.JSONDecodeError, state.StateFormatError):
+        return []
+    if not isinstance(body, dict):
+        return []
+    rows = body.get("rows")
+    if rows is None and kind == state.ROW.encode() and isinstance(body.get("v"), dict):
+        rows = {ident.decode("utf-8", "replace"): body["v"]}  # version 4: a row a part
+    if not isinstance(rows, dict):
+        return []
+    return [
+        (row_key.encode() + b"|@" + item, orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
+        for row_key, row in sorted(rows.items())
+        if isinstance(row, dict)
+    ]
 
 
 async def _commit_for_worker(settings: Settings, offsets: dict[TopicPartition, int]) -> None:

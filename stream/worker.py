@@ -494,7 +494,7 @@ class WorkerLoop:
                 for start in range(0, len(self.unwritten), CHECKPOINT_CHUNK):
                     found = await self.core.encode(self.unwritten[start : start + CHECKPOINT_CHUNK])
                     for state in found.states:
-                        blob = None if state.value is None else state.value.encode()
+                        blob = state.blob()
                         sent.append(await self.produce(self.state_name, state.key.encode(), blob, state.partition))
                         size = len(state.key.encode()) + len(blob or b"")
                         self.stats.state_bytes_written += size

@@ -120,9 +120,7 @@ def test_a_checkpoint_restores_into_a_fresh_core_that_continues_exactly(log_reco
     second = CoreServer(MonitorConfig(), TOPIC)
     for partition in range(4):
         changelog: list[Record] = [
-            (s.partition, 0, s.key.encode(), None if s.value is None else s.value.encode())
-            for s in stored.states
-            if s.partition == partition
+            (s.partition, 0, s.key.encode(), s.blob()) for s in stored.states if s.partition == partition
         ]
         assert ask(second, Request.RESTORE, Restored, {"partition": partition}, changelog).unreadable == {}
     # Redelivered after the "crash": the first half again, then the rest.

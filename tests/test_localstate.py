@@ -27,7 +27,7 @@ class Changelog:
         last: dict[int, tuple[int, str]] = {}
         for record in encoded.states:
             log = self.records[record.partition]
-            value = None if record.value is None else record.value.encode()
+            value = record.blob()
             log.append((len(log), record.key.encode(), value))
             last[record.partition] = (len(log) - 1, record_digest(record.key.encode(), value))
         return [{"partition": p, "offset": o, "digest": d} for p, (o, d) in sorted(last.items())]

@@ -224,7 +224,7 @@ def test_state_of_format_version_1_is_migrated_into_the_bounded_sketches() -> No
             checked += 1
         blob = state.encode(monitor, offset=1)
         assert (
-            json.loads(blob)["version"] == state.VERSION
+            state.stored_json(blob)["version"] == state.VERSION
             and state.decode(blob, MonitorConfig())[1].posts.keys() == monitor.posts.keys()
         )
     assert checked >= 2
@@ -277,7 +277,7 @@ def test_state_of_format_version_2_is_read_and_continues(keyed_events: list[tupl
         for post in monitor.posts.values():
             assert len(post.novelty.value.high) <= 16 < post.novelty.value.extremes
         again = state.decode(state.encode(monitor, offset), MonitorConfig())[1]
-        assert json.loads(state.encode(again, offset))["version"] == state.VERSION
+        assert state.stored_json(state.encode(again, offset))["version"] == state.VERSION
         assert state.encode(again, offset) == state.encode(monitor, offset)
 
 
@@ -393,7 +393,7 @@ def test_a_checkpoint_cut_short_is_rebuilt_not_half_loaded(keyed_events: list[tu
     written = [(key, blob) for _, key, blob in second.checkpoint() if key.split(state.PART_SEPARATOR)[0] == orphan_item]
     deletions = [key for key, blob in written if blob is None]
     assert deletions and written[: len(deletions)] == [(key, None) for key in deletions]
-    assert written[-1][0] == orphan_item and json.loads(written[-1][1] or b"")["seq"] > 2
+    assert written[-1][0] == orphan_item and state.stored_json(written[-1][1] or b"")["seq"] > 2
 
 
 @pytest.mark.parametrize("offset", [2**62, -5, 10_000])
@@ -422,3 +422,54 @@ def test_state_with_inline_collections_is_rewritten_as_parts(keyed_events: list[
     assert report.loaded == len(claims) and not report.unreadable
     assert {key: len(m.claims.claims) for key, m in again.keyed.monitors.items()} == claims
     assert max(len(blob or b"") for _, key, blob in records if state.PART_SEPARATOR not in key) < 64 * 1024
+
+
+V4_RECORDS = Path(__file__).parent / "fixtures" / "state-v4-records.jsonl"
+
+
+def test_state_of_format_version_4_is_read_and_stored_again_packed(keyed_events: list[tuple[str, object]]) -> None:
+    """Version 4 stored plain JSON, each week's roll-up row a part of its own.
+
+    The fixture is two items of this module's data, 60 % through, as version 4 wrote them. They
+    load; their first checkpoint deletes the week-by-week row parts first and writes every part in
+    this layout; read back, the items continue with the alerts of a run never stored."""
+    rows = [json.loads(line) for line in V4_RECORDS.read_text().splitlines()]
+    cut, items = rows[0]["cut"], {r["key"] for r in rows if state.PART_SEPARATOR not in r["key"]}
+    assert len(items) == 2 and all(state.stored_json(r["state"].encode())["version"] == 4 for r in rows)
+    old = [(r["key"].encode(), r["state"].encode()) for r in rows]
+    store = StateStore(clock=lambda: T0)
+    report = store.restore(0, old)
+    assert report.loaded == 2 and not report.unreadable and store.rewrite == items
+    weekly = sorted(
+        r["key"] for r in rows if (s := state.split_part_key(r["key"])) and s[1] == state.ROW and "-W" in s[2]
+    )
+    assert weekly and sorted(k for keys in store.stale.values() for k in keys) == weekly
+    written = store.checkpoint()
+    for item in items:
+        mine = [(key, blob) for _, key, blob in written if key.split(state.PART_SEPARATOR)[0] == item]
+        deleted = [key for key, blob in mine if blob is None]
+        assert mine[: len(deleted)] == [(key, None) for key in deleted] and deleted
+        assert all(blob[:4] == b"\x28\xb5\x2f\xfd" for _, blob in mine if blob is not None)
+    # The changelog after that checkpoint: the latest record per key wins, deletions remove.
+    changelog: dict[bytes, bytes | None] = dict(old)
+    for _, key, blob in written:
+        changelog[key.encode()] = blob
+    again = StateStore(clock=lambda: T0)
+    assert again.restore(0, [(k, v) for k, v in changelog.items() if v is not None]).loaded == 2 and not again.rewrite
+    for item in items:
+        assert again.keyed.monitors[item].rollups.rows == store.keyed.monitors[item].rollups.rows
+        assert again.keyed.monitors[item].claims.claims == store.keyed.monitors[item].claims.claims
+    whole = StateStore(clock=lambda: T0)
+    expected = [
+        alert.alert_id
+        for offset, (key, event) in enumerate(keyed_events)
+        for alert in (whole.apply_event(key, 0, offset, event) or [])  # type: ignore[arg-type]
+        if offset >= cut and key in items
+    ]
+    continued = [
+        alert.alert_id
+        for offset, (key, event) in enumerate(keyed_events[cut:], start=cut)
+        if key in items
+        for alert in (again.apply_event(key, 0, offset, event) or [])  # type: ignore[arg-type]
+    ]
+    assert continued == expected and again.keyed.monitors.keys() == items

@@ -28,12 +28,14 @@ import json
 import zlib
 from array import array
 from collections import Counter, deque
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from claimwatch.detect import packing
 from claimwatch.detect.alerting import DedupKey, DedupStage
 from claimwatch.detect.claimstate import AssetActivity, ClaimBook, ClaimState
 from claimwatch.detect.ewstats import EWMean
@@ -49,9 +51,14 @@ FORMAT = "claimwatch-state"
 PART_FORMAT = "claimwatch-part"
 # 2: bounded novelty sketches (TailSketch, DayRing) instead of each post's full history;
 # 3: long arrays may be stored deflated (tags "afz", "abz");
-# 4: an item is a root record and one record per claim, roll-up row and dedup key (parts)
-VERSION = 4
-READABLE = (1, 2, 3, 4)  # version 1 is migrated on reading: its histories are replayed into sketches
+# 4: an item is a root record and one record per claim, roll-up row and dedup key (parts);
+# 5: every record is packed (``packing``: zstd with a shipped dictionary), and the weekly roll-up
+#    rows of one claim, post or asset are one part (``row_series``), a claim's in the claim's own
+#    part (each row repeats the claim's ids and names: packed together they take a third of the
+#    bytes); version 4 items are read and written again in this layout
+VERSION = 5
+READABLE = (1, 2, 3, 4, 5)  # version 1 is migrated on reading: its histories are replayed into sketches
+PART_VERSIONS = (4, 5)
 MAX_STATE_BYTES = 16 << 20  # what is read at most; what is written is bounded by the record limit
 MAX_DEPTH = 24
 PART_SEPARATOR = "\x00"  # item key, part kind and part id in a part's changelog key (never in an item key)
@@ -119,7 +126,7 @@ def encode(monitor: Monitor, offset: int, seq: int = 0, parts: int = 0) -> bytes
         "parts": parts,
         "monitor": _enc(monitor),
     }
-    return _dumps(body)
+    return packing.pack(_dumps(body))
 
 
 def _dumps(body: Any) -> bytes:
@@ -147,22 +154,70 @@ def dedup_ident(key: DedupKey) -> str:
     return orjson.dumps(_enc(key)).decode()
 
 
+def row_series(row_key: str) -> tuple[str, str | None]:
+    """``(series, week)`` of a roll-up row's key: a weekly row ``kind|<ISO week>|id`` is of the series
+    ``kind|id``, whose weeks are stored together (a claim's in the claim's part); any other row is
+    a series of its own, without a week."""
+    kind, _, rest = row_key.partition("|")
+    week, bar, ident = rest.partition("|")
+    if bar and len(week) == 8 and week[4:6] == "-W" and week[:4].isdigit() and week[6:].isdigit():
+        return f"{kind}|{ident}", week
+    return row_key, None
+
+
+def series_rows(series: str, weeks: Iterable[str], rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The rows of ``series`` among ``rows``, by key, for the weeks given (a row without a week is its series)."""
+    if series in rows:  # a row without a week (a weekly series' name is never a row's key)
+        return {series: rows[series]}
+    kind, _, ident = series.partition("|")
+    return {key: rows[key] for week in weeks if (key := f"{kind}|{week}|{ident}") in rows}
+
+
 def encode_part(kind: str, value: Any, seq: int) -> bytes:
-    """One claim (``CLAIM``), roll-up row (``ROW``, plain JSON) or dedup entry (``DEDUP``: its time and
-    rank) of an item, written by checkpoint ``seq``."""
-    stored = value if kind == ROW else _enc(value)
-    return _dumps({"format": PART_FORMAT, "version": VERSION, "seq": seq, "v": stored})
+    """One part of an item, written by checkpoint ``seq`` (the inverse of :func:`decode_part`):
+    a claim's (``CLAIM``: ``(claim or None, its rows by key)``), one series of roll-up rows (``ROW``:
+    rows by key, plain JSON) or a dedup entry (``DEDUP``: its time and rank)."""
+    body: dict[str, Any] = {"format": PART_FORMAT, "version": VERSION, "seq": seq}
+    if kind == CLAIM:
+        claim, rows = value
+        body["v"], body["rows"] = (None if claim is None else _enc(claim)), rows
+    elif kind == ROW:
+        body["rows"] = value
+    else:
+        body["v"] = _enc(value)
+    return packing.pack(_dumps(body))
+
+
+def _unpacked(blob: bytes) -> bytes:
+    try:
+        return packing.unpack(blob, MAX_STATE_BYTES)
+    except packing.PackingError as exc:
+        raise StateFormatError(str(exc)) from None
+
+
+def _series_rows(series: str, rows: Any) -> dict[str, dict[str, Any]]:
+    """Stored rows, each checked to be a row of ``series``."""
+    if rows is None:
+        return {}
+    if not isinstance(rows, dict):
+        raise StateFormatError("a part whose rows are not a mapping")
+    for key, row in rows.items():
+        if row_series(key)[0] != series or not isinstance(row, dict) or not isinstance(row.get("kind"), str):
+            raise StateFormatError("a part holding a roll-up row that is not of the series its key names")
+    return rows
 
 
 def decode_part(kind: str, ident: str, blob: bytes) -> tuple[int, Any, Any]:
-    """``(seq, id, value)`` of a part record (the id decoded for a dedup key); or StateFormatError."""
+    """``(seq, id, value)`` of a part record (the id decoded for a dedup key; for a claim the value is
+    ``(claim or None, rows by key)``); or StateFormatError."""
     if len(blob) > MAX_STATE_BYTES:
         raise StateFormatError(f"a part of {len(blob):,} bytes is larger than {MAX_STATE_BYTES:,}")
+    blob = _unpacked(blob)
     try:
         body = orjson.loads(blob)
     except orjson.JSONDecodeError:
         body = _loads_wide(blob)
-    if not isinstance(body, dict) or body.get("format") != PART_FORMAT or body.get("version") != VERSION:
+    if not isinstance(body, dict) or body.get("format") != PART_FORMAT or body.get("version") not in PART_VERSIONS:
         raise StateFormatError("not a claimwatch state part this worker reads")
     seq = body.get("seq")
     if type(seq) is not int or seq < 0:
@@ -170,14 +225,22 @@ def decode_part(kind: str, ident: str, blob: bytes) -> tuple[int, Any, Any]:
     stored = body.get("v")
     try:
         if kind == CLAIM:
-            claim = _dec(stored, 0)
-            if not isinstance(claim, ClaimState) or claim.claim_id != ident:
+            claim = None if stored is None and body["version"] >= 5 else _dec(stored, 0)
+            if claim is not None and (not isinstance(claim, ClaimState) or claim.claim_id != ident):
                 raise StateFormatError("a claim part that is not the claim its key names")
-            return seq, ident, claim
+            rows = _series_rows(f"claim|{ident}", body.get("rows"))
+            if claim is None and not rows:
+                raise StateFormatError("a claim part with neither the claim nor a row")
+            return seq, ident, (claim, rows)
         if kind == ROW:
-            if not isinstance(stored, dict) or not isinstance(stored.get("kind"), str):
-                raise StateFormatError("a roll-up row part that is not a row")
-            return seq, ident, stored
+            if body["version"] == 4:  # one row a part, keyed by the row's own key
+                if not isinstance(stored, dict) or not isinstance(stored.get("kind"), str):
+                    raise StateFormatError("a roll-up row part that is not a row")
+                return seq, ident, {ident: stored}
+            rows = _series_rows(ident, body.get("rows"))
+            if not rows:
+                raise StateFormatError("a roll-up part without a row")
+            return seq, ident, rows
         if kind == DEDUP:
             key = _dec(orjson.loads(ident), 0)
             moment, rank = _dec(stored, 0)
@@ -381,6 +444,7 @@ def decode_root(blob: bytes, config: MonitorConfig) -> Root:
         raise StateFormatError(f"state of {len(blob):,} bytes is larger than {MAX_STATE_BYTES:,}")
     if blob[:1] == b"\x80":
         raise StateFormatError("a pickle (the format before version 1): never loaded; rebuilt from the log")
+    blob = _unpacked(blob)
     try:
         body = orjson.loads(blob)
     except orjson.JSONDecodeError:
@@ -552,3 +616,9 @@ def _maxlen(value: dict[str, Any]) -> int | None:
     if maxlen is not None and (type(maxlen) is not int or maxlen < 0):
         raise StateFormatError("bad deque bound")
     return maxlen
+
+
+def stored_json(blob: bytes) -> Any:
+    """The JSON a stored record holds, unpacked (for tools and tests: :func:`decode_root` and
+    :func:`decode_part` are the readers that check it)."""
+    return orjson.loads(_unpacked(blob))

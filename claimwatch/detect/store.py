@@ -6,10 +6,11 @@ caller to write to the state changelog before it commits the input offsets. Each
 offset of the last event it applied, so events redelivered after a crash (everything after the last
 committed offset) are skipped by the items that already applied them: replay is idempotent.
 
-An item is stored as a root record (its models: a few KB) and one small part record per claim,
-roll-up row and dedup key (``item NUL kind NUL id``): a checkpoint writes only the parts that
-changed, so no record grows with the item's history (an asset of 100,000 claims is 100,000 claim
-records of about 1 KB, not one record of 100 MB that Kafka would refuse).
+An item is stored as a root record (its models: a few KB) and one small part record per claim
+(with the claim's roll-up rows), other roll-up row and dedup key (``item NUL kind NUL id``), each
+packed (``packing``): a checkpoint writes only the parts that changed, so no record grows with the
+item's history (an asset of 100,000 claims is 100,000 claim records of a few hundred bytes, not one
+record of 100 MB that Kafka would refuse).
 
 No Kafka here: the worker, replay and the benchmarks drive it, and the tests drive it directly.
 
@@ -31,7 +32,7 @@ from typing import Protocol
 
 import orjson
 
-from claimwatch.detect import state
+from claimwatch.detect import packing, state
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import Monitor, MonitorConfig, Step
@@ -56,7 +57,22 @@ class RestoreReport:
     seq: dict[str, int] = field(default_factory=dict)
     rewrite: set[str] = field(default_factory=set)
     stale: dict[str, list[str]] = field(default_factory=dict)
+    # Per item: the roll-up rows its last checkpoint stored, which may never have been published
+    # (the process may have died between the two): published again, not stored again.
+    republish: dict[str, list[str]] = field(default_factory=dict)
     parts: int = 0
+
+
+@dataclass
+class Assembled:
+    """An item read from its root and parts (see :meth:`StateStore._assemble`)."""
+
+    offset: int
+    monitor: Monitor
+    seq: int
+    rewrite: bool  # an older layout: every part is written again in this one
+    moved: list[str] = field(default_factory=list)  # part keys of that layout this one does not use
+    republish: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -90,6 +106,7 @@ class StateStore:
     seq: dict[str, int] = field(default_factory=dict)  # each item's last checkpoint number
     rewrite: set[str] = field(default_factory=set)  # items whose every part the next checkpoint writes
     stale: dict[str, list[str]] = field(default_factory=dict)  # part keys the item's next checkpoint deletes
+    republish: dict[str, list[str]] = field(default_factory=dict)  # rows the item's next checkpoint publishes
     # Partitions restored lazily (see :meth:`restore_lazily`), with the event log's end offset then;
     # the items looked up in ``stored`` since, with their partition.
     stored: StoredItems | None = None
@@ -149,6 +166,10 @@ class StateStore:
             seq = self.seq[key] = self.seq.get(key, 0) + 1
             rows, expired = monitor.rollups.take_changes()
             parts = self._parts(key, monitor, seq, rows, expired, rewrite=key in self.rewrite)
+            published = dict(rows)
+            for row_key in self.republish.pop(key, ()):
+                if row_key not in published and row_key in monitor.rollups.rows:
+                    published[row_key] = monitor.rollups.rows[row_key]
             self.rewrite.discard(key)
             written = 0
             for part, blob in parts:
@@ -165,7 +186,7 @@ class StateStore:
             out.states += records
             out.rollups += [
                 (partition, f"{row_key}|@{key}", orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
-                for row_key, row in rows
+                for row_key, row in sorted(published.items())
             ]
         return out
 
@@ -179,26 +200,42 @@ class StateStore:
         rewrite: bool,
     ) -> list[tuple[str, bytes | None]]:
         claims = monitor.claims
-        changed_claims = claims.take_changed()
+        book = monitor.rollups
+        changed_claims = set(claims.take_changed())
         changed_keys, removed_keys = monitor.dedup.take_changes()
-        if rewrite:  # loaded from a root that held these inline: each becomes a record of its own
-            changed_claims = sorted(claims.claims)
+        if rewrite:  # loaded from an older layout: each becomes a record of this one
+            changed_claims = set(claims.claims)
             changed_keys = sorted(monitor.dedup.seen, key=repr)
             monitor.dedup.saved.update(changed_keys)
-            rows = sorted(monitor.rollups.rows.items())
-            monitor.rollups.saved.update(monitor.rollups.rows)
-        # Deletions first: a key deleted and written again in one checkpoint ends written.
-        out: list[tuple[str, bytes | None]] = [(state.part_key(key, state.ROW, row_key), None) for row_key in expired]
-        out += [(state.part_key(key, state.DEDUP, state.dedup_ident(k)), None) for k in removed_keys]
-        for claim_id in changed_claims:
-            out.append(
-                (
-                    state.part_key(key, state.CLAIM, claim_id),
-                    state.encode_part(state.CLAIM, claims.claims[claim_id], seq),
-                )
-            )
+            rows = sorted(book.rows.items())
+            book.saved.update(book.rows)
+        # The weeks of one claim's, post's or asset's rows are one part (a claim's in the claim's own
+        # part): written again when one of its rows, the set of its rows or the claim changed.
+        touched: set[str] = set()
+        taken: dict[str, dict[str, dict[str, object]]] = {}
+        for row_key in expired:
+            touched.add(state.row_series(row_key)[0])
         for row_key, row in rows:
-            out.append((state.part_key(key, state.ROW, row_key), state.encode_part(state.ROW, row, seq)))
+            series = state.row_series(row_key)[0]
+            touched.add(series)
+            taken.setdefault(series, {})[row_key] = row
+        touched.update(f"claim|{claim_id}" for claim_id in changed_claims)
+        out: list[tuple[str, bytes | None]] = [
+            (state.part_key(key, state.DEDUP, state.dedup_ident(k)), None) for k in removed_keys
+        ]
+        weeks = sorted({week for row_key in book.rows if (week := state.row_series(row_key)[1])}) if touched else []
+        for series in sorted(touched):
+            # A row taken now but already forgotten is stored once more, as every row is.
+            held = state.series_rows(series, weeks, book.rows) | taken.get(series, {})
+            if series.startswith("claim|"):
+                claim_id = series[len("claim|") :]
+                claim = claims.claims.get(claim_id)
+                part = state.part_key(key, state.CLAIM, claim_id)
+                blob = None if claim is None and not held else state.encode_part(state.CLAIM, (claim, held), seq)
+            else:
+                part = state.part_key(key, state.ROW, series)
+                blob = state.encode_part(state.ROW, held, seq) if held else None
+            out.append((part, blob))
         seen = monitor.dedup.seen
         for dedup_key in changed_keys:
             out.append(
@@ -216,9 +253,14 @@ class StateStore:
     def take_rollups(self, keys: Iterable[str]) -> list[tuple[int, str, bytes]]:
         """The roll-up rows these items changed since last taken, without storing the items:
         ``(partition, key, JSON)`` (what the embedded run and benchmarks take)."""
+        keys = list(keys)
+        for key in keys:
+            again, monitor = self.republish.pop(key, ()), self.keyed.monitors.get(key)
+            if monitor is not None:  # rows stored by the last checkpoint before a restore: taken again
+                monitor.rollups.dirty.update(row_key for row_key in again if row_key in monitor.rollups.rows)
         return [
             (self.partition_of[key.rsplit("|@", 1)[1]], key, orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
-            for key, row in self.keyed.take_rollups(list(keys))
+            for key, row in self.keyed.take_rollups(keys)
         ]
 
     def restore(
@@ -255,7 +297,8 @@ class StateStore:
                     report.seq[key] = max(map(_part_seq, item_parts.values()))
                 continue  # else a tombstone: the item was deleted
             try:
-                offset, monitor, seq, rewrite = self._assemble(root, item_parts)
+                read = self._assemble(root, item_parts)
+                offset = read.offset
                 if offset < 0 or (log_end is not None and offset >= log_end):
                     raise state.StateFormatError(
                         f"applied offset {offset} outside the event log's partition (0..{log_end})"
@@ -265,34 +308,42 @@ class StateStore:
                 report.stale[key] = sorted(item_parts)
                 report.seq[key] = max([_part_seq(root), *map(_part_seq, item_parts.values())])
                 continue
-            report.items.append((key, offset, monitor))
-            report.seq[key] = seq
+            report.items.append((key, offset, read.monitor))
+            report.seq[key] = read.seq
             report.parts += len(item_parts)
-            if rewrite:
+            if read.rewrite:
                 report.rewrite.add(key)
+            if read.moved:
+                report.stale[key] = read.moved
+            if read.republish:
+                report.republish[key] = read.republish
         report.loaded = len(report.items)
         return report
 
-    def _assemble(self, root_blob: bytes, parts: dict[str, bytes]) -> tuple[int, Monitor, int, bool]:
+    def _assemble(self, root_blob: bytes, parts: dict[str, bytes]) -> Assembled:
         """An item from its root and part records; StateFormatError when they are not one checkpoint's."""
         root = state.decode_root(root_blob, self.config)
         monitor = root.monitor
         if root.version < 4:
-            return root.offset, monitor, 0, True
+            return Assembled(root.offset, monitor, 0, rewrite=True)
         current = 0
+        read = Assembled(root.offset, monitor, root.seq, rewrite=root.version < state.VERSION)
         for part, blob in parts.items():
             _, kind, ident = state.split_part_key(part) or ("", "", "")
             seq, decoded_id, value = state.decode_part(kind, ident, blob)
             if seq > root.seq:
                 raise state.StateFormatError(f"a part of checkpoint {seq} beside a root of checkpoint {root.seq}")
             current += seq == root.seq
-            if kind == state.CLAIM:
-                monitor.claims.claims[decoded_id] = value
-            elif kind == state.ROW:
-                monitor.rollups.rows[decoded_id] = value
-                monitor.rollups.saved.add(decoded_id)
-                if seq == root.seq:
-                    monitor.rollups.dirty.add(decoded_id)  # taken by the last checkpoint: maybe not published
+            if kind in (state.CLAIM, state.ROW):
+                claim, rows = value if kind == state.CLAIM else (None, value)
+                if claim is not None:
+                    monitor.claims.claims[decoded_id] = claim
+                monitor.rollups.rows.update(rows)
+                monitor.rollups.saved.update(rows)
+                if seq == root.seq:  # taken by the last checkpoint: maybe not published
+                    read.republish += rows
+                if kind == state.ROW and state.row_series(decoded_id)[1] is not None:
+                    read.moved.append(part)  # version 4: each week's row was a part of its own
             else:
                 monitor.dedup.seen[decoded_id] = value
                 monitor.dedup.saved.add(decoded_id)
@@ -301,7 +352,9 @@ class StateStore:
                 f"checkpoint {root.seq} cut short: {current} of its {root.parts} part record(s) arrived"
             )
         monitor.claims.reindex()
-        return root.offset, monitor, root.seq, False
+        read.moved.sort()
+        read.republish.sort()
+        return read
 
     def restore_lazily(self, partition: int, log_end: int | None = None) -> None:
         """Hold the partition as restored without decoding anything: each item is read from
@@ -334,8 +387,9 @@ class StateStore:
             self.applied[key] = offset
             self.partition_of[key] = partition
             self.seq[key] = report.seq.get(key, 0)
-            if monitor.rollups.dirty:
-                self.dirty.add(key)  # roll-ups a checkpoint took but may not have written
+            if key in report.republish:
+                self.republish[key] = report.republish[key]
+                self.dirty.add(key)  # roll-ups a checkpoint stored but may not have published
             if key in report.rewrite:
                 self.rewrite.add(key)
                 self.dirty.add(key)
@@ -373,6 +427,7 @@ class StateStore:
             self.seq.pop(key, None)
             self.rewrite.discard(key)
             self.stale.pop(key, None)
+            self.republish.pop(key, None)
         for key in [k for k, p in self.looked_up.items() if p in partitions]:
             del self.looked_up[key]
         for partition in partitions:
@@ -383,8 +438,8 @@ class StateStore:
 def _part_seq(blob: bytes | None) -> int:
     """The checkpoint number a record says it is of (0 when it does not say): for stale records only."""
     try:
-        body = orjson.loads(blob or b"")
-    except orjson.JSONDecodeError:
+        body = orjson.loads(packing.unpack(blob or b"", state.MAX_STATE_BYTES))
+    except (orjson.JSONDecodeError, packing.PackingError):
         return 0
     seq = body.get("seq") if isinstance(body, dict) else None
     return seq if type(seq) is int and seq >= 0 else 0
