@@ -42,7 +42,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
-from claimwatch.detect import state
+from claimwatch.detect import packing, state
 from claimwatch.detect.driver import Outcome, RecordDriver
 from claimwatch.detect.monitor import MonitorConfig
 from claimwatch.detect.rollup import iso_week
@@ -106,27 +106,31 @@ def clone(item: str, records: ItemRecords, new: str) -> ItemRecords:
         if state.PART_SEPARATOR in key:
             out.append((new + key[len(item) :], value))
         else:
-            body = orjson.loads(value)
+            body = state.stored_json(value)
             body["offset"] = 0
-            out.append((new, orjson.dumps(body)))
+            out.append((new, packing.pack(orjson.dumps(body))))
     return out
 
 
 def asset_item(item: str, records: ItemRecords, new: str, claims: int) -> ItemRecords:
     """An item holding ``claims`` claims: the template's records and that many claim parts more."""
     base = clone(item, records, new)
-    root = orjson.loads(next(v for k, v in base if k == new))
-    claim_key, claim_value = next((k, v) for k, v in base if state.split_part_key(k)[1:2] == (state.CLAIM,))  # type: ignore[index]
-    template = orjson.loads(claim_value)
+    root = state.stored_json(next(v for k, v in base if k == new))
+    claim_parts = [(k, state.stored_json(v)) for k, v in base if (state.split_part_key(k) or "xx")[1] == state.CLAIM]
+    claim_key, template = next((k, body) for k, body in claim_parts if body.get("v") is not None)
+    rows = template.get("rows", {})
     out = [(k, v) for k, v in base if k != new]
     for i in range(claims):
         ident = f"BENCH-{i:09d}"
         template["v"]["f"]["claim_id"] = ident
-        out.append((state.part_key(new, state.CLAIM, ident), orjson.dumps(template)))
+        template["rows"] = {
+            f"claim|{state.row_series(key)[1]}|{ident}": row | {"claim_id": ident} for key, row in rows.items()
+        }
+        out.append((state.part_key(new, state.CLAIM, ident), packing.pack(orjson.dumps(template))))
     if template["seq"] == root["seq"]:
         root["parts"] += claims
     assert claim_key
-    return [*out, (new, orjson.dumps(root))]
+    return [*out, (new, packing.pack(orjson.dumps(root)))]
 
 
 def partition_of(key: str, partitions: int) -> int:
