@@ -90,6 +90,11 @@ def test_the_installed_package_comes_from_the_wheel_not_the_repository(installed
     assert where.returncode == 0, where.stderr
     assert not where.stdout.strip().startswith(str(ROOT)), where.stdout
     assert _run(installed, tmp_path, "-c", "import tests").returncode != 0, "the wheel must not need the tests"
+    # Stored state is packed with a dictionary shipped as package data: the wheel must carry it.
+    packed = _run(
+        installed, tmp_path, "-c", "from claimwatch.detect import packing as p; print(p.unpack(p.pack(b'{}'), 9))"
+    )
+    assert packed.returncode == 0 and packed.stdout.strip() == "b'{}'", packed.stderr[-2000:]
 
 
 def test_every_subcommand_s_help_works_when_installed(installed: Path, tmp_path: Path) -> None:
