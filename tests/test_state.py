@@ -10,10 +10,13 @@ import random
 import zlib
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from river import stats as river_stats
 
-from claimwatch.detect import state
+from claimwatch.detect import packing, state
 from claimwatch.detect.ewstats import EWMean
 from claimwatch.detect.monitor import Monitor, MonitorConfig
 from claimwatch.detect.routing import keyed
@@ -473,3 +476,58 @@ def test_state_of_format_version_4_is_read_and_stored_again_packed(keyed_events:
         for alert in (again.apply_event(key, 0, offset, event) or [])  # type: ignore[arg-type]
     ]
     assert continued == expected and again.keyed.monitors.keys() == items
+
+
+@pytest.fixture(scope="module")
+def stored_parts(keyed_events: list[tuple[str, object]]) -> tuple[int, list[tuple[str, bytes]]]:
+    """The claim and roll-up parts (and roots) a checkpoint 60 % through this module's data writes."""
+    store = StateStore(clock=lambda: T0)
+    cut = len(keyed_events) * 6 // 10
+    run(store, keyed_events[:cut])
+    return cut, [(key, blob) for _, key, blob in store.checkpoint() if blob is not None]
+
+
+WRONG_VALUES = st.sampled_from(
+    [None, 0, -1, 1.5, 2**70, "x", "", [], {}, [1, "a"], {"kind": 3}, True, "2026-W99", {"d": [[1, 2]]}]
+)
+
+
+def _mutated(value: object, path: list[int], wrong: object) -> object:
+    """``value`` with the leaf or branch ``path`` picks (indexes taken modulo each level) replaced."""
+    if not path or not isinstance(value, dict | list) or not value:
+        return wrong
+    if isinstance(value, dict):
+        key = sorted(value)[path[0] % len(value)]
+        return {**value, key: _mutated(value[key], path[1:], wrong)}
+    at = path[0] % len(value)
+    return [*value[:at], _mutated(value[at], path[1:], wrong), *value[at + 1 :]]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pick=st.integers(0, 10**6), path=st.lists(st.integers(0, 50), min_size=1, max_size=6), wrong=WRONG_VALUES)
+def test_a_claim_or_row_part_with_a_wrong_value_is_refused_not_carried(
+    stored_parts: tuple[int, list[tuple[str, bytes]]],
+    keyed_events: list[tuple[str, object]],
+    pick: int,
+    path: list[int],
+    wrong: object,
+) -> None:
+    """A part that unpacks and parses but holds a value of the wrong type anywhere is refused on
+    reading (the item is rebuilt from the log), never loaded to fail at its next event or checkpoint."""
+    cut, records = stored_parts
+    parts = [(k, b) for k, b in records if (s := state.split_part_key(k)) and s[1] in (state.CLAIM, state.ROW)]
+    key, blob = parts[pick % len(parts)]
+    item = key.split(state.PART_SEPARATOR)[0]
+    body = _mutated(state.stored_json(blob), [1, *path] if path[0] % 2 else path, wrong)
+    try:
+        bad = packing.pack(orjson.dumps(body))
+    except TypeError:  # an integer past 64 bits: orjson writes no such record
+        return
+    store = StateStore(clock=lambda: T0)
+    mine = [(k.encode(), bad if k == key else b) for k, b in records if k.split(state.PART_SEPARATOR)[0] == item]
+    report = store.restore(0, mine)
+    assert report.loaded + len(report.unreadable) == 1
+    for offset, (event_key, event) in enumerate(keyed_events[cut:], start=cut):
+        if event_key == item:
+            store.apply_event(event_key, 0, offset, event)  # type: ignore[arg-type]
+    store.checkpoint()

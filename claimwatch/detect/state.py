@@ -30,10 +30,11 @@ from array import array
 from collections import Counter, deque
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, get_type_hints
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from claimwatch.detect import packing
 from claimwatch.detect.alerting import DedupKey, DedupStage
@@ -46,6 +47,7 @@ from claimwatch.detect.reference import CatalogIndex, RightsLedger
 from claimwatch.detect.rollup import RollupBook
 from claimwatch.detect.spike import CountRateModel, SeasonalBaseline, SpikeDetector
 from schemas.events import CatalogItem, RightsRecord
+from schemas.rollups import ROLLUP_ROW
 
 FORMAT = "claimwatch-state"
 PART_FORMAT = "claimwatch-part"
@@ -195,16 +197,44 @@ def _unpacked(blob: bytes) -> bytes:
         raise StateFormatError(str(exc)) from None
 
 
+# What a restored claim and row must be, checked strictly (no coercion: a value that would need one
+# was not written by a worker): a record that parses but holds a wrong type would otherwise fail
+# later, at every event or checkpoint of its item, instead of being rebuilt from the log now.
+# (a TypedDict of the claim's fields: pydantic checks a dataclass instance only for being one).
+_CLAIM_FIELDS: TypeAdapter[dict[str, Any]] = TypeAdapter(
+    TypedDict("_ClaimFields", get_type_hints(ClaimState), total=False)  # type: ignore[operator]
+)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(map(str, error['loc']))[:60]}: {error['msg'][:80]}"
+
+
 def _series_rows(series: str, rows: Any) -> dict[str, dict[str, Any]]:
-    """Stored rows, each checked to be a row of ``series``."""
+    """Stored rows, each checked to be a row of ``series`` (of its key's week) that the weekly job's
+    row schema accepts."""
     if rows is None:
         return {}
     if not isinstance(rows, dict):
         raise StateFormatError("a part whose rows are not a mapping")
     for key, row in rows.items():
-        if row_series(key)[0] != series or not isinstance(row, dict) or not isinstance(row.get("kind"), str):
+        of, week = row_series(key)
+        if of != series or not isinstance(row, dict) or row.get("week") != week:
             raise StateFormatError("a part holding a roll-up row that is not of the series its key names")
+        try:
+            ROLLUP_ROW.validate_json(orjson.dumps(row), strict=True)  # JSON mode: arrays are tuples
+        except ValidationError as exc:
+            raise StateFormatError(f"a roll-up row the row schema refuses: {_first_error(exc)}") from None
     return rows
+
+
+def _checked_claim(claim: ClaimState) -> ClaimState:
+    try:
+        _CLAIM_FIELDS.validate_python(vars(claim), strict=True)
+    except ValidationError as exc:
+        raise StateFormatError(f"a claim with a value of the wrong type: {_first_error(exc)}") from None
+    return claim
 
 
 def decode_part(kind: str, ident: str, blob: bytes) -> tuple[int, Any, Any]:
@@ -228,6 +258,8 @@ def decode_part(kind: str, ident: str, blob: bytes) -> tuple[int, Any, Any]:
             claim = None if stored is None and body["version"] >= 5 else _dec(stored, 0)
             if claim is not None and (not isinstance(claim, ClaimState) or claim.claim_id != ident):
                 raise StateFormatError("a claim part that is not the claim its key names")
+            if claim is not None:
+                _checked_claim(claim)
             rows = _series_rows(f"claim|{ident}", body.get("rows"))
             if claim is None and not rows:
                 raise StateFormatError("a claim part with neither the claim nor a row")
