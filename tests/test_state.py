@@ -9,6 +9,7 @@ import pickle
 import random
 import zlib
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -531,3 +532,50 @@ def test_a_claim_or_row_part_with_a_wrong_value_is_refused_not_carried(
         if event_key == item:
             store.apply_event(event_key, 0, offset, event)  # type: ignore[arg-type]
     store.checkpoint()
+
+
+def _set(value: Any, path: tuple[str | int, ...], wrong: object) -> Any:
+    if not path:
+        return wrong
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, str(head): _set(value[str(head)], rest, wrong)}
+    assert isinstance(value, list) and isinstance(head, int)
+    return [*value[:head], _set(value[head], rest, wrong), *value[head + 1 :]]
+
+
+POST = ("monitor", "f", "posts", "d", 0, 1, "f")
+
+
+@pytest.mark.parametrize(
+    ("path", "wrong", "named"),
+    [
+        (("monitor", "f", "posts"), 5, "Monitor.posts"),
+        (("monitor", "f", "watermark"), 3, "Monitor.watermark"),
+        (("monitor", "f", "asset_risk", "d", 0, 1), "high", "Monitor.asset_risk"),
+        ((*POST, "cusum"), "x", "PostModel.cusum"),
+        ((*POST, "last_totals", "d", 0, 1), 1.5, "PostModel.last_totals"),
+        ((*POST, "held_drop"), {"d": []}, "PostModel.held_drop"),
+        ((*POST, "reactions", "d", 0, 1, "f", "seen"), 2.5, "ReactionRate.seen"),
+        ((*POST, "views", "f", "detector", "f", "baseline", "f", "level", "f", "mean"), None, "EWMean.mean"),
+    ],
+    ids=lambda value: ".".join(map(str, value)) if isinstance(value, tuple) else None,
+)
+def test_a_root_field_of_the_wrong_type_is_refused_by_name(
+    stored_parts: tuple[int, list[tuple[str, bytes]]], path: tuple[str | int, ...], wrong: object, named: str
+) -> None:
+    """A root that parses but holds a value of the wrong type in a stored field is refused on reading,
+    naming the field, rather than loaded to fail at the item's next event."""
+    _, records = stored_parts
+    roots = [state.stored_json(blob) for key, blob in records if state.PART_SEPARATOR not in key]
+    for body in roots:  # the first item that holds the field
+        try:
+            bad = packing.pack(orjson.dumps(_set(body, path, wrong)))
+        except (KeyError, IndexError, AssertionError):
+            continue
+        break
+    else:
+        pytest.fail(f"no item holds {path}")
+    with pytest.raises(state.StateFormatError, match=named):
+        state.decode_root(bad, MonitorConfig())
+    assert state.decode_root(packing.pack(orjson.dumps(body)), MonitorConfig()).offset == body["offset"]

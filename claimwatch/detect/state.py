@@ -28,13 +28,13 @@ import json
 import zlib
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
-from typing import Any, get_type_hints
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import orjson
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ValidationError
 
 from claimwatch.detect import packing
 from claimwatch.detect.alerting import DedupKey, DedupStage
@@ -197,13 +197,9 @@ def _unpacked(blob: bytes) -> bytes:
         raise StateFormatError(str(exc)) from None
 
 
-# What a restored claim and row must be, checked strictly (no coercion: a value that would need one
-# was not written by a worker): a record that parses but holds a wrong type would otherwise fail
-# later, at every event or checkpoint of its item, instead of being rebuilt from the log now.
-# (a TypedDict of the claim's fields: pydantic checks a dataclass instance only for being one).
-_CLAIM_FIELDS: TypeAdapter[dict[str, Any]] = TypeAdapter(
-    TypedDict("_ClaimFields", get_type_hints(ClaimState), total=False)  # type: ignore[operator]
-)
+# A restored row must be what the weekly job's row schema accepts, checked strictly (no coercion: a
+# value that would need one was not written by a worker); claims are checked like every stored
+# object (``_check_of``).
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -229,14 +225,6 @@ def _series_rows(series: str, rows: Any) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def _checked_claim(claim: ClaimState) -> ClaimState:
-    try:
-        _CLAIM_FIELDS.validate_python(vars(claim), strict=True)
-    except ValidationError as exc:
-        raise StateFormatError(f"a claim with a value of the wrong type: {_first_error(exc)}") from None
-    return claim
-
-
 def decode_part(kind: str, ident: str, blob: bytes) -> tuple[int, Any, Any]:
     """``(seq, id, value)`` of a part record (the id decoded for a dedup key; for a claim the value is
     ``(claim or None, rows by key)``); or StateFormatError."""
@@ -258,8 +246,6 @@ def decode_part(kind: str, ident: str, blob: bytes) -> tuple[int, Any, Any]:
             claim = None if stored is None and body["version"] >= 5 else _dec(stored, 0)
             if claim is not None and (not isinstance(claim, ClaimState) or claim.claim_id != ident):
                 raise StateFormatError("a claim part that is not the claim its key names")
-            if claim is not None:
-                _checked_claim(claim)
             rows = _series_rows(f"claim|{ident}", body.get("rows"))
             if claim is None and not rows:
                 raise StateFormatError("a claim part with neither the claim nor a row")
@@ -589,7 +575,68 @@ def _object(value: dict[str, Any], depth: int) -> Any:
             kwargs[name] = field_value if type(field_value) in _PLAIN_JSON else _dec(field_value, depth + 1)
     if cls is NoveltyDetector:
         _migrate_detector(kwargs)
+    checks = _FIELD_CHECKS.get(cls)
+    if checks is None:
+        checks = _FIELD_CHECKS[cls] = _field_checks(cls)
+    for name, field_value in kwargs.items():
+        check = checks.get(name)
+        if check is not None and not check(field_value):
+            raise StateFormatError(f"{tag}.{name} holds a value of the wrong type ({type(field_value).__name__})")
     return cls(**kwargs)
+
+
+# ------------------------------------------------------------------------------------ field types
+# A record that parses can still hold a value of the wrong type (a number where a mapping belongs):
+# loaded, it would fail at the item's every later event or checkpoint, so it is refused here and the
+# item rebuilt from the log. Each stored field is checked against its annotation: scalars exactly
+# (an int passes for a float), containers by kind and their entries one level deep, stored classes
+# by class. Annotations this cannot read are not checked.
+
+FieldCheck = Callable[[Any], bool]
+_FIELD_CHECKS: dict[type, dict[str, FieldCheck]] = {}
+
+
+def _field_checks(cls: type) -> dict[str, FieldCheck]:
+    try:
+        hints = get_type_hints(cls)
+    except (NameError, TypeError):
+        return {}
+    checks = {name: _check_of(hint) for name, hint in hints.items()}
+    return {name: check for name, check in checks.items() if check is not None}
+
+
+def _check_of(hint: Any) -> FieldCheck | None:
+    if hint is float:
+        return lambda v: type(v) is float or type(v) is int
+    if hint in (int, str, bool):
+        return lambda v: type(v) is hint
+    if hint is type(None):
+        return lambda v: v is None
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        options = [_check_of(a) for a in args]
+        if any(o is None for o in options):
+            return None
+        return lambda v: any(o(v) for o in options)  # type: ignore[misc]
+    if origin in (dict, Counter) and len(args) == 2:
+        key, value = _check_of(args[0]), _check_of(args[1])
+        return lambda v: (
+            isinstance(v, origin) and all((key is None or key(k)) and (value is None or value(x)) for k, x in v.items())
+        )
+    if origin in (list, set, frozenset, deque) and len(args) == 1:
+        kinds = (set, frozenset) if origin in (set, frozenset) else origin
+        entry = _check_of(args[0])
+        return lambda v: isinstance(v, kinds) and (entry is None or all(entry(x) for x in v))
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        places = [_check_of(a) for a in args]
+        return lambda v: (
+            isinstance(v, tuple)
+            and len(v) == len(places)
+            and all(p is None or p(x) for p, x in zip(places, v, strict=True))
+        )
+    if origin is None and isinstance(hint, type) and (hint in TAGS or hint in MODEL_TAGS or hint is datetime):
+        return lambda v: isinstance(v, hint)
+    return None
 
 
 # ------------------------------------------------------------------------------------ migration
