@@ -248,25 +248,18 @@ async def replay_partitions(
 def snapshot_rows(key: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
     """The roll-up rows a stored part holds (a series of rows, or a claim's with its rows), keyed as
     the rows topic keys them; none for other records or records that do not read."""
-    item, sep, rest = key.partition(b"\0")
-    kind, _, ident = rest.partition(b"\0")
-    if not sep or kind not in (state.ROW.encode(), state.CLAIM.encode()):
+    split = state.split_part_key(key.decode("utf-8", "replace"))
+    if split is None or split[1] not in (state.ROW, state.CLAIM):
         return []
+    item, kind, ident = split
     try:
-        body = state.stored_json(value)
-    except (orjson.JSONDecodeError, state.StateFormatError):
+        _, _, value_read = state.decode_part(kind, ident, value)
+    except state.StateFormatError:
         return []
-    if not isinstance(body, dict):
-        return []
-    rows = body.get("rows")
-    if rows is None and kind == state.ROW.encode() and isinstance(body.get("v"), dict):
-        rows = {ident.decode("utf-8", "replace"): body["v"]}  # version 4: a row a part
-    if not isinstance(rows, dict):
-        return []
+    rows: dict[str, dict[str, object]] = value_read[1] if kind == state.CLAIM else value_read
     return [
-        (row_key.encode() + b"|@" + item, orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
+        (f"{row_key}|@{item}".encode(), orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
         for row_key, row in sorted(rows.items())
-        if isinstance(row, dict)
     ]
 
 

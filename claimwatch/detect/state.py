@@ -197,11 +197,6 @@ def _unpacked(blob: bytes) -> bytes:
         raise StateFormatError(str(exc)) from None
 
 
-# A restored row must be what the weekly job's row schema accepts, checked strictly (no coercion: a
-# value that would need one was not written by a worker); claims are checked like every stored
-# object (``_check_of``).
-
-
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     return f"{'.'.join(map(str, error['loc']))[:60]}: {error['msg'][:80]}"
@@ -209,7 +204,7 @@ def _first_error(exc: ValidationError) -> str:
 
 def _series_rows(series: str, rows: Any) -> dict[str, dict[str, Any]]:
     """Stored rows, each checked to be a row of ``series`` (of its key's week) that the weekly job's
-    row schema accepts."""
+    row schema accepts, strictly: a value that would need coercing was not written by a worker."""
     if rows is None:
         return {}
     if not isinstance(rows, dict):
