@@ -39,6 +39,10 @@ def test_the_table_pools_delays_and_holds_every_seed_to_every_target() -> None:
     noisy = SeedResult(3, {"view_spike": score("view_spike", 10, 10, 10, 10, 1800)}, 6, 10_000)
     text, met = table([good])
     assert met and "view_spike" in text and "met" in text.splitlines()[-1]
+    # Low alerts on quiet data are counted (the review queue's noise), not held to the target.
+    chatty = SeedResult(4, good.scores, 0, 10_000, quiet_low_alerts=250)
+    text, met = table([good, chatty])
+    assert met and "low ones: 250 (12.5 per 1,000)" in text
     text, met = table([good, missed, noisy])
     assert not met
     rows = {line.split()[0]: line.split()[-1] for line in text.splitlines() if line.strip()[:1].isdigit()}
@@ -57,6 +61,7 @@ def test_eval_over_seeds_scores_each_seed_and_its_quiet_twin(
     (seed,) = figures["seeds"]
     assert seed["seed"] == 5 and seed["post_days"] > 0
     assert seed["quiet_per_1000_post_days"] == pytest.approx(1000 * seed["quiet_alerts"] / seed["post_days"])
+    assert isinstance(seed["quiet_low_alerts"], int) and seed["quiet_low_alerts"] >= 0
     assert seed["recall"] and all(0 <= r <= 1 for r in seed["recall"].values())
     assert (code == 0) == printed.rstrip().splitlines()[-2].endswith(": met")
 
