@@ -37,13 +37,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from claimwatch.detect import state
 from claimwatch.detect.alerting import wall_clock
 from claimwatch.detect.driver import Outcome, RecordDriver
-from claimwatch.detect.store import StateStore
+from claimwatch.detect.store import StateStore, published_row
 from schemas.codec import MAX_RECORD_BYTES, encode_alert
 from stream import snapshots
 from stream.kafka_io import BatchedSender, producer, start_client
@@ -257,10 +256,11 @@ def snapshot_rows(key: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
     except state.StateFormatError:
         return []
     rows: dict[str, dict[str, object]] = value_read[1] if kind == state.CLAIM else value_read
-    return [
-        (f"{row_key}|@{item}".encode(), orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
-        for row_key, row in sorted(rows.items())
-    ]
+    out = []
+    for row_key, row in sorted(rows.items()):
+        topic_key, row_json = published_row(item, row_key, row)
+        out.append((topic_key.encode(), row_json))
+    return out
 
 
 async def _commit_for_worker(settings: Settings, offsets: dict[TopicPartition, int]) -> None:

@@ -32,7 +32,7 @@ from typing import Protocol
 
 import orjson
 
-from claimwatch.detect import packing, state
+from claimwatch.detect import state
 from claimwatch.detect.alerting import Clock, wall_clock
 from claimwatch.detect.keyed import KeyedMonitors
 from claimwatch.detect.monitor import Monitor, MonitorConfig, Step
@@ -185,8 +185,7 @@ class StateStore:
                 records.append((partition, key, root))
             out.states += records
             out.rollups += [
-                (partition, f"{row_key}|@{key}", orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
-                for row_key, row in sorted(published.items())
+                (partition, *published_row(key, row_key, row)) for row_key, row in sorted(published.items())
             ]
         return out
 
@@ -435,11 +434,17 @@ class StateStore:
         self.restored_partitions -= partitions
 
 
+def published_row(item: str, row_key: str, row: dict[str, object]) -> tuple[str, bytes]:
+    """A roll-up row as the rows topic holds it: keyed ``<row key>|@<item key>`` (two items can hold a
+    row for the same claim), its JSON with sorted keys (the same row, the same bytes)."""
+    return f"{row_key}|@{item}", orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+
+
 def _part_seq(blob: bytes | None) -> int:
     """The checkpoint number a record says it is of (0 when it does not say): for stale records only."""
     try:
-        body = orjson.loads(packing.unpack(blob or b"", state.MAX_STATE_BYTES))
-    except (orjson.JSONDecodeError, packing.PackingError):
+        body = state.stored_json(blob or b"")
+    except (orjson.JSONDecodeError, state.StateFormatError):
         return 0
     seq = body.get("seq") if isinstance(body, dict) else None
     return seq if type(seq) is int and seq >= 0 else 0
