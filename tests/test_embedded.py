@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import filecmp
+import gzip
+import itertools
 import json
+import statistics
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -74,6 +78,30 @@ def test_default_run_uses_the_bundled_sample_and_meets_quality(
         for a in claim_alerts
         if not all(a["subject"].get(k) for k in ("video_id", "asset_id", "content_id"))
     ]
+
+
+def poll_gaps_minutes(folder: Path) -> list[float]:
+    """Minutes between one post's successive polls in a generated data set, every post."""
+    seen: dict[tuple[str, str], set[datetime]] = {}
+    for path in sorted((folder / "polls").glob("*.jsonl.gz")):
+        for line in gzip.decompress(path.read_bytes()).decode().splitlines():
+            row = json.loads(line)
+            at = datetime.fromisoformat(row["observed_at"].replace("Z", "+00:00"))
+            seen.setdefault((row["platform"], row["platform_content_id"]), set()).add(at)
+    return [(b - a).total_seconds() / 60 for times in seen.values() for a, b in itertools.pairwise(sorted(times))]
+
+
+def test_a_catalogue_polled_every_15_minutes_is_generated_on_that_schedule(tmp_path: Path) -> None:
+    # scripts/bench-scale projects a catalogue polled every 15 minutes from a sample made so.
+    generate(tmp_path / "fixed", seed=5, items=40, days=8, poll_minutes=(15, 15))
+    generate(tmp_path / "usual", seed=5, items=40, days=8)
+    fixed, usual = poll_gaps_minutes(tmp_path / "fixed"), poll_gaps_minutes(tmp_path / "usual")
+    # Outages and a second collector between two polls stay: most gaps are the schedule's.
+    assert statistics.median(fixed) == pytest.approx(15, abs=0.02)
+    assert sum(abs(g - 15) < 0.02 for g in fixed) > 0.9 * len(fixed)
+    assert 30 < statistics.median(usual) < 45  # 15 to 60 minutes, evenly
+    with pytest.raises(ValueError, match="poll_minutes"):
+        generate(tmp_path / "bad", seed=5, items=40, days=8, poll_minutes=(20, 10))
 
 
 def test_bundled_sample_is_what_the_generator_makes(tmp_path: Path) -> None:

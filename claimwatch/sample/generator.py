@@ -148,6 +148,7 @@ class Generator:
         start: date | None = None,
         scenarios: bool = True,
         undated: bool = False,
+        poll_minutes: tuple[float, float] = (15.0, 60.0),
     ) -> None:
         if days < 8:
             raise ValueError("--days must be at least 8: the models need a few days before any scenario")
@@ -158,6 +159,11 @@ class Generator:
         # True: exports as some real deliveries are: claims reports without a creation date (Studio's
         # own export has none) and poll files whose names carry no date (a collector's batches).
         self.undated = undated
+        # How far apart a collector's polls of one post are (drawn evenly between the two): a catalogue
+        # polled on a schedule is (15, 15), what the scale bench projects.
+        if not 0 < poll_minutes[0] <= poll_minutes[1]:
+            raise ValueError(f"poll_minutes {poll_minutes}: give (shortest, longest), both above 0")
+        self.poll_hours = (poll_minutes[0] / 60.0, poll_minutes[1] / 60.0)
         self.n_items = items
         self.days = days
         self.start = datetime.combine(start or date(2026, 11, 2), datetime.min.time(), tzinfo=UTC)
@@ -877,7 +883,7 @@ class Generator:
     def _polls(
         self, item: Item, platform: str, pid: str, cum: dict[str, np.ndarray], by_day: dict[int, list[str]]
     ) -> int:
-        """Poll lines as collectors write them: every 15-60 minutes, missing hours (an outage),
+        """Poll lines as collectors write them: every 15-60 minutes (``poll_minutes``), missing hours (an outage),
         repeating a line, a second collector in between, a line late into the next day's file, and
         counters frozen for hours (the collector read a cache) that then catch up at once."""
         freezes = self._freezes()
@@ -903,7 +909,7 @@ class Generator:
                 copies = 2 if self.rng.random() < 0.02 else 1  # repeated by the collector
                 by_day[min(day, self.days)].extend([line] * copies)
                 written += copies
-            t += self.rng.uniform(0.25, 1.0)
+            t += self.rng.uniform(*self.poll_hours)
         return written
 
     def _freezes(self) -> list[tuple[float, float, tuple[str, ...]]]:
@@ -1227,8 +1233,11 @@ def generate(
     start: date | None = None,
     scenarios: bool = True,
     undated: bool = False,
+    poll_minutes: tuple[float, float] = (15.0, 60.0),
 ) -> dict[str, int]:
     """Write a data set under ``out``; returns what was written, by source. Without ``scenarios``,
     nothing is injected and ``labels.json`` is empty: quiet data, for counting false alerts. With
     ``undated``, claims reports carry no creation date and poll file names no date."""
-    return Generator(seed=seed, items=items, days=days, start=start, scenarios=scenarios, undated=undated).write(out)
+    return Generator(
+        seed=seed, items=items, days=days, start=start, scenarios=scenarios, undated=undated, poll_minutes=poll_minutes
+    ).write(out)
