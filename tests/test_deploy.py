@@ -14,6 +14,7 @@ import yaml
 
 from claimwatch.cli import build_parser
 from claimwatch.config import NAMES as ENV_NAMES
+from stream.scalebench import REPLAY_TASK_PROCESSES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,6 +188,10 @@ def test_the_replay_task_runs_a_shard_of_a_real_replay_command() -> None:
     (container,) = resources["ReplayTaskDefinition"]["Properties"]["ContainerDefinitions"]
     parsed = build_parser().parse_args(container["Command"])  # overridden per shard at run time
     assert parsed.command == "replay" and parsed.shard == "0/1" and parsed.processes == 2
+    # scripts/bench-scale projects a week's replay on 8 of these tasks as it measured one: the same
+    # processes, a vCPU each.
+    assert parsed.processes == REPLAY_TASK_PROCESSES
+    assert resources["ReplayTaskDefinition"]["Properties"]["Cpu"] == str(1024 * REPLAY_TASK_PROCESSES)
     assert resources["ReplayTaskDefinition"]["Properties"]["TaskRoleArn"] == {"Fn::GetAtt": ["ReplayTaskRole", "Arn"]}
 
 
